@@ -1,0 +1,1 @@
+"""Data files shipped with Suanli: the demo fleet and the KWOK stages."""

@@ -1,0 +1,76 @@
+"""Register a fleet's fake nodes with the apiserver and wait for KWOK to make them Ready."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, cast
+
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+
+from suanli.devcluster.processes import ClusterError
+from suanli.fleet import Fleet, node_manifests
+from suanli.fleet.nodes import FLEET_POOL_LABEL
+
+_CREATE_WORKERS = 16
+
+
+def core_api(kubeconfig: Path, pool_size: int = _CREATE_WORKERS) -> client.CoreV1Api:
+    configuration = client.Configuration()
+    config.load_kube_config(  # type: ignore[no-untyped-call]
+        config_file=str(kubeconfig), client_configuration=configuration
+    )
+    configuration.connection_pool_maxsize = pool_size
+    return client.CoreV1Api(client.ApiClient(configuration))
+
+
+def _create_or_update(api: client.CoreV1Api, manifest: dict[str, Any]) -> None:
+    name = manifest["metadata"]["name"]
+    try:
+        # The client serialises plain dicts as they are; no need to build V1Node models.
+        api.create_node(cast(client.V1Node, manifest))
+    except ApiException as error:
+        if error.status != 409:
+            raise ClusterError(
+                f"creating node {name} failed: {error.status} {error.reason}"
+            ) from None
+        # Re-applying a fleet updates labels and capacity in place.
+        api.patch_node(name, {"metadata": manifest["metadata"]})
+        api.patch_node_status(name, {"status": manifest["status"]})
+
+
+def apply_nodes(api: client.CoreV1Api, manifests: Iterable[dict[str, Any]]) -> int:
+    count = 0
+    with ThreadPoolExecutor(max_workers=_CREATE_WORKERS) as pool:
+        for _ in pool.map(lambda m: _create_or_update(api, m), manifests):
+            count += 1
+    return count
+
+
+def apply_fleet(kubeconfig: Path, fleet: Fleet) -> int:
+    """Create (or update) every node of the fleet; returns how many."""
+    return apply_nodes(core_api(kubeconfig), node_manifests(fleet))
+
+
+def _is_ready(node: Any) -> bool:
+    for condition in node.status.conditions or []:
+        if condition.type == "Ready":
+            return bool(condition.status == "True")
+    return False
+
+
+def wait_nodes_ready(kubeconfig: Path, expected: int, timeout: float = 300.0) -> float:
+    """Wait until `expected` fleet nodes report Ready; returns the seconds it took."""
+    api = core_api(kubeconfig)
+    began = time.monotonic()
+    ready = 0
+    while time.monotonic() - began < timeout:
+        nodes = api.list_node(label_selector=FLEET_POOL_LABEL, resource_version="0").items
+        ready = sum(1 for node in nodes if _is_ready(node))
+        if ready >= expected:
+            return time.monotonic() - began
+        time.sleep(0.5)
+    raise ClusterError(f"only {ready} of {expected} nodes became Ready within {timeout:.0f} s")

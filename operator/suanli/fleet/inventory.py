@@ -1,0 +1,252 @@
+"""The fleet file: pools of identical nodes, validated field by field.
+
+A fleet file reads like this::
+
+    apiVersion: suanli.dev/v1alpha1
+    kind: Fleet
+    pools:
+      - name: h100-east
+        count: 4
+        tier: cloud
+        region: us-east-1
+        zone: us-east-1a
+        cpu: "96"
+        memory: 1Ti
+        gpu: {vendor: nvidia, product: NVIDIA-H100-80GB-HBM3, count: 8, memoryMiB: 81559}
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+# A Kubernetes resource quantity: a signed decimal with an optional SI, binary or exponent suffix.
+_QUANTITY = re.compile(
+    r"^[+-]?(\d+(\.\d*)?|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[eE][+-]?\d+)?$"
+)
+# A DNS-1123 label, which is what node-name prefixes and label values here must be.
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+
+
+class FleetError(ValueError):
+    """A fleet file that cannot be used; the message names the field and the fix."""
+
+
+def _check_quantity(value: str | int) -> str:
+    text = str(value)
+    if not _QUANTITY.match(text):
+        raise ValueError(
+            f"{text!r} is not a Kubernetes quantity; write e.g. '96', '500m', '512Gi' or '1Ti'"
+        )
+    return text
+
+
+def _check_label_value(value: str) -> str:
+    if len(value) > 63 or not _LABEL_VALUE.match(value):
+        raise ValueError(
+            f"{value!r} is not a valid label value (at most 63 characters of [A-Za-z0-9-_.], "
+            "starting and ending with an alphanumeric)"
+        )
+    return value
+
+
+Quantity = Annotated[str, Field(description="A Kubernetes resource quantity such as 96 or 512Gi")]
+
+
+class Tier(StrEnum):
+    CLOUD = "cloud"
+    EDGE = "edge"
+    DEVICE = "device"
+
+
+class GpuVendor(StrEnum):
+    NVIDIA = "nvidia"
+    AMD = "amd"
+    HUAWEI = "huawei"
+    CAMBRICON = "cambricon"
+    HYGON = "hygon"
+
+
+class Interconnect(StrEnum):
+    INFINIBAND = "infiniband"
+    ROCE = "roce"
+    ETHERNET = "ethernet"
+    NVLINK = "nvlink"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class GpuSpec(_Strict):
+    """Accelerators on each node of a pool, as the device plugin and labeller show them."""
+
+    vendor: GpuVendor = GpuVendor.NVIDIA
+    product: str = Field(
+        min_length=1, description="Product label value, e.g. NVIDIA-H100-80GB-HBM3"
+    )
+    count: int = Field(ge=1, le=64)
+    memory_mib: int = Field(alias="memoryMiB", ge=1, description="Memory of one device in MiB")
+    family: str | None = Field(default=None, description="GPU family label, e.g. hopper")
+
+    @field_validator("product", "family")
+    @classmethod
+    def _label_values(cls, value: str | None) -> str | None:
+        return value if value is None else _check_label_value(value)
+
+
+class HpcSpec(_Strict):
+    """High-performance networking and CPU features of a pool."""
+
+    interconnect: Interconnect | None = None
+    rdma: bool = False
+    cpu_features: list[str] = Field(default_factory=list, alias="cpuFeatures")
+    racks: list[str] = Field(
+        default_factory=list, description="Nodes are spread round-robin over these racks"
+    )
+    block: str | None = None
+
+    @field_validator("cpu_features")
+    @classmethod
+    def _features_are_cpuid_names(cls, value: list[str]) -> list[str]:
+        for feature in value:
+            if not re.fullmatch(r"[A-Z0-9_]+", feature):
+                raise ValueError(
+                    f"{feature!r} is not a CPUID feature name as Node Feature Discovery writes it "
+                    "(upper case, e.g. AVX512F)"
+                )
+        return value
+
+    @field_validator("racks")
+    @classmethod
+    def _racks_are_labels(cls, value: list[str]) -> list[str]:
+        for rack in value:
+            _check_label_value(rack)
+        return value
+
+
+class NodePool(_Strict):
+    """A group of identical nodes named `<name>-<index>`."""
+
+    name: str = Field(min_length=1, max_length=50)
+    count: int = Field(ge=0, le=100_000)
+    tier: Tier = Tier.CLOUD
+    region: str | None = None
+    zone: str | None = None
+    site: str | None = None
+    nodepool: str | None = Field(default=None, description="OpenYurt node pool, for edge nodes")
+    cpu: Quantity = "32"
+    memory: Quantity = "256Gi"
+    pods: int = Field(default=110, ge=1)
+    ephemeral_storage: Quantity = Field(default="1Ti", alias="ephemeralStorage")
+    gpu: GpuSpec | None = None
+    hpc: HpcSpec | None = None
+    price_per_hour: float | None = Field(default=None, alias="pricePerHour", ge=0)
+    labels: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_dns_label(cls, value: str) -> str:
+        if not _DNS_LABEL.match(value):
+            raise ValueError(
+                f"{value!r} is not a DNS label: use lower-case letters, digits and '-' "
+                "(node names are <name>-<index>)"
+            )
+        return value
+
+    @field_validator("cpu", "memory", "ephemeral_storage", mode="before")
+    @classmethod
+    def _quantity(cls, value: str | int) -> str:
+        return _check_quantity(value)
+
+    @field_validator("region", "zone", "site", "nodepool")
+    @classmethod
+    def _label_values(cls, value: str | None) -> str | None:
+        return value if value is None else _check_label_value(value)
+
+    @field_validator("labels")
+    @classmethod
+    def _extra_label_values(cls, value: dict[str, str]) -> dict[str, str]:
+        for label_value in value.values():
+            _check_label_value(label_value)
+        return value
+
+
+class Fleet(_Strict):
+    api_version: Literal["suanli.dev/v1alpha1"] = Field(
+        default="suanli.dev/v1alpha1", alias="apiVersion"
+    )
+    kind: Literal["Fleet"] = "Fleet"
+    name: str = "fleet"
+    pools: list[NodePool] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _pool_names_unique(self) -> Fleet:
+        seen: set[str] = set()
+        for pool in self.pools:
+            if pool.name in seen:
+                raise ValueError(
+                    f"pool name {pool.name!r} appears twice; pool names must be unique"
+                )
+            seen.add(pool.name)
+        return self
+
+    @property
+    def node_count(self) -> int:
+        return sum(pool.count for pool in self.pools)
+
+
+def _location(loc: tuple[int | str, ...], data: object) -> str:
+    """Render a pydantic error location as a path into the file, e.g. pools[2].gpu.count."""
+    parts: list[str] = []
+    node = data
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+            node = node[item] if isinstance(node, list) and item < len(node) else None
+            continue
+        if isinstance(node, dict) and node.get("name") and parts and parts[-1].startswith("["):
+            parts[-1] = f"{parts[-1][:-1]}]({node['name']})"
+        parts.append(f".{item}" if parts else str(item))
+        node = node.get(item) if isinstance(node, dict) else None
+    return "".join(parts)
+
+
+def _describe(error: ValidationError, data: object, source: str) -> str:
+    lines = [f"invalid fleet file {source}:"]
+    for item in error.errors():
+        where = _location(tuple(item["loc"]), data) or "(top level)"
+        if item["type"] == "extra_forbidden":
+            message = "unknown field; remove it or check its spelling against docs/fleet.md"
+        else:
+            message = item["msg"].removeprefix("Value error, ")
+        lines.append(f"  {where}: {message}")
+    return "\n".join(lines)
+
+
+def parse_fleet(data: object, source: str = "<fleet>") -> Fleet:
+    """Validate already-loaded YAML data as a fleet; FleetError names every bad field."""
+    if not isinstance(data, dict):
+        raise FleetError(f"invalid fleet file {source}: expected a mapping with 'pools'")
+    try:
+        return Fleet.model_validate(data)
+    except ValidationError as error:
+        raise FleetError(_describe(error, data, source)) from None
+
+
+def load_fleet(path: Path) -> Fleet:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise FleetError(f"cannot read fleet file {path}: {error.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise FleetError(f"fleet file {path} is not valid YAML: {error}") from None
+    return parse_fleet(data, str(path))

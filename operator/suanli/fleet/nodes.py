@@ -1,0 +1,150 @@
+"""Turn a fleet into Node objects carrying the labels and capacity real clusters show.
+
+GPU labels follow NVIDIA GPU Feature Discovery and the AMD labeller, CPU and RDMA features follow
+Node Feature Discovery, edge markers follow KubeEdge and OpenYurt, topology uses the well-known
+`topology.kubernetes.io/*` keys; our own facts live under `suanli.dev/`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from suanli.fleet.inventory import Fleet, GpuSpec, GpuVendor, HpcSpec, NodePool, Tier
+
+KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"
+FLEET_POOL_LABEL = "suanli.dev/pool"
+RDMA_RESOURCE = "rdma/hca_shared_devices_a"
+RDMA_DEVICES_PER_NODE = 1000
+
+# The extended resource each vendor's device plugin advertises.
+GPU_RESOURCE: dict[GpuVendor, str] = {
+    GpuVendor.NVIDIA: "nvidia.com/gpu",
+    GpuVendor.AMD: "amd.com/gpu",
+    GpuVendor.HUAWEI: "huawei.com/Ascend910",
+    GpuVendor.CAMBRICON: "cambricon.com/mlu",
+    GpuVendor.HYGON: "hygon.com/dcu",
+}
+
+
+def _gpu_labels(gpu: GpuSpec) -> dict[str, str]:
+    if gpu.vendor is GpuVendor.NVIDIA:
+        labels = {
+            "nvidia.com/gpu.present": "true",
+            "nvidia.com/gpu.product": gpu.product,
+            "nvidia.com/gpu.count": str(gpu.count),
+            "nvidia.com/gpu.memory": str(gpu.memory_mib),
+        }
+        if gpu.family:
+            labels["nvidia.com/gpu.family"] = gpu.family
+        return labels
+    if gpu.vendor is GpuVendor.AMD:
+        return {
+            "amd.com/gpu.product-name": gpu.product,
+            "amd.com/gpu.vram": f"{max(1, gpu.memory_mib // 1024)}G",
+            "amd.com/gpu.count": str(gpu.count),
+        }
+    # Ascend, MLU and DCU device plugins carry no product labeller of note: the product goes under
+    # our own key so the catalog can still tell models apart.
+    return {
+        "suanli.dev/accelerator.vendor": gpu.vendor.value,
+        "suanli.dev/accelerator.product": gpu.product,
+        "suanli.dev/accelerator.count": str(gpu.count),
+        "suanli.dev/accelerator.memory": str(gpu.memory_mib),
+    }
+
+
+def _hpc_labels(hpc: HpcSpec, index: int) -> dict[str, str]:
+    labels: dict[str, str] = {}
+    if hpc.interconnect:
+        labels["suanli.dev/interconnect"] = hpc.interconnect.value
+    if hpc.rdma:
+        labels["feature.node.kubernetes.io/rdma.capable"] = "true"
+        labels["feature.node.kubernetes.io/network-sriov.capable"] = "true"
+    for feature in hpc.cpu_features:
+        labels[f"feature.node.kubernetes.io/cpu-cpuid.{feature}"] = "true"
+    if hpc.racks:
+        labels["suanli.dev/rack"] = hpc.racks[index % len(hpc.racks)]
+    if hpc.block:
+        labels["suanli.dev/block"] = hpc.block
+    return labels
+
+
+def _location_labels(pool: NodePool) -> dict[str, str]:
+    labels = {"suanli.dev/tier": pool.tier.value}
+    if pool.region:
+        labels["topology.kubernetes.io/region"] = pool.region
+    if pool.zone:
+        labels["topology.kubernetes.io/zone"] = pool.zone
+    if pool.site:
+        labels["suanli.dev/site"] = pool.site
+    if pool.tier is not Tier.CLOUD:
+        labels["node-role.kubernetes.io/edge"] = ""
+        labels["openyurt.io/is-edge-worker"] = "true"
+    if pool.nodepool:
+        labels["apps.openyurt.io/nodepool"] = pool.nodepool
+    return labels
+
+
+def node_labels(pool: NodePool, index: int, name: str) -> dict[str, str]:
+    labels = {
+        "kubernetes.io/hostname": name,
+        "kubernetes.io/os": "linux",
+        "kubernetes.io/arch": "amd64",
+        "type": "kwok",
+        FLEET_POOL_LABEL: pool.name,
+        **_location_labels(pool),
+    }
+    if pool.gpu:
+        labels.update(_gpu_labels(pool.gpu))
+    if pool.hpc:
+        labels.update(_hpc_labels(pool.hpc, index))
+    labels.update(pool.labels)
+    return labels
+
+
+def node_capacity(pool: NodePool) -> dict[str, str]:
+    capacity = {
+        "cpu": pool.cpu,
+        "memory": pool.memory,
+        "pods": str(pool.pods),
+        "ephemeral-storage": pool.ephemeral_storage,
+    }
+    if pool.gpu:
+        capacity[GPU_RESOURCE[pool.gpu.vendor]] = str(pool.gpu.count)
+    if pool.hpc and pool.hpc.rdma:
+        capacity[RDMA_RESOURCE] = str(RDMA_DEVICES_PER_NODE)
+    return capacity
+
+
+def node_name(pool: NodePool, index: int) -> str:
+    return f"{pool.name}-{index}"
+
+
+def node_manifest(pool: NodePool, index: int) -> dict[str, Any]:
+    name = node_name(pool, index)
+    annotations = {KWOK_NODE_ANNOTATION: "fake", "node.alpha.kubernetes.io/ttl": "0"}
+    if pool.price_per_hour is not None:
+        annotations["suanli.dev/price-per-hour"] = f"{pool.price_per_hour:g}"
+    capacity = node_capacity(pool)
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "labels": node_labels(pool, index, name),
+            "annotations": annotations,
+        },
+        "spec": {},
+        "status": {
+            "capacity": capacity,
+            "allocatable": dict(capacity),
+            "nodeInfo": {"architecture": "amd64", "operatingSystem": "linux"},
+        },
+    }
+
+
+def node_manifests(fleet: Fleet) -> Iterator[dict[str, Any]]:
+    for pool in fleet.pools:
+        for index in range(pool.count):
+            yield node_manifest(pool, index)
