@@ -273,6 +273,8 @@ def _start_apiserver(starter: _Starter, ports: Ports, files: _Files) -> None:
             f"--etcd-servers=http://127.0.0.1:{ports.etcd_client}",
             "--bind-address=127.0.0.1",
             "--advertise-address=127.0.0.1",
+            # The endpoint reconciler refuses loopback addresses; nothing here dials the service.
+            "--endpoint-reconciler-type=none",
             f"--secure-port={ports.apiserver}",
             f"--tls-cert-file={pki / 'apiserver.crt'}",
             f"--tls-private-key-file={pki / 'apiserver.key'}",

@@ -30,8 +30,10 @@ def core_api(kubeconfig: Path, pool_size: int = _CREATE_WORKERS) -> client.CoreV
 def _create_or_update(api: client.CoreV1Api, manifest: dict[str, Any]) -> None:
     name = manifest["metadata"]["name"]
     try:
-        # The client serialises plain dicts as they are; no need to build V1Node models.
+        # The client accepts plain dicts and validates them against its models before sending.
         api.create_node(cast(client.V1Node, manifest))
+    except ValueError as error:
+        raise ClusterError(f"node {name} is not a valid Node object: {error}") from None
     except ApiException as error:
         if error.status != 409:
             raise ClusterError(

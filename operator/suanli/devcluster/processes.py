@@ -57,6 +57,13 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
     return False
 
 
+def is_listening(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether a server accepts connections on the port (unlike bind, blind to TIME_WAIT)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(1)
+        return sock.connect_ex((host, port)) == 0
+
+
 def free_port(host: str = "127.0.0.1", avoid: set[int] | None = None) -> int:
     """Ask the kernel for a free port; `avoid` keeps ports already handed out in this run apart."""
     avoid = avoid or set()
@@ -135,28 +142,51 @@ class Daemon:
         )
 
 
-def stop(record: ProcessRecord, grace: float = 10.0) -> None:
-    """SIGTERM the daemon's process group, then SIGKILL it if it lingers past `grace`."""
-    if not is_alive(record):
-        return
-    try:
-        os.killpg(record.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        if not is_alive(record):
-            _reap(record.pid)
-            return
-        _reap(record.pid)
-        time.sleep(0.1)
-    try:
-        os.killpg(record.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        return
-    while is_alive(record):
-        _reap(record.pid)
+def group_members(pgid: int) -> list[int]:
+    """Live (non-zombie) processes of a process group, read from /proc."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            members.append(int(entry.name))
+    return members
+
+
+def _signal_group(pgid: int, signum: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signum)
+
+
+def _wait_group_gone(pgid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while True:
+        _reap(pgid)
+        if not group_members(pgid):
+            return True
+        if time.monotonic() >= deadline:
+            return False
         time.sleep(0.05)
+
+
+def stop(record: ProcessRecord, grace: float = 10.0) -> None:
+    """SIGTERM the daemon's whole process group, then SIGKILL whatever outlives `grace`.
+
+    Returns only when no process of the group is left, so nothing is orphaned.
+    """
+    if not is_alive(record) and not group_members(record.pid):
+        return
+    _signal_group(record.pid, signal.SIGTERM)
+    if _wait_group_gone(record.pid, grace):
+        return
+    _signal_group(record.pid, signal.SIGKILL)
+    if not _wait_group_gone(record.pid, 10.0):
+        raise ClusterError(f"{record.name} (process group {record.pid}) survived SIGKILL")
 
 
 def _reap(pid: int) -> None:

@@ -139,7 +139,6 @@ def node_manifest(pool: NodePool, index: int) -> dict[str, Any]:
         "status": {
             "capacity": capacity,
             "allocatable": dict(capacity),
-            "nodeInfo": {"architecture": "amd64", "operatingSystem": "linux"},
         },
     }
 

@@ -1,0 +1,67 @@
+"""The real local control plane, brought up once per test session.
+
+Set SUANLI_REUSE_CLUSTER=1 to run against the control plane `suanli dev up` already started
+(state in SUANLI_DEV_DIR or the default state folder); it is then left running afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from kubernetes import client
+
+from suanli.cli import default_fleet
+from suanli.devcluster import cluster, nodes
+from suanli.fleet import Fleet
+
+
+@dataclass(frozen=True)
+class ControlPlane:
+    state: cluster.ClusterState
+    fleet: Fleet
+    core: client.CoreV1Api
+
+    @property
+    def kubeconfig(self) -> Path:
+        return Path(self.state.kubeconfig)
+
+    def kubectl(self, *args: str) -> str:
+        result = subprocess.run(
+            [str(Path(self.state.bin_dir) / "kubectl"), f"--kubeconfig={self.kubeconfig}", *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/integration/" in str(item.path):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+    fleet = default_fleet()
+    if os.environ.get("SUANLI_REUSE_CLUSTER") == "1":
+        state, running = cluster.status(cluster.default_state_dir())
+        assert state is not None, "SUANLI_REUSE_CLUSTER=1 but no control plane was started"
+        assert running, "SUANLI_REUSE_CLUSTER=1 but the control plane is not running"
+        yield ControlPlane(state, fleet, nodes.core_api(Path(state.kubeconfig)))
+        return
+    state_dir = tmp_path_factory.mktemp("control-plane")
+    state = cluster.up(cluster.UpOptions(state_dir=state_dir))
+    try:
+        count = nodes.apply_fleet(Path(state.kubeconfig), fleet)
+        nodes.wait_nodes_ready(Path(state.kubeconfig), count)
+        yield ControlPlane(state, fleet, nodes.core_api(Path(state.kubeconfig)))
+    finally:
+        cluster.down(state_dir)

@@ -1,0 +1,96 @@
+"""Node objects carry the labels and capacity that real clusters' labellers write."""
+
+from suanli.fleet import node_manifests, parse_fleet
+from suanli.fleet.nodes import KWOK_NODE_ANNOTATION
+
+
+def _nodes(pool: dict[str, object]) -> list[dict]:  # type: ignore[type-arg]
+    return list(node_manifests(parse_fleet({"pools": [{"name": "p", "count": 2, **pool}]})))
+
+
+def test_nvidia_pool_has_gfd_labels_and_gpu_capacity() -> None:
+    nodes = _nodes(
+        {
+            "gpu": {
+                "product": "NVIDIA-H100-80GB-HBM3",
+                "count": 8,
+                "memoryMiB": 81559,
+                "family": "hopper",
+            },
+            "region": "us-east-1",
+            "zone": "us-east-1a",
+        }
+    )
+    assert [n["metadata"]["name"] for n in nodes] == ["p-0", "p-1"]
+    labels = nodes[0]["metadata"]["labels"]
+    assert labels["nvidia.com/gpu.product"] == "NVIDIA-H100-80GB-HBM3"
+    assert labels["nvidia.com/gpu.memory"] == "81559"
+    assert labels["nvidia.com/gpu.count"] == "8"
+    assert labels["nvidia.com/gpu.family"] == "hopper"
+    assert labels["topology.kubernetes.io/zone"] == "us-east-1a"
+    assert labels["suanli.dev/tier"] == "cloud"
+    assert "node-role.kubernetes.io/edge" not in labels
+    assert nodes[0]["status"]["capacity"]["nvidia.com/gpu"] == "8"
+    assert nodes[0]["status"]["allocatable"] == nodes[0]["status"]["capacity"]
+    assert nodes[0]["metadata"]["annotations"][KWOK_NODE_ANNOTATION] == "fake"
+
+
+def test_vendor_resources() -> None:
+    amd = _nodes(
+        {
+            "gpu": {
+                "vendor": "amd",
+                "product": "AMD-Instinct-MI300X",
+                "count": 8,
+                "memoryMiB": 196608,
+            }
+        }
+    )
+    assert amd[0]["status"]["capacity"]["amd.com/gpu"] == "8"
+    assert amd[0]["metadata"]["labels"]["amd.com/gpu.product-name"] == "AMD-Instinct-MI300X"
+    assert amd[0]["metadata"]["labels"]["amd.com/gpu.vram"] == "192G"
+    ascend = _nodes(
+        {"gpu": {"vendor": "huawei", "product": "Ascend910B", "count": 8, "memoryMiB": 65536}}
+    )
+    assert ascend[0]["status"]["capacity"]["huawei.com/Ascend910"] == "8"
+    assert ascend[0]["metadata"]["labels"]["suanli.dev/accelerator.product"] == "Ascend910B"
+
+
+def test_hpc_pool_has_nfd_labels_rdma_and_racks_round_robin() -> None:
+    nodes = _nodes(
+        {
+            "count": 3,
+            "hpc": {
+                "interconnect": "infiniband",
+                "rdma": True,
+                "cpuFeatures": ["AVX512F"],
+                "racks": ["rack-1", "rack-2"],
+                "block": "b1",
+            },
+        }
+    )
+    racks = [n["metadata"]["labels"]["suanli.dev/rack"] for n in nodes]
+    assert racks == ["rack-1", "rack-2", "rack-1"]
+    labels = nodes[0]["metadata"]["labels"]
+    assert labels["feature.node.kubernetes.io/cpu-cpuid.AVX512F"] == "true"
+    assert labels["feature.node.kubernetes.io/rdma.capable"] == "true"
+    assert labels["suanli.dev/interconnect"] == "infiniband"
+    assert labels["suanli.dev/block"] == "b1"
+    assert nodes[0]["status"]["capacity"]["rdma/hca_shared_devices_a"] == "1000"
+
+
+def test_edge_pool_carries_kubeedge_and_openyurt_markers() -> None:
+    labels = _nodes({"tier": "edge", "site": "sh-edge-1", "nodepool": "shanghai"})[0]["metadata"][
+        "labels"
+    ]
+    assert labels["suanli.dev/tier"] == "edge"
+    assert labels["suanli.dev/site"] == "sh-edge-1"
+    assert labels["node-role.kubernetes.io/edge"] == ""
+    assert labels["openyurt.io/is-edge-worker"] == "true"
+    assert labels["apps.openyurt.io/nodepool"] == "shanghai"
+
+
+def test_price_annotation_and_extra_labels() -> None:
+    node = _nodes({"pricePerHour": 3.5, "labels": {"team": "ml"}})[0]
+    assert node["metadata"]["annotations"]["suanli.dev/price-per-hour"] == "3.5"
+    assert node["metadata"]["labels"]["team"] == "ml"
