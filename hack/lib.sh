@@ -1,0 +1,20 @@
+# Shared set-up for hack/test.sh and hack/demo.sh: a project virtualenv and the pinned tools.
+
+ensure_venv() {
+  if [[ ! -x .venv/bin/python ]]; then
+    python3 -m venv .venv
+  fi
+  # shellcheck disable=SC1091
+  source .venv/bin/activate
+  local stamp=.venv/.suanli-installed
+  if [[ ! -f $stamp || pyproject.toml -nt $stamp ]]; then
+    python -m pip install --quiet --upgrade pip
+    python -m pip install --quiet -e '.[dev]'
+    touch "$stamp"
+  fi
+}
+
+ensure_tools() {
+  # Prints the folder holding kube-apiserver, etcd, kwok, kubectl, helm, ...; builds on first use.
+  hack/build-tools.sh
+}

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh machine: install, build the pinned control-plane tools (cached),
+# run the static checks, then the unit tests and the integration tests against a real control
+# plane that the tests start and stop themselves.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source hack/lib.sh
+
+ensure_venv
+bin_dir=$(ensure_tools)
+echo "control-plane tools: $bin_dir ($(tr '\n' ' ' < "$bin_dir/versions.txt"))"
+
+echo "== static checks"
+ruff check .
+ruff format --check .
+mypy
+lint-imports
+
+echo "== unit tests, then integration tests against the local control plane"
+exec python -m pytest tests/unit tests/integration "$@"

@@ -1,0 +1,135 @@
+"""Resource amounts and the pod request arithmetic kube-scheduler uses.
+
+Amounts are integers: CPU in milli-cores, everything else in whole units (bytes for memory and
+storage, a count for pods and devices), which is how NodeResourcesFit compares them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from suanli.scoring.errors import QuantityError
+from suanli.scoring.quantity import to_milli, to_units
+
+CPU = "cpu"
+MEMORY = "memory"
+PODS = "pods"
+RDMA_RESOURCE = "rdma/hca_shared_devices_a"
+
+# The extended resources device plugins advertise for accelerators, by vendor. The first name of
+# each vendor is the one its nodes normally carry.
+VENDOR_RESOURCES: Mapping[str, tuple[str, ...]] = {
+    "nvidia": ("nvidia.com/gpu",),
+    "amd": ("amd.com/gpu",),
+    "huawei": ("huawei.com/Ascend910", "huawei.com/Ascend310P", "huawei.com/Ascend310"),
+    "cambricon": ("cambricon.com/mlu",),
+    "hygon": ("hygon.com/dcu",),
+}
+ACCELERATOR_RESOURCES: frozenset[str] = frozenset(
+    name for names in VENDOR_RESOURCES.values() for name in names
+)
+
+
+class Resources(Mapping[str, int]):
+    """An immutable resource list; absent names read as 0 through `amount`."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, amounts: Mapping[str, int] | Iterable[tuple[str, int]] = ()) -> None:
+        pairs = amounts.items() if isinstance(amounts, Mapping) else amounts
+        # Zero entries carry no information; dropping them makes equal lists compare equal.
+        self._items: dict[str, int] = dict(sorted((k, v) for k, v in pairs if v != 0))
+
+    def __getitem__(self, key: str) -> int:
+        return self._items[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __hash__(self) -> int:
+        return hash(tuple(self._items.items()))
+
+    def __repr__(self) -> str:
+        return f"Resources({self._items!r})"
+
+    def amount(self, name: str) -> int:
+        return self._items.get(name, 0)
+
+    def __add__(self, other: Mapping[str, int]) -> Resources:
+        names = set(self) | set(other)
+        return Resources({n: self.amount(n) + other.get(n, 0) for n in names})
+
+    def __sub__(self, other: Mapping[str, int]) -> Resources:
+        names = set(self) | set(other)
+        return Resources({n: self.amount(n) - other.get(n, 0) for n in names})
+
+    def maximum(self, other: Mapping[str, int]) -> Resources:
+        names = set(self) | set(other)
+        return Resources({n: max(self.amount(n), other.get(n, 0)) for n in names})
+
+
+EMPTY = Resources()
+
+
+def parse_resource_list(raw: object, where: str) -> Resources:
+    """A `{name: quantity}` mapping as found in requests, limits or allocatable."""
+    if raw is None:
+        return EMPTY
+    if not isinstance(raw, Mapping):
+        raise QuantityError(f"{where}: expected a mapping of resource name to quantity")
+    amounts: dict[str, int] = {}
+    for name, value in raw.items():
+        if not isinstance(value, str | int | float):
+            raise QuantityError(f"{where}.{name}: {value!r} is not a Kubernetes quantity")
+        try:
+            amounts[str(name)] = to_milli(value) if name == CPU else to_units(value)
+        except QuantityError as error:
+            raise QuantityError(f"{where}.{name}: {error}") from None
+    return Resources(amounts)
+
+
+def _mapping(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _container_requests(container: Mapping[str, Any], where: str) -> Resources:
+    resources = _mapping(container.get("resources"))
+    limits = parse_resource_list(resources.get("limits"), f"{where}.resources.limits")
+    requests = parse_resource_list(resources.get("requests"), f"{where}.resources.requests")
+    # A missing request defaults to the limit, as the API server's defaulting does; for extended
+    # resources the limit is usually all a pod spec carries.
+    return Resources({**limits, **requests})
+
+
+def _containers(spec: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+    value = spec.get(key)
+    if not isinstance(value, list):
+        return []
+    return [c for c in value if isinstance(c, Mapping)]
+
+
+def pod_requests(pod: Mapping[str, Any]) -> Resources:
+    """What a pod occupies on a node: containers summed, init containers maxed, plus overhead.
+
+    Restartable init containers (sidecars) keep running, so they add to the containers and to
+    every later init container, exactly as the scheduler's resource helper computes it.
+    """
+    spec = _mapping(pod.get("spec"))
+    total = EMPTY
+    for index, container in enumerate(_containers(spec, "containers")):
+        total = total + _container_requests(container, f"spec.containers[{index}]")
+    sidecars = EMPTY
+    init_peak = EMPTY
+    for index, container in enumerate(_containers(spec, "initContainers")):
+        requests = _container_requests(container, f"spec.initContainers[{index}]")
+        if container.get("restartPolicy") == "Always":
+            sidecars = sidecars + requests
+            init_peak = init_peak.maximum(sidecars)
+        else:
+            init_peak = init_peak.maximum(sidecars + requests)
+    total = (total + sidecars).maximum(init_peak)
+    return total + parse_resource_list(spec.get("overhead"), "spec.overhead")
