@@ -44,5 +44,7 @@ def test_kubeconfig_embeds_ca_and_client_identity(tmp_path: Path) -> None:
 
 def test_kwok_stages_cover_the_lifecycle(tmp_path: Path) -> None:
     path = config.write_kwok_stages(tmp_path / "stages.yaml")
-    names = {doc["metadata"]["name"] for doc in yaml.safe_load_all(path.read_text())}
+    documents = list(yaml.safe_load_all(path.read_text()))
+    names = {doc["metadata"]["name"] for doc in documents if doc["kind"] == "Stage"}
+    assert [doc["kind"] for doc in documents].count("KwokConfiguration") == 1
     assert names == {"node-initialize", "node-heartbeat", "pod-ready", "pod-complete", "pod-delete"}
