@@ -157,20 +157,25 @@ class Catalog:
         return best[0] if len(best) == 1 else None
 
 
-def parse_catalog(source: str | Mapping[str, object], where: str = "catalog") -> Catalog:
-    """Validate a catalog from YAML text or already-loaded data; CatalogError names the field."""
+def parse_catalog(
+    source: str | Mapping[str, object], where: str = "accelerator catalog"
+) -> Catalog:
+    """Validate a catalog from YAML text or already-loaded data; CatalogError names the field.
+
+    `where` (a file path, say) starts every error message.
+    """
     data: object = source
     if isinstance(source, str):
         try:
             data = yaml.safe_load(source)
         except yaml.YAMLError as error:
-            raise CatalogError(f"accelerator {where} is not valid YAML: {error}") from None
+            raise CatalogError(f"{where} is not valid YAML: {error}") from None
     if not isinstance(data, Mapping):
-        raise CatalogError(f"invalid accelerator {where}: expected a mapping with 'types'")
+        raise CatalogError(f"invalid {where}: expected a mapping with 'types'")
     try:
         spec = _CatalogSpec.model_validate(data)
     except ValidationError as error:
-        raise CatalogError(describe(error, f"accelerator {where}", data)) from None
+        raise CatalogError(describe(error, where, data)) from None
     return Catalog(
         tuple(
             AcceleratorType(

@@ -30,3 +30,8 @@ def amount(resource: str, value: int) -> str:
                 return f"{number(value / size)}{suffix}"
         return str(value)
     return str(value)
+
+
+def money(value: float) -> str:
+    """98.32, 40, 0.05: two decimals at most, no trailing zeros."""
+    return f"{value:.2f}".rstrip("0").rstrip(".")

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
+from types import MappingProxyType
 
 from suanli.scoring.errors import QuantityError
 
@@ -20,24 +22,26 @@ _QUANTITY = re.compile(
     r"(?P<suffix>[eE][+-]?\d+|Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$"
 )
 
-_MULTIPLIERS: dict[str, Fraction] = {
-    "": Fraction(1),
-    "n": Fraction(1, 10**9),
-    "u": Fraction(1, 10**6),
-    "m": Fraction(1, 10**3),
-    "k": Fraction(10**3),
-    "M": Fraction(10**6),
-    "G": Fraction(10**9),
-    "T": Fraction(10**12),
-    "P": Fraction(10**15),
-    "E": Fraction(10**18),
-    "Ki": Fraction(2**10),
-    "Mi": Fraction(2**20),
-    "Gi": Fraction(2**30),
-    "Ti": Fraction(2**40),
-    "Pi": Fraction(2**50),
-    "Ei": Fraction(2**60),
-}
+_MULTIPLIERS: Mapping[str, Fraction] = MappingProxyType(
+    {
+        "": Fraction(1),
+        "n": Fraction(1, 10**9),
+        "u": Fraction(1, 10**6),
+        "m": Fraction(1, 10**3),
+        "k": Fraction(10**3),
+        "M": Fraction(10**6),
+        "G": Fraction(10**9),
+        "T": Fraction(10**12),
+        "P": Fraction(10**15),
+        "E": Fraction(10**18),
+        "Ki": Fraction(2**10),
+        "Mi": Fraction(2**20),
+        "Gi": Fraction(2**30),
+        "Ti": Fraction(2**40),
+        "Pi": Fraction(2**50),
+        "Ei": Fraction(2**60),
+    }
+)
 
 # Exponents beyond this are not real resource amounts; refusing them keeps Fraction sizes sane.
 _MAX_EXPONENT = 30
@@ -64,7 +68,7 @@ def parse_quantity(value: str | int | float) -> Fraction:
     except InvalidOperation:  # pragma: no cover - the regex admits only valid decimals
         raise QuantityError(f"{value!r} is not a Kubernetes quantity") from None
     suffix = match["suffix"] or ""
-    if suffix[:1] in ("e", "E") and len(suffix) > 1:
+    if suffix[:1] in ("e", "E") and suffix != "Ei" and len(suffix) > 1:
         exponent = int(suffix[1:])
         if abs(exponent) > _MAX_EXPONENT:
             raise QuantityError(f"{value!r}: exponent {exponent} is out of range")

@@ -7,6 +7,7 @@ storage, a count for pods and devices), which is how NodeResourcesFit compares t
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from suanli.scoring.errors import QuantityError
@@ -19,13 +20,15 @@ RDMA_RESOURCE = "rdma/hca_shared_devices_a"
 
 # The extended resources device plugins advertise for accelerators, by vendor. The first name of
 # each vendor is the one its nodes normally carry.
-VENDOR_RESOURCES: Mapping[str, tuple[str, ...]] = {
-    "nvidia": ("nvidia.com/gpu",),
-    "amd": ("amd.com/gpu",),
-    "huawei": ("huawei.com/Ascend910", "huawei.com/Ascend310P", "huawei.com/Ascend310"),
-    "cambricon": ("cambricon.com/mlu",),
-    "hygon": ("hygon.com/dcu",),
-}
+VENDOR_RESOURCES: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "nvidia": ("nvidia.com/gpu",),
+        "amd": ("amd.com/gpu",),
+        "huawei": ("huawei.com/Ascend910", "huawei.com/Ascend310P", "huawei.com/Ascend310"),
+        "cambricon": ("cambricon.com/mlu",),
+        "hygon": ("hygon.com/dcu",),
+    }
+)
 ACCELERATOR_RESOURCES: frozenset[str] = frozenset(
     name for names in VENDOR_RESOURCES.values() for name in names
 )

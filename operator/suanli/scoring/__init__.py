@@ -1,0 +1,110 @@
+"""The pure scoring core of the scheduler extender: facts in, verdicts and scores out.
+
+No I/O, logging, clock or mutable globals: the HTTP server and the operator are thin edges that
+build a `Snapshot` from their cache, parse the pod with `parse_pod` and call `evaluate`.
+
+Typical use::
+
+    catalog = parse_catalog(catalog_yaml_text)
+    latency = parse_latency(latency_yaml_text)
+    snapshot = Snapshot.from_objects(node_dicts, pod_dicts, catalog)
+    demand = parse_pod(pod_dict)
+    decision = evaluate(demand, snapshot.select(candidate_names), catalog, latency,
+                        peers=snapshot.peers_of(demand))
+    decision.scores, decision.ranking, best_nodes(decision, 1), decision.unschedulable_reason
+"""
+
+from suanli.scoring.catalog import AcceleratorType, Catalog, Vendor, parse_catalog
+from suanli.scoring.combine import (
+    MAX_SCORE,
+    Breakdown,
+    Decision,
+    NodeResult,
+    best_nodes,
+    evaluate,
+    round_score,
+)
+from suanli.scoring.config import DEFAULT_CONFIG, BillingMultipliers, ScoringConfig, TierDefaults
+from suanli.scoring.context import Peer
+from suanli.scoring.demand import (
+    DEMAND_ANNOTATION,
+    JOB_LABEL,
+    Billing,
+    DemandSpec,
+    PodDemand,
+    Weights,
+    parse_demand_annotation,
+    parse_pod,
+)
+from suanli.scoring.errors import (
+    CatalogError,
+    DemandError,
+    LatencyError,
+    QuantityError,
+    ScoringInputError,
+)
+from suanli.scoring.facts import (
+    AcceleratorFacts,
+    Domain,
+    NodeFacts,
+    NodeUsage,
+    Tier,
+    TopologyKeys,
+    node_facts,
+)
+from suanli.scoring.filters import Outcome, Verdict, aggregate_reasons
+from suanli.scoring.latency import LatencyMap, parse_latency
+from suanli.scoring.quantity import parse_quantity, to_milli, to_units
+from suanli.scoring.resources import Resources, pod_requests
+from suanli.scoring.snapshot import NodeSnapshot, Snapshot
+
+__all__ = [
+    "DEFAULT_CONFIG",
+    "DEMAND_ANNOTATION",
+    "JOB_LABEL",
+    "MAX_SCORE",
+    "AcceleratorFacts",
+    "AcceleratorType",
+    "Billing",
+    "BillingMultipliers",
+    "Breakdown",
+    "Catalog",
+    "CatalogError",
+    "Decision",
+    "DemandError",
+    "DemandSpec",
+    "Domain",
+    "LatencyError",
+    "LatencyMap",
+    "NodeFacts",
+    "NodeResult",
+    "NodeSnapshot",
+    "NodeUsage",
+    "Outcome",
+    "Peer",
+    "PodDemand",
+    "QuantityError",
+    "Resources",
+    "ScoringConfig",
+    "ScoringInputError",
+    "Snapshot",
+    "Tier",
+    "TierDefaults",
+    "TopologyKeys",
+    "Vendor",
+    "Verdict",
+    "Weights",
+    "aggregate_reasons",
+    "best_nodes",
+    "evaluate",
+    "node_facts",
+    "parse_catalog",
+    "parse_demand_annotation",
+    "parse_latency",
+    "parse_pod",
+    "parse_quantity",
+    "pod_requests",
+    "round_score",
+    "to_milli",
+    "to_units",
+]

@@ -1,0 +1,154 @@
+"""One decision for one pod: verdict, score and breakdown per node, and a ranking.
+
+Each node is judged on its own facts (plus the job's peers), never relative to the other
+candidates, so the input order and the presence of other nodes cannot change a node's result.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from suanli.scoring.catalog import Catalog
+from suanli.scoring.config import DEFAULT_CONFIG, ScoringConfig
+from suanli.scoring.context import Context, Peer, build_context
+from suanli.scoring.demand import PodDemand
+from suanli.scoring.filters import Verdict, aggregate_reasons, check_node
+from suanli.scoring.latency import LatencyMap
+from suanli.scoring.scorers import SCORERS
+from suanli.scoring.snapshot import NodeSnapshot
+
+MAX_SCORE = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Breakdown:
+    """Each signal's value in [0, 1] before weighting."""
+
+    accelerator: float
+    hpc: float
+    locality: float
+    cost: float
+    packing: float
+
+    def as_dict(self) -> dict[str, float]:
+        return {
+            "accelerator": self.accelerator,
+            "hpc": self.hpc,
+            "locality": self.locality,
+            "cost": self.cost,
+            "packing": self.packing,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class NodeResult:
+    verdict: Verdict
+    score: int = 0  # 0..10, what the extender returns; 0 for infeasible nodes
+    total: float = 0.0  # the weighted mean in [0, 1] before rounding
+    breakdown: Breakdown | None = None  # None for infeasible nodes
+    explanation: str = ""
+
+    @property
+    def node(self) -> str:
+        return self.verdict.node
+
+    @property
+    def feasible(self) -> bool:
+        return self.verdict.feasible
+
+
+@dataclass(frozen=True)
+class Decision:
+    results: tuple[NodeResult, ...]  # sorted by node name
+    ranking: tuple[str, ...]  # feasible nodes, best first
+    _by_node: Mapping[str, NodeResult] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_node", MappingProxyType({r.node: r for r in self.results}))
+
+    def result(self, node: str) -> NodeResult:
+        return self._by_node[node]
+
+    @property
+    def verdicts(self) -> tuple[Verdict, ...]:
+        return tuple(r.verdict for r in self.results)
+
+    @property
+    def scores(self) -> dict[str, int]:
+        return {r.node: r.score for r in self.results}
+
+    @property
+    def breakdowns(self) -> dict[str, dict[str, float]]:
+        return {r.node: r.breakdown.as_dict() for r in self.results if r.breakdown is not None}
+
+    @property
+    def feasible(self) -> tuple[str, ...]:
+        return tuple(r.node for r in self.results if r.feasible)
+
+    @property
+    def unschedulable_reason(self) -> str:
+        """Empty when some node fits; else the aggregated filter reasons."""
+        return "" if self.ranking else aggregate_reasons(self.verdicts)
+
+
+def _weights(demand: PodDemand) -> dict[str, float]:
+    return demand.spec.weights.model_dump()
+
+
+def round_score(total: float) -> int:
+    """Round half up once, at the end: 0.85 -> 9, never banker's rounding."""
+    return max(0, min(MAX_SCORE, math.floor(total * MAX_SCORE + 0.5)))
+
+
+def _score(context: Context, node: NodeSnapshot, verdict: Verdict) -> NodeResult:
+    weights = _weights(context.demand)
+    values: dict[str, float] = {}
+    notes: list[str] = []
+    for name, scorer in SCORERS:
+        signal = scorer(context, node)
+        values[name] = signal.value
+        notes.append(f"{name} {signal.value:.2f}: {signal.why}")
+    weight_sum = sum(weights[name] for name, _ in SCORERS)
+    total = sum(weights[name] * values[name] for name, _ in SCORERS) / weight_sum
+    total = min(1.0, max(0.0, total))
+    return NodeResult(verdict, round_score(total), total, Breakdown(**values), "; ".join(notes))
+
+
+def evaluate(
+    demand: PodDemand,
+    nodes: Sequence[NodeSnapshot],
+    catalog: Catalog,
+    latency: LatencyMap,
+    *,
+    peers: Iterable[Peer] = (),
+    config: ScoringConfig = DEFAULT_CONFIG,
+) -> Decision:
+    """Filter and score every node for one pod.
+
+    `peers` are the nodes already holding pods of the same job: names (looked up among
+    `nodes`) or NodeFacts (for peer nodes that are not candidates; `Snapshot.peers_of`).
+    """
+    ordered = sorted(nodes, key=lambda n: n.name)
+    names = [n.name for n in ordered]
+    if len(set(names)) != len(names):
+        raise ValueError("evaluate: two nodes with the same name")
+    context = build_context(demand, ordered, catalog, latency, peers=peers, config=config)
+    results: list[NodeResult] = []
+    for node in ordered:
+        verdict = check_node(context, node)
+        results.append(_score(context, node, verdict) if verdict.feasible else NodeResult(verdict))
+    feasible = [r for r in results if r.feasible]
+    # Integer score first (what kube-scheduler sees), then full precision, then name.
+    feasible.sort(key=lambda r: (-r.score, -r.total, r.node))
+    return Decision(tuple(results), tuple(r.node for r in feasible))
+
+
+def best_nodes(decision: Decision, k: int = 1) -> tuple[str, ...]:
+    """The k best feasible nodes. kube-scheduler picks at random among equal totals; returning
+    only these from /filter makes its choice the one the ranking made."""
+    if k < 1:
+        raise ValueError("best_nodes: k must be at least 1")
+    return decision.ranking[:k]

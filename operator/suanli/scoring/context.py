@@ -1,0 +1,82 @@
+"""What filters and scorers share about one decision, computed once per pod."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from suanli.scoring.catalog import Catalog
+from suanli.scoring.config import ScoringConfig
+from suanli.scoring.demand import PodDemand
+from suanli.scoring.facts import NodeFacts
+from suanli.scoring.latency import LatencyMap
+from suanli.scoring.snapshot import NodeSnapshot
+
+# A peer is a node holding another pod of the same job: by name (looked up among the
+# candidates) or by its facts (needed when the peer's node is not a candidate).
+Peer = str | NodeFacts
+
+
+@dataclass(frozen=True)
+class Context:
+    demand: PodDemand
+    # The demand's acceptable types as canonical names, in preference order.
+    accepted: tuple[str, ...]
+    latency: LatencyMap
+    config: ScoringConfig
+    # Domain value (rack name, ...) -> peers in it, for the demand's sameDomain.
+    peer_domains: Mapping[str, int]
+
+    @property
+    def peer_total(self) -> int:
+        return sum(self.peer_domains.values())
+
+
+def accepted_types(demand: PodDemand, catalog: Catalog) -> tuple[str, ...]:
+    """Resolve what the user wrote (`h100`, a label value) to canonical names; unknown names
+    stay as written so the filter reason shows them."""
+    names: list[str] = []
+    for written in demand.spec.accelerator_types:
+        resolved = catalog.resolve(written)
+        name = resolved.name if resolved is not None else written
+        if name not in names:
+            names.append(name)
+    return tuple(names)
+
+
+def _peer_domains(
+    demand: PodDemand, nodes: Sequence[NodeSnapshot], peers: Iterable[Peer]
+) -> Mapping[str, int]:
+    kind = demand.spec.same_domain
+    if kind is None:
+        return MappingProxyType({})
+    by_name = {n.name: n.facts for n in nodes}
+    facts: dict[str, NodeFacts] = {}
+    for peer in peers:
+        found = by_name.get(peer) if isinstance(peer, str) else peer
+        if found is not None:
+            facts[found.name] = found
+    counts = Counter(
+        value for value in (f.domain(kind) for f in facts.values()) if value is not None
+    )
+    return MappingProxyType(dict(sorted(counts.items())))
+
+
+def build_context(
+    demand: PodDemand,
+    nodes: Sequence[NodeSnapshot],
+    catalog: Catalog,
+    latency: LatencyMap,
+    *,
+    peers: Iterable[Peer],
+    config: ScoringConfig,
+) -> Context:
+    return Context(
+        demand=demand,
+        accepted=accepted_types(demand, catalog),
+        latency=latency,
+        config=config,
+        peer_domains=_peer_domains(demand, nodes, peers),
+    )

@@ -1,0 +1,199 @@
+"""What a pod asks for: its resource requests plus the `suanli.dev/demand` annotation.
+
+The annotation is one JSON object, validated strictly (unknown fields are errors) so a typo in a
+hard requirement never silently turns into "any node will do".
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Self
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from suanli.scoring.errors import DemandError, QuantityError, describe
+from suanli.scoring.facts import Domain, Tier
+from suanli.scoring.resources import ACCELERATOR_RESOURCES, Resources, pod_requests
+
+DEMAND_ANNOTATION = "suanli.dev/demand"
+JOB_LABEL = "suanli.dev/job"
+
+
+class Billing(StrEnum):
+    ON_DEMAND = "on-demand"
+    SPOT = "spot"
+    RESERVED = "reserved"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Weights(_Strict):
+    """Relative weight of each signal in the node score."""
+
+    accelerator: float = Field(default=4.0, ge=0, le=100)
+    hpc: float = Field(default=2.0, ge=0, le=100)
+    locality: float = Field(default=3.0, ge=0, le=100)
+    cost: float = Field(default=1.0, ge=0, le=100)
+    packing: float = Field(default=2.0, ge=0, le=100)
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> Self:
+        if self.accelerator + self.hpc + self.locality + self.cost + self.packing <= 0:
+            raise ValueError("at least one weight must be positive")
+        return self
+
+
+def _unique(values: tuple[str, ...]) -> tuple[str, ...]:
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            raise ValueError(f"{value!r} is listed twice")
+        seen.add(value)
+    return values
+
+
+class DemandSpec(_Strict):
+    """The `suanli.dev/demand` annotation. Lists are ordered preferences; empty means any."""
+
+    accelerator_types: tuple[str, ...] = Field(default=(), alias="acceleratorTypes")
+    min_accelerator_memory_gib: float | None = Field(
+        default=None, alias="minAcceleratorMemoryGiB", gt=0
+    )
+    interconnect: str | None = Field(default=None, min_length=1)
+    rdma: bool = False
+    cpu_features: tuple[str, ...] = Field(default=(), alias="cpuFeatures")
+    same_domain: Domain | None = Field(default=None, alias="sameDomain")
+    tiers: tuple[Tier, ...] = ()
+    zones: tuple[str, ...] = ()
+    sites: tuple[str, ...] = ()
+    max_latency_ms: float | None = Field(default=None, alias="maxLatencyMs", ge=0)
+    max_price_per_hour: float | None = Field(default=None, alias="maxPricePerHour", ge=0)
+    billing: Billing = Billing.ON_DEMAND
+    weights: Weights = Weights()
+
+    @field_validator("accelerator_types", "zones", "sites")
+    @classmethod
+    def _names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if any(not item.strip() for item in value):
+            raise ValueError("names must not be empty")
+        return _unique(value)
+
+    @field_validator("tiers")
+    @classmethod
+    def _tiers_unique(cls, value: tuple[Tier, ...]) -> tuple[Tier, ...]:
+        _unique(tuple(t.value for t in value))
+        return value
+
+    @field_validator("interconnect")
+    @classmethod
+    def _interconnect_lower(cls, value: str | None) -> str | None:
+        return None if value is None else value.strip().lower()
+
+    @field_validator("cpu_features")
+    @classmethod
+    def _features(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        # Node Feature Discovery writes CPUID flags in upper case (AVX512F).
+        return _unique(tuple(item.strip().upper() for item in value if item.strip()))
+
+    @field_validator("max_latency_ms")
+    @classmethod
+    def _latency_needs_sites(cls, value: float | None, info: ValidationInfo) -> float | None:
+        # `sites` is declared earlier, so it is already validated here.
+        if value is not None and not info.data.get("sites"):
+            raise ValueError("needs sites: the latency is measured to them")
+        return value
+
+
+def parse_demand_annotation(text: str | None) -> DemandSpec:
+    """The annotation's JSON; DemandError names the bad field."""
+    if text is None or not text.strip():
+        return DemandSpec()
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise DemandError(f"annotation {DEMAND_ANNOTATION} is not valid JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise DemandError(f"annotation {DEMAND_ANNOTATION} must be a JSON object")
+    try:
+        # Strict JSON mode: "rdma": "yes" or "maxLatencyMs": "20" are errors, not guesses.
+        return DemandSpec.model_validate_json(text, strict=True)
+    except ValidationError as error:
+        raise DemandError(describe(error, f"annotation {DEMAND_ANNOTATION}", data)) from None
+
+
+@dataclass(frozen=True, slots=True)
+class PodDemand:
+    """One pod's request, ready for filtering and scoring."""
+
+    requests: Resources
+    spec: DemandSpec = field(default_factory=DemandSpec)
+    namespace: str = "default"
+    name: str = ""
+    job: str | None = None  # "namespace/name" of the job the pod belongs to
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def accelerator_resources(self) -> tuple[str, ...]:
+        return tuple(r for r in self.requests if r in ACCELERATOR_RESOURCES)
+
+    @property
+    def accelerator_count(self) -> int:
+        return sum(self.requests.amount(r) for r in self.accelerator_resources)
+
+    @property
+    def wants_accelerator(self) -> bool:
+        """Devices requested, or a type or device memory named (which only devices satisfy)."""
+        spec = self.spec
+        return (
+            self.accelerator_count > 0
+            or bool(spec.accelerator_types)
+            or spec.min_accelerator_memory_gib is not None
+        )
+
+
+def _mapping(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def job_of(pod: Mapping[str, Any]) -> str | None:
+    """`namespace/name` from the job label; label values cannot hold the namespace themselves."""
+    metadata = _mapping(pod.get("metadata"))
+    name = _mapping(metadata.get("labels")).get(JOB_LABEL)
+    if not isinstance(name, str) or not name:
+        return None
+    return f"{metadata.get('namespace') or 'default'}/{name}"
+
+
+def parse_pod(pod: Mapping[str, Any]) -> PodDemand:
+    """The demand of a Pod object (a plain dict); DemandError if it cannot be understood."""
+    metadata = _mapping(pod.get("metadata"))
+    annotation = _mapping(metadata.get("annotations")).get(DEMAND_ANNOTATION)
+    if annotation is not None and not isinstance(annotation, str):
+        raise DemandError(f"annotation {DEMAND_ANNOTATION} must be a string of JSON")
+    try:
+        requests = pod_requests(pod)
+    except QuantityError as error:
+        raise DemandError(f"pod resources: {error}") from None
+    return PodDemand(
+        requests=requests,
+        spec=parse_demand_annotation(annotation),
+        namespace=str(metadata.get("namespace") or "default"),
+        name=str(metadata.get("name") or ""),
+        job=job_of(pod),
+    )

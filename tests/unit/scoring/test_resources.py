@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from suanli.scoring import QuantityError, Resources, pod_requests
+
+
+def _c(
+    requests: dict[str, str] | None = None, limits: dict[str, str] | None = None, **extra: Any
+) -> dict[str, Any]:
+    return {"name": "c", "resources": {"requests": requests or {}, "limits": limits or {}}, **extra}
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        pytest.param({}, {}, id="no containers"),
+        pytest.param(
+            {"containers": [_c({"cpu": "1", "memory": "1Gi"}), _c({"cpu": "500m"})]},
+            {"cpu": 1500, "memory": 2**30},
+            id="containers are summed",
+        ),
+        pytest.param(
+            {"containers": [_c(limits={"nvidia.com/gpu": "8", "cpu": "2"})]},
+            {"nvidia.com/gpu": 8, "cpu": 2000},
+            id="a missing request defaults to the limit",
+        ),
+        pytest.param(
+            {"containers": [_c({"cpu": "1"}, {"cpu": "4"})]},
+            {"cpu": 1000},
+            id="a request wins over the limit",
+        ),
+        pytest.param(
+            {
+                "containers": [_c({"cpu": "1"})],
+                "initContainers": [_c({"cpu": "3", "memory": "1Gi"})],
+            },
+            {"cpu": 3000, "memory": 2**30},
+            id="init containers are maxed, not summed",
+        ),
+        pytest.param(
+            {
+                "containers": [_c({"cpu": "1"})],
+                "initContainers": [_c({"cpu": "500m"}, restartPolicy="Always"), _c({"cpu": "2"})],
+            },
+            {"cpu": 2500},
+            id="a sidecar runs alongside later init containers",
+        ),
+        pytest.param(
+            {
+                "containers": [_c({"cpu": "2"})],
+                "initContainers": [_c({"cpu": "500m"}, restartPolicy="Always"), _c({"cpu": "1"})],
+            },
+            {"cpu": 2500},
+            id="a sidecar adds to the main containers",
+        ),
+        pytest.param(
+            {"containers": [_c({"cpu": "1"})], "overhead": {"cpu": "250m", "memory": "120Mi"}},
+            {"cpu": 1250, "memory": 120 * 2**20},
+            id="pod overhead is added",
+        ),
+    ],
+)
+def test_pod_requests(spec: dict[str, Any], expected: dict[str, int]) -> None:
+    assert pod_requests({"spec": spec}) == Resources(expected)
+
+
+def test_bad_quantity_names_the_field() -> None:
+    pod = {"spec": {"containers": [_c({"memory": "lots"})]}}
+    with pytest.raises(QuantityError, match=r"spec\.containers\[0\]\.resources\.requests\.memory"):
+        pod_requests(pod)
+
+
+def test_resources_arithmetic() -> None:
+    a = Resources({"cpu": 1000, "memory": 0})
+    b = Resources({"cpu": 500, "nvidia.com/gpu": 2})
+    assert a + b == Resources({"cpu": 1500, "nvidia.com/gpu": 2})
+    assert (a - b).amount("nvidia.com/gpu") == -2
+    assert a.maximum(b) == Resources({"cpu": 1000, "nvidia.com/gpu": 2})
+    assert "memory" not in a  # zeros carry no information
+    assert hash(Resources({"cpu": 1})) == hash(Resources([("cpu", 1)]))
