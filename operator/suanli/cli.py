@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -107,6 +108,65 @@ def _cmd_fleet_apply(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_extender(args: argparse.Namespace) -> int:
+    import logging
+
+    from suanli.devcluster import cluster
+    from suanli.extender import server
+    from suanli.extender.settings import ExtenderSettings
+
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    kubeconfig, port = args.kubeconfig, args.port
+    if args.dev:
+        state = cluster.read_state(args.state_dir)
+        if state is None:
+            raise ClusterError(
+                f"--dev: no local control plane in {args.state_dir}; run `suanli dev up`"
+            )
+        kubeconfig, port = Path(state.kubeconfig), state.ports.extender
+    settings = ExtenderSettings(
+        host=args.host,
+        port=port,
+        kubeconfig=kubeconfig,
+        catalog=args.catalog,
+        latency=args.latency,
+        filter_top_k=args.filter_top_k,
+    )
+    server.run(settings)
+    return 0
+
+
+def _add_extender(commands: Any) -> None:
+    from suanli.devcluster.cluster import default_state_dir
+
+    extender = commands.add_parser("extender", help="run the kube-scheduler extender (HTTP)")
+    extender.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    extender.add_argument("--port", type=int, default=8888, help="port to listen on")
+    extender.add_argument("--kubeconfig", type=Path, help="default: the in-cluster service account")
+    extender.add_argument(
+        "--catalog", type=Path, help="accelerator catalog file (re-read on change)"
+    )
+    extender.add_argument("--latency", type=Path, help="site latency map file (re-read on change)")
+    extender.add_argument(
+        "--filter-top-k",
+        type=int,
+        default=1,
+        help="feasible nodes the filter keeps, best first (0: all; default 1 = deterministic)",
+    )
+    extender.add_argument(
+        "--log-level", default="info", choices=["debug", "info", "warning", "error"]
+    )
+    extender.add_argument(
+        "--dev", action="store_true", help="serve the local control plane (its kubeconfig and port)"
+    )
+    extender.add_argument(
+        "--state-dir", type=Path, default=default_state_dir(), help=argparse.SUPPRESS
+    )
+    extender.set_defaults(handler=_cmd_extender)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from suanli.devcluster.cluster import default_state_dir
 
@@ -149,6 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_fleet_options(apply)
     apply.add_argument("--kubeconfig", type=Path, required=True)
     apply.set_defaults(handler=_cmd_fleet_apply)
+    _add_extender(commands)
     return parser
 
 

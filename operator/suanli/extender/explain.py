@@ -1,0 +1,56 @@
+"""Explanations of decisions, for people: what goes on the pod and into its Events.
+
+Pure functions of a `Decision`; the recorder writes what they return.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from suanli.scoring import Decision
+
+PLACEMENT_ANNOTATION = "suanli.dev/placement"
+UNSCHEDULABLE_ANNOTATION = "suanli.dev/unschedulable"
+
+
+def _rounded(breakdown: dict[str, float]) -> dict[str, float]:
+    return {signal: round(value, 3) for signal, value in breakdown.items()}
+
+
+def placement(decision: Decision | None, node: str, runners_up: int) -> dict[str, Any]:
+    """The chosen node, its score and per-signal breakdown, and the best other candidates."""
+    if decision is None or node not in decision.feasible:
+        return {"node": node}
+    chosen = decision.result(node)
+    others = [n for n in decision.ranking if n != node][:runners_up]
+    return {
+        "node": node,
+        "score": chosen.score,
+        "breakdown": _rounded(decision.breakdowns.get(node, {})),
+        "runnersUp": [{"node": n, "score": decision.result(n).score} for n in others],
+        "feasibleNodes": len(decision.ranking),
+        "candidateNodes": len(decision.results),
+    }
+
+
+def placement_annotation(explanation: dict[str, Any]) -> str:
+    return json.dumps(explanation, separators=(",", ":"), sort_keys=True)
+
+
+def placement_message(explanation: dict[str, Any]) -> str:
+    """`placed on h100-use1-0 (score 9; accelerator 1.0, hpc 0.8, ...); runners-up: a (8), b (7)`"""
+    node = explanation["node"]
+    if "score" not in explanation:
+        return f"placed on {node}"
+    signals = ", ".join(f"{k} {v:g}" for k, v in explanation["breakdown"].items())
+    text = f"placed on {node} (score {explanation['score']}; {signals})"
+    runners = explanation["runnersUp"]
+    if runners:
+        text += "; runners-up: " + ", ".join(f"{r['node']} ({r['score']})" for r in runners)
+    return f"{text}; {explanation['feasibleNodes']} of {explanation['candidateNodes']} nodes fit"
+
+
+def unschedulable_message(decision: Decision) -> str:
+    """`0/50 nodes fit: 46 nodes: accelerator type not in [H100]; 4 nodes: insufficient ...`"""
+    return f"0/{len(decision.results)} nodes fit: {decision.unschedulable_reason}"

@@ -1,0 +1,153 @@
+"""The extender's writes to the apiserver: Bindings, explanation annotations and Events.
+
+Binding happens inline (kube-scheduler waits for it); explanations go through a queue served by
+one background thread so they never slow a scheduling cycle down.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import queue
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from typing import Any, cast
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from suanli.extender import explain
+from suanli.extender.service import BindError
+
+COMPONENT = "suanli-extender"
+_REASON_MEMORY = 4096
+log = logging.getLogger(__name__)
+
+
+class ApiBinder:
+    def __init__(self, core: client.CoreV1Api) -> None:
+        self.core = core
+
+    def bind(self, namespace: str, name: str, uid: str, node: str) -> None:
+        body = {
+            "apiVersion": "v1",
+            "kind": "Binding",
+            "metadata": {"name": name, "namespace": namespace, "uid": uid},
+            "target": {"apiVersion": "v1", "kind": "Node", "name": node},
+        }
+        try:
+            response: Any = self.core.create_namespaced_pod_binding(
+                name, namespace, cast(client.V1Binding, body), _preload_content=False
+            )
+            response.read()
+        except ApiException as error:
+            if error.status == 409 and self._already_on(namespace, name, node):
+                return  # a retried bind of a pod already bound here: nothing is bound twice
+            raise BindError(
+                f"binding pod {namespace}/{name} to {node} failed: {error.status} {error.reason}"
+            ) from None
+
+    def _already_on(self, namespace: str, name: str, node: str) -> bool:
+        try:
+            response: Any = self.core.read_namespaced_pod(name, namespace, _preload_content=False)
+        except ApiException:
+            return False
+        return bool(json.loads(response.data).get("spec", {}).get("nodeName") == node)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class ApiRecorder:
+    """Writes explanations asynchronously; an identical unschedulable reason is written once."""
+
+    def __init__(self, core: client.CoreV1Api) -> None:
+        self.core = core
+        self._queue: queue.Queue[Callable[[], None]] = queue.Queue(maxsize=10000)
+        self._last_reason: OrderedDict[str, str] = OrderedDict()
+        self.failures = 0
+        self._thread = threading.Thread(target=self._drain, name="recorder", daemon=True)
+        self._thread.start()
+
+    def placed(self, pod: Mapping[str, Any], explanation: dict[str, Any]) -> None:
+        self._last_reason.pop(str(pod["metadata"].get("uid")), None)
+        annotations = {
+            explain.PLACEMENT_ANNOTATION: explain.placement_annotation(explanation),
+            explain.UNSCHEDULABLE_ANNOTATION: None,
+        }
+        message = explain.placement_message(explanation)
+        self._submit(lambda: self._annotate(pod, annotations))
+        self._submit(lambda: self._event(pod, "Placed", "Normal", message))
+
+    def unschedulable(self, pod: Mapping[str, Any], message: str) -> None:
+        uid = str(pod["metadata"].get("uid"))
+        if self._last_reason.get(uid) == message:
+            return
+        self._last_reason[uid] = message
+        while len(self._last_reason) > _REASON_MEMORY:
+            self._last_reason.popitem(last=False)
+        annotations = {explain.UNSCHEDULABLE_ANNOTATION: message}
+        self._submit(lambda: self._annotate(pod, annotations))
+        self._submit(lambda: self._event(pod, "Unschedulable", "Warning", message))
+
+    def drain(self, timeout: float = 10.0) -> None:
+        """Wait until queued writes are done (for tests and shutdown)."""
+        done = threading.Event()
+        self._submit(done.set)
+        done.wait(timeout)
+
+    def _submit(self, task: Callable[[], None]) -> None:
+        try:
+            self._queue.put_nowait(task)
+        except queue.Full:
+            self.failures += 1
+
+    def _drain(self) -> None:
+        while True:
+            task = self._queue.get()
+            try:
+                task()
+            except ApiException as error:
+                # A pod deleted meanwhile (404) or a transient error: explanations are best effort.
+                self.failures += 1
+                log.debug("recording failed: %s %s", error.status, error.reason)
+
+    def _annotate(self, pod: Mapping[str, Any], annotations: Mapping[str, str | None]) -> None:
+        metadata = pod["metadata"]
+        response: Any = self.core.patch_namespaced_pod(
+            metadata["name"],
+            metadata.get("namespace", "default"),
+            {"metadata": {"annotations": annotations}},
+            _preload_content=False,
+        )
+        response.read()
+
+    def _event(self, pod: Mapping[str, Any], reason: str, kind: str, message: str) -> None:
+        metadata = pod["metadata"]
+        namespace = metadata.get("namespace", "default")
+        now = _now()
+        body = {
+            "metadata": {"generateName": f"{metadata['name']}.", "namespace": namespace},
+            "involvedObject": {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "name": metadata["name"],
+                "namespace": namespace,
+                "uid": metadata.get("uid"),
+            },
+            "reason": reason,
+            "type": kind,
+            "message": message[:1024],
+            "source": {"component": COMPONENT},
+            "reportingComponent": COMPONENT,
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        }
+        response: Any = self.core.create_namespaced_event(
+            namespace, cast(client.CoreV1Event, body), _preload_content=False
+        )
+        response.read()

@@ -1,0 +1,199 @@
+"""The extender's HTTP edge: decode, call the service, encode, count.
+
+Every failure is answered with HTTP 200 and an `Error` field, as kube-scheduler expects of an
+extender; the server never answers with a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+from kubernetes import client
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, ValidationError
+
+from suanli.extender.cache import ClusterCache
+from suanli.extender.configfiles import ScoringConfigFiles
+from suanli.extender.kubeio import ApiBinder, ApiRecorder
+from suanli.extender.service import BadRequestError, ExtenderService
+from suanli.extender.settings import ExtenderSettings
+from suanli.extender.wire import ExtenderArgs, ExtenderBindingArgs, priorities_to_wire
+from suanli.kube.client import api_client
+from suanli.kube.reflector import Reflector
+from suanli.metrics import ExtenderMetrics
+
+log = logging.getLogger(__name__)
+Handler = Callable[[Any], Any]
+_MiB = 1024 * 1024
+
+
+def _describe(error: ValidationError) -> str:
+    parts = []
+    for item in error.errors():
+        where = ".".join(str(p) for p in item["loc"]) or "body"
+        parts.append(f"{where}: {item['msg']}")
+    return "invalid request body: " + "; ".join(parts)
+
+
+class ExtenderApp:
+    def __init__(self, service: ExtenderService, ready: Callable[[], str | None]) -> None:
+        self.service = service
+        self.metrics = service.metrics
+        self.limit = service.settings.max_body_bytes
+        self._ready = ready
+
+    def build(self) -> web.Application:
+        # aiohttp's own limit answers 413; ours answers with an Error the scheduler can log.
+        app = web.Application(client_max_size=self.limit * 4)
+        app.router.add_post("/filter", self._verb("filter", ExtenderArgs, self._filter))
+        app.router.add_post("/prioritize", self._verb("prioritize", ExtenderArgs, self._prioritize))
+        app.router.add_post("/bind", self._verb("bind", ExtenderBindingArgs, self._bind))
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/readyz", self._readyz)
+        app.router.add_get("/metrics", self._metrics)
+        return app
+
+    async def _body(self, request: web.Request) -> bytes:
+        declared = request.content_length
+        if declared is not None and declared > self.limit:
+            raise BadRequestError("too_large", self._too_large(declared))
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := await request.content.read(65536):
+            size += len(chunk)
+            if size > self.limit:
+                raise BadRequestError("too_large", self._too_large(size))
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _too_large(self, size: int) -> str:
+        return (
+            f"request body of {size} bytes exceeds the {self.limit // _MiB} MiB limit; configure "
+            "the extender with nodeCacheCapable: true so requests carry node names only"
+        )
+
+    def _verb(
+        self, verb: str, model: type[BaseModel], call: Handler
+    ) -> Callable[[web.Request], Awaitable[web.Response]]:
+        async def handle(request: web.Request) -> web.Response:
+            began = time.perf_counter()
+            result = "success"
+            try:
+                raw = await self._body(request)
+                try:
+                    data = json.loads(raw)
+                except (json.JSONDecodeError, UnicodeDecodeError) as error:
+                    raise BadRequestError(
+                        "malformed_json", f"request body is not valid JSON: {error}"
+                    ) from None
+                try:
+                    args = model.model_validate(data)
+                except ValidationError as error:
+                    raise BadRequestError("invalid_body", _describe(error)) from None
+                body, result = await call(args)
+            except BadRequestError as error:
+                self.metrics.bad_requests.labels(verb, error.reason).inc()
+                body, result = {"Error": str(error)}, "error"
+            except Exception as error:  # the scheduler must get an answer, never a traceback
+                log.exception("%s failed", verb)
+                body, result = (
+                    {"Error": f"internal error in {verb}: {type(error).__name__}: {error}"},
+                    "error",
+                )
+            self.metrics.requests.labels(verb, result).inc()
+            self.metrics.duration.labels(verb, result).observe(time.perf_counter() - began)
+            return web.json_response(body)
+
+        return handle
+
+    async def _filter(self, args: ExtenderArgs) -> tuple[Any, str]:
+        result = self.service.filter(args)
+        outcome = "success" if result.node_names else "unschedulable"
+        return result.to_wire(), outcome
+
+    async def _prioritize(self, args: ExtenderArgs) -> tuple[Any, str]:
+        return priorities_to_wire(self.service.prioritize(args)), "success"
+
+    async def _bind(self, args: ExtenderBindingArgs) -> tuple[Any, str]:
+        result = await asyncio.to_thread(self.service.bind, args)
+        return result.to_wire(), "error" if result.error else "success"
+
+    async def _healthz(self, _: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    async def _readyz(self, _: web.Request) -> web.Response:
+        problem = self._ready()
+        if problem:
+            return web.Response(status=503, text=problem)
+        return web.Response(text="ok")
+
+    async def _metrics(self, _: web.Request) -> web.Response:
+        for kind, count in self.service.cache.counts().items():
+            self.metrics.cache_objects.labels(kind).set(count)
+        body = generate_latest(self.metrics.registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def _reflectors(core: Any, cache: ClusterCache) -> list[Reflector]:
+    nodes = Reflector("nodes", core.list_node, cache.replace_nodes, cache.apply_node)
+    # Only pods that hold something on a node matter to placement.
+    pods = Reflector(
+        "pods",
+        core.list_pod_for_all_namespaces,
+        cache.replace_pods,
+        cache.apply_pod,
+        list_kwargs={
+            "field_selector": "spec.nodeName!=,status.phase!=Succeeded,status.phase!=Failed"
+        },
+    )
+    return [nodes, pods]
+
+
+async def serve(settings: ExtenderSettings, started: Callable[[int], None] | None = None) -> None:
+    """Run the extender until SIGTERM or SIGINT."""
+    core = client.CoreV1Api(api_client(settings.kubeconfig))
+    config_files = ScoringConfigFiles(settings.catalog, settings.latency)
+    cache = ClusterCache(lambda: config_files.catalog)
+    reflectors = _reflectors(core, cache)
+    service = ExtenderService(
+        settings=settings,
+        cache=cache,
+        config_files=config_files,
+        metrics=ExtenderMetrics(),
+        binder=ApiBinder(core),
+        recorder=ApiRecorder(core),
+    )
+
+    def ready() -> str | None:
+        waiting = [r.name for r in reflectors if not r.synced.is_set()]
+        return f"cache not synced yet: {', '.join(waiting)}" if waiting else None
+
+    for reflector in reflectors:
+        reflector.start()
+    runner = web.AppRunner(ExtenderApp(service, ready).build(), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port)
+    await site.start()
+    port = runner.addresses[0][1] if runner.addresses else settings.port
+    log.info("extender listening on %s:%s", settings.host, port)
+    if started:
+        started(int(port))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    for reflector in reflectors:
+        reflector.stop()
+    await runner.cleanup()
+
+
+def run(settings: ExtenderSettings) -> None:
+    asyncio.run(serve(settings))

@@ -1,0 +1,31 @@
+"""The extender's settings: one typed object, built from the command line and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+
+
+class ExtenderSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8888, ge=0, le=65535)
+    kubeconfig: Path | None = Field(
+        default=None, description="kubeconfig file; in-cluster service account when unset"
+    )
+    catalog: Path | None = Field(default=None, description="catalog file; built-in when unset")
+    latency: Path | None = Field(default=None, description="latency map; built-in when unset")
+    scheduler_names: tuple[str, ...] = ("suanli-scheduler",)
+    max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024)
+    filter_top_k: int = Field(
+        default=1,
+        ge=0,
+        description="nodes the filter verb keeps (best first); 0 keeps every feasible node. "
+        "kube-scheduler picks at random among equal totals, so keeping the best one makes "
+        "placement deterministic.",
+    )
+    runners_up: int = Field(default=3, ge=0, le=20)
