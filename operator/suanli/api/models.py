@@ -1,0 +1,798 @@
+"""The ComputeJob API (suanli.dev/v1alpha1): the single source of the CRD and its reference.
+
+The CRD schema (`suanli.api.crd`) and `docs/api.md` (`suanli.api.reference`) are generated
+from these models, field descriptions included. Cross-field rules are declared as CEL rules
+(`suanli.api.cel.Rule`) next to the model they guard and also enforced here, so an object the
+apiserver admits validates in Python and the two report a mistake with the same message.
+
+Lists carry `maxItems` and strings `maxLength` even where nothing else needs them: the
+apiserver estimates the worst-case cost of every CEL rule from those bounds and refuses the CRD
+when a rule could run unbounded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Final, Literal, Self
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from suanli.api.cel import FIELD_PATH, Reason, Rule, validations
+
+GROUP: Final = "suanli.dev"
+VERSION: Final = "v1alpha1"
+API_VERSION: Final = "suanli.dev/v1alpha1"
+KIND: Final = "ComputeJob"
+PLURAL = "computejobs"
+SINGULAR = "computejob"
+# `cj` is also the short name of batch/v1 CronJob, which kubectl resolves first; `cjob` always
+# reaches ComputeJobs.
+SHORT_NAMES = ("cj", "cjob")
+CATEGORIES = ("suanli",)
+
+# Patterns as Kubernetes applies them: a DNS-1123 label (object and port names) and a label
+# value that is not empty (zones, sites and accelerator types end up in node selectors).
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+NAME = r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
+CPU_FEATURE = r"^[A-Z0-9_]+$"
+# metav1.Condition's own validation, so conditions written by any controller library pass.
+CONDITION_TYPE = (
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+    r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"
+)
+CONDITION_REASON = r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"
+
+MAX_TASKS = 16
+MAX_REPLICAS = 4096
+MAX_TYPES = 16
+MAX_CPU_FEATURES = 32
+MAX_ZONES = 32
+MAX_SITES = 64
+
+_UNIQUE = "self.all(x, self.exists_one(y, y == x))"
+
+# Numbers and booleans are strict, as the apiserver's schema is: "3" is not an integer and 1 is
+# not `true`, so what Python accepts the CRD accepts too.
+Int = Annotated[int, Strict()]
+Number = Annotated[float, Strict()]
+Bool = Annotated[bool, Strict()]
+Name = Annotated[str, Field(min_length=1, max_length=63, pattern=NAME)]
+CpuFeature = Annotated[str, Field(min_length=1, max_length=64, pattern=CPU_FEATURE)]
+
+
+class _Model(BaseModel):
+    # Frozen: a parsed job is a value; the operator builds a new status rather than editing one.
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def _refuse(message: str, field_path: str | None = None, **context: Any) -> PydanticCustomError:
+    """A validation error that points where the apiserver's would.
+
+    `field_path` is relative to the value being validated, like a CEL rule's fieldPath;
+    `suanli.api.errors.field_errors` joins it to pydantic's location. `context` fills the
+    `{placeholders}` of the message.
+    """
+    return PydanticCustomError("suanli", message, {FIELD_PATH: field_path or "", **context})
+
+
+def _check(rule: Rule, holds: bool) -> None:
+    """Raise the rule's own message, at its own field, when its Python twin finds it broken."""
+    if not holds:
+        raise _refuse(rule.message, rule.field_path)
+
+
+def _check_unique(values: Sequence[str], message: str) -> None:
+    """Refuse the first repeated value, pointing at it as the apiserver does for set lists.
+
+    `message` may name the value as `{value}`.
+    """
+    for index, value in enumerate(values):
+        if value in values[:index]:
+            raise _refuse(message, field_path=f"[{index}]", value=value)
+
+
+# --- enumerations ---------------------------------------------------------------------------
+
+
+class Workload(StrEnum):
+    """What kind of work the job is; it selects defaults and how reasons are worded."""
+
+    TRAINING = "training"
+    INFERENCE = "inference"
+    HPC = "hpc"
+    BATCH = "batch"
+    EDGE = "edge"
+
+
+class Interconnect(StrEnum):
+    """The network fabric between nodes, as nodes carry it in `suanli.dev/interconnect`."""
+
+    INFINIBAND = "infiniband"
+    ROCE = "roce"
+    ETHERNET = "ethernet"
+    NVLINK = "nvlink"
+
+
+class TopologyDomain(StrEnum):
+    """A topology domain all pods of a job can be asked to share, narrowest first."""
+
+    NODE = "node"
+    RACK = "rack"
+    BLOCK = "block"
+    ZONE = "zone"
+
+
+class Tier(StrEnum):
+    """Where a node sits: a cloud region, an edge site or a device (`suanli.dev/tier`)."""
+
+    CLOUD = "cloud"
+    EDGE = "edge"
+    DEVICE = "device"
+
+
+class Billing(StrEnum):
+    """How the capacity is paid for; spot and reserved prices are multiples of on-demand."""
+
+    ON_DEMAND = "on-demand"
+    SPOT = "spot"
+    RESERVED = "reserved"
+
+
+class Phase(StrEnum):
+    """Where a ComputeJob is in its life."""
+
+    PENDING = "Pending"
+    QUEUED = "Queued"
+    SCHEDULING = "Scheduling"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    SUSPENDED = "Suspended"
+
+
+class ConditionStatus(StrEnum):
+    """The status of a condition, as in metav1.Condition."""
+
+    TRUE = "True"
+    FALSE = "False"
+    UNKNOWN = "Unknown"
+
+
+# --- spec -----------------------------------------------------------------------------------
+
+
+class Gang(_Model):
+    """All-or-nothing start: no pod of the job runs until minMember pods can be placed at once."""
+
+    min_member: Int = Field(
+        alias="minMember",
+        ge=1,
+        le=MAX_TASKS * MAX_REPLICAS,
+        description=(
+            "How many pods, counted over all tasks, must be placeable together before any of "
+            "them is bound. At most the sum of the tasks' replicas."
+        ),
+    )
+    timeout_seconds: Int = Field(
+        default=300,
+        alias="timeoutSeconds",
+        ge=1,
+        le=7 * 24 * 3600,
+        description=(
+            "How long the gang may wait for room before the job is marked Failed with reason "
+            "GangTimeout."
+        ),
+    )
+
+
+MIN_MEMORY_NEEDS_DEVICES = Rule(
+    rule="self.count > 0 || !has(self.minMemoryGiB)",
+    message=(
+        "accelerators.minMemoryGiB applies to the devices a pod takes; "
+        "set accelerators.count above 0 or drop minMemoryGiB"
+    ),
+    field_path=".minMemoryGiB",
+    reason=Reason.FORBIDDEN,
+)
+TYPES_NEED_DEVICES = Rule(
+    rule="self.count > 0 || !has(self.types) || size(self.types) == 0",
+    message=(
+        "accelerators.types applies to the devices a pod takes; "
+        "set accelerators.count above 0 or drop types"
+    ),
+    field_path=".types",
+    reason=Reason.FORBIDDEN,
+)
+UNIQUE_TYPES = Rule(
+    rule=_UNIQUE,
+    message="accelerators.types lists a type more than once; keep each type once",
+    reason=Reason.DUPLICATE,
+)
+
+
+class Accelerators(_Model):
+    """Accelerator devices (GPU, NPU, MLU, DCU) each pod of the task needs."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(MIN_MEMORY_NEEDS_DEVICES, TYPES_NEED_DEVICES)
+    )
+
+    count: Int = Field(
+        default=1,
+        ge=0,
+        le=64,
+        description=(
+            "Whole devices per pod, requested as the node's extended resource (nvidia.com/gpu, "
+            "amd.com/gpu, huawei.com/Ascend910, ...). 0 means the pod takes no device."
+        ),
+    )
+    types: list[Name] = Field(
+        default_factory=list,
+        max_length=MAX_TYPES,
+        description=(
+            "Acceptable canonical accelerator types from the catalog (H100, A100, L4, "
+            "Ascend910B, ...), most preferred first. A node of another type is never used; "
+            "earlier types score higher. Empty: any type."
+        ),
+        json_schema_extra={
+            "x-kubernetes-list-type": "atomic",
+            **validations(UNIQUE_TYPES),
+        },
+    )
+    min_memory_gib: Int | None = Field(
+        default=None,
+        alias="minMemoryGiB",
+        ge=0,
+        le=4096,
+        description="Memory each device must have at least, in GiB (a hard requirement).",
+    )
+
+    @field_validator("types")
+    @classmethod
+    def _types_once(cls, value: list[str]) -> list[str]:
+        _check(UNIQUE_TYPES, len(set(value)) == len(value))
+        return value
+
+    @model_validator(mode="after")
+    def _devices_for_constraints(self) -> Self:
+        _check(MIN_MEMORY_NEEDS_DEVICES, self.count > 0 or self.min_memory_gib is None)
+        _check(TYPES_NEED_DEVICES, self.count > 0 or not self.types)
+        return self
+
+
+CONTAINERS_REQUIRED = Rule(
+    rule="has(self.spec) && has(self.spec.containers) && size(self.spec.containers) > 0",
+    message="template.spec.containers must list at least one container",
+    field_path=".spec.containers",
+    reason=Reason.REQUIRED,
+)
+
+
+def _preserved(description: str, **properties: dict[str, Any]) -> dict[str, Any]:
+    """An object kept as given, with only the named fields declared."""
+    schema: dict[str, Any] = {
+        "description": description,
+        "type": "object",
+        "x-kubernetes-preserve-unknown-fields": True,
+    }
+    return schema | ({"properties": properties} if properties else {})
+
+
+# A full PodTemplateSpec schema would be most of the core API; only the path the CEL rule
+# reads is declared (CEL cannot see undeclared fields), the rest is preserved as written.
+_POD_TEMPLATE: dict[str, Any] = {
+    "x-kubernetes-preserve-unknown-fields": True,
+    "properties": {
+        "spec": _preserved(
+            "A core/v1 PodSpec.",
+            containers={
+                "description": "The pod's containers (core/v1 Container); at least one.",
+                "type": "array",
+                "items": _preserved("A core/v1 Container."),
+            },
+        )
+    },
+}
+
+
+class Task(_Model):
+    """A role in the job (e.g. launcher or worker): identical pods made from one template."""
+
+    name: str = Field(
+        max_length=63,
+        pattern=DNS_LABEL,
+        description=(
+            "The role's name, unique in the job (a DNS-1123 label); the names of its pods "
+            "are made from it."
+        ),
+    )
+    replicas: Int = Field(
+        ge=1, le=MAX_REPLICAS, description="How many pods of this role the job runs."
+    )
+    accelerators: Accelerators | None = Field(
+        default=None,
+        description="Accelerators each pod needs; absent: the pods need none.",
+    )
+    template: dict[str, Any] = Field(
+        description=(
+            "A core/v1 PodTemplateSpec (metadata and spec) for the pods of this task. Stored "
+            "as given and validated as a Pod when the pods are created; spec.containers must "
+            "not be empty. The operator sets the scheduler name and the accelerator requests."
+        ),
+        json_schema_extra=_POD_TEMPLATE | validations(CONTAINERS_REQUIRED),
+    )
+
+    @field_validator("template")
+    @classmethod
+    def _has_containers(cls, value: dict[str, Any]) -> dict[str, Any]:
+        spec = value.get("spec")
+        containers = spec.get("containers") if isinstance(spec, dict) else None
+        _check(CONTAINERS_REQUIRED, isinstance(containers, list) and len(containers) > 0)
+        return value
+
+    @property
+    def devices_per_pod(self) -> int:
+        return self.accelerators.count if self.accelerators else 0
+
+
+class Hpc(_Model):
+    """High-performance computing requirements: fabric, RDMA, CPU features and packing."""
+
+    interconnect: Interconnect | None = Field(
+        default=None,
+        description="The fabric every node must be on (suanli.dev/interconnect); absent: any.",
+    )
+    rdma: Bool = Field(
+        default=False,
+        description=(
+            "Nodes must be RDMA-capable (Node Feature Discovery rdma.capable or an RDMA device "
+            "resource)."
+        ),
+    )
+    cpu_features: list[CpuFeature] = Field(
+        default_factory=list,
+        alias="cpuFeatures",
+        max_length=MAX_CPU_FEATURES,
+        description=(
+            "CPUID flags every node must have, upper case as Node Feature Discovery writes them "
+            "(feature.node.kubernetes.io/cpu-cpuid.<FLAG>), e.g. AVX512F, AMXBF16."
+        ),
+        json_schema_extra={
+            "x-kubernetes-list-type": "set",
+        },
+    )
+    same_domain: TopologyDomain | None = Field(
+        default=None,
+        alias="sameDomain",
+        description=(
+            "All pods of the job must land in one topology domain of this kind (the same node, "
+            "rack, block or zone); absent: pods may spread."
+        ),
+    )
+
+    @field_validator("cpu_features")
+    @classmethod
+    def _features_once(cls, value: list[str]) -> list[str]:
+        _check_unique(value, "hpc.cpuFeatures lists {value} twice; keep each feature once")
+        return value
+
+
+LATENCY_NEEDS_SITES = Rule(
+    rule="!has(self.maxLatencyMs) || (has(self.sites) && size(self.sites) > 0)",
+    message=(
+        "locality.maxLatencyMs is measured to locality.sites; "
+        "list at least one site or drop maxLatencyMs"
+    ),
+    field_path=".maxLatencyMs",
+    reason=Reason.REQUIRED,
+)
+UNIQUE_TIERS = Rule(
+    rule=_UNIQUE,
+    message="locality.tiers lists a tier more than once; keep each tier once",
+    reason=Reason.DUPLICATE,
+)
+
+
+class Locality(_Model):
+    """Where the pods may run: tiers, zones, sites, and how far from the data."""
+
+    model_config = ConfigDict(json_schema_extra=validations(LATENCY_NEEDS_SITES))
+
+    tiers: list[Tier] = Field(
+        default_factory=list,
+        max_length=3,
+        description=(
+            "Acceptable tiers, most preferred first; nodes of other tiers are not used. "
+            "Empty: any tier, cloud preferred."
+        ),
+        json_schema_extra={"x-kubernetes-list-type": "atomic", **validations(UNIQUE_TIERS)},
+    )
+    zones: list[Name] = Field(
+        default_factory=list,
+        max_length=MAX_ZONES,
+        description="Acceptable topology.kubernetes.io/zone values; empty: any zone.",
+        json_schema_extra={
+            "x-kubernetes-list-type": "set",
+        },
+    )
+    sites: list[Name] = Field(
+        default_factory=list,
+        max_length=MAX_SITES,
+        description=(
+            "Where the data or the users are: site, zone or region names. Nodes at or near "
+            "these places score higher; with maxLatencyMs, nodes farther away are not used."
+        ),
+        json_schema_extra={
+            "x-kubernetes-list-type": "set",
+        },
+    )
+    max_latency_ms: Int | None = Field(
+        default=None,
+        alias="maxLatencyMs",
+        ge=0,
+        le=60_000,
+        description=(
+            "Round-trip latency in milliseconds a node may be from the nearest of sites, from "
+            "the configured site latency map. A node whose latency is unknown is not used."
+        ),
+    )
+
+    @field_validator("tiers")
+    @classmethod
+    def _tiers_once(cls, value: list[Tier]) -> list[Tier]:
+        _check(UNIQUE_TIERS, len(set(value)) == len(value))
+        return value
+
+    @field_validator("zones", "sites")
+    @classmethod
+    def _names_once(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        _check_unique(value, f"locality.{info.field_name} lists {{value}} twice; keep each once")
+        return value
+
+    @model_validator(mode="after")
+    def _latency_to_sites(self) -> Self:
+        _check(LATENCY_NEEDS_SITES, self.max_latency_ms is None or bool(self.sites))
+        return self
+
+
+class Cost(_Model):
+    """A price ceiling and the billing model used to price nodes."""
+
+    max_price_per_hour: Number | None = Field(
+        default=None,
+        alias="maxPricePerHour",
+        ge=0,
+        description=(
+            "Most a single pod may cost, in USD per hour: its share of the node's price (the "
+            "devices it takes, or its dominant share of CPU and memory) under the billing "
+            "model. Nodes that would cost more are not used."
+        ),
+    )
+    billing: Billing = Field(
+        default=Billing.ON_DEMAND,
+        description="The billing model whose prices apply (spot and reserved are discounted).",
+    )
+
+
+SOME_WEIGHT = Rule(
+    rule=(
+        "!(has(self.accelerator) && has(self.hpc) && has(self.locality) && has(self.cost) "
+        "&& has(self.packing)) "
+        "|| self.accelerator + self.hpc + self.locality + self.cost + self.packing > 0.0"
+    ),
+    message="policy.weights are all 0; give at least one signal a positive weight",
+)
+
+
+class Weights(_Model):
+    """Relative weight of each signal in a node's score; an unset weight keeps its default."""
+
+    model_config = ConfigDict(json_schema_extra=validations(SOME_WEIGHT))
+
+    accelerator: Number | None = Field(
+        default=None, ge=0, le=100, description="Accelerator type preference and fit."
+    )
+    hpc: Number | None = Field(
+        default=None, ge=0, le=100, description="Interconnect, RDMA and topology packing."
+    )
+    locality: Number | None = Field(
+        default=None, ge=0, le=100, description="Tier preference and latency to the sites."
+    )
+    cost: Number | None = Field(default=None, ge=0, le=100, description="Cheaper nodes first.")
+    packing: Number | None = Field(
+        default=None, ge=0, le=100, description="Fill busy nodes first to keep whole nodes free."
+    )
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> Self:
+        given = (self.accelerator, self.hpc, self.locality, self.cost, self.packing)
+        _check(SOME_WEIGHT, None in given or sum(w or 0.0 for w in given) > 0)
+        return self
+
+
+class Policy(_Model):
+    """How the scheduler ranks acceptable nodes for this job."""
+
+    weights: Weights | None = Field(
+        default=None,
+        description="Weights of the score signals (0..100 each); absent: the configured ones.",
+    )
+
+
+class RunPolicy(_Model):
+    """Restarts, deadlines, clean-up and suspension, as in batch/v1 Job."""
+
+    backoff_limit: Int = Field(
+        default=3,
+        alias="backoffLimit",
+        ge=0,
+        le=1000,
+        description="How many times failed pods are recreated before the job is Failed.",
+    )
+    active_deadline_seconds: Int | None = Field(
+        default=None,
+        alias="activeDeadlineSeconds",
+        ge=1,
+        description=(
+            "Seconds the job may run, counted from its start, before its pods are stopped and "
+            "it is Failed with reason DeadlineExceeded; absent: no limit."
+        ),
+    )
+    ttl_seconds_after_finished: Int | None = Field(
+        default=None,
+        alias="ttlSecondsAfterFinished",
+        ge=0,
+        description=(
+            "Seconds after the job finished (Succeeded or Failed) when it is deleted with its "
+            "pods; absent: kept."
+        ),
+    )
+    suspend: Bool = Field(
+        default=False,
+        description=(
+            "true stops the job's pods and keeps the job (phase Suspended); false resumes it."
+        ),
+    )
+
+
+GANG_FITS_TASKS = Rule(
+    rule="!has(self.gang) || self.gang.minMember <= self.tasks.map(t, t.replicas).sum()",
+    message=(
+        "gang.minMember exceeds the total replicas of all tasks; "
+        "lower gang.minMember or add replicas"
+    ),
+    # `.format` rather than `+ string(n)`: the apiserver's cost estimate of a concatenation
+    # with a converted number has no bound and exceeds the CRD budget.
+    message_expression=(
+        "'gang.minMember (%d) exceeds the total replicas of all tasks (%d); lower "
+        "gang.minMember or add replicas'.format([self.gang.minMember, "
+        "self.tasks.map(t, t.replicas).sum()])"
+    ),
+    field_path=".gang.minMember",
+)
+
+
+class ComputeJobSpec(_Model):
+    """What to run and where it may run."""
+
+    model_config = ConfigDict(json_schema_extra=validations(GANG_FITS_TASKS))
+
+    workload: Workload = Field(description="The kind of work.")
+    priority: Int = Field(
+        default=0,
+        ge=-1_000_000_000,
+        le=1_000_000_000,
+        description=(
+            "Queue order: higher runs first, and may preempt lower-priority jobs' pods. "
+            "The range of user PriorityClass values."
+        ),
+    )
+    gang: Gang | None = Field(
+        default=None,
+        description="All-or-nothing scheduling; absent: pods start as they are placed.",
+    )
+    tasks: list[Task] = Field(
+        min_length=1,
+        max_length=MAX_TASKS,
+        description="The roles of the job (e.g. a launcher and workers), each a set of pods.",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+    hpc: Hpc | None = Field(default=None, description="HPC requirements; absent: none.")
+    locality: Locality | None = Field(
+        default=None, description="Placement by tier, zone and site; absent: anywhere."
+    )
+    cost: Cost | None = Field(default=None, description="Price ceiling and billing model.")
+    policy: Policy | None = Field(default=None, description="Scoring policy for this job.")
+    run_policy: RunPolicy = Field(
+        default_factory=RunPolicy,
+        alias="runPolicy",
+        description="Restarts, deadlines, clean-up and suspension.",
+        # An empty default lets the apiserver fill in the nested defaults on every job.
+        json_schema_extra={"default": {}},
+    )
+
+    @field_validator("tasks")
+    @classmethod
+    def _task_names_once(cls, value: list[Task]) -> list[Task]:
+        _check_unique(
+            [task.name for task in value],
+            "another task is already named {value}; give each task its own name",
+        )
+        return value
+
+    @model_validator(mode="after")
+    def _gang_fits(self) -> Self:
+        if self.gang is not None and self.gang.min_member > self.total_replicas:
+            raise _refuse(
+                "gang.minMember ({min_member}) exceeds the total replicas of all tasks "
+                "({total}); lower gang.minMember or add replicas",
+                GANG_FITS_TASKS.field_path,
+                min_member=self.gang.min_member,
+                total=self.total_replicas,
+            )
+        return self
+
+    @property
+    def total_replicas(self) -> int:
+        return sum(task.replicas for task in self.tasks)
+
+    @property
+    def total_devices(self) -> int:
+        return sum(task.replicas * task.devices_per_pod for task in self.tasks)
+
+    def task(self, name: str) -> Task:
+        for task in self.tasks:
+            if task.name == name:
+                return task
+        raise KeyError(name)
+
+
+# --- status ---------------------------------------------------------------------------------
+
+
+class Condition(_Model):
+    """One aspect of the job's state, in the standard metav1.Condition shape."""
+
+    type: str = Field(
+        max_length=316,
+        pattern=CONDITION_TYPE,
+        description="The aspect, in CamelCase: Admitted, Scheduled, Ready, Finished, ...",
+    )
+    status: ConditionStatus = Field(description="True, False or Unknown.")
+    observed_generation: Int | None = Field(
+        default=None,
+        alias="observedGeneration",
+        ge=0,
+        description="The .metadata.generation the condition was set for.",
+    )
+    last_transition_time: datetime = Field(
+        alias="lastTransitionTime", description="When status last changed."
+    )
+    reason: str = Field(
+        min_length=1,
+        max_length=1024,
+        pattern=CONDITION_REASON,
+        description="Why, as a CamelCase word for programs.",
+    )
+    message: str = Field(max_length=32768, description="Why, in words for people.")
+
+
+class ScoreBreakdown(_Model):
+    """Each signal's score for the chosen node, before weighting."""
+
+    accelerator: Number | None = Field(default=None, description="Accelerator type and fit.")
+    hpc: Number | None = Field(default=None, description="Interconnect, RDMA and packing.")
+    locality: Number | None = Field(default=None, description="Tier and latency.")
+    cost: Number | None = Field(default=None, description="Price.")
+    packing: Number | None = Field(default=None, description="Filling busy nodes first.")
+
+
+class Placement(_Model):
+    """Where one pod was placed and why."""
+
+    pod: str = Field(description="The pod's name.")
+    node: str = Field(description="The node it was bound to.")
+    task: str | None = Field(default=None, description="The task the pod belongs to.")
+    accelerator_type: str | None = Field(
+        default=None, alias="acceleratorType", description="Canonical type of its devices."
+    )
+    score: Int | None = Field(
+        default=None, ge=0, le=10, description="The node's extender score, 0..10."
+    )
+    breakdown: ScoreBreakdown | None = Field(
+        default=None, description="The score of each signal before weighting."
+    )
+
+
+class ComputeJobStatus(_Model):
+    """What the operator and the scheduler observed; written only through the status subresource."""
+
+    phase: Phase | None = Field(default=None, description="Where the job is in its life.")
+    conditions: list[Condition] = Field(
+        default_factory=list,
+        description="Standard conditions, one per type.",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
+    )
+    placements: list[Placement] = Field(
+        default_factory=list, description="One entry per pod that has been bound."
+    )
+    unschedulable: str | None = Field(
+        default=None,
+        description=(
+            "Why pods wait: the scheduler's filter reasons, aggregated over the nodes. "
+            "Empty once every pod is placed."
+        ),
+    )
+    tasks_ready: Int | None = Field(
+        default=None, alias="tasksReady", ge=0, description="Pods of the job that are ready."
+    )
+    tasks_total: Int | None = Field(
+        default=None, alias="tasksTotal", ge=0, description="Pods the job runs in total."
+    )
+    ready: str | None = Field(
+        default=None, description="tasksReady/tasksTotal as text (e.g. 3/4), for kubectl get."
+    )
+    accelerator_type: str | None = Field(
+        default=None,
+        alias="acceleratorType",
+        description="Canonical accelerator types allocated, comma-separated (e.g. H100).",
+    )
+    nodes: str | None = Field(
+        default=None, description="The nodes the pods run on, summarised for kubectl get."
+    )
+    start_time: datetime | None = Field(
+        default=None, alias="startTime", description="When the first pod started."
+    )
+    completion_time: datetime | None = Field(
+        default=None, alias="completionTime", description="When the job finished."
+    )
+    price_per_hour: Number | None = Field(
+        default=None,
+        alias="pricePerHour",
+        ge=0,
+        description="What the running pods cost together, USD per hour.",
+    )
+    cost_accrued: Number | None = Field(
+        default=None, alias="costAccrued", ge=0, description="USD spent so far."
+    )
+    restarts: Int | None = Field(
+        default=None, ge=0, description="Pods recreated after failures (see backoffLimit)."
+    )
+    observed_generation: Int | None = Field(
+        default=None,
+        alias="observedGeneration",
+        ge=0,
+        description="The .metadata.generation this status describes.",
+    )
+
+
+def ready_text(ready: int, total: int) -> str:
+    """The value of status.ready, shown in the Ready column."""
+    return f"{ready}/{total}"
+
+
+class ComputeJob(_Model):
+    """A job of one or more tasks placed by accelerator type, HPC capability and locality.
+
+    Suanli creates the pods, starts gangs all-or-nothing through its scheduler, and reports
+    where each pod went and why in the status.
+    """
+
+    api_version: Literal["suanli.dev/v1alpha1"] = Field(default=API_VERSION, alias="apiVersion")
+    kind: Literal["ComputeJob"] = KIND
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    spec: ComputeJobSpec = Field(description="What to run and where it may run.")
+    status: ComputeJobStatus | None = Field(
+        default=None, description="What was observed; written by Suanli."
+    )
