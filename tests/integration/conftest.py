@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +19,7 @@ from kubernetes import client
 
 from suanli.cli import default_fleet
 from suanli.devcluster import cluster, nodes
+from suanli.devcluster.processes import Daemon, stop
 from suanli.fleet import Fleet
 
 
@@ -65,3 +68,61 @@ def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlP
         yield ControlPlane(state, fleet, nodes.core_api(Path(state.kubeconfig)))
     finally:
         cluster.down(state_dir)
+
+
+@dataclass
+class Extender:
+    """The Suanli extender as its own process, on the port the suanli-scheduler calls."""
+
+    control_plane: ControlPlane
+    log: Path
+    daemon: Daemon | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.control_plane.state.ports.extender}"
+
+    def start(self) -> None:
+        self.daemon = Daemon.start(
+            "suanli-extender",
+            [
+                sys.executable,
+                "-m",
+                "suanli",
+                "extender",
+                f"--kubeconfig={self.control_plane.kubeconfig}",
+                f"--port={self.control_plane.state.ports.extender}",
+            ],
+            self.log,
+        )
+        self.daemon.wait_until(self._ready, 60, "ready")
+
+    def _ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}/readyz", timeout=2) as response:
+                return bool(response.status == 200)
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.daemon is not None:
+            stop(self.daemon.record())
+            self.daemon.process.wait()
+            self.daemon = None
+
+    def metrics(self) -> str:
+        with urllib.request.urlopen(f"{self.url}/metrics", timeout=5) as response:
+            return str(response.read().decode())
+
+
+@pytest.fixture(scope="session")
+def extender(
+    control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Extender]:
+    """A running extender; tests that stop it must start it again before they end."""
+    running = Extender(control_plane, tmp_path_factory.mktemp("extender") / "extender.log")
+    running.start()
+    try:
+        yield running
+    finally:
+        running.stop()

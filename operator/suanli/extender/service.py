@@ -108,6 +108,8 @@ class ExtenderService:
         except DemandError as error:
             metadata = pod.get("metadata") or {}
             where = f"pod {metadata.get('namespace', 'default')}/{metadata.get('name', '?')}"
+            # The pod's owner reads this on the pod; the scheduler only logs the Error.
+            self.recorder.unschedulable(pod, f"cannot place: {error}")
             raise BadRequestError("invalid_demand", f"{where}: {error}") from None
 
     def _decide(self, args: ExtenderArgs, verb: str) -> tuple[Decision, list[str]]:

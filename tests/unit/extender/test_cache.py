@@ -1,0 +1,123 @@
+"""The watch cache: usage per node, assumed pods, catalog reloads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from suanli.extender.cache import ClusterCache
+from suanli.extender.configfiles import ScoringConfigFiles
+from suanli.fleet import node_manifests, parse_fleet
+
+_FLEET = parse_fleet(
+    {
+        "pools": [
+            {
+                "name": "gpu",
+                "count": 2,
+                "gpu": {"product": "NVIDIA-L40S", "count": 4, "memoryMiB": 46068},
+            }
+        ]
+    }
+)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _cache(clock: Clock | None = None) -> ClusterCache:
+    files = ScoringConfigFiles(None, None)
+    cache = ClusterCache(lambda: files.catalog, clock or Clock())
+    cache.replace_nodes(list(node_manifests(_FLEET)))
+    return cache
+
+
+def _pod(
+    name: str, node: str | None = None, phase: str = "Running", gpus: int = 1
+) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "containers": [{"name": "c", "resources": {"limits": {"nvidia.com/gpu": str(gpus)}}}]
+    }
+    if node:
+        spec["nodeName"] = node
+    return {"metadata": {"name": name, "namespace": "ns"}, "spec": spec, "status": {"phase": phase}}
+
+
+def _gpus_used(cache: ClusterCache, node: str) -> int:
+    snapshot_node = cache.snapshot().node(node)
+    assert snapshot_node is not None
+    return snapshot_node.used("nvidia.com/gpu")
+
+
+def test_usage_follows_pod_events() -> None:
+    cache = _cache()
+    cache.apply_pod("ADDED", _pod("a", "gpu-0", gpus=2))
+    cache.apply_pod("ADDED", _pod("b", "gpu-0", gpus=1))
+    assert _gpus_used(cache, "gpu-0") == 3
+    cache.apply_pod("MODIFIED", _pod("a", "gpu-0", phase="Succeeded", gpus=2))
+    assert _gpus_used(cache, "gpu-0") == 1
+    cache.apply_pod("DELETED", _pod("b", "gpu-0"))
+    assert _gpus_used(cache, "gpu-0") == 0
+
+
+def test_snapshot_is_reused_until_something_changes() -> None:
+    cache = _cache()
+    first = cache.snapshot()
+    assert cache.snapshot() is first
+    cache.apply_pod("ADDED", _pod("a", "gpu-1"))
+    assert cache.snapshot() is not first
+
+
+def test_assumed_pod_survives_stale_events_and_relists_then_expires() -> None:
+    clock = Clock()
+    cache = _cache(clock)
+    cache.assume(_pod("a", gpus=4), "gpu-0")
+    assert _gpus_used(cache, "gpu-0") == 4
+    cache.apply_pod("MODIFIED", _pod("a", None, phase="Pending", gpus=4))  # older than the binding
+    assert _gpus_used(cache, "gpu-0") == 4
+    cache.replace_pods([])  # a relist that raced the binding
+    assert _gpus_used(cache, "gpu-0") == 4
+    clock.now = 120.0
+    assert _gpus_used(cache, "gpu-0") == 0
+
+
+def test_watch_confirmation_ends_the_assumption() -> None:
+    clock = Clock()
+    cache = _cache(clock)
+    cache.assume(_pod("a", gpus=4), "gpu-0")
+    cache.apply_pod("MODIFIED", _pod("a", "gpu-0", gpus=4))
+    clock.now = 120.0
+    assert _gpus_used(cache, "gpu-0") == 4
+    assert cache.counts() == {"nodes": 2, "pods": 1, "assumed": 0}
+
+
+def test_node_with_unreadable_capacity_is_left_out_with_the_reason() -> None:
+    cache = _cache()
+    broken = next(iter(node_manifests(_FLEET)))
+    broken["metadata"]["name"] = "broken"
+    broken["status"]["allocatable"]["cpu"] = "lots"
+    cache.apply_node("ADDED", broken)
+    assert cache.snapshot().node("broken") is None
+    assert "broken" in cache.bad_nodes
+
+
+def test_catalog_edit_takes_effect_without_restart(tmp_path: Path) -> None:
+    builtin = ScoringConfigFiles(None, None)
+    catalog = tmp_path / "catalog.yaml"
+    original = (Path(__file__).parents[3] / "operator/suanli/data/catalog.yaml").read_text()
+    catalog.write_text(original)
+    files = ScoringConfigFiles(catalog, None)
+    assert files.catalog.get("L40S") is not None
+    assert builtin.refresh() is False
+    catalog.write_text(original.replace("name: L40S", "name: L40S-renamed"))
+    assert files.refresh() is True
+    assert files.catalog.get("L40S-renamed") is not None
+    catalog.write_text("types: [")  # a broken edit keeps the last good catalog
+    assert files.refresh() is False
+    assert files.catalog.get("L40S-renamed") is not None
+    assert "catalog" in files.last_error

@@ -1,0 +1,117 @@
+"""The HTTP edge: every bad request gets HTTP 200 with a clear Error, and is counted."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp.test_utils import TestClient, TestServer
+
+from suanli.extender.server import ExtenderApp
+from tests.unit.extender.conftest import Harness, pod
+
+
+def _run(
+    harness: Harness,
+    scenario: Callable[[TestClient[Any, Any]], Awaitable[None]],
+    ready: str | None = None,
+) -> None:
+    async def main() -> None:
+        app = ExtenderApp(harness.service, lambda: ready).build()
+        async with TestClient(TestServer(app)) as client:
+            await scenario(client)
+
+    asyncio.run(main())
+
+
+def _counter(harness: Harness, name: str, **labels: str) -> float:
+    value = harness.service.metrics.registry.get_sample_value(name, labels)
+    return value or 0.0
+
+
+def test_filter_round_trip_uses_go_field_names(harness: Harness) -> None:
+    async def scenario(client: TestClient[Any, Any]) -> None:
+        body = {
+            "Pod": pod("a", '{"acceleratorTypes": ["H100"]}', gpus=8),
+            "NodeNames": harness.node_names,
+        }
+        response = await client.post("/filter", json=body)
+        assert response.status == 200
+        data = await response.json()
+        assert set(data) == {"NodeNames", "FailedNodes", "FailedAndUnresolvableNodes", "Error"}
+        assert data["NodeNames"] == ["h100-use1-0"]
+        assert data["Error"] == ""
+        response = await client.post("/prioritize", json=body)
+        scores = await response.json()
+        assert {"Host": "h100-use1-0", "Score": scores[0]["Score"]} in scores
+        assert all(set(s) == {"Host", "Score"} for s in scores)
+
+    _run(harness, scenario)
+    assert _counter(harness, "suanli_extender_requests_total", verb="filter", result="success") == 1
+
+
+def test_malformed_json_is_an_error_not_a_crash(harness: Harness) -> None:
+    async def scenario(client: TestClient[Any, Any]) -> None:
+        response = await client.post(
+            "/filter", data=b'{"Pod": {', headers={"Content-Type": "application/json"}
+        )
+        assert response.status == 200
+        data = await response.json()
+        assert data["Error"].startswith("request body is not valid JSON")
+        assert "Traceback" not in data["Error"]
+
+    _run(harness, scenario)
+    assert (
+        _counter(
+            harness, "suanli_extender_bad_requests_total", verb="filter", reason="malformed_json"
+        )
+        == 1
+    )
+
+
+def test_missing_fields_are_named(harness: Harness) -> None:
+    async def scenario(client: TestClient[Any, Any]) -> None:
+        response = await client.post("/bind", json={"PodName": "a", "PodNamespace": "team"})
+        data = await response.json()
+        assert "PodUID: Field required" in data["Error"]
+        assert "Node: Field required" in data["Error"]
+        response = await client.post("/filter", json={"NodeNames": ["a"]})
+        assert "Pod: Field required" in (await response.json())["Error"]
+
+    _run(harness, scenario)
+    assert (
+        _counter(harness, "suanli_extender_bad_requests_total", verb="bind", reason="invalid_body")
+        == 1
+    )
+
+
+def test_bodies_over_one_mib_are_refused(harness: Harness) -> None:
+    async def scenario(client: TestClient[Any, Any]) -> None:
+        huge = {"Pod": pod("a"), "NodeNames": ["n" * 100] * 12000}
+        response = await client.post("/filter", data=json.dumps(huge).encode())
+        data = await response.json()
+        assert response.status == 200
+        assert "exceeds the 1 MiB limit" in data["Error"]
+        assert "nodeCacheCapable" in data["Error"]
+
+    _run(harness, scenario)
+    assert (
+        _counter(harness, "suanli_extender_bad_requests_total", verb="filter", reason="too_large")
+        == 1
+    )
+
+
+def test_health_readiness_and_metrics(harness: Harness) -> None:
+    async def scenario(client: TestClient[Any, Any]) -> None:
+        assert (await client.get("/healthz")).status == 200
+        not_ready = await client.get("/readyz")
+        assert not_ready.status == 503
+        assert "nodes" in await not_ready.text()
+        await client.post("/filter", data=b"nope")
+        metrics = await (await client.get("/metrics")).text()
+        assert 'suanli_extender_cache_objects{kind="nodes"} 50.0' in metrics
+        assert "suanli_extender_request_duration_seconds_bucket" in metrics
+
+    _run(harness, scenario, ready="cache not synced yet: nodes")
