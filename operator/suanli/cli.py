@@ -138,6 +138,71 @@ def _cmd_extender(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_operator(args: argparse.Namespace) -> int:
+    import logging
+
+    from suanli.controller.run import OperatorSettings, run
+    from suanli.devcluster import cluster
+
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    kubeconfig = args.kubeconfig
+    if args.dev:
+        state = cluster.read_state(args.state_dir)
+        if state is None:
+            raise ClusterError(
+                f"--dev: no local control plane in {args.state_dir}; run `suanli dev up`"
+            )
+        kubeconfig = Path(state.kubeconfig)
+    settings = OperatorSettings(
+        kubeconfig=kubeconfig,
+        namespace=args.namespace,
+        leader_elect=args.leader_elect,
+        metrics_host=args.metrics_host,
+        metrics_port=args.metrics_port,
+        catalog=args.catalog,
+        latency=args.latency,
+    )
+    return run(settings)
+
+
+def _add_operator(commands: Any) -> None:
+    from suanli.devcluster.cluster import default_state_dir
+
+    operator = commands.add_parser("operator", help="run the ComputeJob operator (kopf)")
+    operator.add_argument("--kubeconfig", type=Path, help="default: the in-cluster service account")
+    operator.add_argument(
+        "--namespace", default="suanli-system", help="namespace of the leader Lease"
+    )
+    operator.add_argument(
+        "--leader-elect",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="take a coordination.k8s.io Lease before acting (several replicas can run)",
+    )
+    operator.add_argument(
+        "--metrics-host", default="0.0.0.0", help="address for /metrics and /healthz"
+    )
+    operator.add_argument(
+        "--metrics-port", type=int, default=8080, help="port for /metrics and /healthz"
+    )
+    operator.add_argument(
+        "--catalog", type=Path, help="accelerator catalog file (re-read on change)"
+    )
+    operator.add_argument("--latency", type=Path, help="site latency map file (re-read on change)")
+    operator.add_argument(
+        "--log-level", default="info", choices=["debug", "info", "warning", "error"]
+    )
+    operator.add_argument(
+        "--dev", action="store_true", help="use the local control plane's kubeconfig"
+    )
+    operator.add_argument(
+        "--state-dir", type=Path, default=default_state_dir(), help=argparse.SUPPRESS
+    )
+    operator.set_defaults(handler=_cmd_operator)
+
+
 def _add_extender(commands: Any) -> None:
     from suanli.devcluster.cluster import default_state_dir
 
@@ -210,6 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     apply.add_argument("--kubeconfig", type=Path, required=True)
     apply.set_defaults(handler=_cmd_fleet_apply)
     _add_extender(commands)
+    _add_operator(commands)
     return parser
 
 

@@ -52,3 +52,66 @@ class ExtenderMetrics:
             ["kind"],
             registry=self.registry,
         )
+
+
+# Jobs reach Running within seconds on an idle cluster and after hours in a busy queue.
+_WAIT_BUCKETS = (0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 12 * 3600)
+
+
+class OperatorMetrics:
+    """The operator's metrics: the life of ComputeJobs and the health of reconciling them."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        self.jobs = Gauge(
+            "suanli_computejobs",
+            "ComputeJobs by namespace and phase.",
+            ["namespace", "phase"],
+            registry=self.registry,
+        )
+        self.time_to_running = Histogram(
+            "suanli_computejob_time_to_running_seconds",
+            "Time from a ComputeJob's creation until all its pods run.",
+            buckets=_WAIT_BUCKETS,
+            registry=self.registry,
+        )
+        self.gang_wait = Histogram(
+            "suanli_computejob_gang_wait_seconds",
+            "Time from a gang's creation until a full placement was found (admission).",
+            buckets=_WAIT_BUCKETS,
+            registry=self.registry,
+        )
+        self.reconciles = Counter(
+            "suanli_operator_reconciles_total",
+            "Reconciliations of ComputeJobs by result (success, error).",
+            ["result"],
+            registry=self.registry,
+        )
+        self.reconcile_duration = Histogram(
+            "suanli_operator_reconcile_duration_seconds",
+            "Time to reconcile one ComputeJob.",
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.pods_created = Counter(
+            "suanli_operator_pods_created_total",
+            "Pods created for ComputeJobs.",
+            registry=self.registry,
+        )
+        self.cost = Gauge(
+            "suanli_computejob_cost_per_hour",
+            "Price per hour of the pods ComputeJobs run now, by namespace.",
+            ["namespace"],
+            registry=self.registry,
+        )
+        self.cost_accrued = Gauge(
+            "suanli_computejob_cost_accrued",
+            "Cost accrued by ComputeJobs known to the operator, by namespace.",
+            ["namespace"],
+            registry=self.registry,
+        )
+        self.queue_depth = Gauge(
+            "suanli_operator_queue_depth",
+            "ComputeJobs waiting to be reconciled.",
+            registry=self.registry,
+        )

@@ -26,7 +26,7 @@ from suanli.extender.service import BadRequestError, ExtenderService
 from suanli.extender.settings import ExtenderSettings
 from suanli.extender.wire import ExtenderArgs, ExtenderBindingArgs, priorities_to_wire
 from suanli.kube.client import api_client
-from suanli.kube.reflector import Reflector
+from suanli.kube.watches import cluster_reflectors
 from suanli.metrics import ExtenderMetrics
 
 log = logging.getLogger(__name__)
@@ -141,27 +141,12 @@ class ExtenderApp:
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-def _reflectors(core: Any, cache: ClusterCache) -> list[Reflector]:
-    nodes = Reflector("nodes", core.list_node, cache.replace_nodes, cache.apply_node)
-    # Only pods that hold something on a node matter to placement.
-    pods = Reflector(
-        "pods",
-        core.list_pod_for_all_namespaces,
-        cache.replace_pods,
-        cache.apply_pod,
-        list_kwargs={
-            "field_selector": "spec.nodeName!=,status.phase!=Succeeded,status.phase!=Failed"
-        },
-    )
-    return [nodes, pods]
-
-
 async def serve(settings: ExtenderSettings, started: Callable[[int], None] | None = None) -> None:
     """Run the extender until SIGTERM or SIGINT."""
     core = client.CoreV1Api(api_client(settings.kubeconfig))
     config_files = ScoringConfigFiles(settings.catalog, settings.latency)
     cache = ClusterCache(lambda: config_files.catalog)
-    reflectors = _reflectors(core, cache)
+    reflectors = cluster_reflectors(core, cache)
     service = ExtenderService(
         settings=settings,
         cache=cache,

@@ -33,6 +33,8 @@ from suanli.scoring import (
     parse_pod,
 )
 
+# Written by the operator when it admits a gang: the node its plan chose for the pod.
+PLANNED_NODE_ANNOTATION = "suanli.dev/planned-node"
 # Filter results kept for the bind that follows, keyed by pod UID.
 _DECISION_MEMORY = 4096
 
@@ -157,13 +159,22 @@ class ExtenderService:
         self.metrics.filtered_nodes.labels("unresolvable").inc(len(unresolvable))
         if not decision.ranking:
             self.recorder.unschedulable(args.pod, explain.unschedulable_message(decision))
-        keep = self.settings.filter_top_k
-        chosen = best_nodes(decision, keep) if keep and decision.ranking else decision.ranking
         return ExtenderFilterResult(
-            NodeNames=list(chosen),
+            NodeNames=list(self._narrow(args.pod, decision)),
             FailedNodes=failed,
             FailedAndUnresolvableNodes=unresolvable,
         )
+
+    def _narrow(self, pod: Mapping[str, Any], decision: Decision) -> tuple[str, ...]:
+        """The feasible nodes to offer: the gang admission's planned node while it still fits
+        (the plan placed the whole gang together), else the best `filter_top_k`."""
+        planned = ((pod.get("metadata") or {}).get("annotations") or {}).get(
+            PLANNED_NODE_ANNOTATION
+        )
+        if planned in decision.ranking:
+            return (str(planned),)
+        keep = self.settings.filter_top_k
+        return best_nodes(decision, keep) if keep and decision.ranking else decision.ranking
 
     def prioritize(self, args: ExtenderArgs) -> list[HostPriority]:
         names = args.candidate_names()

@@ -1,0 +1,1 @@
+"""The ComputeJob operator: kopf handlers over a pure, level-triggered lifecycle."""

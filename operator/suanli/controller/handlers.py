@@ -1,0 +1,70 @@
+"""kopf wiring: watch ComputeJobs and their pods into the job cache and the work queue.
+
+Only event handlers are used: they need no finalizers and keep no progress annotations, so
+deleting a job never waits for the operator, and all state lives in the job and its pods.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+import kopf
+
+from suanli.api.models import GROUP, PLURAL, VERSION
+from suanli.controller.service import JobController
+from suanli.kube.reflector import Reflector
+from suanli.scoring import JOB_LABEL
+
+
+def register(
+    registry: kopf.OperatorRegistry,
+    controller: JobController,
+    reflectors: list[Reflector],
+    kubeconfig: Path | None,
+    resync_seconds: float,
+) -> None:
+    @kopf.on.login(registry=registry)
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        if kubeconfig is not None:
+            return kopf.login_with_kubeconfig(**kwargs)
+        return kopf.login_with_service_account(**kwargs)
+
+    @kopf.on.startup(registry=registry)
+    async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
+        # One leader at a time is ensured by our Lease; kopf's peering would be a second lock.
+        settings.peering.standalone = True
+        settings.posting.enabled = False
+        settings.watching.server_timeout = 300
+        for reflector in reflectors:
+            reflector.start()
+        await asyncio.to_thread(lambda: [r.synced.wait(60) for r in reflectors])
+        tasks = [controller.worker(), controller.resync(resync_seconds)]
+        for coroutine in tasks:
+            asyncio.get_running_loop().create_task(coroutine)
+
+    @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)
+    async def job_event(type: str | None, body: kopf.Body, **_: Any) -> None:
+        key = controller.cache.put_job(_plain(body), deleted=type == "DELETED")
+        if type != "DELETED":
+            controller.enqueue(key)
+
+    @kopf.on.event("", "v1", "pods", labels={JOB_LABEL: kopf.PRESENT}, registry=registry)
+    async def pod_event(type: str | None, body: kopf.Body, labels: kopf.Labels, **_: Any) -> None:
+        key = controller.cache.put_pod(
+            _plain(body), str(labels[JOB_LABEL]), deleted=type == "DELETED"
+        )
+        controller.enqueue(key)
+
+    @kopf.on.cleanup(registry=registry)
+    async def cleanup(**_: Any) -> None:
+        for reflector in reflectors:
+            reflector.stop()
+        logging.getLogger(__name__).info("operator stopped")
+
+
+def _plain(body: kopf.Body) -> dict[str, Any]:
+    """The raw object behind kopf's read-only view (kopf builds a fresh one per event)."""
+    return dict(body)

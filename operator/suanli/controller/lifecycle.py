@@ -1,0 +1,456 @@
+"""The ComputeJob state machine, level-triggered: observed job and pods in, actions out.
+
+Pure. Every call recomputes the wanted state from what exists, so a restart at any moment
+(between pod creations, during a status update) resumes where the cluster is, not where memory
+was. Pod names are deterministic, so a repeated create is refused by the apiserver, never doubled.
+
+Phases: Pending -> Queued (a gang waits for a full placement) -> Scheduling -> Running ->
+Succeeded | Failed, and Suspended while `runPolicy.suspend` is set.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from suanli.api import (
+    ComputeJob,
+    ComputeJobStatus,
+    Condition,
+    ConditionStatus,
+    Phase,
+    Placement,
+    ScoreBreakdown,
+    ready_text,
+)
+from suanli.controller.admission import Admission
+from suanli.controller.podspec import ATTEMPT_ANNOTATION, TASK_LABEL, PodSlot, slots
+
+PLACEMENT_ANNOTATION = "suanli.dev/placement"
+UNSCHEDULABLE_ANNOTATION = "suanli.dev/unschedulable"
+_TERMINAL = (Phase.SUCCEEDED, Phase.FAILED)
+_MAX_REASON = 2000
+
+
+@dataclass(frozen=True)
+class PodToCreate:
+    slot: PodSlot
+    attempt: int
+    planned_node: str | None = None
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str  # Normal | Warning
+    reason: str
+    message: str
+
+
+@dataclass
+class Actions:
+    create: list[PodToCreate] = field(default_factory=list)
+    delete: list[str] = field(default_factory=list)
+    status: ComputeJobStatus = field(default_factory=ComputeJobStatus)
+    events: list[Event] = field(default_factory=list)
+    delete_job: bool = False
+
+
+@dataclass(frozen=True)
+class Observed:
+    job: ComputeJob
+    meta: Mapping[str, Any]
+    pods: Sequence[Mapping[str, Any]]
+    now: dt.datetime
+    admit: Callable[[list[PodSlot]], Admission]
+    # Price per hour of a bound pod, and the canonical accelerator type of a node.
+    price_of: Callable[[Mapping[str, Any]], float] = lambda _pod: 0.0
+    accelerator_of: Callable[[str], str | None] = lambda _node: None
+
+
+# --- reading pods -------------------------------------------------------------------------------
+
+
+def _name(pod: Mapping[str, Any]) -> str:
+    return str(pod["metadata"]["name"])
+
+
+def _phase(pod: Mapping[str, Any]) -> str:
+    return str((pod.get("status") or {}).get("phase") or "Pending")
+
+
+def _node(pod: Mapping[str, Any]) -> str | None:
+    return (pod.get("spec") or {}).get("nodeName")
+
+
+def _names(pods: Sequence[Mapping[str, Any]]) -> str:
+    return ", ".join(sorted(_name(p) for p in pods))
+
+
+def _deleting(pod: Mapping[str, Any]) -> bool:
+    return bool(pod["metadata"].get("deletionTimestamp"))
+
+
+def _attempt(pod: Mapping[str, Any]) -> int:
+    text = (pod["metadata"].get("annotations") or {}).get(ATTEMPT_ANNOTATION, "1")
+    return int(text) if str(text).isdigit() else 1
+
+
+def _time(text: str | None) -> dt.datetime | None:
+    if not text:
+        return None
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _finished_at(pod: Mapping[str, Any]) -> dt.datetime | None:
+    ends = [
+        _time((s.get("state") or {}).get("terminated", {}).get("finishedAt"))
+        for s in (pod.get("status") or {}).get("containerStatuses") or []
+    ]
+    known = [e for e in ends if e is not None]
+    return max(known) if known else None
+
+
+# --- status pieces ------------------------------------------------------------------------------
+
+
+def _condition(  # noqa: PLR0917 - the six parts of a metav1.Condition, always all given
+    previous: Sequence[Condition],
+    kind: str,
+    status: bool,
+    reason: str,
+    message: str,
+    now: dt.datetime,
+) -> Condition:
+    value = ConditionStatus.TRUE if status else ConditionStatus.FALSE
+    old = next((c for c in previous if c.type == kind), None)
+    since = old.last_transition_time if old is not None and old.status == value else now
+    return Condition(
+        type=kind,
+        status=value,
+        reason=reason,
+        message=message[:_MAX_REASON],
+        last_transition_time=since,
+    )
+
+
+def _set_condition(status: dict[str, Any], condition: Condition) -> None:
+    kept = [c for c in status["conditions"] if c.type != condition.type]
+    status["conditions"] = [*kept, condition]
+
+
+def _placements(observed: Observed, pods: Sequence[Mapping[str, Any]]) -> list[Placement]:
+    placements = []
+    for pod in sorted(pods, key=_name):
+        node = _node(pod)
+        if not node:
+            continue
+        raw = (pod["metadata"].get("annotations") or {}).get(PLACEMENT_ANNOTATION)
+        explained = json.loads(raw) if raw else {}
+        breakdown = explained.get("breakdown")
+        placements.append(
+            Placement(
+                pod=_name(pod),
+                node=node,
+                task=(pod["metadata"].get("labels") or {}).get(TASK_LABEL),
+                accelerator_type=observed.accelerator_of(node),
+                score=explained.get("score"),
+                breakdown=ScoreBreakdown.model_validate(breakdown) if breakdown else None,
+            )
+        )
+    return placements
+
+
+def _summary(values: Sequence[str], limit: int = 3) -> str | None:
+    distinct = sorted(set(values))
+    if not distinct:
+        return None
+    more = f" (+{len(distinct) - limit})" if len(distinct) > limit else ""
+    return ",".join(distinct[:limit]) + more
+
+
+def _cost(observed: Observed, pods: Sequence[Mapping[str, Any]]) -> tuple[float, float]:
+    """Price per hour of the pods running now, and the cost accrued by every pod so far."""
+    per_hour = 0.0
+    accrued = 0.0
+    for pod in pods:
+        started = _time((pod.get("status") or {}).get("startTime"))
+        if not _node(pod) or started is None:
+            continue
+        price = observed.price_of(pod)
+        ended = _finished_at(pod) if _phase(pod) in ("Succeeded", "Failed") else None
+        if ended is None:
+            per_hour += price
+        accrued += price * max(0.0, ((ended or observed.now) - started).total_seconds()) / 3600
+    return round(per_hour, 4), round(accrued, 4)
+
+
+def _unschedulable(pods: Sequence[Mapping[str, Any]]) -> str | None:
+    reasons = [
+        str((p["metadata"].get("annotations") or {}).get(UNSCHEDULABLE_ANNOTATION))
+        for p in pods
+        if not _node(p) and (p["metadata"].get("annotations") or {}).get(UNSCHEDULABLE_ANNOTATION)
+    ]
+    return "; ".join(sorted(set(reasons)))[:_MAX_REASON] if reasons else None
+
+
+# --- the state machine --------------------------------------------------------------------------
+
+
+class _Reconciler:
+    def __init__(self, observed: Observed) -> None:
+        self.o = observed
+        self.spec = observed.job.spec
+        previous = observed.job.status or ComputeJobStatus()
+        self.previous = previous
+        self.actions = Actions()
+        # Status models are immutable: build the new status as fields, validate once at the end.
+        self.s: dict[str, Any] = dict(previous)
+        self.live = [p for p in observed.pods if not _deleting(p)]
+        self.slots = slots(observed.job, str(observed.meta["name"]))
+
+    def run(self) -> Actions:
+        if self.previous.phase in _TERMINAL:
+            self._finished()
+        elif self.spec.run_policy.suspend:
+            self._suspend()
+        elif self._deadline_passed():
+            self._fail(
+                "DeadlineExceeded",
+                f"activeDeadlineSeconds ({self.spec.run_policy.active_deadline_seconds}) passed",
+            )
+        else:
+            self._progress()
+        self._observe()
+        self.actions.status = ComputeJobStatus.model_validate(self.s)
+        return self.actions
+
+    # Terminal and stopping states.
+
+    def _finished(self) -> None:
+        self._delete_running()
+        ttl = self.spec.run_policy.ttl_seconds_after_finished
+        done = self.s["completion_time"]
+        if ttl is not None and done is not None and (self.o.now - done).total_seconds() >= ttl:
+            self.actions.delete_job = True
+
+    def _delete_running(self) -> None:
+        self.actions.delete += [
+            _name(p) for p in self.live if _phase(p) not in ("Succeeded", "Failed")
+        ]
+
+    def _suspend(self) -> None:
+        self.actions.delete += [_name(p) for p in self.live]
+        self._enter(
+            Phase.SUSPENDED, "Suspended", "runPolicy.suspend is set: pods deleted, job kept"
+        )
+        _set_condition(
+            self.s,
+            _condition(
+                self.s["conditions"],
+                "Suspended",
+                True,
+                "Suspended",
+                "runPolicy.suspend is true",
+                self.o.now,
+            ),
+        )
+
+    def _deadline_passed(self) -> bool:
+        limit = self.spec.run_policy.active_deadline_seconds
+        start = self.s["start_time"] or _time(self.o.meta.get("creationTimestamp"))
+        return (
+            limit is not None and start is not None and (self.o.now - start).total_seconds() > limit
+        )
+
+    def _fail(self, reason: str, message: str) -> None:
+        self.actions.delete += [_name(p) for p in self.live]
+        self.s["completion_time"] = self.o.now
+        self._enter(Phase.FAILED, reason, message)
+        _set_condition(
+            self.s,
+            _condition(self.s["conditions"], "Failed", True, reason, message, self.o.now),
+        )
+
+    # Running states.
+
+    def _progress(self) -> None:
+        if any(
+            c.type == "Suspended" and c.status == ConditionStatus.TRUE for c in self.s["conditions"]
+        ):
+            _set_condition(
+                self.s,
+                _condition(
+                    self.s["conditions"],
+                    "Suspended",
+                    False,
+                    "Resumed",
+                    "runPolicy.suspend is false",
+                    self.o.now,
+                ),
+            )
+        if not self._restart_failed():
+            return
+        by_name = {_name(p): p for p in self.live}
+        missing = [s for s in self.slots if s.name not in by_name]
+        if self._gang_timed_out(by_name):
+            return
+        if missing:
+            self._create(missing, fresh=not by_name)
+            if self.s["phase"] is Phase.QUEUED:
+                return
+        self._phase_from_pods(by_name, pending_creation=bool(missing))
+
+    def _restart_failed(self) -> bool:
+        """Delete failed pods for a new attempt; False when the backoff limit is used up."""
+        failed = [p for p in self.live if _phase(p) == "Failed"]
+        if not failed:
+            return True
+        restarts = (self.s["restarts"] or 0) + len(failed)
+        limit = self.spec.run_policy.backoff_limit
+        if restarts > limit:
+            names = ", ".join(sorted(_name(p) for p in failed))
+            self._fail("BackoffLimitExceeded", f"pod(s) {names} failed after {limit} restarts")
+            return False
+        self.s["restarts"] = restarts
+        self.actions.delete += [_name(p) for p in failed]
+        self.live = [p for p in self.live if p not in failed]
+        self.actions.events.append(
+            Event(
+                "Warning",
+                "PodFailed",
+                f"restarting failed pod(s) {_names(failed)} ({restarts}/{limit})",
+            )
+        )
+        return True
+
+    def _gang_timed_out(self, by_name: Mapping[str, Mapping[str, Any]]) -> bool:
+        gang = self.spec.gang
+        admitted = next((c for c in self.s["conditions"] if c.type == "Admitted"), None)
+        if (
+            gang is None
+            or admitted is None
+            or admitted.status != ConditionStatus.TRUE
+            or not by_name
+        ):
+            return False
+        bound = sum(1 for p in by_name.values() if _node(p))
+        waited = (self.o.now - admitted.last_transition_time).total_seconds()
+        if bound >= min(gang.min_member, len(self.slots)) or waited <= gang.timeout_seconds:
+            return False
+        message = (
+            f"only {bound} of {gang.min_member} gang pods were placed within "
+            f"{gang.timeout_seconds} s; pods deleted, waiting for a full placement again"
+        )
+        self.actions.delete += list(by_name)
+        self.s["placements"] = []
+        _set_condition(
+            self.s,
+            _condition(self.s["conditions"], "Admitted", False, "GangTimeout", message, self.o.now),
+        )
+        self._enter(Phase.QUEUED, "GangTimeout", message)
+        self.s["unschedulable"] = _unschedulable(list(by_name.values())) or message
+        return True
+
+    def _create(self, missing: list[PodSlot], fresh: bool) -> None:
+        attempt = (self.s["restarts"] or 0) + 1
+        gang = self.spec.gang
+        if gang is None or not fresh:
+            self.actions.create += [PodToCreate(s, attempt) for s in missing]
+            return
+        admission = self.o.admit(missing)
+        if not admission.admitted:
+            _set_condition(
+                self.s,
+                _condition(
+                    self.s["conditions"],
+                    "Admitted",
+                    False,
+                    "Unschedulable",
+                    admission.reason,
+                    self.o.now,
+                ),
+            )
+            self.s["unschedulable"] = admission.reason[:_MAX_REASON]
+            self._enter(Phase.QUEUED, "Queued", admission.reason)
+            return
+        self.actions.create += [
+            PodToCreate(s, attempt, admission.plan.get(s.name)) for s in missing
+        ]
+        message = (
+            f"a placement exists for {len(admission.plan)} of {len(missing)} pods "
+            f"(minMember {gang.min_member})"
+        )
+        _set_condition(
+            self.s,
+            _condition(self.s["conditions"], "Admitted", True, "Admitted", message, self.o.now),
+        )
+        self.s["unschedulable"] = None
+        self.actions.events.append(Event("Normal", "Admitted", message))
+
+    def _phase_from_pods(
+        self, by_name: Mapping[str, Mapping[str, Any]], pending_creation: bool
+    ) -> None:
+        phases = [_phase(by_name[s.name]) if s.name in by_name else "Pending" for s in self.slots]
+        if not pending_creation and phases and all(p == "Succeeded" for p in phases):
+            self.s["completion_time"] = self.o.now
+            self._enter(Phase.SUCCEEDED, "Succeeded", f"all {len(phases)} pods succeeded")
+            _set_condition(
+                self.s,
+                _condition(
+                    self.s["conditions"],
+                    "Complete",
+                    True,
+                    "Succeeded",
+                    "all pods succeeded",
+                    self.o.now,
+                ),
+            )
+            return
+        if not pending_creation and all(p in ("Running", "Succeeded") for p in phases):
+            if self.s["start_time"] is None:
+                self.s["start_time"] = self.o.now
+            nodes = _summary([n for p in by_name.values() if (n := _node(p))]) or ""
+            self._enter(Phase.RUNNING, "Running", f"all {len(phases)} pods running on {nodes}")
+            self.s["unschedulable"] = None
+            return
+        self.s["unschedulable"] = _unschedulable(list(by_name.values()))
+        self._enter(Phase.SCHEDULING, "Scheduling", "pods created, waiting for placement")
+
+    def _enter(self, phase: Phase, reason: str, message: str) -> None:
+        if self.s["phase"] is not phase:
+            kind = (
+                "Warning"
+                if phase in (Phase.FAILED, Phase.QUEUED) and reason != "Queued"
+                else "Normal"
+            )
+            self.actions.events.append(Event(kind, reason, message))
+        self.s["phase"] = phase
+
+    # Derived fields, for every state.
+
+    def _observe(self) -> None:
+        status = self.s
+        deleting = set(self.actions.delete)
+        pods = [p for p in self.live if _name(p) not in deleting]
+        counted = [p for p in self.o.pods if _phase(p) in ("Running", "Succeeded", "Failed")]
+        status["placements"] = _placements(self.o, pods)
+        ready = sum(1 for p in pods if _phase(p) in ("Running", "Succeeded"))
+        status["tasks_ready"], status["tasks_total"] = ready, len(self.slots)
+        status["ready"] = ready_text(ready, len(self.slots))
+        status["accelerator_type"] = _summary(
+            [pl.accelerator_type for pl in status["placements"] if pl.accelerator_type]
+        )
+        status["nodes"] = _summary([pl.node for pl in status["placements"]])
+        per_hour, accrued = _cost(self.o, counted)
+        if status["phase"] in _TERMINAL:
+            per_hour = 0.0
+        status["price_per_hour"] = per_hour
+        status["cost_accrued"] = max(accrued, status["cost_accrued"] or 0.0)
+        status["observed_generation"] = self.o.meta.get("generation")
+
+
+def reconcile(observed: Observed) -> Actions:
+    return _Reconciler(observed).run()

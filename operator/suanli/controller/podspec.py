@@ -1,0 +1,143 @@
+"""The pods of a ComputeJob: deterministic names, owner references, and what the extender reads.
+
+Pure: a job in, pod manifests out. Names are `<job>-<task>-<index>`, so creating a pod twice
+(after a restart, a retry) is refused by the apiserver instead of duplicating work.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from suanli.api import ComputeJob, Task
+from suanli.api.models import API_VERSION, KIND
+from suanli.extender.service import PLANNED_NODE_ANNOTATION
+from suanli.scoring import DEMAND_ANNOTATION, JOB_LABEL, Catalog, DemandSpec
+from suanli.scoring.resources import VENDOR_RESOURCES
+
+SCHEDULER_NAME = "suanli-scheduler"
+TASK_LABEL = "suanli.dev/task"
+INDEX_LABEL = "suanli.dev/index"
+ATTEMPT_ANNOTATION = "suanli.dev/attempt"
+DEFAULT_ACCELERATOR_RESOURCE = "nvidia.com/gpu"
+
+
+@dataclass(frozen=True)
+class PodSlot:
+    """One pod the job needs: task and index, whatever attempt is running in it."""
+
+    name: str
+    task: str
+    index: int
+
+
+def slots(job: ComputeJob, job_name: str) -> list[PodSlot]:
+    return [
+        PodSlot(f"{job_name}-{task.name}-{index}", task.name, index)
+        for task in job.spec.tasks
+        for index in range(task.replicas)
+    ]
+
+
+def accelerator_resource(task: Task, catalog: Catalog) -> str:
+    """The device plugin's resource for the task's accepted types (the first known vendor)."""
+    types = task.accelerators.types if task.accelerators else []
+    for name in types:
+        known = catalog.get(name)
+        if known is not None:
+            return VENDOR_RESOURCES[known.vendor.value][0]
+    return DEFAULT_ACCELERATOR_RESOURCE
+
+
+def demand_annotation(job: ComputeJob, task: Task) -> str:
+    """The `suanli.dev/demand` JSON the extender scores the pod by."""
+    spec = job.spec
+    fields: dict[str, Any] = {}
+    if task.accelerators:
+        fields["acceleratorTypes"] = list(task.accelerators.types)
+        if task.accelerators.min_memory_gib:
+            fields["minAcceleratorMemoryGiB"] = task.accelerators.min_memory_gib
+    if spec.hpc:
+        fields.update(
+            interconnect=spec.hpc.interconnect.value if spec.hpc.interconnect else None,
+            rdma=spec.hpc.rdma,
+            cpuFeatures=list(spec.hpc.cpu_features),
+            sameDomain=spec.hpc.same_domain.value if spec.hpc.same_domain else None,
+        )
+    if spec.locality:
+        fields.update(
+            tiers=[t.value for t in spec.locality.tiers],
+            zones=list(spec.locality.zones),
+            sites=list(spec.locality.sites),
+            maxLatencyMs=spec.locality.max_latency_ms,
+        )
+    if spec.cost:
+        fields.update(maxPricePerHour=spec.cost.max_price_per_hour, billing=spec.cost.billing.value)
+    if spec.policy and spec.policy.weights:
+        weights = spec.policy.weights.model_dump(exclude_none=True)
+        if weights:
+            fields["weights"] = weights
+    # Validate through the extender's own model so the two never disagree on the format.
+    demand = DemandSpec.model_validate({k: v for k, v in fields.items() if v is not None})
+    return json.dumps(
+        demand.model_dump(mode="json", by_alias=True, exclude_defaults=True), sort_keys=True
+    )
+
+
+def _with_devices(container: dict[str, Any], resource: str, count: int) -> dict[str, Any]:
+    resources = container.setdefault("resources", {})
+    resources.setdefault("limits", {})[resource] = str(count)
+    if "requests" in resources and resource in resources["requests"]:
+        resources["requests"][resource] = str(count)
+    return container
+
+
+def pod_manifest(
+    job: ComputeJob,
+    meta: dict[str, Any],
+    slot: PodSlot,
+    catalog: Catalog,
+    *,
+    attempt: int = 1,
+    planned_node: str | None = None,
+) -> dict[str, Any]:
+    task = next(t for t in job.spec.tasks if t.name == slot.task)
+    template = copy.deepcopy(task.template)
+    metadata = template.get("metadata") or {}
+    spec = template.get("spec") or {}
+    labels = {**(metadata.get("labels") or {}), JOB_LABEL: meta["name"], TASK_LABEL: slot.task}
+    labels[INDEX_LABEL] = str(slot.index)
+    annotations = {**(metadata.get("annotations") or {})}
+    annotations[DEMAND_ANNOTATION] = demand_annotation(job, task)
+    annotations[ATTEMPT_ANNOTATION] = str(attempt)
+    if planned_node:
+        annotations[PLANNED_NODE_ANNOTATION] = planned_node
+    count = task.accelerators.count if task.accelerators else 0
+    if count and spec.get("containers"):
+        _with_devices(spec["containers"][0], accelerator_resource(task, catalog), count)
+    spec["schedulerName"] = SCHEDULER_NAME
+    # The job restarts failed pods itself (backoffLimit); the kubelet must not.
+    spec["restartPolicy"] = "Never"
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": slot.name,
+            "namespace": meta["namespace"],
+            "labels": labels,
+            "annotations": annotations,
+            "ownerReferences": [
+                {
+                    "apiVersion": API_VERSION,
+                    "kind": KIND,
+                    "name": meta["name"],
+                    "uid": meta["uid"],
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }
+            ],
+        },
+        "spec": spec,
+    }

@@ -1,0 +1,283 @@
+"""Reconciling one ComputeJob: read the cached job and pods, run the pure lifecycle, apply the
+actions through the store. One worker serialises admissions, so two gangs are never admitted
+onto the same free capacity."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from suanli.api import ComputeJob, Phase
+from suanli.controller.admission import Admission, plan_gang
+from suanli.controller.lifecycle import Actions, Observed, reconcile
+from suanli.controller.podspec import PodSlot, pod_manifest
+from suanli.controller.store import JobStore
+from suanli.extender.cache import ClusterCache
+from suanli.extender.configfiles import ScoringConfigFiles
+from suanli.extender.service import PLANNED_NODE_ANNOTATION
+from suanli.metrics import OperatorMetrics
+from suanli.scoring import DEFAULT_CONFIG, DemandError, Resources, parse_pod
+from suanli.scoring.context import build_context
+from suanli.scoring.pricing import pod_price
+from suanli.scoring.resources import pod_requests
+
+log = logging.getLogger(__name__)
+JobKey = tuple[str, str]
+EventPoster = Callable[[Mapping[str, Any], str, str, str], Awaitable[None]]
+_RETRY_SECONDS = 2.0
+
+
+def _key(body: Mapping[str, Any]) -> JobKey:
+    return (str(body["metadata"]["namespace"]), str(body["metadata"]["name"]))
+
+
+@dataclass
+class JobCache:
+    """ComputeJobs and their pods as the watches report them (plain dicts)."""
+
+    jobs: dict[JobKey, dict[str, Any]] = field(default_factory=dict)
+    pods: dict[JobKey, dict[str, dict[str, Any]]] = field(default_factory=dict)
+
+    def put_job(self, body: Mapping[str, Any], deleted: bool = False) -> JobKey:
+        key = _key(body)
+        if deleted:
+            self.jobs.pop(key, None)
+        else:
+            self.jobs[key] = dict(body)
+        return key
+
+    def put_pod(self, body: Mapping[str, Any], job: str, deleted: bool = False) -> JobKey:
+        key = (str(body["metadata"]["namespace"]), job)
+        pods = self.pods.setdefault(key, {})
+        name = str(body["metadata"]["name"])
+        if deleted:
+            pods.pop(name, None)
+        else:
+            pods[name] = dict(body)
+        return key
+
+
+class JobController:
+    def __init__(
+        self,
+        *,
+        store: JobStore,
+        cluster: ClusterCache,
+        config_files: ScoringConfigFiles,
+        metrics: OperatorMetrics,
+        post_event: EventPoster,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
+        self.store = store
+        self.cluster = cluster
+        self.config_files = config_files
+        self.metrics = metrics
+        self.post_event = post_event
+        self.clock = clock
+        self.cache = JobCache()
+        self._queue: asyncio.Queue[JobKey] = asyncio.Queue()
+        self._queued: set[JobKey] = set()
+
+    # --- the work queue ----------------------------------------------------------------------
+
+    def enqueue(self, key: JobKey) -> None:
+        if key not in self._queued:
+            self._queued.add(key)
+            self._queue.put_nowait(key)
+            self.metrics.queue_depth.set(len(self._queued))
+
+    async def worker(self) -> None:
+        while True:
+            key = await self._queue.get()
+            self._queued.discard(key)
+            began = time.perf_counter()
+            try:
+                await self.reconcile(key)
+                self.metrics.reconciles.labels("success").inc()
+            except Exception:
+                self.metrics.reconciles.labels("error").inc()
+                log.exception("reconciling %s/%s failed; retrying", *key)
+                asyncio.get_running_loop().call_later(_RETRY_SECONDS, self.enqueue, key)
+            self.metrics.reconcile_duration.observe(time.perf_counter() - began)
+
+    async def resync(self, every: float) -> None:
+        """Time moves phases too (deadlines, gang timeouts, cost, TTL): revisit live jobs."""
+        while True:
+            await asyncio.sleep(every)
+            for key in list(self.cache.jobs):
+                self.enqueue(key)
+            self._export_gauges()
+
+    # --- one job -----------------------------------------------------------------------------
+
+    async def reconcile(self, key: JobKey) -> None:
+        body = self.cache.jobs.get(key)
+        if body is None:
+            return
+        try:
+            job = ComputeJob.model_validate(body)
+        except ValidationError as error:
+            log.warning("job %s/%s cannot be read: %s", *key, error)
+            return
+        self.config_files.refresh()
+        pods = list(self.cache.pods.get(key, {}).values())
+        actions = self._plan(job, body, pods)
+        if actions.create:
+            # The watch may lag behind our own earlier creations: ask the apiserver before adding.
+            listed = await self.store.list_pods(key[0], key[1])
+            if {p["metadata"]["name"] for p in listed} != {p["metadata"]["name"] for p in pods}:
+                for pod in listed:
+                    self.cache.put_pod(pod, key[1])
+                actions = self._plan(job, body, listed)
+        await self._apply(job, body, actions)
+
+    def _plan(
+        self, job: ComputeJob, body: Mapping[str, Any], pods: list[dict[str, Any]]
+    ) -> Actions:
+        return reconcile(
+            Observed(
+                job=job,
+                meta=body["metadata"],
+                pods=pods,
+                now=self.clock(),
+                admit=lambda missing: self._admit(job, body, missing),
+                price_of=self._price_of,
+                accelerator_of=self._accelerator_of,
+            )
+        )
+
+    async def _apply(self, job: ComputeJob, body: Mapping[str, Any], actions: Actions) -> None:
+        meta = body["metadata"]
+        namespace = str(meta["namespace"])
+        catalog = self.config_files.catalog
+        manifests = [
+            pod_manifest(
+                job, dict(meta), c.slot, catalog, attempt=c.attempt, planned_node=c.planned_node
+            )
+            for c in actions.create
+        ]
+        await _gather(self.store.delete_pod(namespace, name) for name in actions.delete)
+        created = await _gather(self.store.create_pod(namespace, m) for m in manifests)
+        self.metrics.pods_created.inc(sum(1 for c in created if c))
+        for manifest in manifests:
+            self.cache.put_pod(manifest, str(meta["name"]))
+        await self._write_status(job, body, actions)
+        await _gather(self.post_event(body, e.type, e.reason, e.message) for e in actions.events)
+        if actions.delete_job:
+            await self.store.delete_job(namespace, str(meta["name"]))
+
+    async def _write_status(
+        self, job: ComputeJob, body: Mapping[str, Any], actions: Actions
+    ) -> None:
+        new = actions.status.model_dump(mode="json", by_alias=True, exclude_none=True)
+        old = (
+            job.status.model_dump(mode="json", by_alias=True, exclude_none=True)
+            if job.status
+            else {}
+        )
+        if new == old:
+            return
+        self._observe_transition(job, body, actions)
+        await self.store.patch_status(
+            str(body["metadata"]["namespace"]), str(body["metadata"]["name"]), new
+        )
+        # Our own write is the newest state: don't let the next reconcile start from an older one.
+        cached = self.cache.jobs.get(_key(body))
+        if cached is not None:
+            cached["status"] = new
+
+    def _observe_transition(
+        self, job: ComputeJob, body: Mapping[str, Any], actions: Actions
+    ) -> None:
+        created = _parse_time(body["metadata"].get("creationTimestamp"))
+        before = job.status.phase if job.status else None
+        after = actions.status.phase
+        if created is None or before == after:
+            return
+        waited = (self.clock() - created).total_seconds()
+        if after is Phase.RUNNING and (job.status is None or job.status.start_time is None):
+            self.metrics.time_to_running.observe(waited)
+        if any(e.reason == "Admitted" for e in actions.events):
+            self.metrics.gang_wait.observe(waited)
+
+    # --- facts for the lifecycle ---------------------------------------------------------------
+
+    def _reserved(self, job_key: JobKey) -> dict[str, Resources]:
+        """Capacity promised to other admitted gangs whose pods are not bound yet."""
+        reserved: dict[str, Resources] = {}
+        for key, pods in self.cache.pods.items():
+            if key == job_key:
+                continue
+            for pod in pods.values():
+                node = (pod["metadata"].get("annotations") or {}).get(PLANNED_NODE_ANNOTATION)
+                status = pod.get("status") or {}
+                if (
+                    node
+                    and not pod["spec"].get("nodeName")
+                    and status.get("phase", "Pending") == "Pending"
+                ):
+                    reserved[node] = reserved.get(node, Resources()) + pod_requests(pod)
+        return reserved
+
+    def _admit(self, job: ComputeJob, body: Mapping[str, Any], missing: list[PodSlot]) -> Admission:
+        meta = body["metadata"]
+        catalog = self.config_files.catalog
+        try:
+            demands = [parse_pod(pod_manifest(job, dict(meta), slot, catalog)) for slot in missing]
+        except DemandError as error:
+            return Admission({}, False, f"the job's pods cannot be scored: {error}")
+        gang = job.spec.gang
+        min_member = gang.min_member if gang else len(missing)
+        return plan_gang(
+            self.cluster.snapshot(),
+            demands,
+            min_member,
+            catalog=catalog,
+            latency=self.config_files.latency,
+            reserved=self._reserved(_key(body)),
+        )
+
+    def _price_of(self, pod: Mapping[str, Any]) -> float:
+        node = self.cluster.snapshot().node(str(pod["spec"].get("nodeName")))
+        if node is None:
+            return 0.0
+        try:
+            demand = parse_pod(pod)
+        except DemandError:
+            return 0.0
+        files = self.config_files
+        context = build_context(
+            demand, [node], files.catalog, files.latency, peers=(), config=DEFAULT_CONFIG
+        )
+        return float(pod_price(context, node).per_hour)
+
+    def _accelerator_of(self, node_name: str) -> str | None:
+        node = self.cluster.snapshot().node(node_name)
+        accelerator = node.facts.accelerator if node else None
+        return accelerator.type_name if accelerator else None
+
+    def _export_gauges(self) -> None:
+        self.metrics.jobs.clear()
+        self.metrics.cost.clear()
+        self.metrics.cost_accrued.clear()
+        for (namespace, _), body in self.cache.jobs.items():
+            status = body.get("status") or {}
+            self.metrics.jobs.labels(namespace, status.get("phase") or "Pending").inc()
+            self.metrics.cost.labels(namespace).inc(float(status.get("pricePerHour") or 0))
+            self.metrics.cost_accrued.labels(namespace).inc(float(status.get("costAccrued") or 0))
+
+
+def _parse_time(text: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
+
+
+async def _gather(calls: Any) -> list[Any]:
+    pending: list[Awaitable[Any]] = list(calls)
+    return list(await asyncio.gather(*pending)) if pending else []

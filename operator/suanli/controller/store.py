@@ -1,0 +1,143 @@
+"""The operator's writes and authoritative reads: pods, ComputeJob status, the job itself.
+
+Each call runs the blocking client in a thread. A create that finds the pod already there, or a
+delete that finds it gone, is success: the operator is level-triggered and repeats itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from collections.abc import Mapping
+from typing import Any, cast
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from suanli.api.models import GROUP, PLURAL, VERSION
+from suanli.scoring import JOB_LABEL
+
+
+def _read(response: Any) -> Any:
+    return json.loads(response.data) if response.data else None
+
+
+class JobStore:
+    def __init__(self, api: client.ApiClient) -> None:
+        self.core = client.CoreV1Api(api)
+        self.custom = client.CustomObjectsApi(api)
+
+    async def list_pods(self, namespace: str, job: str) -> list[dict[str, Any]]:
+        def call() -> list[dict[str, Any]]:
+            response = self.core.list_namespaced_pod(
+                namespace, label_selector=f"{JOB_LABEL}={job}", _preload_content=False
+            )
+            return list(_read(response)["items"])
+
+        return await asyncio.to_thread(call)
+
+    async def create_pod(self, namespace: str, manifest: dict[str, Any]) -> bool:
+        """True when created, False when a pod of that name already exists."""
+
+        def call() -> bool:
+            try:
+                response: Any = self.core.create_namespaced_pod(
+                    namespace, cast(client.V1Pod, manifest), _preload_content=False
+                )
+                response.read()
+            except ApiException as error:
+                if error.status == 409:
+                    return False
+                raise
+            return True
+
+        return await asyncio.to_thread(call)
+
+    async def delete_pod(self, namespace: str, name: str) -> None:
+        def call() -> None:
+            try:
+                response: Any = self.core.delete_namespaced_pod(
+                    name, namespace, grace_period_seconds=0, _preload_content=False
+                )
+                response.read()
+            except ApiException as error:
+                if error.status != 404:
+                    raise
+
+        await asyncio.to_thread(call)
+
+    async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
+        def call() -> None:
+            try:
+                response: Any = self.custom.patch_namespaced_custom_object_status(
+                    GROUP,
+                    VERSION,
+                    namespace,
+                    PLURAL,
+                    name,
+                    {"status": status},
+                    _preload_content=False,
+                )
+                response.read()
+            except ApiException as error:
+                if error.status != 404:  # deleted meanwhile
+                    raise
+
+        await asyncio.to_thread(call)
+
+    async def delete_job(self, namespace: str, name: str) -> None:
+        def call() -> None:
+            try:
+                response: Any = self.custom.delete_namespaced_custom_object(
+                    GROUP,
+                    VERSION,
+                    namespace,
+                    PLURAL,
+                    name,
+                    propagation_policy="Background",
+                    _preload_content=False,
+                )
+                response.read()
+            except ApiException as error:
+                if error.status != 404:
+                    raise
+
+        await asyncio.to_thread(call)
+
+    async def post_event(
+        self, job: Mapping[str, Any], kind: str, reason: str, message: str
+    ) -> None:
+        """An Event on the ComputeJob, shown by `kubectl describe`."""
+        meta = job["metadata"]
+        now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        body = {
+            "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
+            "involvedObject": {
+                "apiVersion": f"{GROUP}/{VERSION}",
+                "kind": "ComputeJob",
+                "name": meta["name"],
+                "namespace": meta["namespace"],
+                "uid": meta.get("uid"),
+            },
+            "reason": reason,
+            "type": kind,
+            "message": message[:1024],
+            "source": {"component": "suanli-operator"},
+            "reportingComponent": "suanli-operator",
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        }
+
+        def call() -> None:
+            try:
+                response: Any = self.core.create_namespaced_event(
+                    str(meta["namespace"]), cast(client.CoreV1Event, body), _preload_content=False
+                )
+                response.read()
+            except ApiException as error:
+                if error.status not in (403, 404):  # namespace going away, or events not allowed
+                    raise
+
+        await asyncio.to_thread(call)
