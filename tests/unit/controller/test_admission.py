@@ -1,0 +1,88 @@
+"""Gang admission plans on the demo fleet with the extender's own scoring."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from suanli.cli import default_fleet
+from suanli.controller.admission import plan_gang
+from suanli.controller.podspec import pod_manifest, slots
+from suanli.extender.configfiles import ScoringConfigFiles
+from suanli.fleet import node_manifests
+from suanli.scoring import Resources, Snapshot, parse_pod
+from tests.unit.controller.conftest import example
+
+FILES = ScoringConfigFiles(None, None)
+
+
+def _snapshot(pods: list[dict[str, Any]] | None = None) -> Snapshot:
+    return Snapshot.from_objects(node_manifests(default_fleet()), pods or [], FILES.catalog)
+
+
+def _demands(name: str, **spec: Any) -> list[Any]:
+    job, meta = example(name, **spec)
+    return [
+        parse_pod(pod_manifest(job, dict(meta), s, FILES.catalog)) for s in slots(job, meta["name"])
+    ]
+
+
+def _blocker(node: str) -> dict[str, Any]:
+    return {
+        "metadata": {"name": f"block-{node}", "namespace": "other"},
+        "spec": {
+            "nodeName": node,
+            "containers": [{"name": "c", "resources": {"limits": {"nvidia.com/gpu": "8"}}}],
+        },
+        "status": {"phase": "Running"},
+    }
+
+
+def test_training_gang_fits_on_the_h100s() -> None:
+    admission = plan_gang(
+        _snapshot(), _demands("training-gang.yaml"), 4, catalog=FILES.catalog, latency=FILES.latency
+    )
+    assert admission.admitted
+    assert sorted(admission.plan.values()) == [f"h100-use1-{i}" for i in range(4)]
+
+
+def test_gang_is_refused_when_only_three_such_pods_fit() -> None:
+    demands = _demands(
+        "training-gang.yaml",
+        tasks=[
+            {
+                **example("training-gang.yaml")[0].model_dump(
+                    mode="json", by_alias=True, exclude_none=True
+                )["spec"]["tasks"][0],
+                "accelerators": {"count": 8, "types": ["H100"]},
+            }
+        ],
+    )
+    snapshot = _snapshot([_blocker("h100-use1-3")])
+    admission = plan_gang(snapshot, demands, 4, catalog=FILES.catalog, latency=FILES.latency)
+    assert not admission.admitted
+    assert len(admission.plan) == 3
+    assert "only 3 fit now" in admission.reason
+
+
+def test_reserved_capacity_of_another_admitted_gang_counts() -> None:
+    demands = _demands("training-gang.yaml")
+    reserved = {f"h100-use1-{i}": Resources({"nvidia.com/gpu": 8}) for i in range(4)}
+    admission = plan_gang(
+        _snapshot(), demands, 4, catalog=FILES.catalog, latency=FILES.latency, reserved=reserved
+    )
+    assert admission.admitted
+    assert all(node.startswith("a100-") for node in admission.plan.values())
+
+
+def test_mpi_gang_is_planned_within_one_rack() -> None:
+    admission = plan_gang(
+        _snapshot(), _demands("mpi-hpc.yaml"), 5, catalog=FILES.catalog, latency=FILES.latency
+    )
+    assert admission.admitted
+    snapshot = _snapshot()
+    racks = set()
+    for node in admission.plan.values():
+        facts = snapshot.node(node)
+        assert facts is not None
+        racks.add(facts.facts.rack)
+    assert len(racks) == 1

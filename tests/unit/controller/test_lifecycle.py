@@ -1,0 +1,204 @@
+"""The ComputeJob state machine, table by table: observed job and pods in, actions out."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from suanli.api import ComputeJob, Phase
+from suanli.controller.admission import Admission
+from suanli.controller.lifecycle import Actions, Observed, reconcile
+from suanli.controller.podspec import PodSlot
+from tests.unit.controller.conftest import T0, example, pod, with_status
+
+BATCH = "batch-cpu.yaml"
+GANG = "training-gang.yaml"
+WORKERS = [f"llm-finetune-worker-{i}" for i in range(4)]
+
+
+def _never(_: list[PodSlot]) -> Admission:
+    return Admission(
+        {},
+        False,
+        "gang needs 4 pods placed together, only 3 fit now: 46 nodes: accelerator type not in [H100, A100]",
+    )
+
+
+def _always(missing: list[PodSlot]) -> Admission:
+    return Admission({s.name: f"h100-use1-{i}" for i, s in enumerate(missing)}, True)
+
+
+def _run(
+    job: ComputeJob,
+    meta: dict[str, Any],
+    pods: list[dict[str, Any]],
+    *,
+    at: dt.datetime = T0,
+    admit: Any = _always,
+) -> Actions:
+    return reconcile(
+        Observed(
+            job=job,
+            meta=meta,
+            pods=pods,
+            now=at,
+            admit=admit,
+            price_of=lambda _p: 10.0,
+            accelerator_of=lambda _n: "H100",
+        )
+    )
+
+
+def test_a_new_batch_job_creates_every_pod_with_deterministic_names() -> None:
+    job, meta = example(BATCH)
+    actions = _run(job, meta, [])
+    names = [c.slot.name for c in actions.create]
+    assert names == [f"etl-shards-shard-{i}" for i in range(6)]
+    assert all(c.planned_node is None for c in actions.create)
+    assert actions.status.phase is Phase.SCHEDULING
+    assert actions.delete == []
+
+
+def test_recreating_is_idempotent_only_missing_pods_are_created() -> None:
+    job, meta = example(BATCH)
+    pods = [pod(f"etl-shards-shard-{i}", "Running", "cpu-use1-0") for i in (0, 1, 2, 4)]
+    actions = _run(job, meta, pods)
+    assert [c.slot.name for c in actions.create] == ["etl-shards-shard-3", "etl-shards-shard-5"]
+
+
+def test_a_gang_without_a_full_placement_waits_and_holds_nothing() -> None:
+    job, meta = example(GANG)
+    actions = _run(job, meta, [], admit=_never)
+    assert actions.create == []
+    assert actions.status.phase is Phase.QUEUED
+    assert "only 3 fit now" in (actions.status.unschedulable or "")
+    admitted = next(c for c in actions.status.conditions if c.type == "Admitted")
+    assert admitted.status.value == "False"
+    assert [e.reason for e in actions.events] == ["Queued"]
+
+
+def test_an_admitted_gang_is_created_whole_with_its_plan() -> None:
+    job, meta = example(GANG)
+    actions = _run(job, meta, [])
+    assert [c.slot.name for c in actions.create] == WORKERS
+    assert [c.planned_node for c in actions.create] == [f"h100-use1-{i}" for i in range(4)]
+    assert actions.status.phase is Phase.SCHEDULING
+    assert "Admitted" in [e.reason for e in actions.events]
+
+
+def test_gang_timeout_deletes_the_partial_gang_and_queues_again() -> None:
+    job, meta = example(GANG)
+    admitted = _run(job, meta, [])
+    job = with_status(
+        job, **admitted.status.model_dump(mode="json", by_alias=True, exclude_none=True)
+    )
+    pods = [pod(WORKERS[0], "Running", "h100-use1-0"), *[pod(n) for n in WORKERS[1:]]]
+    early = _run(job, meta, pods, at=T0 + dt.timedelta(seconds=100))
+    assert early.delete == []
+    late = _run(job, meta, pods, at=T0 + dt.timedelta(seconds=301))
+    assert sorted(late.delete) == WORKERS
+    assert late.status.phase is Phase.QUEUED
+    assert "GangTimeout" in [e.reason for e in late.events]
+    assert late.create == []
+
+
+def test_running_then_succeeded_with_cost() -> None:
+    job, meta = example(GANG)
+    running = _run(
+        job,
+        meta,
+        [pod(n, "Running", f"h100-use1-{i}") for i, n in enumerate(WORKERS)],
+        at=T0 + dt.timedelta(minutes=30),
+    )
+    assert running.status.phase is Phase.RUNNING
+    assert running.status.start_time == T0 + dt.timedelta(minutes=30)
+    assert running.status.ready == "4/4"
+    assert running.status.price_per_hour == 40.0
+    assert running.status.cost_accrued == 20.0  # 4 pods x 10/h x 0.5 h
+    assert [p.node for p in running.status.placements] == [f"h100-use1-{i}" for i in range(4)]
+    done = _run(
+        job,
+        meta,
+        [pod(n, "Succeeded", f"h100-use1-{i}") for i, n in enumerate(WORKERS)],
+        at=T0 + dt.timedelta(hours=2),
+    )
+    assert done.status.phase is Phase.SUCCEEDED
+    assert done.status.price_per_hour == 0.0
+    assert done.status.cost_accrued == 40.0  # each pod ran exactly one hour
+    assert "Succeeded" in [e.reason for e in done.events]
+
+
+def test_failed_pods_restart_until_the_backoff_limit() -> None:
+    job, meta = example(BATCH)
+    pods = [pod(f"etl-shards-shard-{i}", "Running", "cpu-use1-0") for i in range(6)]
+    pods[2] = pod("etl-shards-shard-2", "Failed", "cpu-use1-0")
+    first = _run(job, meta, pods)
+    assert first.delete == ["etl-shards-shard-2"]
+    assert first.status.restarts == 1
+    exhausted = _run(with_status(job, restarts=job.spec.run_policy.backoff_limit), meta, pods)
+    assert exhausted.status.phase is Phase.FAILED
+    assert "BackoffLimitExceeded" in [e.reason for e in exhausted.events]
+    assert sorted(exhausted.delete) == sorted(p["metadata"]["name"] for p in pods)
+
+
+def test_suspend_deletes_pods_and_keeps_the_job() -> None:
+    job, meta = example(BATCH)
+    job = ComputeJob.model_validate(
+        {
+            **job.model_dump(mode="json", by_alias=True, exclude_none=True),
+            "spec": {
+                **job.model_dump(mode="json", by_alias=True, exclude_none=True)["spec"],
+                "runPolicy": {"suspend": True},
+            },
+        }
+    )
+    pods = [pod(f"etl-shards-shard-{i}", "Running", "cpu-use1-0") for i in range(6)]
+    actions = _run(job, meta, pods)
+    assert len(actions.delete) == 6
+    assert actions.create == []
+    assert actions.status.phase is Phase.SUSPENDED
+    assert not actions.delete_job
+
+
+def test_active_deadline_fails_the_job() -> None:
+    job, meta = example(GANG)
+    pods = [pod(n, "Running", "h100-use1-0") for n in WORKERS]
+    actions = _run(job, meta, pods, at=T0 + dt.timedelta(days=2))
+    assert actions.status.phase is Phase.FAILED
+    assert "DeadlineExceeded" in [e.reason for e in actions.events]
+    assert sorted(actions.delete) == WORKERS
+
+
+def test_ttl_after_finished_deletes_the_job() -> None:
+    job, meta = example(GANG)
+    done = with_status(job, phase="Succeeded", completionTime=T0.isoformat())
+    assert not _run(done, meta, [], at=T0 + dt.timedelta(seconds=3599)).delete_job
+    assert _run(done, meta, [], at=T0 + dt.timedelta(seconds=3600)).delete_job
+
+
+def test_unschedulable_reasons_come_from_the_pods() -> None:
+    job, meta = example(BATCH)
+    pods = [
+        pod(
+            f"etl-shards-shard-{i}",
+            **{"suanli.dev/unschedulable": "0/50 nodes fit: 50 nodes: insufficient cpu"},
+        )
+        for i in range(6)
+    ]
+    actions = _run(job, meta, pods)
+    assert actions.status.unschedulable == "0/50 nodes fit: 50 nodes: insufficient cpu"
+    assert actions.status.phase is Phase.SCHEDULING
+
+
+def test_reconcile_is_a_fixed_point() -> None:
+    job, meta = example(GANG)
+    pods = [pod(n, "Running", f"h100-use1-{i}") for i, n in enumerate(WORKERS)]
+    first = _run(job, meta, pods)
+    again = _run(
+        with_status(job, **first.status.model_dump(mode="json", by_alias=True, exclude_none=True)),
+        meta,
+        pods,
+    )
+    assert again.status == first.status
+    assert again.events == []
+    assert again.create == again.delete == []

@@ -1,0 +1,62 @@
+"""Pods built for a ComputeJob: names, ownership, scheduler, and the demand the extender reads."""
+
+from __future__ import annotations
+
+import json
+
+from suanli.api import ComputeJob
+from suanli.controller.podspec import pod_manifest, slots
+from suanli.extender.configfiles import ScoringConfigFiles
+from suanli.scoring import parse_pod
+from tests.unit.controller.conftest import example
+
+CATALOG = ScoringConfigFiles(None, None).catalog
+
+
+def test_pods_are_owned_named_and_sent_to_the_suanli_scheduler() -> None:
+    job, meta = example("mpi-hpc.yaml")
+    names = [s.name for s in slots(job, meta["name"])]
+    assert names == ["cfd-mpi-launcher-0"] + [f"cfd-mpi-worker-{i}" for i in range(4)]
+    manifest = pod_manifest(
+        job, meta, slots(job, meta["name"])[1], CATALOG, attempt=2, planned_node="hpc-ib-0"
+    )
+    assert manifest["spec"]["schedulerName"] == "suanli-scheduler"
+    assert manifest["spec"]["restartPolicy"] == "Never"
+    (owner,) = manifest["metadata"]["ownerReferences"]
+    assert owner == {
+        "apiVersion": "suanli.dev/v1alpha1",
+        "kind": "ComputeJob",
+        "name": "cfd-mpi",
+        "uid": "uid-1",
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+    labels, annotations = manifest["metadata"]["labels"], manifest["metadata"]["annotations"]
+    assert labels["suanli.dev/job"] == "cfd-mpi"
+    assert labels["suanli.dev/task"] == "worker"
+    assert annotations["suanli.dev/attempt"] == "2"
+    assert annotations["suanli.dev/planned-node"] == "hpc-ib-0"
+    demand = json.loads(annotations["suanli.dev/demand"])
+    assert demand["interconnect"] == "infiniband"
+    assert demand["rdma"] is True
+    assert demand["sameDomain"] == "rack"
+    assert demand["cpuFeatures"] == ["AVX512F"]
+
+
+def test_accelerators_become_the_vendors_resource_and_parse_back() -> None:
+    job, meta = example("training-gang.yaml")
+    manifest = pod_manifest(job, meta, slots(job, meta["name"])[0], CATALOG)
+    assert manifest["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "8"
+    demand = parse_pod({**manifest, "metadata": {**manifest["metadata"]}})
+    assert demand.accelerator_count == 8
+    assert demand.spec.accelerator_types == ("H100", "A100")
+    assert demand.spec.max_price_per_hour == 100
+
+
+def test_ascend_types_ask_for_the_ascend_resource() -> None:
+    job, meta = example("training-gang.yaml")
+    body = job.model_dump(mode="json", by_alias=True, exclude_none=True)
+    body["spec"]["tasks"][0]["accelerators"] = {"count": 8, "types": ["Ascend910B"]}
+    ascend = ComputeJob.model_validate(body)
+    manifest = pod_manifest(ascend, meta, slots(ascend, meta["name"])[0], CATALOG)
+    assert manifest["spec"]["containers"][0]["resources"]["limits"] == {"huawei.com/Ascend910": "8"}
