@@ -1,0 +1,80 @@
+{{/*
+The extender container, shared by the sidecar (in the scheduler pod) and the service-mode
+Deployment. Its probes use HTTP when the port is reachable from the kubelet, else a loopback
+request from inside the container (a sidecar on 127.0.0.1).
+*/}}
+{{- define "suanli.extender.container" -}}
+{{- $e := .Values.extender -}}
+{{- $host := include "suanli.extender.host" . -}}
+{{- $scheme := ternary "HTTPS" "HTTP" $e.tls.enabled -}}
+- name: extender
+  image: {{ include "suanli.image" . }}
+  imagePullPolicy: {{ .Values.image.pullPolicy }}
+  args:
+    - extender
+    - --host={{ $host }}
+    - --port={{ $e.port }}
+    - --catalog=/etc/suanli/catalog/catalog.yaml
+    - --latency=/etc/suanli/catalog/latency.yaml
+    - --filter-top-k={{ $e.filterTopK }}
+    - --log-level={{ $e.logLevel }}
+    {{- if $e.tls.enabled }}
+    - --tls-cert-file=/etc/suanli/tls/tls.crt
+    - --tls-key-file=/etc/suanli/tls/tls.key
+    {{- end }}
+    {{- range $e.extraArgs }}
+    - {{ . | quote }}
+    {{- end }}
+  {{- with $e.extraEnv }}
+  env:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  ports:
+    - name: extender
+      containerPort: {{ $e.port }}
+      protocol: TCP
+  {{- if include "suanli.extender.reachable" . }}
+  livenessProbe:
+    httpGet:
+      path: /healthz
+      port: extender
+      scheme: {{ $scheme }}
+    initialDelaySeconds: 10
+    periodSeconds: 20
+    timeoutSeconds: 5
+  readinessProbe:
+    httpGet:
+      path: /readyz
+      port: extender
+      scheme: {{ $scheme }}
+    periodSeconds: 10
+    timeoutSeconds: 5
+  {{- else }}
+  livenessProbe:
+    exec:
+      command: [python, -c, "import urllib.request; urllib.request.urlopen('http://127.0.0.1:{{ $e.port }}/healthz', timeout=4)"]
+    initialDelaySeconds: 10
+    periodSeconds: 20
+    timeoutSeconds: 5
+  readinessProbe:
+    exec:
+      command: [python, -c, "import urllib.request; urllib.request.urlopen('http://127.0.0.1:{{ $e.port }}/readyz', timeout=4)"]
+    periodSeconds: 10
+    timeoutSeconds: 5
+  {{- end }}
+  resources:
+    {{- toYaml $e.resources | nindent 4 }}
+  securityContext:
+    {{- toYaml .Values.containerSecurityContext | nindent 4 }}
+  volumeMounts:
+    - name: catalog
+      mountPath: /etc/suanli/catalog
+      readOnly: true
+    - name: tmp
+      mountPath: /tmp
+    {{- if $e.tls.enabled }}
+    - name: extender-tls
+      mountPath: /etc/suanli/tls
+      readOnly: true
+    {{- end }}
+{{- end -}}
