@@ -1,0 +1,36 @@
+# syntax=docker/dockerfile:1
+# One image for both Suanli commands:
+#   docker run IMAGE operator ...    the ComputeJob operator
+#   docker run IMAGE extender ...    the kube-scheduler extender
+# Build:  docker build -t ghcr.io/suanli/suanli:0.1.0 .
+ARG PYTHON_VERSION=3.12
+
+# Build stage: wheels for Suanli and its dependencies, so the runtime stage needs no compiler,
+# no pip cache and no source tree.
+FROM python:${PYTHON_VERSION}-slim-bookworm AS build
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY operator/ operator/
+RUN python -m venv /opt/suanli \
+ && /opt/suanli/bin/pip install --no-cache-dir --upgrade pip \
+ && /opt/suanli/bin/pip install --no-cache-dir . \
+ && /opt/suanli/bin/pip uninstall --yes pip
+
+# Runtime stage: the slim Python base and the virtualenv, nothing else.
+FROM python:${PYTHON_VERSION}-slim-bookworm
+ARG VERSION=0.1.0
+LABEL org.opencontainers.image.title="suanli" \
+      org.opencontainers.image.description="Compute-power scheduler for Kubernetes: ComputeJob operator and kube-scheduler extender" \
+      org.opencontainers.image.source="https://github.com/suanli/suanli" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.version="${VERSION}"
+COPY --from=build /opt/suanli /opt/suanli
+# No bytecode writes (the chart mounts the root filesystem read-only), unbuffered logs.
+ENV PATH=/opt/suanli/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1
+# 65532 is the conventional "nonroot" id; numeric so that runAsNonRoot can verify it.
+USER 65532:65532
+WORKDIR /tmp
+ENTRYPOINT ["suanli"]
+CMD ["--help"]
