@@ -163,6 +163,7 @@ def _cmd_operator(args: argparse.Namespace) -> int:
         metrics_port=args.metrics_port,
         catalog=args.catalog,
         latency=args.latency,
+        **({"identity": args.identity} if args.identity else {}),
     )
     return run(settings)
 
@@ -181,6 +182,7 @@ def _add_operator(commands: Any) -> None:
         default=True,
         help="take a coordination.k8s.io Lease before acting (several replicas can run)",
     )
+    operator.add_argument("--identity", help="leader-election identity (default: the host name)")
     operator.add_argument(
         "--metrics-host", default="0.0.0.0", help="address for /metrics and /healthz"
     )

@@ -7,8 +7,11 @@ Set SUANLI_REUSE_CLUSTER=1 to run against the control plane `suanli dev up` alre
 from __future__ import annotations
 
 import os
+import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,7 +22,7 @@ from kubernetes import client
 
 from suanli.cli import default_fleet
 from suanli.devcluster import cluster, nodes
-from suanli.devcluster.processes import Daemon, stop
+from suanli.devcluster.processes import Daemon, free_port, stop
 from suanli.fleet import Fleet
 
 
@@ -52,7 +55,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
-def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
+def session_dir() -> Iterator[Path]:
+    """State and logs of this session's daemons. Not under pytest's basetemp: another pytest
+    run on the machine prunes old basetemps, and would pull the kubeconfig from under us."""
+    path = Path(tempfile.mkdtemp(prefix="suanli-it-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def control_plane(session_dir: Path) -> Iterator[ControlPlane]:
     fleet = default_fleet()
     if os.environ.get("SUANLI_REUSE_CLUSTER") == "1":
         state, running = cluster.status(cluster.default_state_dir())
@@ -60,7 +72,7 @@ def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlP
         assert running, "SUANLI_REUSE_CLUSTER=1 but the control plane is not running"
         yield ControlPlane(state, fleet, nodes.core_api(Path(state.kubeconfig)))
         return
-    state_dir = tmp_path_factory.mktemp("control-plane")
+    state_dir = session_dir / "control-plane"
     state = cluster.up(cluster.UpOptions(state_dir=state_dir))
     try:
         count = nodes.apply_fleet(Path(state.kubeconfig), fleet)
@@ -116,11 +128,99 @@ class Extender:
 
 
 @pytest.fixture(scope="session")
-def extender(
-    control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Extender]:
+def extender(control_plane: ControlPlane, session_dir: Path) -> Iterator[Extender]:
     """A running extender; tests that stop it must start it again before they end."""
-    running = Extender(control_plane, tmp_path_factory.mktemp("extender") / "extender.log")
+    running = Extender(control_plane, session_dir / "extender.log")
+    running.start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="session")
+def computejob_crd(control_plane: ControlPlane) -> None:
+    """The ComputeJob CRD, applied as a user would and waited on until it is served."""
+    crd = Path(__file__).parents[2] / "crds" / "suanli.dev_computejobs.yaml"
+    control_plane.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(crd))
+    control_plane.kubectl(
+        "wait", "--for=condition=Established", "--timeout=60s", "crd/computejobs.suanli.dev"
+    )
+
+
+OPERATOR_NAMESPACE = "suanli-system"
+
+
+@dataclass
+class Operator:
+    """`suanli operator` as its own process (one replica; tests may start more)."""
+
+    control_plane: ControlPlane
+    log_dir: Path
+    identity: str = "operator-0"
+    daemon: Daemon | None = None
+    port: int = 0
+    starts: int = 0
+
+    def start(self) -> None:
+        self.port = free_port()
+        self.starts += 1
+        self.daemon = Daemon.start(
+            f"suanli-operator-{self.identity}",
+            [
+                sys.executable,
+                "-m",
+                "suanli",
+                "operator",
+                f"--kubeconfig={self.control_plane.kubeconfig}",
+                f"--namespace={OPERATOR_NAMESPACE}",
+                f"--identity={self.identity}",
+                "--metrics-host=127.0.0.1",
+                f"--metrics-port={self.port}",
+            ],
+            self.log_dir / f"operator-{self.identity}.log",
+        )
+        self.daemon.wait_until(self._healthy, 60, "healthy")
+
+    def _healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=2) as r:
+                return bool(r.status == 200)
+        except OSError:
+            return False
+
+    def kill(self) -> None:
+        """SIGKILL: no cleanup, no Lease release — a crash."""
+        if self.daemon is not None:
+            os.killpg(self.daemon.process.pid, signal.SIGKILL)
+            self.daemon.process.wait()
+            self.daemon = None
+
+    def stop(self) -> None:
+        if self.daemon is not None:
+            stop(self.daemon.record())
+            self.daemon.process.wait()
+            self.daemon = None
+
+    def metrics(self) -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as r:
+            return str(r.read().decode())
+
+
+@pytest.fixture(scope="session")
+def operator(
+    control_plane: ControlPlane,
+    computejob_crd: None,
+    extender: Extender,
+    session_dir: Path,
+) -> Iterator[Operator]:
+    """A running operator (with the extender placing its pods); tests that stop it restart it."""
+    try:
+        control_plane.core.create_namespace({"metadata": {"name": OPERATOR_NAMESPACE}})  # type: ignore[arg-type]
+    except client.exceptions.ApiException as error:
+        if error.status != 409:
+            raise
+    running = Operator(control_plane, session_dir)
     running.start()
     try:
         yield running

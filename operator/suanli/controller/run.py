@@ -41,6 +41,10 @@ class OperatorSettings(BaseModel):
     catalog: Path | None = None
     latency: Path | None = None
     resync_seconds: float = Field(default=5.0, gt=0)
+    identity: str = Field(
+        default_factory=socket.gethostname,
+        description="leader-election identity: the pod name, so a restarted container resumes",
+    )
 
 
 async def _serve_metrics(settings: OperatorSettings, metrics: OperatorMetrics) -> web.AppRunner:
@@ -75,10 +79,11 @@ async def run_operator(settings: OperatorSettings) -> int:
         loop.add_signal_handler(signum, stop.set)
     elector = None
     if settings.leader_elect:
-        identity = f"{socket.gethostname()}-{os.getpid()}"
         elector = LeaseElector(
             client.CoordinationV1Api(api),
-            LeaseConfig(namespace=settings.namespace, name=settings.lease_name, identity=identity),
+            LeaseConfig(
+                namespace=settings.namespace, name=settings.lease_name, identity=settings.identity
+            ),
         )
         acquiring = asyncio.ensure_future(elector.acquire())
         stopping = asyncio.ensure_future(stop.wait())
