@@ -36,13 +36,14 @@ class ControlPlane:
     def kubeconfig(self) -> Path:
         return Path(self.state.kubeconfig)
 
-    def kubectl(self, *args: str) -> str:
+    def kubectl(self, *args: str, stdin: str | None = None) -> str:
         result = subprocess.run(
             [str(Path(self.state.bin_dir) / "kubectl"), f"--kubeconfig={self.kubeconfig}", *args],
             capture_output=True,
             text=True,
             timeout=60,
             check=False,
+            input=stdin,
         )
         assert result.returncode == 0, result.stderr
         return result.stdout
