@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The demo: a local control plane with a heterogeneous GPU / HPC / edge fleet, shown.
-# Stop it with `.venv/bin/suanli dev down`.
+# The demo: a local control plane with a heterogeneous GPU / HPC / edge fleet, Suanli's extender
+# and operator, the example ComputeJobs, and a table of where each pod went and why.
+# Everything keeps running afterwards; stop it with `.venv/bin/suanli dev down`.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source hack/lib.sh
@@ -8,14 +9,13 @@ source hack/lib.sh
 ensure_venv
 bin_dir=$(ensure_tools)
 suanli dev down >/dev/null
-suanli dev up "$@"
+suanli demo "$@"
 kubeconfig=$(suanli dev kubeconfig)
 echo
-"$bin_dir/kubectl" --kubeconfig "$kubeconfig" get nodes \
-  -L nvidia.com/gpu.product,amd.com/gpu.product-name,suanli.dev/accelerator.product \
-  -L suanli.dev/tier,suanli.dev/site,suanli.dev/rack,topology.kubernetes.io/zone
+"$bin_dir/kubectl" --kubeconfig "$kubeconfig" get computejobs -n suanli-demo -o wide
 echo
-echo "The control plane keeps running. Try:"
+echo "Try:"
 echo "  export KUBECONFIG=$kubeconfig PATH=$bin_dir:\$PATH"
 echo "  kubectl get nodes -L nvidia.com/gpu.product,suanli.dev/tier"
+echo "  kubectl describe computejob llm-finetune -n suanli-demo"
 echo "  .venv/bin/suanli dev down"

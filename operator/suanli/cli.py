@@ -57,6 +57,45 @@ def _cmd_dev_up(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_dev_suanli(args: argparse.Namespace) -> int:
+    from suanli.devcluster import cluster, components
+
+    state = cluster.read_state(args.state_dir)
+    if state is None:
+        raise ClusterError(f"no local control plane in {args.state_dir}; run `suanli dev up` first")
+    components.start_suanli(state)
+    print(
+        "ComputeJob CRD installed; extender and operator running (logs under "
+        f"{state.state_dir}/logs)"
+    )
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from suanli.devcluster import cluster, components, demo, nodes
+    from suanli.devcluster.tools import repo_root
+
+    state, running = cluster.status(args.state_dir)
+    if state is None or not running:
+        state = cluster.up(cluster.UpOptions(state_dir=args.state_dir))
+        fleet = _fleet_from_args(args)
+        count = nodes.apply_fleet(Path(state.kubeconfig), fleet)
+        seconds = nodes.wait_nodes_ready(Path(state.kubeconfig), count)
+        up = f"control plane up in {state.start_seconds:.1f} s"
+        print(f"{up}; {count} nodes Ready in {seconds:.1f} s")
+    if not any(r.name == "suanli-operator" for r in running or []):
+        state = components.start_suanli(state)
+        print("Suanli extender and operator started")
+    examples = args.examples or repo_root() / "examples"
+    names = demo.apply_examples(state, examples)
+    print(f"submitted {', '.join(names)} to namespace {demo.NAMESPACE}")
+    finished = demo.wait_finished(state, args.timeout, lambda line: print(f"  {line}"))
+    print()
+    print(demo.placement_table(finished))
+    print(f"\nexport KUBECONFIG={state.kubeconfig}   # kubectl get computejobs -n {demo.NAMESPACE}")
+    return 0 if all(j.get("status", {}).get("phase") == "Succeeded" for j in finished) else 1
+
+
 def _cmd_dev_down(args: argparse.Namespace) -> int:
     from suanli.devcluster import cluster
 
@@ -261,11 +300,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="port the suanli-scheduler calls the extender on (default: a free one)",
     )
     up.set_defaults(handler=_cmd_dev_up)
+    dev_commands.add_parser(
+        "suanli", help="install the CRD and start the extender and the operator"
+    ).set_defaults(handler=_cmd_dev_suanli)
     dev_commands.add_parser("down", help="stop every daemon").set_defaults(handler=_cmd_dev_down)
     dev_commands.add_parser("status", help="show the daemons").set_defaults(handler=_cmd_dev_status)
     dev_commands.add_parser("kubeconfig", help="print the admin kubeconfig path").set_defaults(
         handler=_cmd_dev_kubeconfig
     )
+
+    demo = commands.add_parser(
+        "demo", help="run the example ComputeJobs on the local fleet and show the placements"
+    )
+    _add_fleet_options(demo)
+    demo.add_argument("--state-dir", type=Path, default=default_state_dir(), help=argparse.SUPPRESS)
+    demo.add_argument(
+        "--examples", type=Path, help="folder of ComputeJob manifests (default: examples/)"
+    )
+    demo.add_argument("--timeout", type=float, default=180, help="seconds to wait for the jobs")
+    demo.set_defaults(handler=_cmd_demo)
 
     fleet = commands.add_parser("fleet", help="render or register a fleet of fake nodes")
     fleet_commands = fleet.add_subparsers(dest="fleet_command", required=True)

@@ -91,8 +91,12 @@ def read_state(state_dir: Path) -> ClusterState | None:
     return ClusterState.model_validate_json(path.read_text())
 
 
+def write_state(state: ClusterState) -> None:
+    _state_file(Path(state.state_dir)).write_text(state.model_dump_json(indent=2))
+
+
 @contextlib.contextmanager
-def _locked(state_dir: Path) -> Iterator[None]:
+def locked(state_dir: Path) -> Iterator[None]:
     state_dir.mkdir(parents=True, exist_ok=True)
     with (state_dir / "lock").open("w") as handle:
         try:
@@ -375,7 +379,7 @@ def _running(state: ClusterState) -> list[ProcessRecord]:
 def up(options: UpOptions) -> ClusterState:
     """Start the control plane; refuse (and change nothing) when one already runs here."""
     state_dir = options.state_dir
-    with _locked(state_dir):
+    with locked(state_dir):
         existing = read_state(state_dir)
         if existing and _running(existing):
             raise ClusterError(
@@ -413,7 +417,7 @@ def up(options: UpOptions) -> ClusterState:
             started_at=time.time(),
             start_seconds=round(time.monotonic() - began, 2),
         )
-        _state_file(state_dir).write_text(state.model_dump_json(indent=2))
+        write_state(state)
         return state
 
 
@@ -426,7 +430,7 @@ def _cleanup(state: ClusterState) -> None:
 
 def down(state_dir: Path) -> ClusterState | None:
     """Stop every daemon (newest first) and remove the etcd data; a no-op when nothing runs."""
-    with _locked(state_dir):
+    with locked(state_dir):
         state = read_state(state_dir)
         if state is None:
             return None
