@@ -1,0 +1,176 @@
+"""Benchmark: many ComputeJobs through the operator, the real kube-scheduler and the extender.
+
+A fresh local control plane with the demo fleet scaled to --nodes, Suanli's extender and operator
+started as in `suanli demo`, then --jobs ComputeJobs of --replicas pods each (one in five a GPU
+gang) submitted as fast as the apiserver takes them. Reported: time until every job is Running,
+creation-to-Running latency (p50/p99, from each job's creationTimestamp to its status.startTime),
+and the resident memory of the operator and the extender. The time to create the jobs is the
+baseline of the same run: `running_vs_submit` says how far the system lags behind submission.
+
+    python bench/operator.py [--jobs 1000] [--replicas 4] [--nodes 1000] [--out FILE.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client
+
+from suanli.cli import default_fleet
+from suanli.devcluster import cluster, components, nodes
+from suanli.devcluster.processes import ProcessRecord
+from suanli.fleet import scale_fleet
+from suanli.kube.client import api_client
+
+NAMESPACE = "bench"
+
+
+def _job(index: int, replicas: int) -> dict[str, Any]:
+    gpu = index % 5 == 0
+    task: dict[str, Any] = {
+        "name": "work",
+        "replicas": replicas,
+        "template": {
+            # Long enough to stay Running until the benchmark has seen every job start.
+            "metadata": {"annotations": {"suanli.dev/run-duration": "2h"}},
+            "spec": {
+                "containers": [
+                    {
+                        "name": "main",
+                        "image": "busybox",
+                        "resources": {"requests": {"cpu": "1", "memory": "2Gi"}},
+                    }
+                ]
+            },
+        },
+    }
+    spec: dict[str, Any] = {"workload": "training" if gpu else "batch", "tasks": [task]}
+    if gpu:
+        task["accelerators"] = {"count": 1, "types": ["L40S", "T4", "A100"]}
+        spec["gang"] = {"minMember": replicas, "timeoutSeconds": 600}
+    return {
+        "apiVersion": "suanli.dev/v1alpha1",
+        "kind": "ComputeJob",
+        "metadata": {"name": f"job-{index:05d}"},
+        "spec": spec,
+    }
+
+
+def _rss_mib(record: ProcessRecord) -> float:
+    for line in Path(f"/proc/{record.pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _time(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _list_jobs(custom: client.CustomObjectsApi) -> list[dict[str, Any]]:
+    response: Any = custom.list_namespaced_custom_object(
+        "suanli.dev", "v1alpha1", NAMESPACE, "computejobs", _preload_content=False
+    )
+    return list(json.loads(response.data)["items"])
+
+
+def _submit(custom: client.CustomObjectsApi, jobs: int, replicas: int) -> float:
+    began = time.monotonic()
+
+    def create(index: int) -> None:
+        body = _job(index, replicas)
+        custom.create_namespaced_custom_object(
+            "suanli.dev", "v1alpha1", NAMESPACE, "computejobs", body, _preload_content=False
+        ).read()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(create, range(jobs)))
+    return time.monotonic() - began
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def run(jobs: int, replicas: int, node_count: int, timeout: float) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="suanli-bench-op-") as tmp:
+        state = cluster.up(cluster.UpOptions(state_dir=Path(tmp)))
+        try:
+            count = nodes.apply_fleet(
+                Path(state.kubeconfig), scale_fleet(default_fleet(), node_count)
+            )
+            nodes.wait_nodes_ready(Path(state.kubeconfig), count, timeout=600)
+            state = components.start_suanli(state)
+            components.kubectl(state, "create", "namespace", NAMESPACE)
+            custom = client.CustomObjectsApi(api_client(Path(state.kubeconfig)))
+            began = time.monotonic()
+            submit_s = _submit(custom, jobs, replicas)
+            running: list[dict[str, Any]] = []
+            while time.monotonic() - began < timeout:
+                listed = _list_jobs(custom)
+                running = [j for j in listed if j.get("status", {}).get("phase") == "Running"]
+                if len(running) == jobs:
+                    break
+                time.sleep(2)
+            all_running_s = time.monotonic() - began
+            latencies = [
+                (
+                    _time(j["status"]["startTime"]) - _time(j["metadata"]["creationTimestamp"])
+                ).total_seconds()
+                for j in running
+            ]
+            rss = {
+                r.name: round(_rss_mib(r), 1)
+                for r in state.processes
+                if r.name.startswith("suanli-")
+            }
+        finally:
+            cluster.down(Path(tmp))
+    return {
+        "jobs": jobs,
+        "pods": jobs * replicas,
+        "nodes": node_count,
+        "jobs_running": len(running),
+        "submit_s": round(submit_s, 1),
+        "all_running_s": round(all_running_s, 1),
+        "running_vs_submit": round(all_running_s / submit_s, 2),
+        "pods_per_s": round(len(running) * replicas / all_running_s, 1),
+        "latency_p50_s": round(_percentile(latencies, 0.5), 2) if latencies else None,
+        "latency_p99_s": round(_percentile(latencies, 0.99), 2) if latencies else None,
+        "operator_rss_mib": rss.get("suanli-operator"),
+        "extender_rss_mib": rss.get("suanli-extender"),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--jobs", type=int, default=1000)
+    parser.add_argument("--replicas", type=int, default=4)
+    parser.add_argument("--nodes", type=int, default=1000)
+    parser.add_argument("--timeout", type=float, default=3000)
+    parser.add_argument("--out", type=Path, default=Path("bench/results/operator.json"))
+    args = parser.parse_args()
+    result = run(args.jobs, args.replicas, args.nodes, args.timeout)
+    machine = {"cpus": len(os.sched_getaffinity(0)), "python": platform.python_version()}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"machine": machine, "result": result}, indent=2))
+    width = max(len(k) for k in result)
+    for key, value in result.items():
+        print(f"{key:<{width}}  {value}")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
