@@ -202,6 +202,9 @@ def _cmd_operator(args: argparse.Namespace) -> int:
         metrics_port=args.metrics_port,
         catalog=args.catalog,
         latency=args.latency,
+        webhook_port=args.webhook_port,
+        webhook_addr=args.webhook_addr,
+        webhook_host=args.webhook_host,
         **({"identity": args.identity} if args.identity else {}),
     )
     return run(settings)
@@ -220,6 +223,15 @@ def _add_operator(commands: Any) -> None:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="take a coordination.k8s.io Lease before acting (several replicas can run)",
+    )
+    operator.add_argument(
+        "--webhook-port", type=int, default=0, help="serve the validating webhook here (0: off)"
+    )
+    operator.add_argument(
+        "--webhook-addr", default="127.0.0.1", help="address the webhook listens on"
+    )
+    operator.add_argument(
+        "--webhook-host", default="127.0.0.1", help="host the apiserver calls the webhook by"
     )
     operator.add_argument("--identity", help="leader-election identity (default: the host name)")
     operator.add_argument(

@@ -178,6 +178,7 @@ class Operator:
                 f"--identity={self.identity}",
                 "--metrics-host=127.0.0.1",
                 f"--metrics-port={self.port}",
+                f"--webhook-port={free_port()}",
             ],
             self.log_dir / f"operator-{self.identity}.log",
         )

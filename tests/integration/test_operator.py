@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -232,3 +233,55 @@ def test_operator_metrics(operator: Operator, namespace: str, control_plane: Con
     metrics = operator.metrics()
     assert "suanli_computejob_time_to_running_seconds_count" in metrics
     assert 'suanli_operator_reconciles_total{result="success"}' in metrics
+
+
+@pytest.mark.parametrize(
+    ("accelerators", "cost", "field", "says"),
+    [
+        (
+            {"count": 8, "types": ["H1000"]},
+            None,
+            "spec.tasks[0].accelerators.types[0]",
+            "unknown accelerator type",
+        ),
+        (
+            {"count": 8, "types": ["H100"]},
+            {"maxPricePerHour": 5},
+            "spec.cost.maxPricePerHour",
+            "below the cheapest",
+        ),
+    ],
+)
+def test_catalog_checks_refuse_at_apply_time(
+    control_plane: ControlPlane,
+    namespace: str,
+    accelerators: dict[str, Any],
+    cost: dict[str, Any] | None,
+    field: str,
+    says: str,
+) -> None:
+    body = yaml.safe_load((EXAMPLES / "training-gang.yaml").read_text())
+    body["spec"]["tasks"][0]["accelerators"] = accelerators
+    body["spec"].pop("cost")
+    if cost:
+        body["spec"]["cost"] = cost
+    result = subprocess.run(
+        [
+            str(Path(control_plane.state.bin_dir) / "kubectl"),
+            f"--kubeconfig={control_plane.kubeconfig}",
+            "apply",
+            "-n",
+            namespace,
+            "-f",
+            "-",
+        ],
+        input=yaml.safe_dump(body),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "denied the request" in result.stderr
+    assert field in result.stderr
+    assert says in result.stderr

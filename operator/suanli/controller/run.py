@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import socket
+import tempfile
 from pathlib import Path
 
 import kopf
@@ -15,9 +16,10 @@ from kubernetes import client
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
 
-from suanli.controller.handlers import register
+from suanli.controller.handlers import Webhook, register
 from suanli.controller.service import JobController
 from suanli.controller.store import JobStore
+from suanli.devcluster.pki import CertificateAuthority
 from suanli.extender.cache import ClusterCache
 from suanli.extender.configfiles import ScoringConfigFiles
 from suanli.kube.client import api_client
@@ -41,6 +43,11 @@ class OperatorSettings(BaseModel):
     catalog: Path | None = None
     latency: Path | None = None
     resync_seconds: float = Field(default=5.0, gt=0)
+    webhook_port: int = Field(default=0, ge=0, le=65535, description="0: no validating webhook")
+    webhook_addr: str = "127.0.0.1"
+    webhook_host: str = Field(
+        default="127.0.0.1", description="the address the apiserver calls the webhook on"
+    )
     identity: str = Field(
         default_factory=socket.gethostname,
         description="leader-election identity: the pod name, so a restarted container resumes",
@@ -62,6 +69,29 @@ async def _serve_metrics(settings: OperatorSettings, metrics: OperatorMetrics) -
     await runner.setup()
     await web.TCPSite(runner, settings.metrics_host, settings.metrics_port).start()
     return runner
+
+
+def _webhook(settings: OperatorSettings, directory: Path) -> Webhook | None:
+    """A serving certificate from a CA of our own; kopf puts the CA into the webhook config."""
+    if not settings.webhook_port:
+        return None
+    authority = CertificateAuthority(directory)
+    host = settings.webhook_host
+    is_ip = host.replace(".", "").isdigit() or ":" in host
+    pair = authority.issue(
+        "webhook",
+        host,
+        server_ips=(host,) if is_ip else (),
+        server_dns=() if is_ip else (host,),
+    )
+    return Webhook(
+        addr=settings.webhook_addr,
+        port=settings.webhook_port,
+        host=host,
+        certfile=pair.cert,
+        keyfile=pair.key,
+        cafile=authority.pair.cert,
+    )
 
 
 async def run_operator(settings: OperatorSettings) -> int:
@@ -113,7 +143,15 @@ async def run_operator(settings: OperatorSettings) -> int:
         post_event=store.post_event,
     )
     registry = kopf.OperatorRegistry()
-    register(registry, controller, reflectors, settings.kubeconfig, settings.resync_seconds)
+    webhook = _webhook(settings, Path(tempfile.mkdtemp(prefix="suanli-webhook-")))
+    register(
+        registry,
+        controller,
+        reflectors,
+        kubeconfig=settings.kubeconfig,
+        resync_seconds=settings.resync_seconds,
+        webhook=webhook,
+    )
     await kopf.operator(registry=registry, clusterwide=True, standalone=True, stop_flag=stop)
     if holding is not None:
         holding.cancel()

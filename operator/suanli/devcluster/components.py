@@ -83,6 +83,7 @@ def start_suanli(state: ClusterState) -> ClusterState:
                 "--identity=suanli-dev",
                 "--metrics-host=127.0.0.1",
                 f"--metrics-port={metrics_port}",
+                f"--webhook-port={free_port()}",
             ],
             f"http://127.0.0.1:{metrics_port}/healthz",
         )

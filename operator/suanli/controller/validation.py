@@ -1,0 +1,86 @@
+"""Checks of a ComputeJob that need the accelerator catalog, which the CRD schema cannot know.
+
+Everything else (counts, enums, cross-field rules) is refused by the CRD's schema and CEL rules;
+the validating webhook runs these. Pure: a job and a catalog in, messages naming fields out.
+"""
+
+from __future__ import annotations
+
+from suanli.api import ComputeJob, Task
+from suanli.scoring import DEFAULT_CONFIG, AcceleratorType, Billing, Catalog, ScoringConfig
+
+
+def _known_types(
+    task: Task, where: str, catalog: Catalog
+) -> tuple[list[AcceleratorType], list[str]]:
+    known: list[AcceleratorType] = []
+    problems: list[str] = []
+    types = task.accelerators.types if task.accelerators else []
+    for index, name in enumerate(types):
+        found = catalog.get(name)
+        if found is None:
+            problems.append(
+                f"{where}.types[{index}]: unknown accelerator type {name!r}; the catalog knows "
+                f"{', '.join(sorted(catalog.names))} (add it to the catalog or pick one of these)"
+            )
+        else:
+            known.append(found)
+    vendors = sorted({t.vendor.value for t in known})
+    if len(vendors) > 1:
+        problems.append(
+            f"{where}.types: mixes vendors ({', '.join(vendors)}); a pod requests one vendor's "
+            "devices, so split the task into one task per vendor"
+        )
+    return known, problems
+
+
+def _cheapest(candidates: list[AcceleratorType], count: int) -> AcceleratorType | None:
+    return min(candidates, key=lambda t: (t.price_per_hour * count, t.name), default=None)
+
+
+def _price_problem(
+    job: ComputeJob,
+    task: Task,
+    known: list[AcceleratorType],
+    catalog: Catalog,
+    config: ScoringConfig,
+) -> str | None:
+    cost = job.spec.cost
+    accelerators = task.accelerators
+    if (
+        cost is None
+        or cost.max_price_per_hour is None
+        or accelerators is None
+        or not accelerators.count
+    ):
+        return None
+    minimum = accelerators.min_memory_gib or 0
+    pool = known or list(catalog.types)
+    candidates = [t for t in pool if t.memory_gib >= minimum] or pool
+    cheapest = _cheapest(candidates, accelerators.count)
+    if cheapest is None:
+        return None
+    multiplier = config.billing.of(Billing(cost.billing.value))
+    price = cheapest.price_per_hour * accelerators.count * multiplier
+    if price <= cost.max_price_per_hour:
+        return None
+    return (
+        f"spec.cost.maxPricePerHour: {cost.max_price_per_hour:g} is below the cheapest accepted "
+        f"placement of task {task.name!r} ({accelerators.count} x {cheapest.name} at "
+        f"{price:.2f}/h {cost.billing.value}); raise the ceiling or accept cheaper types"
+    )
+
+
+def catalog_problems(
+    job: ComputeJob, catalog: Catalog, config: ScoringConfig = DEFAULT_CONFIG
+) -> list[str]:
+    """Every problem found, each naming the field and the fix; empty when the job is fine."""
+    problems: list[str] = []
+    for index, task in enumerate(job.spec.tasks):
+        where = f"spec.tasks[{index}].accelerators"
+        known, found = _known_types(task, where, catalog)
+        problems += found
+        price = _price_problem(job, task, known, catalog, config)
+        if price:
+            problems.append(price)
+    return problems

@@ -1,0 +1,77 @@
+"""The catalog-dependent checks the webhook runs: each problem names its field and its fix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from suanli.api import ComputeJob
+from suanli.controller.validation import catalog_problems
+from suanli.extender.configfiles import ScoringConfigFiles
+from tests.unit.controller.conftest import example
+
+CATALOG = ScoringConfigFiles(None, None).catalog
+
+
+def _job(accelerators: dict[str, Any], cost: dict[str, Any] | None = None) -> ComputeJob:
+    job, _ = example("training-gang.yaml")
+    body = job.model_dump(mode="json", by_alias=True, exclude_none=True)
+    body["spec"]["tasks"][0]["accelerators"] = accelerators
+    if cost is None:
+        body["spec"].pop("cost", None)
+    else:
+        body["spec"]["cost"] = cost
+    return ComputeJob.model_validate(body)
+
+
+def test_examples_pass() -> None:
+    for name in ("training-gang.yaml", "mpi-hpc.yaml", "edge-inference.yaml", "batch-cpu.yaml"):
+        assert catalog_problems(example(name)[0], CATALOG) == [], name
+
+
+@pytest.mark.parametrize(
+    ("accelerators", "cost", "field", "says"),
+    [
+        (
+            {"count": 8, "types": ["H1000"]},
+            None,
+            "spec.tasks[0].accelerators.types[0]",
+            "unknown accelerator type 'H1000'",
+        ),
+        (
+            {"count": 1, "types": ["H100", "Ascend910B"]},
+            None,
+            "spec.tasks[0].accelerators.types",
+            "mixes vendors",
+        ),
+        (
+            {"count": 8, "types": ["H100"]},
+            {"maxPricePerHour": 5},
+            "spec.cost.maxPricePerHour",
+            "below the cheapest",
+        ),
+        (
+            {"count": 8, "types": []},
+            {"maxPricePerHour": 0.5},
+            "spec.cost.maxPricePerHour",
+            "raise the ceiling",
+        ),
+    ],
+)
+def test_problems_name_the_field(
+    accelerators: dict[str, Any], cost: dict[str, Any] | None, field: str, says: str
+) -> None:
+    problems = catalog_problems(_job(accelerators, cost), CATALOG)
+    assert len(problems) == 1
+    assert problems[0].startswith(field)
+    assert says in problems[0]
+
+
+def test_spot_billing_makes_a_ceiling_reachable() -> None:
+    on_demand = _job(
+        {"count": 1, "types": ["H100"]}, {"maxPricePerHour": 6, "billing": "on-demand"}
+    )
+    spot = _job({"count": 1, "types": ["H100"]}, {"maxPricePerHour": 6, "billing": "spot"})
+    assert catalog_problems(on_demand, CATALOG)
+    assert catalog_problems(spot, CATALOG) == []
