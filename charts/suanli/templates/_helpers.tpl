@@ -61,6 +61,10 @@ app.kubernetes.io/component: {{ .component }}
 {{- default (printf "%s-extender" (include "suanli.fullname" .)) .Values.extender.serviceAccount.name -}}
 {{- end -}}
 
+{{- define "suanli.operator.webhookHost" -}}
+{{- default (printf "%s-operator.%s.svc" (include "suanli.fullname" .) .Release.Namespace) .Values.operator.webhook.host -}}
+{{- end -}}
+
 {{/* The ServiceAccount the extender runs as: its own in service mode, the scheduler's as a sidecar. */}}
 {{- define "suanli.extender.runAs" -}}
 {{- if eq .Values.extender.mode "service" -}}

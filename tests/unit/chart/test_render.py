@@ -227,6 +227,11 @@ OPERATOR_RULES = (
     | _grant("apiextensions.k8s.io", "customresourcedefinitions", "get list watch")
     | _grant("", "namespaces", "get list watch")
 )
+OPERATOR_WEBHOOK_RULES = _grant(
+    "admissionregistration.k8s.io",
+    "validatingwebhookconfigurations mutatingwebhookconfigurations",
+    "create patch",
+)
 EXTENDER_RULES = (
     _grant("", "nodes", "get list watch")
     | _grant("", "pods", "get list watch patch")
@@ -240,10 +245,15 @@ EXTENDER_RULES = (
     ("values", "role", "expected"),
     [
         ({}, "suanli-operator", OPERATOR_RULES),
+        (
+            {"operator.webhook.enabled": True},
+            "suanli-operator",
+            OPERATOR_RULES | OPERATOR_WEBHOOK_RULES,
+        ),
         ({}, "suanli-extender", EXTENDER_RULES),
         ({"extender.mode": "service"}, "suanli-extender", EXTENDER_RULES),
     ],
-    ids=["operator", "extender", "extender-service"],
+    ids=["operator", "operator-webhook", "extender", "extender-service"],
 )
 def test_cluster_roles_grant_exactly_the_contract(
     values: dict[str, Any], role: str, expected: set[Rule]
@@ -695,3 +705,39 @@ def test_dashboard_configmap_goes_to_grafana() -> None:
     assert dashboard["data"]["suanli.json"] == (
         CHART / "dashboards" / "suanli.json"
     ).read_text().rstrip("\n")
+
+
+# --- the operator's webhook ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("webhook", "expected"),
+    [
+        ({"enabled": False}, None),
+        ({"enabled": True}, ("9443", "suanli-operator.suanli-system.svc")),
+        (
+            {"enabled": True, "port": 8443, "host": "hooks.example.com"},
+            ("8443", "hooks.example.com"),
+        ),
+    ],
+    ids=["off", "defaults", "custom"],
+)
+def test_webhook_is_served_where_the_apiserver_is_told_to_call(
+    webhook: dict[str, Any], expected: tuple[str, str] | None
+) -> None:
+    manifest = render(values={"operator.webhook": webhook})
+    (container,) = manifest.get("Deployment", "suanli-operator")["spec"]["template"]["spec"][
+        "containers"
+    ]
+    flags = dict(a.split("=", 1) for a in container["args"] if a.startswith("--webhook"))
+    ports = {
+        p["name"]: p["port"] for p in manifest.get("Service", "suanli-operator")["spec"]["ports"]
+    }
+    if expected is None:
+        assert flags == {}
+        assert "webhook" not in ports
+        return
+    port, host = expected
+    # The URL the operator registers carries the port: the Service must expose the same one.
+    assert flags == {"--webhook-port": port, "--webhook-addr": "0.0.0.0", "--webhook-host": host}
+    assert ports["webhook"] == int(port)
