@@ -28,7 +28,7 @@ import pytest
 import yaml
 from kubernetes import client
 
-from suanli.devcluster.processes import Daemon, free_port, stop
+from suanli.devcluster.processes import Daemon, free_port, log_tail, stop
 from tests.integration.conftest import ControlPlane, Extender
 from tests.integration.helpers import (
     delete_namespace_and_wait,
@@ -201,6 +201,7 @@ class Programs:
     namespace: str
     folder: Path
     extender_account: str
+    webhook: bool = False
     daemons: list[Daemon] = field(default_factory=list)
     operator_port: int = 0
 
@@ -256,6 +257,8 @@ class Programs:
                 f"--metrics-port={self.operator_port}",
                 f"--catalog={files / 'catalog.yaml'}",
                 f"--latency={files / 'latency.yaml'}",
+                # The apiserver runs on this host: it calls the webhook on 127.0.0.1.
+                *([f"--webhook-port={free_port()}"] if self.webhook else []),
             ],
             self.operator_log,
         )
@@ -504,7 +507,8 @@ def programs(
     service_mode: Release, extender: Extender, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Programs]:
     cp = service_mode.control_plane
-    running = Programs(cp, NAMESPACE, tmp_path_factory.mktemp("chart-programs"), EXT)
+    service_mode.upgrade("--set", "operator.webhook.enabled=true")
+    running = Programs(cp, NAMESPACE, tmp_path_factory.mktemp("chart-programs"), EXT, webhook=True)
     extender.stop()
     try:
         running.start(operator=not shared_operator_is_running(cp))
@@ -562,14 +566,14 @@ class TestProgramsAsServiceAccounts:
             "spec": {
                 "workload": "training",
                 "gang": {"minMember": 2},
-                "runPolicy": {"ttlSecondsAfterFinished": 1},
+                "runPolicy": {"ttlSecondsAfterFinished": 5},
                 "tasks": [
                     {
                         "name": "worker",
                         "replicas": 2,
                         "accelerators": {"count": 4, "types": ["A100"]},
                         "template": {
-                            "metadata": {"annotations": {"suanli.dev/run-duration": "3s"}},
+                            "metadata": {"annotations": {"suanli.dev/run-duration": "5s"}},
                             "spec": {
                                 "restartPolicy": "Never",
                                 "containers": [
@@ -586,7 +590,7 @@ class TestProgramsAsServiceAccounts:
             },
         }
         kubectl(cp, "apply", "-f", "-", stdin=json.dumps(job))
-        seen: set[str] = set()
+        last: dict[str, Any] = {}
 
         def finished_and_gone() -> bool:
             result = kubectl(
@@ -594,12 +598,18 @@ class TestProgramsAsServiceAccounts:
             )
             if result.returncode != 0:
                 return "NotFound" in result.stderr
-            seen.add(json.loads(result.stdout).get("status", {}).get("phase", ""))
+            last.update(json.loads(result.stdout).get("status") or {})
             return False
 
-        # Running and Succeeded need pods create, status patch and events; gone needs delete.
-        eventually(finished_and_gone, 120, "the job run, succeed and be deleted after its TTL")
-        assert {"Running", "Succeeded"} <= seen, seen
+        # Succeeded needs pods create, status patch and events; gone needs delete.
+        try:
+            eventually(finished_and_gone, 120, "the job succeed and be deleted after its TTL")
+        except AssertionError as error:
+            raise AssertionError(f"{error}\n{log_tail(programs.operator_log, 30)}") from None
+        # The last status seen before the TTL removed the job: placed, run, finished.
+        assert last.get("phase") == "Succeeded", last
+        assert len(last.get("placements") or []) == 2, last
+        assert last.get("completionTime"), last
         metrics = (
             urllib.request.urlopen(f"http://127.0.0.1:{programs.operator_port}/metrics", timeout=5)
             .read()
@@ -608,6 +618,45 @@ class TestProgramsAsServiceAccounts:
         created = re.search(r"^suanli_operator_pods_created_total (\S+)$", metrics, re.MULTILINE)
         assert created, metrics
         assert float(created.group(1)) >= 2
+        assert forbidden_lines(programs.operator_log) == []
+
+    def test_operator_webhook_refuses_what_the_catalog_cannot_serve(
+        self, programs: Programs, workspace: str
+    ) -> None:
+        if not programs.operator_port:
+            pytest.skip(
+                "another operator holds suanli-system/suanli-operator; it would race this one"
+            )
+        cp = programs.control_plane
+        job = {
+            "apiVersion": "suanli.dev/v1alpha1",
+            "kind": "ComputeJob",
+            "metadata": {"name": "unknown-type", "namespace": workspace},
+            "spec": {
+                "workload": "training",
+                "tasks": [
+                    {
+                        "name": "worker",
+                        "replicas": 1,
+                        "accelerators": {"count": 1, "types": ["H1000"]},
+                        "template": {"spec": {"containers": [{"name": "w", "image": "busybox"}]}},
+                    }
+                ],
+            },
+        }
+
+        def refused() -> str | bool:
+            result = kubectl(
+                cp, "apply", "--dry-run=server", "-f", "-", stdin=json.dumps(job), check=False
+            )
+            return (
+                result.returncode != 0 and "denied the request" in result.stderr and result.stderr
+            )
+
+        # kopf registers the webhook (create, then patch) shortly after it starts.
+        message = eventually(refused, 60, "the webhook refusing an unknown accelerator type")
+        assert "unknown accelerator type" in message
+        kubectl(cp, "get", "validatingwebhookconfiguration", "suanli.dev")
         assert forbidden_lines(programs.operator_log) == []
 
     def test_kube_scheduler_runs_with_the_chart_configuration(
