@@ -43,17 +43,26 @@ def job(control_plane: ControlPlane, namespace: str, name: str) -> dict[str, Any
 def wait_phase(
     control_plane: ControlPlane, namespace: str, name: str, phase: str, timeout: float = 120
 ) -> dict[str, Any]:
-    return dict(
-        eventually(
-            lambda: (
-                (body := job(control_plane, namespace, name)).get("status", {}).get("phase")
-                == phase
-                and body
-            ),
-            timeout,
-            f"{name} {phase}",
+    try:
+        return dict(
+            eventually(
+                lambda: (
+                    (body := job(control_plane, namespace, name)).get("status", {}).get("phase")
+                    == phase
+                    and body
+                ),
+                timeout,
+                f"{name} {phase}",
+            )
         )
-    )
+    except AssertionError as error:
+        # Say what the job and its pods looked like, not only that the wait ran out.
+        status = job(control_plane, namespace, name).get("status")
+        pods = {
+            p["metadata"]["name"]: (p["status"].get("phase"), p["spec"].get("nodeName"))
+            for p in raw_pods(control_plane.core, namespace)
+        }
+        raise AssertionError(f"{error}; status={status}; pods={pods}") from None
 
 
 def apply_example(control_plane: ControlPlane, namespace: str, file: str, **spec: Any) -> str:
@@ -109,7 +118,9 @@ def test_examples_run_to_completion_with_placements_and_cost(
 def test_an_impossible_job_says_why_it_waits(control_plane: ControlPlane, namespace: str) -> None:
     tasks = yaml.safe_load((EXAMPLES / "training-gang.yaml").read_text())["spec"]["tasks"]
     tasks[0]["accelerators"] = {"count": 8, "types": ["B200"]}
-    name = apply_example(control_plane, namespace, "training-gang.yaml", tasks=tasks)
+    # B200 is in the catalog (so the webhook accepts it) but no node of the fleet has one.
+    cost = {"maxPricePerHour": 1000, "billing": "on-demand"}
+    name = apply_example(control_plane, namespace, "training-gang.yaml", tasks=tasks, cost=cost)
     body = wait_phase(control_plane, namespace, name, "Queued")
     assert "accelerator type not in [B200]" in body["status"]["unschedulable"]
     described = control_plane.kubectl("describe", "computejob", name, "-n", namespace)

@@ -33,6 +33,8 @@ PLACEMENT_ANNOTATION = "suanli.dev/placement"
 UNSCHEDULABLE_ANNOTATION = "suanli.dev/unschedulable"
 _TERMINAL = (Phase.SUCCEEDED, Phase.FAILED)
 _MAX_REASON = 2000
+# How often the accrued cost of a running job is brought up to date.
+COST_REFRESH_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,8 @@ class Actions:
     status: ComputeJobStatus = field(default_factory=ComputeJobStatus)
     events: list[Event] = field(default_factory=list)
     delete_job: bool = False
+    # When time alone will change something (a deadline, a gang timeout, the TTL, cost): look again.
+    requeue_after: float | None = None
 
 
 @dataclass(frozen=True)
@@ -225,7 +229,38 @@ class _Reconciler:
             self._progress()
         self._observe()
         self.actions.status = ComputeJobStatus.model_validate(self.s)
+        self.actions.requeue_after = self._next_look()
         return self.actions
+
+    def _next_look(self) -> float | None:
+        """Seconds until the clock alone changes this job's state, if it ever does."""
+        now, s, policy = self.o.now, self.s, self.spec.run_policy
+        moments: list[dt.datetime] = []
+        if s["phase"] in _TERMINAL:
+            if policy.ttl_seconds_after_finished is not None and s["completion_time"] is not None:
+                moments.append(
+                    s["completion_time"] + dt.timedelta(seconds=policy.ttl_seconds_after_finished)
+                )
+        else:
+            start = s["start_time"] or _time(self.o.meta.get("creationTimestamp"))
+            if policy.active_deadline_seconds is not None and start is not None:
+                moments.append(start + dt.timedelta(seconds=policy.active_deadline_seconds + 1))
+            admitted = next((c for c in s["conditions"] if c.type == "Admitted"), None)
+            gang = self.spec.gang
+            if (
+                gang
+                and admitted
+                and admitted.status == ConditionStatus.TRUE
+                and s["phase"] is not Phase.RUNNING
+            ):
+                moments.append(
+                    admitted.last_transition_time + dt.timedelta(seconds=gang.timeout_seconds + 1)
+                )
+            if s["phase"] is Phase.RUNNING:
+                moments.append(now + dt.timedelta(seconds=COST_REFRESH_SECONDS))
+        if not moments:
+            return None
+        return max(0.0, (min(moments) - now).total_seconds())
 
     # Terminal and stopping states.
 

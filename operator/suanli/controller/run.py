@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import kopf
@@ -42,7 +43,7 @@ class OperatorSettings(BaseModel):
     metrics_port: int = Field(default=8080, ge=0, le=65535)
     catalog: Path | None = None
     latency: Path | None = None
-    resync_seconds: float = Field(default=5.0, gt=0)
+    resync_seconds: float = Field(default=60.0, gt=0)
     webhook_port: int = Field(default=0, ge=0, le=65535, description="0: no validating webhook")
     webhook_addr: str = "127.0.0.1"
     webhook_host: str = Field(
@@ -54,8 +55,12 @@ class OperatorSettings(BaseModel):
     )
 
 
-async def _serve_metrics(settings: OperatorSettings, metrics: OperatorMetrics) -> web.AppRunner:
+async def _serve_metrics(
+    settings: OperatorSettings, metrics: OperatorMetrics, before_scrape: list[Callable[[], None]]
+) -> web.AppRunner:
     async def metrics_handler(_: web.Request) -> web.Response:
+        for refresh in before_scrape:
+            refresh()
         body = generate_latest(metrics.registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
@@ -102,7 +107,8 @@ async def run_operator(settings: OperatorSettings) -> int:
         os.environ["KUBECONFIG"] = str(settings.kubeconfig)
     api = api_client(settings.kubeconfig)
     metrics = OperatorMetrics()
-    runner = await _serve_metrics(settings, metrics)
+    before_scrape: list[Callable[[], None]] = []
+    runner = await _serve_metrics(settings, metrics, before_scrape)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -142,6 +148,7 @@ async def run_operator(settings: OperatorSettings) -> int:
         metrics=metrics,
         post_event=store.post_event,
     )
+    before_scrape.append(controller.export_gauges)
     registry = kopf.OperatorRegistry()
     webhook = _webhook(settings, Path(tempfile.mkdtemp(prefix="suanli-webhook-")))
     register(

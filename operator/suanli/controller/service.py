@@ -84,6 +84,7 @@ class JobController:
         self.cache = JobCache()
         self._queue: asyncio.Queue[JobKey] = asyncio.Queue()
         self._queued: set[JobKey] = set()
+        self._timers: dict[JobKey, asyncio.TimerHandle] = {}
 
     # --- the work queue ----------------------------------------------------------------------
 
@@ -108,12 +109,11 @@ class JobController:
             self.metrics.reconcile_duration.observe(time.perf_counter() - began)
 
     async def resync(self, every: float) -> None:
-        """Time moves phases too (deadlines, gang timeouts, cost, TTL): revisit live jobs."""
+        """A safety net beside the precise requeues: revisit every job now and then."""
         while True:
             await asyncio.sleep(every)
             for key in list(self.cache.jobs):
                 self.enqueue(key)
-            self._export_gauges()
 
     # --- one job -----------------------------------------------------------------------------
 
@@ -172,6 +172,24 @@ class JobController:
         await _gather(self.post_event(body, e.type, e.reason, e.message) for e in actions.events)
         if actions.delete_job:
             await self.store.delete_job(namespace, str(meta["name"]))
+        elif actions.requeue_after is not None:
+            self._requeue(_key(body), actions.requeue_after)
+
+    def _requeue(self, key: JobKey, delay: float) -> None:
+        """One timer per job: the earliest wanted look wins, later ones are dropped."""
+        loop = asyncio.get_running_loop()
+        due = loop.time() + delay + 0.1
+        pending = self._timers.get(key)
+        if pending is not None and not pending.cancelled() and pending.when() <= due:
+            return
+        if pending is not None:
+            pending.cancel()
+
+        def fire() -> None:
+            self._timers.pop(key, None)
+            self.enqueue(key)
+
+        self._timers[key] = loop.call_at(due, fire)
 
     async def _write_status(
         self, job: ComputeJob, body: Mapping[str, Any], actions: Actions
@@ -263,7 +281,8 @@ class JobController:
         accelerator = node.facts.accelerator if node else None
         return accelerator.type_name if accelerator else None
 
-    def _export_gauges(self) -> None:
+    def export_gauges(self) -> None:
+        """Jobs by phase and cost by namespace, as the cache knows them (called per scrape)."""
         self.metrics.jobs.clear()
         self.metrics.cost.clear()
         self.metrics.cost_accrued.clear()

@@ -202,3 +202,17 @@ def test_reconcile_is_a_fixed_point() -> None:
     assert again.status == first.status
     assert again.events == []
     assert again.create == again.delete == []
+
+
+def test_time_driven_changes_ask_for_a_timely_second_look() -> None:
+    job, meta = example(GANG)
+    admitted = _run(job, meta, [])
+    # Admitted at T0: the gang timeout (300 s) is the next moment that matters.
+    assert admitted.requeue_after == 301
+    running = _run(job, meta, [pod(n, "Running", "h100-use1-0") for n in WORKERS])
+    assert running.requeue_after == 30  # cost refresh
+    done = with_status(job, phase="Succeeded", completionTime=T0.isoformat())
+    assert _run(done, meta, [], at=T0 + dt.timedelta(seconds=600)).requeue_after == 3000
+    batch, batch_meta = example(BATCH, runPolicy={"backoffLimit": 6})  # no TTL
+    finished = with_status(batch, phase="Succeeded", completionTime=T0.isoformat())
+    assert _run(finished, batch_meta, []).requeue_after is None
