@@ -172,6 +172,8 @@ def _cmd_extender(args: argparse.Namespace) -> int:
         catalog=args.catalog,
         latency=args.latency,
         filter_top_k=args.filter_top_k,
+        tls_cert_file=args.tls_cert_file,
+        tls_key_file=args.tls_key_file,
     )
     server.run(settings)
     return 0
@@ -273,6 +275,8 @@ def _add_extender(commands: Any) -> None:
         default=1,
         help="feasible nodes the filter keeps, best first (0: all; default 1 = deterministic)",
     )
+    extender.add_argument("--tls-cert-file", type=Path, help="serve HTTPS with this certificate")
+    extender.add_argument("--tls-key-file", type=Path, help="the certificate's private key")
     extender.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error"]
     )

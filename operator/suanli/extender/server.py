@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 import signal
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -141,6 +142,15 @@ class ExtenderApp:
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
+def tls_context(settings: ExtenderSettings) -> ssl.SSLContext | None:
+    """HTTPS when the scheduler reaches the extender over the network (`enableHTTPS: true`)."""
+    if settings.tls_cert_file is None or settings.tls_key_file is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(settings.tls_cert_file), str(settings.tls_key_file))
+    return context
+
+
 async def serve(settings: ExtenderSettings, started: Callable[[int], None] | None = None) -> None:
     """Run the extender until SIGTERM or SIGINT."""
     core = client.CoreV1Api(api_client(settings.kubeconfig))
@@ -164,7 +174,7 @@ async def serve(settings: ExtenderSettings, started: Callable[[int], None] | Non
         reflector.start()
     runner = web.AppRunner(ExtenderApp(service, ready).build(), access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port)
+    site = web.TCPSite(runner, settings.host, settings.port, ssl_context=tls_context(settings))
     await site.start()
     port = runner.addresses[0][1] if runner.addresses else settings.port
     log.info("extender listening on %s:%s", settings.host, port)

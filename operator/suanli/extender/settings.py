@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 
@@ -29,3 +29,11 @@ class ExtenderSettings(BaseModel):
         "placement deterministic.",
     )
     runners_up: int = Field(default=3, ge=0, le=20)
+    tls_cert_file: Path | None = Field(default=None, description="serve HTTPS with this cert")
+    tls_key_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> ExtenderSettings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("--tls-cert-file and --tls-key-file go together: give both or neither")
+        return self

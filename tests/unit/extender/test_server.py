@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
+import aiohttp
+import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from suanli.extender.server import ExtenderApp
+from suanli.devcluster.pki import CertificateAuthority
+from suanli.extender.server import ExtenderApp, tls_context
+from suanli.extender.settings import ExtenderSettings
 from tests.unit.extender.conftest import Harness, pod
 
 
@@ -115,3 +122,31 @@ def test_health_readiness_and_metrics(harness: Harness) -> None:
         assert "suanli_extender_request_duration_seconds_bucket" in metrics
 
     _run(harness, scenario, ready="cache not synced yet: nodes")
+
+
+def test_https_when_given_a_certificate(harness: Harness, tmp_path: Path) -> None:
+    authority = CertificateAuthority(tmp_path)
+    pair = authority.issue("extender", "suanli-extender", server_ips=("127.0.0.1",))
+    settings = ExtenderSettings(tls_cert_file=pair.cert, tls_key_file=pair.key)
+
+    async def main() -> str:
+        runner = web.AppRunner(ExtenderApp(harness.service, lambda: None).build())
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=tls_context(settings))
+        await site.start()
+        port = runner.addresses[0][1]
+        client_context = ssl.create_default_context(cafile=str(authority.pair.cert))
+        try:
+            async with aiohttp.ClientSession() as session, session.get(
+                f"https://127.0.0.1:{port}/healthz", ssl=client_context
+            ) as response:
+                return await response.text()
+        finally:
+            await runner.cleanup()
+
+    assert asyncio.run(main()) == "ok"
+
+
+def test_tls_needs_both_files(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="go together"):
+        ExtenderSettings(tls_cert_file=tmp_path / "cert.pem")
