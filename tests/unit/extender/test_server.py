@@ -137,9 +137,10 @@ def test_https_when_given_a_certificate(harness: Harness, tmp_path: Path) -> Non
         port = runner.addresses[0][1]
         client_context = ssl.create_default_context(cafile=str(authority.pair.cert))
         try:
-            async with aiohttp.ClientSession() as session, session.get(
-                f"https://127.0.0.1:{port}/healthz", ssl=client_context
-            ) as response:
+            async with (
+                aiohttp.ClientSession() as session,
+                session.get(f"https://127.0.0.1:{port}/healthz", ssl=client_context) as response,
+            ):
                 return await response.text()
         finally:
             await runner.cleanup()
