@@ -12,6 +12,10 @@ Typical use::
     decision = evaluate(demand, snapshot.select(candidate_names), catalog, latency,
                         peers=snapshot.peers_of(demand))
     decision.scores, decision.ranking, best_nodes(decision, 1), decision.unschedulable_reason
+
+A pod may ask for a share of one device (`suanli.dev/gpu-milli`); pass `workload=` (the typical
+request shapes, e.g. from a `ShapeHistogram`) to make packing fragmentation-aware. The chosen
+devices are in `decision.result(node).allocation`.
 """
 
 from suanli.scoring.catalog import AcceleratorType, Catalog, Vendor, parse_catalog
@@ -25,7 +29,7 @@ from suanli.scoring.combine import (
     round_score,
 )
 from suanli.scoring.config import DEFAULT_CONFIG, BillingMultipliers, ScoringConfig, TierDefaults
-from suanli.scoring.context import Peer
+from suanli.scoring.context import Peer, accepted_types
 from suanli.scoring.demand import (
     DEMAND_ANNOTATION,
     JOB_LABEL,
@@ -35,6 +39,16 @@ from suanli.scoring.demand import (
     Weights,
     parse_demand_annotation,
     parse_pod,
+)
+from suanli.scoring.devices import (
+    GPU_DEVICES_ANNOTATION,
+    GPU_MILLI_ANNOTATION,
+    MILLI_PER_DEVICE,
+    Allocation,
+    AllocationError,
+    GpuRequest,
+    format_allocation,
+    parse_allocation,
 )
 from suanli.scoring.errors import (
     CatalogError,
@@ -53,18 +67,33 @@ from suanli.scoring.facts import (
     node_facts,
 )
 from suanli.scoring.filters import Outcome, Verdict, aggregate_reasons
+from suanli.scoring.fragmentation import NodeState, Plan, fragmentation, node_state
 from suanli.scoring.latency import LatencyMap, parse_latency
 from suanli.scoring.quantity import parse_quantity, to_milli, to_units
 from suanli.scoring.resources import Resources, pod_requests
+from suanli.scoring.shapes import (
+    NO_WORKLOAD,
+    Shape,
+    ShapeHistogram,
+    Workload,
+    shape_of,
+    with_pressure,
+)
 from suanli.scoring.snapshot import NodeSnapshot, Snapshot
 
 __all__ = [
     "DEFAULT_CONFIG",
     "DEMAND_ANNOTATION",
+    "GPU_DEVICES_ANNOTATION",
+    "GPU_MILLI_ANNOTATION",
     "JOB_LABEL",
     "MAX_SCORE",
+    "MILLI_PER_DEVICE",
+    "NO_WORKLOAD",
     "AcceleratorFacts",
     "AcceleratorType",
+    "Allocation",
+    "AllocationError",
     "Billing",
     "BillingMultipliers",
     "Breakdown",
@@ -74,19 +103,24 @@ __all__ = [
     "DemandError",
     "DemandSpec",
     "Domain",
+    "GpuRequest",
     "LatencyError",
     "LatencyMap",
     "NodeFacts",
     "NodeResult",
     "NodeSnapshot",
+    "NodeState",
     "NodeUsage",
     "Outcome",
     "Peer",
+    "Plan",
     "PodDemand",
     "QuantityError",
     "Resources",
     "ScoringConfig",
     "ScoringInputError",
+    "Shape",
+    "ShapeHistogram",
     "Snapshot",
     "Tier",
     "TierDefaults",
@@ -94,10 +128,16 @@ __all__ = [
     "Vendor",
     "Verdict",
     "Weights",
+    "Workload",
+    "accepted_types",
     "aggregate_reasons",
     "best_nodes",
     "evaluate",
+    "format_allocation",
+    "fragmentation",
     "node_facts",
+    "node_state",
+    "parse_allocation",
     "parse_catalog",
     "parse_demand_annotation",
     "parse_latency",
@@ -105,6 +145,8 @@ __all__ = [
     "parse_quantity",
     "pod_requests",
     "round_score",
+    "shape_of",
     "to_milli",
     "to_units",
+    "with_pressure",
 ]

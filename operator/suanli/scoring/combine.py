@@ -15,9 +15,11 @@ from suanli.scoring.catalog import Catalog
 from suanli.scoring.config import DEFAULT_CONFIG, ScoringConfig
 from suanli.scoring.context import Context, Peer, build_context
 from suanli.scoring.demand import PodDemand
+from suanli.scoring.devices import Allocation
 from suanli.scoring.filters import Verdict, aggregate_reasons, check_node
 from suanli.scoring.latency import LatencyMap
 from suanli.scoring.scorers import SCORERS
+from suanli.scoring.shapes import NO_WORKLOAD, Workload
 from suanli.scoring.snapshot import NodeSnapshot
 
 MAX_SCORE = 10
@@ -50,6 +52,8 @@ class NodeResult:
     total: float = 0.0  # the weighted mean in [0, 1] before rounding
     breakdown: Breakdown | None = None  # None for infeasible nodes
     explanation: str = ""
+    # The devices the pod would get on this node (feasible nodes, pods asking for devices).
+    allocation: Allocation = ()
 
     @property
     def node(self) -> str:
@@ -114,7 +118,15 @@ def _score(context: Context, node: NodeSnapshot, verdict: Verdict) -> NodeResult
     weight_sum = sum(weights[name] for name, _ in SCORERS)
     total = sum(weights[name] * values[name] for name, _ in SCORERS) / weight_sum
     total = min(1.0, max(0.0, total))
-    return NodeResult(verdict, round_score(total), total, Breakdown(**values), "; ".join(notes))
+    plan = context.plan(node)
+    return NodeResult(
+        verdict,
+        round_score(total),
+        total,
+        Breakdown(**values),
+        "; ".join(notes),
+        plan.allocation if plan is not None else (),
+    )
 
 
 def evaluate(
@@ -125,17 +137,22 @@ def evaluate(
     *,
     peers: Iterable[Peer] = (),
     config: ScoringConfig = DEFAULT_CONFIG,
+    workload: Workload = NO_WORKLOAD,
 ) -> Decision:
     """Filter and score every node for one pod.
 
     `peers` are the nodes already holding pods of the same job: names (looked up among
     `nodes`) or NodeFacts (for peer nodes that are not candidates; `Snapshot.peers_of`).
+    `workload` is the typical request shapes to keep room for (packing minimises the expected
+    fragmentation it causes); without one, packing is most-allocated.
     """
     ordered = sorted(nodes, key=lambda n: n.name)
     names = [n.name for n in ordered]
     if len(set(names)) != len(names):
         raise ValueError("evaluate: two nodes with the same name")
-    context = build_context(demand, ordered, catalog, latency, peers=peers, config=config)
+    context = build_context(
+        demand, ordered, catalog, latency, peers=peers, config=config, workload=workload
+    )
     results: list[NodeResult] = []
     for node in ordered:
         verdict = check_node(context, node)

@@ -55,8 +55,11 @@ class ScoringConfig:
     memory_tolerance: float = 0.07
     # HPC score of an RDMA / fast-interconnect node for work that asks for neither.
     plain_work_on_hpc_node: float = 0.5
-    # Packing factor for taking part of a whole, idle multi-device node.
+    # Packing factor for taking part of a whole, idle multi-device node (without a workload).
     break_idle_node: float = 0.5
+    # With a workload, packing is 0.5 - 0.5 tanh(increase of expected fragmentation / this), in
+    # milli-devices: half a device's worth of new fragments moves it most of the way to 0.
+    fragmentation_scale_milli: float = 500.0
 
 
 DEFAULT_CONFIG = ScoringConfig()

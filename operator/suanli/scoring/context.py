@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from suanli.scoring.catalog import Catalog
 from suanli.scoring.config import ScoringConfig
 from suanli.scoring.demand import PodDemand
 from suanli.scoring.facts import NodeFacts
+from suanli.scoring.fragmentation import Plan, plan
 from suanli.scoring.latency import LatencyMap
+from suanli.scoring.resources import CPU, MEMORY
+from suanli.scoring.shapes import NO_WORKLOAD, Workload
 from suanli.scoring.snapshot import NodeSnapshot
 
 # A peer is a node holding another pod of the same job: by name (looked up among the
@@ -28,10 +31,24 @@ class Context:
     config: ScoringConfig
     # Domain value (rack name, ...) -> peers in it, for the demand's sameDomain.
     peer_domains: Mapping[str, int]
+    # The typical request shapes to keep room for; empty: packing is plain most-allocated.
+    workload: Workload = NO_WORKLOAD
+    # Device plans per node name, worked out once per decision (filter, packing and the result
+    # all need them). Local to this context, which lives for one decision.
+    _plans: dict[str, Plan | None] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def peer_total(self) -> int:
         return sum(self.peer_domains.values())
+
+    def plan(self, node: NodeSnapshot) -> Plan | None:
+        """Where the pod's devices would go on `node` (None: they do not fit right now)."""
+        if node.name not in self._plans:
+            requests = self.demand.requests
+            self._plans[node.name] = plan(
+                node, self.demand.gpu, requests.amount(CPU), requests.amount(MEMORY), self.workload
+            )
+        return self._plans[node.name]
 
 
 def accepted_types(demand: PodDemand, catalog: Catalog) -> tuple[str, ...]:
@@ -72,6 +89,7 @@ def build_context(
     *,
     peers: Iterable[Peer],
     config: ScoringConfig,
+    workload: Workload = NO_WORKLOAD,
 ) -> Context:
     return Context(
         demand=demand,
@@ -79,4 +97,5 @@ def build_context(
         latency=latency,
         config=config,
         peer_domains=_peer_domains(demand, nodes, peers),
+        workload=workload,
     )

@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from suanli.scoring.devices import GPU_MILLI_ANNOTATION, MILLI_PER_DEVICE, GpuRequest
 from suanli.scoring.errors import DemandError, QuantityError, describe
 from suanli.scoring.facts import Domain, Tier
 from suanli.scoring.resources import ACCELERATOR_RESOURCES, Resources, pod_requests
@@ -143,6 +144,18 @@ class PodDemand:
     namespace: str = "default"
     name: str = ""
     job: str | None = None  # "namespace/name" of the job the pod belongs to
+    # A share of one device in milli-devices (1..1000) from `suanli.dev/gpu-milli`; 0 when the
+    # pod asks for whole devices or none.
+    gpu_milli: int = 0
+
+    def __post_init__(self) -> None:
+        if self.gpu_milli and (
+            self.accelerator_count or not 0 < self.gpu_milli <= MILLI_PER_DEVICE
+        ):
+            raise DemandError(
+                f"pod {self.key}: a device share is 1..{MILLI_PER_DEVICE} milli and excludes "
+                "whole devices"
+            )
 
     @property
     def key(self) -> str:
@@ -157,11 +170,21 @@ class PodDemand:
         return sum(self.requests.amount(r) for r in self.accelerator_resources)
 
     @property
+    def gpu(self) -> GpuRequest:
+        """The device request: whole devices of the requested resource, or one share."""
+        return GpuRequest(self.accelerator_count, self.gpu_milli)
+
+    def devices_wanted(self, resource: str) -> float:
+        """Devices of `resource` the pod takes: whole ones, or a share of any vendor's device."""
+        return self.requests.amount(resource) + self.gpu_milli / MILLI_PER_DEVICE
+
+    @property
     def wants_accelerator(self) -> bool:
         """Devices requested, or a type or device memory named (which only devices satisfy)."""
         spec = self.spec
         return (
             self.accelerator_count > 0
+            or self.gpu_milli > 0
             or bool(spec.accelerator_types)
             or spec.min_accelerator_memory_gib is not None
         )
@@ -180,10 +203,34 @@ def job_of(pod: Mapping[str, Any]) -> str | None:
     return f"{metadata.get('namespace') or 'default'}/{name}"
 
 
+def parse_gpu_milli(value: object, requests: Resources) -> int:
+    """The `suanli.dev/gpu-milli` annotation: a share of one device, 1..1000 milli-devices.
+
+    Whole devices come from the extended resource; asking for both would leave the device plugin
+    two answers, so it is an error.
+    """
+    if value is None:
+        return 0
+    text = value.strip() if isinstance(value, str) else ""
+    if not text.isdigit() or not 1 <= int(text) <= MILLI_PER_DEVICE:
+        raise DemandError(
+            f"annotation {GPU_MILLI_ANNOTATION}: {value!r} is not a whole number of "
+            f"milli-devices from 1 to {MILLI_PER_DEVICE}"
+        )
+    whole = sorted(r for r in requests if r in ACCELERATOR_RESOURCES)
+    if whole:
+        raise DemandError(
+            f"annotation {GPU_MILLI_ANNOTATION}: a pod asks for a share of one device or for "
+            f"whole devices ({', '.join(whole)}), not both"
+        )
+    return int(text)
+
+
 def parse_pod(pod: Mapping[str, Any]) -> PodDemand:
     """The demand of a Pod object (a plain dict); DemandError if it cannot be understood."""
     metadata = _mapping(pod.get("metadata"))
-    annotation = _mapping(metadata.get("annotations")).get(DEMAND_ANNOTATION)
+    annotations = _mapping(metadata.get("annotations"))
+    annotation = annotations.get(DEMAND_ANNOTATION)
     if annotation is not None and not isinstance(annotation, str):
         raise DemandError(f"annotation {DEMAND_ANNOTATION} must be a string of JSON")
     try:
@@ -196,4 +243,5 @@ def parse_pod(pod: Mapping[str, Any]) -> PodDemand:
         namespace=str(metadata.get("namespace") or "default"),
         name=str(metadata.get("name") or ""),
         job=job_of(pod),
+        gpu_milli=parse_gpu_milli(annotations.get(GPU_MILLI_ANNOTATION), requests),
     )

@@ -118,6 +118,9 @@ class NodeUsage:
 
     requested: Resources = EMPTY
     pod_count: int = 0
+    # Milli-devices used per device index (shares and whole devices). None when only whole
+    # devices are in use and nobody recorded which: they are then counted from the first index.
+    devices: tuple[int, ...] | None = None
 
 
 # --- parsing helpers -------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from enum import StrEnum
 
 from suanli.scoring import fmt
 from suanli.scoring.context import Context
+from suanli.scoring.devices import MILLI_PER_DEVICE, free_of
 from suanli.scoring.pricing import pod_price
 from suanli.scoring.resources import ACCELERATOR_RESOURCES, CPU, MEMORY, PODS
 from suanli.scoring.snapshot import NodeSnapshot
@@ -208,6 +209,12 @@ def _allocatable(context: Context, node: NodeSnapshot) -> _Failure | None:
                 f"< {fmt.amount(resource, want)}",
                 f"too little allocatable {resource}",
             )
+    accelerator = node.facts.accelerator
+    if context.demand.gpu_milli and accelerator is not None and accelerator.count < 1:
+        return _Failure(
+            f"{accelerator.resource} allocatable 0 < 1 (for a device share)",
+            f"too little allocatable {accelerator.resource}",
+        )
     return None
 
 
@@ -242,13 +249,35 @@ def _free(context: Context, node: NodeSnapshot) -> _Failure | None:
     return None
 
 
+def _devices(context: Context, node: NodeSnapshot) -> _Failure | None:
+    """Device by device: whole requests need idle devices (a shared one is not free), a share
+    needs one device with room for it."""
+    request, accelerator = context.demand.gpu, node.facts.accelerator
+    if not request.wants or accelerator is None or context.plan(node) is not None:
+        return None
+    free = free_of(node.devices_used())
+    resource = accelerator.resource
+    if request.whole:
+        idle = sum(1 for f in free if f == MILLI_PER_DEVICE)
+        return _Failure(
+            f"insufficient idle {resource} (idle {idle}, want {request.whole}; "
+            f"{sum(1 for f in free if 0 < f < MILLI_PER_DEVICE)} shared)",
+            f"insufficient idle {resource}",
+        )
+    return _Failure(
+        f"insufficient {resource} share (largest free {max(free, default=0)}m, "
+        f"want {request.milli}m)",
+        f"insufficient {resource} share",
+    )
+
+
 def check_node(context: Context, node: NodeSnapshot) -> Verdict:
     """The first failed requirement decides; hard ones are checked before capacity."""
     for check in _HARD:
         failure = check(context, node)
         if failure is not None:
             return Verdict(node.name, Outcome.UNRESOLVABLE, failure.reason, failure.category)
-    failure = _free(context, node)
+    failure = _free(context, node) or _devices(context, node)
     if failure is not None:
         return Verdict(node.name, Outcome.RESOLVABLE, failure.reason, failure.category)
     return Verdict(node.name, Outcome.FEASIBLE)

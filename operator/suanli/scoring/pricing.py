@@ -19,8 +19,13 @@ class PodPrice:
 def _share(context: Context, node: NodeSnapshot) -> tuple[float, str]:
     demand, facts = context.demand, node.facts
     accelerator = facts.accelerator
-    if demand.accelerator_count > 0 and accelerator is not None and accelerator.count > 0:
-        # Accelerator nodes are priced by their devices; the pod pays for the ones it takes.
+    if demand.gpu.wants and accelerator is not None and accelerator.count > 0:
+        # Accelerator nodes are priced by their devices; the pod pays for the ones it takes
+        # (a share pays its fraction of one device).
+        if demand.gpu_milli:
+            return min(1.0, demand.devices_wanted(accelerator.resource) / accelerator.count), (
+                f"{demand.gpu_milli}m of one of {accelerator.count} {accelerator.resource}"
+            )
         want = demand.requests.amount(accelerator.resource)
         return min(1.0, want / accelerator.count), (
             f"{want} of {accelerator.count} {accelerator.resource}"

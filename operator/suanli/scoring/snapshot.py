@@ -9,8 +9,18 @@ from types import MappingProxyType
 from typing import Any
 
 from suanli.scoring.catalog import Catalog
-from suanli.scoring.demand import PodDemand, job_of
-from suanli.scoring.errors import QuantityError, ScoringInputError
+from suanli.scoring.demand import PodDemand, job_of, parse_gpu_milli
+from suanli.scoring.devices import (
+    GPU_DEVICES_ANNOTATION,
+    GPU_MILLI_ANNOTATION,
+    MILLI_PER_DEVICE,
+    Allocation,
+    AllocationError,
+    GpuRequest,
+    parse_allocation,
+    rebuild,
+)
+from suanli.scoring.errors import DemandError, QuantityError, ScoringInputError
 from suanli.scoring.facts import DEFAULT_KEYS, NodeFacts, NodeUsage, TopologyKeys, node_facts
 from suanli.scoring.resources import EMPTY, PODS, Resources, pod_requests
 
@@ -36,6 +46,18 @@ class NodeSnapshot:
         """Allocatable minus requested; negative when a node is over-committed."""
         return self.facts.allocatable.amount(resource) - self.used(resource)
 
+    def devices_used(self) -> tuple[int, ...]:
+        """Milli-devices used per device of the node's accelerator (empty without one)."""
+        accelerator = self.facts.accelerator
+        if accelerator is None:
+            return ()
+        count = accelerator.count
+        recorded = self.usage.devices
+        if recorded is not None:
+            return (recorded + (0,) * count)[:count]
+        whole = min(count, max(0, self.used(accelerator.resource)))
+        return (MILLI_PER_DEVICE,) * whole + (0,) * (count - whole)
+
 
 @dataclass(frozen=True, slots=True)
 class PlacedPod:
@@ -43,6 +65,41 @@ class PlacedPod:
     node: str
     job: str | None
     requests: Resources
+    gpu_milli: int = 0  # a device share (suanli.dev/gpu-milli)
+    devices: Allocation | None = None  # as recorded in suanli.dev/gpu-devices
+
+    def gpu_on(self, resource: str) -> GpuRequest:
+        """What the pod holds of a node's devices of `resource`."""
+        return GpuRequest(
+            self.requests.amount(resource), 0 if self.requests.amount(resource) else self.gpu_milli
+        )
+
+
+def placed_devices(pod: Mapping[str, Any], requests: Resources) -> tuple[int, Allocation | None]:
+    """The share and the recorded devices of a bound pod; unreadable annotations count as
+    absent (the pod is then placed at its best fit when usage is rebuilt)."""
+    annotations = _mapping(_mapping(pod.get("metadata")).get("annotations"))
+    try:
+        milli = parse_gpu_milli(annotations.get(GPU_MILLI_ANNOTATION), requests)
+    except DemandError:
+        milli = 0
+    text = annotations.get(GPU_DEVICES_ANNOTATION)
+    try:
+        allocation = parse_allocation(text) if isinstance(text, str) and text.strip() else None
+    except AllocationError:
+        allocation = None
+    return milli, allocation
+
+
+def node_devices(facts: NodeFacts, pods: Iterable[PlacedPod]) -> tuple[int, ...] | None:
+    """Per-device usage from a node's pods; None when nothing beyond whole, unrecorded devices
+    is in use (the derived picture is then the same)."""
+    accelerator = facts.accelerator
+    held = sorted(pods, key=lambda p: p.key)
+    if accelerator is None or all(p.gpu_milli == 0 and p.devices is None for p in held):
+        return None
+    resource = accelerator.resource
+    return rebuild(accelerator.count, ((p.gpu_on(resource), p.devices) for p in held))
 
 
 def _mapping(value: object) -> Mapping[str, Any]:
@@ -60,7 +117,8 @@ def _placed(pod: Mapping[str, Any]) -> PlacedPod | None:
         requests = pod_requests(pod)
     except QuantityError as error:
         raise ScoringInputError(f"pod {key}: {error}") from None
-    return PlacedPod(key, str(node), job_of(pod), requests)
+    milli, allocation = placed_devices(pod, requests)
+    return PlacedPod(key, str(node), job_of(pod), requests, milli, allocation)
 
 
 @dataclass(frozen=True)
@@ -90,12 +148,15 @@ class Snapshot:
         # Keyed by pod so a pod listed twice (a watch replay) counts once.
         placed = {p.key: p for p in (_placed(pod) for pod in pods) if p is not None}
         requested: dict[str, Resources] = defaultdict(lambda: EMPTY)
-        counts: dict[str, int] = defaultdict(int)
+        held: dict[str, list[PlacedPod]] = defaultdict(list)
         for pod in placed.values():
             requested[pod.node] = requested[pod.node] + pod.requests
-            counts[pod.node] += 1
+            held[pod.node].append(pod)
         snapshots = tuple(
-            NodeSnapshot(facts[name], NodeUsage(requested[name], counts[name]))
+            NodeSnapshot(
+                facts[name],
+                NodeUsage(requested[name], len(held[name]), node_devices(facts[name], held[name])),
+            )
             for name in sorted(facts)
         )
         return cls(snapshots, tuple(placed[k] for k in sorted(placed)))

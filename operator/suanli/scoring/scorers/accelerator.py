@@ -27,7 +27,7 @@ def _snugness(context: Context, accelerator: AcceleratorFacts, performance: floa
 
 def _within(context: Context, accelerator: AcceleratorFacts) -> float:
     performance = min(1.0, accelerator.type.performance) if accelerator.type else 0.0
-    want = context.demand.requests.amount(accelerator.resource)
+    want = context.demand.devices_wanted(accelerator.resource)
     size = min(1.0, want / accelerator.count) if accelerator.count else 0.0
     return clamp(size * performance + (1 - size) * _snugness(context, accelerator, performance))
 
@@ -41,9 +41,13 @@ def score(context: Context, node: NodeSnapshot) -> Signal:
         return Signal(0.0, f"keeps {accelerator.count} {accelerator.type_name} free")
     if accelerator is None:
         return Signal(0.0, "no accelerator")
-    within = _within(context, accelerator)
     accepted = context.accepted
     name = accelerator.type_name
+    if not accepted and context.workload:
+        # Which type an untyped pod should leave for others is what workload-aware packing
+        # measures (fragmentation and the pressure of typed pods); no static guess here.
+        return Signal(1.0, f"{name}, any type accepted; packing decides")
+    within = _within(context, accelerator)
     if not accepted:
         return Signal(within, f"{name}, any type accepted")
     if name not in accepted:
