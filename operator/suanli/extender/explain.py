@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from suanli.scoring import Decision
+from suanli.scoring import Allocation, Decision, format_allocation
 
 PLACEMENT_ANNOTATION = "suanli.dev/placement"
 UNSCHEDULABLE_ANNOTATION = "suanli.dev/unschedulable"
@@ -18,14 +18,20 @@ def _rounded(breakdown: dict[str, float]) -> dict[str, float]:
     return {signal: round(value, 3) for signal, value in breakdown.items()}
 
 
-def placement(decision: Decision | None, node: str, runners_up: int) -> dict[str, Any]:
-    """The chosen node, its score and per-signal breakdown, and the best other candidates."""
+def placement(
+    decision: Decision | None, node: str, runners_up: int, devices: Allocation = ()
+) -> dict[str, Any]:
+    """The chosen node (and devices), its score and per-signal breakdown, and the best other
+    candidates."""
+    where: dict[str, Any] = {"node": node}
+    if devices:
+        where["devices"] = format_allocation(devices)
     if decision is None or node not in decision.feasible:
-        return {"node": node}
+        return where
     chosen = decision.result(node)
     others = [n for n in decision.ranking if n != node][:runners_up]
     return {
-        "node": node,
+        **where,
         "score": chosen.score,
         "breakdown": _rounded(decision.breakdowns.get(node, {})),
         "runnersUp": [{"node": n, "score": decision.result(n).score} for n in others],
@@ -41,6 +47,8 @@ def placement_annotation(explanation: dict[str, Any]) -> str:
 def placement_message(explanation: dict[str, Any]) -> str:
     """`placed on h100-use1-0 (score 9; accelerator 1.0, hpc 0.8, ...); runners-up: a (8), b (7)`"""
     node = explanation["node"]
+    if "devices" in explanation:
+        node = f"{node} (devices {explanation['devices']})"
     if "score" not in explanation:
         return f"placed on {node}"
     signals = ", ".join(f"{k} {v:g}" for k, v in explanation["breakdown"].items())

@@ -24,14 +24,18 @@ from suanli.extender.wire import (
 )
 from suanli.metrics import ExtenderMetrics
 from suanli.scoring import (
+    GPU_DEVICES_ANNOTATION,
+    Allocation,
     Decision,
     DemandError,
     Outcome,
     PodDemand,
     best_nodes,
     evaluate,
+    format_allocation,
     parse_pod,
 )
+from suanli.scoring.devices import candidates
 
 # Written by the operator when it admits a gang: the node its plan chose for the pod.
 PLANNED_NODE_ANNOTATION = "suanli.dev/planned-node"
@@ -48,8 +52,16 @@ class BadRequestError(Exception):
 
 
 class Binder(Protocol):
-    def bind(self, namespace: str, name: str, uid: str, node: str) -> None:
-        """Create the Binding; raise BindError when the apiserver refuses it."""
+    def bind(
+        self,
+        namespace: str,
+        name: str,
+        uid: str,
+        node: str,
+        annotations: Mapping[str, str] | None = None,
+    ) -> None:
+        """Create the Binding (with annotations the apiserver copies onto the pod); raise
+        BindError when the apiserver refuses it."""
 
 
 class Recorder(Protocol):
@@ -136,6 +148,7 @@ class ExtenderService:
             self.config_files.catalog,
             self.config_files.latency,
             peers=snapshot.peers_of(demand),
+            workload=self.cache.workload(),
         )
         return decision, unknown
 
@@ -185,11 +198,7 @@ class ExtenderService:
         return [HostPriority(Host=name, Score=scores.get(name, 0)) for name in names]
 
     def bind(self, args: ExtenderBindingArgs) -> ExtenderBindingResult:
-        try:
-            self.binder.bind(args.pod_namespace, args.pod_name, args.pod_uid, args.node)
-        except BindError as error:
-            return ExtenderBindingResult(Error=str(error))
-        remembered = self._memory.pop(args.pod_uid, None)
+        remembered = self._memory.get(args.pod_uid)
         pod = (
             remembered.pod
             if remembered
@@ -201,14 +210,61 @@ class ExtenderService:
                 }
             }
         )
-        self.cache.assume(pod, args.node)
+        try:
+            devices = self._devices(pod, args.node)
+        except BindError as error:
+            return ExtenderBindingResult(Error=str(error))
+        # The device list rides on the Binding: the apiserver copies its annotations onto the
+        # pod together with the node name, so a device plugin never sees one without the other.
+        annotations = {GPU_DEVICES_ANNOTATION: format_allocation(devices)} if devices else {}
+        try:
+            self.binder.bind(
+                args.pod_namespace, args.pod_name, args.pod_uid, args.node, annotations
+            )
+        except BindError as error:
+            return ExtenderBindingResult(Error=str(error))
+        self._memory.pop(args.pod_uid, None)
+        self.cache.assume(pod, args.node, devices or None)
         self._count_placement(args.node)
         if remembered is not None and self.manages(pod):
             explanation = explain.placement(
-                remembered.decision, args.node, self.settings.runners_up
+                remembered.decision, args.node, self.settings.runners_up, devices
             )
             self.recorder.placed(pod, explanation)
         return ExtenderBindingResult()
+
+    def _devices(self, pod: Mapping[str, Any], node: str) -> Allocation:
+        """The devices the pod gets on `node`, chosen on the cache as it is now (other pods may
+        have landed there since the filter); BindError when they no longer fit."""
+        if not self.manages(pod) or "spec" not in pod:
+            return ()
+        try:
+            demand = parse_pod(pod)
+        except DemandError:
+            return ()
+        if not demand.gpu.wants:
+            return ()
+        snapshot = self.cache.snapshot()
+        chosen = snapshot.node(node)
+        if chosen is None:
+            return ()
+        decision = evaluate(
+            demand,
+            [chosen],
+            self.config_files.catalog,
+            self.config_files.latency,
+            peers=snapshot.peers_of(demand),
+            workload=self.cache.workload(),
+        )
+        result = decision.result(node)
+        if result.feasible:
+            return result.allocation
+        options = candidates(chosen.devices_used(), demand.gpu)
+        if not options:
+            raise BindError(f"devices on {node} were taken meanwhile: {result.verdict.reason}")
+        # Something else no longer fits (kube-scheduler has its own view of cpu and memory);
+        # the devices still do, at their tightest fit.
+        return options[0]
 
     def _count_placement(self, node: str) -> None:
         snapshot = self.cache.snapshot()

@@ -20,12 +20,21 @@ from suanli.metrics import ExtenderMetrics
 @dataclass
 class FakeBinder:
     bound: list[tuple[str, str, str, str]] = field(default_factory=list)
+    annotations: dict[str, dict[str, str]] = field(default_factory=dict)  # by pod name
     refuse: bool = False
 
-    def bind(self, namespace: str, name: str, uid: str, node: str) -> None:
+    def bind(
+        self,
+        namespace: str,
+        name: str,
+        uid: str,
+        node: str,
+        annotations: Mapping[str, str] | None = None,
+    ) -> None:
         if self.refuse:
             raise BindError(f"binding pod {namespace}/{name} to {node} failed: 409 Conflict")
         self.bound.append((namespace, name, uid, node))
+        self.annotations[name] = dict(annotations or {})
 
 
 @dataclass
