@@ -346,6 +346,9 @@ def build_parser() -> argparse.ArgumentParser:
     apply.add_argument("--kubeconfig", type=Path, required=True)
     apply.set_defaults(handler=_cmd_fleet_apply)
     _add_extender(commands)
+    from suanli.simulate.cli import add_simulate
+
+    add_simulate(commands)
     _add_operator(commands)
     return parser
 

@@ -1,0 +1,1 @@
+"""`suanli simulate`: replay cluster traces through the scoring core the extender runs."""

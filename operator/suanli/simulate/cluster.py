@@ -1,0 +1,159 @@
+"""The simulated cluster: nodes parsed once, usage updated in place as pods arrive.
+
+Each node is kept both as the scoring core sees it (an immutable `NodeSnapshot`, replaced when a
+pod lands) and as plain numbers for the quick checks and baseline policies. Nodes whose facts
+are equal but for their name share a profile: usage aside, the core cannot tell them apart.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from suanli.scoring import (
+    MILLI_PER_DEVICE,
+    Allocation,
+    Catalog,
+    NodeFacts,
+    NodeSnapshot,
+    NodeUsage,
+    PodDemand,
+    node_facts,
+)
+from suanli.scoring.devices import allocate
+from suanli.scoring.resources import CPU, MEMORY, PODS
+from suanli.simulate.trace import GPU_RESOURCE, NodeRow, node_object
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """A pod's request in the numbers the quick checks use."""
+
+    cpu: int  # milli-cores
+    memory: int  # bytes
+    whole: int  # whole devices
+    milli: int  # or a share of one
+    types: frozenset[str]  # accepted canonical types; empty: any
+
+    @property
+    def gpu_milli(self) -> int:
+        return self.whole * MILLI_PER_DEVICE + self.milli
+
+
+def request_of(demand: PodDemand, accepted: Sequence[str]) -> Request:
+    return Request(
+        cpu=demand.requests.amount(CPU),
+        memory=demand.requests.amount(MEMORY),
+        whole=demand.requests.amount(GPU_RESOURCE),
+        milli=demand.gpu_milli,
+        types=frozenset(accepted),
+    )
+
+
+class SimNode:
+    """One node: facts, current usage, and the numbers derived from them."""
+
+    __slots__ = (
+        "cpu_cap",
+        "cpu_free",
+        "devices",
+        "facts",
+        "index",
+        "mem_cap",
+        "mem_free",
+        "name",
+        "pods_free",
+        "profile",
+        "snapshot",
+        "type_name",
+        "version",
+        "whole_used",
+    )
+
+    def __init__(self, index: int, facts: NodeFacts, profile: int) -> None:
+        accelerator = facts.accelerator
+        self.index = index
+        self.name = facts.name
+        self.facts = facts
+        self.profile = profile
+        self.type_name = accelerator.type.name if accelerator and accelerator.type else None
+        self.cpu_cap = self.cpu_free = facts.allocatable.amount(CPU)
+        self.mem_cap = self.mem_free = facts.allocatable.amount(MEMORY)
+        self.pods_free = facts.allocatable.amount(PODS)
+        self.devices: tuple[int, ...] = (0,) * (accelerator.count if accelerator else 0)
+        self.whole_used = 0
+        self.version = 0
+        self.snapshot = NodeSnapshot(facts, NodeUsage(devices=self.devices))
+
+    @property
+    def gpu_cap(self) -> int:
+        return len(self.devices) * MILLI_PER_DEVICE
+
+    @property
+    def gpu_free(self) -> int:
+        return self.gpu_cap - sum(self.devices)
+
+    def key(self) -> tuple[int, int, int, int, tuple[int, ...]]:
+        """Usage as the core sees it: nodes of one profile with equal keys score alike."""
+        return (self.cpu_free, self.mem_free, self.pods_free, self.whole_used, self.devices)
+
+    def fits(self, request: Request) -> bool:
+        """Capacity right now (types are checked per profile)."""
+        if request.cpu > self.cpu_free or request.memory > self.mem_free or self.pods_free < 1:
+            return False
+        if request.whole:
+            return sum(1 for u in self.devices if u == 0) >= request.whole
+        if request.milli:
+            return bool(self.devices) and min(self.devices) <= MILLI_PER_DEVICE - request.milli
+        return True
+
+    def place(self, demand: PodDemand, allocation: Allocation) -> None:
+        """Count a pod here; AllocationError rather than over-filling a device."""
+        self.devices = allocate(self.devices, allocation)
+        requests = demand.requests
+        self.cpu_free -= requests.amount(CPU)
+        self.mem_free -= requests.amount(MEMORY)
+        self.pods_free -= 1
+        self.whole_used += requests.amount(GPU_RESOURCE)
+        usage = self.snapshot.usage
+        self.snapshot = NodeSnapshot(
+            self.facts,
+            NodeUsage(usage.requested + requests, usage.pod_count + 1, self.devices),
+        )
+        self.version += 1
+
+
+def _profile_key(facts: NodeFacts) -> NodeFacts:
+    return dataclasses.replace(facts, name="")
+
+
+class SimCluster:
+    def __init__(self, rows: Sequence[NodeRow], catalog: Catalog) -> None:
+        facts = sorted((node_facts(node_object(r), catalog) for r in rows), key=lambda f: f.name)
+        profiles: dict[NodeFacts, int] = {}
+        self.nodes: list[SimNode] = []
+        for index, parsed in enumerate(facts):
+            profile = profiles.setdefault(_profile_key(parsed), len(profiles))
+            self.nodes.append(SimNode(index, parsed, profile))
+        self.profiles: list[list[SimNode]] = [[] for _ in profiles]
+        for node in self.nodes:
+            self.profiles[node.profile].append(node)
+        self.gpu_capacity = sum(n.gpu_cap for n in self.nodes)
+        self.gpu_allocated = 0
+        # Idle milli-devices per known accelerator type, kept up to date as pods land.
+        self.idle: dict[str, int] = {}
+        for node in self.nodes:
+            if node.type_name is not None and node.devices:
+                self.idle[node.type_name] = self.idle.get(node.type_name, 0) + node.gpu_cap
+
+    def place(self, node: SimNode, demand: PodDemand, allocation: Allocation) -> None:
+        before = node.gpu_free
+        node.place(demand, allocation)
+        taken = before - node.gpu_free
+        self.gpu_allocated += taken
+        if node.type_name is not None and taken:
+            self.idle[node.type_name] -= taken
+
+    def snapshots(self) -> list[NodeSnapshot]:
+        return [n.snapshot for n in self.nodes]
