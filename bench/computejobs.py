@@ -7,7 +7,7 @@ creation-to-Running latency (p50/p99, from each job's creationTimestamp to its s
 and the resident memory of the operator and the extender. The time to create the jobs is the
 baseline of the same run: `running_vs_submit` says how far the system lags behind submission.
 
-    python bench/operator.py [--jobs 1000] [--replicas 4] [--nodes 1000] [--out FILE.json]
+    python bench/computejobs.py [--jobs 1000] [--replicas 4] [--nodes 1000] [--out FILE.json]
 """
 
 from __future__ import annotations
@@ -160,7 +160,7 @@ def main() -> None:
     parser.add_argument("--replicas", type=int, default=4)
     parser.add_argument("--nodes", type=int, default=1000)
     parser.add_argument("--timeout", type=float, default=3000)
-    parser.add_argument("--out", type=Path, default=Path("bench/results/operator.json"))
+    parser.add_argument("--out", type=Path, default=Path("bench/results/computejobs.json"))
     args = parser.parse_args()
     result = run(args.jobs, args.replicas, args.nodes, args.timeout)
     machine = {"cpus": len(os.sched_getaffinity(0)), "python": platform.python_version()}
