@@ -1,4 +1,4 @@
-.PHONY: demo test tools bench down
+.PHONY: demo test tools bench bench-jobs down
 
 demo:  ## bring up the local control plane with the demo fleet and show it
 	bash hack/demo.sh
@@ -11,6 +11,9 @@ tools:  ## build the pinned control-plane binaries (cached by pin hash)
 
 bench:  ## control-plane start time and memory with 0, 100 and 5000 fake nodes
 	.venv/bin/python bench/controlplane.py
+
+bench-jobs:  ## 1000 ComputeJobs (4000 pods) on 1000 nodes through operator, scheduler and extender
+	.venv/bin/python bench/computejobs.py
 
 down:  ## stop the local control plane
 	.venv/bin/suanli dev down
