@@ -110,6 +110,7 @@ class SeedResult:
     seconds: float = 0.0
     unallocated: dict[int, float] = field(default_factory=dict)  # checkpoint % -> GPU %
     fragmentation_rate: float = 0.0  # fragmented / idle GPU at arrived 100 %, %
+    fragmented: float = 0.0  # fragmented GPU at arrived 100 %, % of capacity
     curve: list[tuple[float, float]] = field(default_factory=list)  # (arrived %, allocated %)
     evaluated_nodes: int = 0
     placements: list[Placed] = field(default_factory=list)
@@ -124,6 +125,7 @@ class SeedResult:
             "seconds": round(self.seconds, 3),
             "unallocated_gpu_pct": {str(k): round(v, 4) for k, v in self.unallocated.items()},
             "fragmentation_rate_pct": round(self.fragmentation_rate, 4),
+            "fragmented_gpu_pct": round(self.fragmented, 4),
             "evaluated_nodes": self.evaluated_nodes,
         }
 
@@ -167,6 +169,7 @@ class _Recorder:
             if point == CHECKPOINTS[0]:
                 fragmented, idle = cluster_fragmentation(cluster, self.workload)
                 self.result.fragmentation_rate = 100 * fragmented / idle if idle else 0.0
+                self.result.fragmented = 100 * fragmented / self.capacity
             self.next_point += 1
 
 

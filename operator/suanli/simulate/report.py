@@ -31,6 +31,8 @@ def _value(result: SeedResult, name: str) -> float:
         return result.unallocated.get(int(name.removeprefix("unallocated@")), math.nan)
     if name == "fragmentation":
         return result.fragmentation_rate
+    if name == "fragmented":
+        return result.fragmented
     if name == "failed":
         return 100 * result.failed / max(1, result.pods)
     return result.seconds
@@ -60,6 +62,7 @@ def summary(run: RunResult) -> dict[str, Any]:
             )
             for name in (
                 *(f"unallocated@{c}" for c in CHECKPOINTS),
+                "fragmented",
                 "fragmentation",
                 "failed",
                 "seconds",
@@ -114,7 +117,8 @@ def table(run: RunResult) -> str:
     headers = [
         "policy",
         *(f"unalloc GPU % @{c}%" for c in CHECKPOINTS),
-        "frag % @100%",
+        "frag GPU % @100%",
+        "frag/idle % @100%",
         "failed pods %",
         "s/seed",
         "vs bestfit @100%",
@@ -128,6 +132,7 @@ def table(run: RunResult) -> str:
             [
                 policy,
                 *(_cell(_metric(results, f"unallocated@{c}")) for c in CHECKPOINTS),
+                _cell(_metric(results, "fragmented")),
                 _cell(_metric(results, "fragmentation"), 1),
                 _cell(_metric(results, "failed")),
                 _cell(_metric(results, "seconds"), 1),
@@ -189,12 +194,15 @@ def plot(run: RunResult, path: Path) -> None:
         xlim=(0, top),
         ylim=(0, 102),
     )
+    for checkpoint in CHECKPOINTS:
+        right.axvline(checkpoint, color="grey", linestyle=":", linewidth=1)
+    right.set_yscale("log")
     right.set(
         xlabel="arrived workload (% of GPU capacity)",
-        ylabel="GPU unallocated (%)",
+        ylabel="GPU unallocated (%, log scale)",
         title="Unallocated GPU near saturation",
-        xlim=(70, top),
-        ylim=(0, 30),
+        xlim=(80, top),
+        ylim=(0.1, 40),
     )
     for axis in (left, right):
         axis.grid(alpha=0.3)
