@@ -11,7 +11,7 @@ from suanli.scoring.catalog import Catalog
 from suanli.scoring.config import ScoringConfig
 from suanli.scoring.demand import PodDemand
 from suanli.scoring.facts import NodeFacts
-from suanli.scoring.fragmentation import Plan, plan
+from suanli.scoring.fragmentation import NodeState, Plan, plan
 from suanli.scoring.latency import LatencyMap
 from suanli.scoring.resources import CPU, MEMORY
 from suanli.scoring.shapes import NO_WORKLOAD, Workload
@@ -36,6 +36,7 @@ class Context:
     # Device plans per node name, worked out once per decision (filter, packing and the result
     # all need them). Local to this context, which lives for one decision.
     _plans: dict[str, Plan | None] = field(default_factory=dict, repr=False, compare=False)
+    _fragmentation: dict[NodeState, float] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def peer_total(self) -> int:
@@ -46,7 +47,12 @@ class Context:
         if node.name not in self._plans:
             requests = self.demand.requests
             self._plans[node.name] = plan(
-                node, self.demand.gpu, requests.amount(CPU), requests.amount(MEMORY), self.workload
+                node,
+                self.demand.gpu,
+                requests.amount(CPU),
+                requests.amount(MEMORY),
+                self.workload,
+                memo=self._fragmentation,
             )
         return self._plans[node.name]
 

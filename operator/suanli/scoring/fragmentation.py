@@ -116,20 +116,34 @@ class Plan:
 
 
 def plan(
-    node: NodeSnapshot, request: GpuRequest, cpu: int, memory: int, workload: Workload
+    node: NodeSnapshot,
+    request: GpuRequest,
+    cpu: int,
+    memory: int,
+    workload: Workload,
+    *,
+    memo: dict[NodeState, float] | None = None,
 ) -> Plan | None:
     """The device choice with the smallest fragmentation increase (the tightest fit first among
-    equals, then the lowest index), or None when the devices cannot take the request."""
+    equals, then the lowest index), or None when the devices cannot take the request. `memo`
+    keeps fragmentation per node state for one workload: many nodes of a cluster look alike."""
     options = candidates(node.devices_used(), request)
     if not options:
         return None
     if not workload:
         return Plan(options[0], 0.0)
+    known = {} if memo is None else memo
+
+    def measured(state: NodeState) -> float:
+        if state not in known:
+            known[state] = fragmentation(state, workload)
+        return known[state]
+
     state = node_state(node)
-    before = fragmentation(state, workload)
+    before = measured(state)
     best: Plan | None = None
     for allocation in options:
-        delta = fragmentation(state.after(allocation, cpu, memory), workload) - before
+        delta = measured(state.after(allocation, cpu, memory)) - before
         if best is None or delta < best.delta:
             best = Plan(allocation, delta)
     return best
