@@ -175,10 +175,20 @@ def test_a_gang_that_does_not_fit_holds_nothing_until_capacity_arrives(
         core.delete_node("h100-extra-0")
 
 
+def _long_running_batch() -> list[dict[str, Any]]:
+    """The batch example's tasks, running 90 s: long enough to watch the job while it runs
+    even when a busy machine slows the operator down."""
+    tasks: list[dict[str, Any]] = yaml.safe_load((EXAMPLES / "batch-cpu.yaml").read_text())["spec"][
+        "tasks"
+    ]
+    tasks[0]["template"]["metadata"]["annotations"]["suanli.dev/run-duration"] = "90s"
+    return tasks
+
+
 def test_suspend_deletes_pods_and_resume_runs_again(
     control_plane: ControlPlane, namespace: str
 ) -> None:
-    name = apply_example(control_plane, namespace, "batch-cpu.yaml")
+    name = apply_example(control_plane, namespace, "batch-cpu.yaml", tasks=_long_running_batch())
     wait_phase(control_plane, namespace, name, "Running")
     control_plane.kubectl(
         "patch",
@@ -203,7 +213,8 @@ def test_suspend_deletes_pods_and_resume_runs_again(
         "-p",
         '{"spec":{"runPolicy":{"suspend":false}}}',
     )
-    wait_phase(control_plane, namespace, name, "Succeeded", 120)
+    # Resumed: the pods are created again and run.
+    wait_phase(control_plane, namespace, name, "Running", 120)
 
 
 def test_failed_pods_are_restarted_up_to_the_backoff_limit(
@@ -225,14 +236,14 @@ def test_failed_pods_are_restarted_up_to_the_backoff_limit(
 
 
 def test_deleting_a_job_removes_its_pods(control_plane: ControlPlane, namespace: str) -> None:
-    name = apply_example(control_plane, namespace, "batch-cpu.yaml")
+    name = apply_example(control_plane, namespace, "batch-cpu.yaml", tasks=_long_running_batch())
     wait_phase(control_plane, namespace, name, "Running")
     control_plane.kubectl("delete", "computejob", name, "-n", namespace)
     eventually(lambda: raw_pods(control_plane.core, namespace) == [], 60, "pods collected")
 
 
 def test_operator_metrics(operator: Operator, namespace: str, control_plane: ControlPlane) -> None:
-    name = apply_example(control_plane, namespace, "batch-cpu.yaml")
+    name = apply_example(control_plane, namespace, "batch-cpu.yaml", tasks=_long_running_batch())
     wait_phase(control_plane, namespace, name, "Running")
     eventually(
         lambda: (
