@@ -14,10 +14,9 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from suanli.scoring.errors import CatalogError, describe
+from suanli.scoring.errors import CatalogError, load_document
 
 
 class Vendor(StrEnum):
@@ -164,18 +163,7 @@ def parse_catalog(
 
     `where` (a file path, say) starts every error message.
     """
-    data: object = source
-    if isinstance(source, str):
-        try:
-            data = yaml.safe_load(source)
-        except yaml.YAMLError as error:
-            raise CatalogError(f"{where} is not valid YAML: {error}") from None
-    if not isinstance(data, Mapping):
-        raise CatalogError(f"invalid {where}: expected a mapping with 'types'")
-    try:
-        spec = _CatalogSpec.model_validate(data)
-    except ValidationError as error:
-        raise CatalogError(describe(error, where, data)) from None
+    spec, _ = load_document(source, where, _CatalogSpec, CatalogError, "a mapping with 'types'")
     return Catalog(
         tuple(
             AcceleratorType(

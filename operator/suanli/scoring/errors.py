@@ -7,8 +7,12 @@ file or annotation can fix it without reading the code.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TypeVar
 
-from pydantic import ValidationError
+import yaml
+from pydantic import BaseModel, ValidationError
+
+Model = TypeVar("Model", bound=BaseModel)
 
 
 class ScoringInputError(ValueError):
@@ -59,3 +63,25 @@ def describe(error: ValidationError, what: str, data: object = None) -> str:
             message = str(item["msg"]).removeprefix("Value error, ")
         lines.append(f"  {field_path(tuple(item['loc']), data)}: {message}")
     return "\n".join(lines)
+
+
+def load_document(
+    source: str | Mapping[str, object],
+    where: str,
+    model: type[Model],
+    error: type[ScoringInputError],
+    expected: str,
+) -> tuple[Model, Mapping[str, object]]:
+    """Validate YAML text or loaded data against `model`; `error` names the file and field."""
+    data: object = source
+    if isinstance(source, str):
+        try:
+            data = yaml.safe_load(source)
+        except yaml.YAMLError as problem:
+            raise error(f"{where} is not valid YAML: {problem}") from None
+    if not isinstance(data, Mapping):
+        raise error(f"invalid {where}: expected {expected}")
+    try:
+        return model.model_validate(data), data
+    except ValidationError as problem:
+        raise error(describe(problem, where, data)) from None

@@ -13,10 +13,9 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from suanli.scoring.errors import LatencyError, describe
+from suanli.scoring.errors import LatencyError, load_document
 
 _Pair = tuple[str, str]
 
@@ -102,16 +101,5 @@ def parse_latency(source: str | Mapping[str, object], where: str = "latency map"
 
     `where` (a file path, say) starts every error message.
     """
-    data: object = source
-    if isinstance(source, str):
-        try:
-            data = yaml.safe_load(source)
-        except yaml.YAMLError as error:
-            raise LatencyError(f"{where} is not valid YAML: {error}") from None
-    if not isinstance(data, Mapping):
-        raise LatencyError(f"invalid {where}: expected a mapping with 'latencyMs'")
-    try:
-        spec = _LatencySpec.model_validate(data)
-    except ValidationError as error:
-        raise LatencyError(describe(error, where, data)) from None
+    spec, _ = load_document(source, where, _LatencySpec, LatencyError, "a mapping with 'latencyMs'")
     return LatencyMap(MappingProxyType(_links(spec, where)))
