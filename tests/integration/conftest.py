@@ -83,6 +83,25 @@ def control_plane(session_dir: Path) -> Iterator[ControlPlane]:
         cluster.down(state_dir)
 
 
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def _http_text(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return str(response.read().decode())
+
+
+def _stop_daemon(daemon: Daemon | None) -> None:
+    if daemon is not None:
+        stop(daemon.record())
+        daemon.process.wait()
+
+
 @dataclass
 class Extender:
     """The Suanli extender as its own process, on the port the suanli-scheduler calls."""
@@ -108,24 +127,14 @@ class Extender:
             ],
             self.log,
         )
-        self.daemon.wait_until(self._ready, 60, "ready")
-
-    def _ready(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"{self.url}/readyz", timeout=2) as response:
-                return bool(response.status == 200)
-        except OSError:
-            return False
+        self.daemon.wait_until(lambda: _http_ok(f"{self.url}/readyz"), 60, "ready")
 
     def stop(self) -> None:
-        if self.daemon is not None:
-            stop(self.daemon.record())
-            self.daemon.process.wait()
-            self.daemon = None
+        _stop_daemon(self.daemon)
+        self.daemon = None
 
     def metrics(self) -> str:
-        with urllib.request.urlopen(f"{self.url}/metrics", timeout=5) as response:
-            return str(response.read().decode())
+        return _http_text(f"{self.url}/metrics")
 
 
 @pytest.fixture(scope="session")
@@ -182,14 +191,8 @@ class Operator:
             ],
             self.log_dir / f"operator-{self.identity}.log",
         )
-        self.daemon.wait_until(self._healthy, 60, "healthy")
-
-    def _healthy(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=2) as r:
-                return bool(r.status == 200)
-        except OSError:
-            return False
+        healthz = f"http://127.0.0.1:{self.port}/healthz"
+        self.daemon.wait_until(lambda: _http_ok(healthz), 60, "healthy")
 
     def kill(self) -> None:
         """SIGKILL: no cleanup, no Lease release — a crash."""
@@ -199,14 +202,11 @@ class Operator:
             self.daemon = None
 
     def stop(self) -> None:
-        if self.daemon is not None:
-            stop(self.daemon.record())
-            self.daemon.process.wait()
-            self.daemon = None
+        _stop_daemon(self.daemon)
+        self.daemon = None
 
     def metrics(self) -> str:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as r:
-            return str(r.read().decode())
+        return _http_text(f"http://127.0.0.1:{self.port}/metrics")
 
 
 @pytest.fixture(scope="session")
