@@ -98,7 +98,7 @@ class Decision:
         return "" if self.ranking else aggregate_reasons(self.verdicts)
 
 
-def _weights(demand: PodDemand) -> dict[str, float]:
+def weights_of(demand: PodDemand) -> dict[str, float]:
     return demand.spec.weights.model_dump()
 
 
@@ -107,17 +107,23 @@ def round_score(total: float) -> int:
     return max(0, min(MAX_SCORE, math.floor(total * MAX_SCORE + 0.5)))
 
 
-def _score(context: Context, node: NodeSnapshot, verdict: Verdict) -> NodeResult:
-    weights = _weights(context.demand)
+def weighted_total(weights: Mapping[str, float], values: Mapping[str, float]) -> float:
+    """The weighted mean of the signals in [0, 1], summed in the order of SCORERS (the fast
+    path sums the same way, so both give the very same float)."""
+    weight_sum = sum(weights[name] for name, _ in SCORERS)
+    total = sum(weights[name] * values[name] for name, _ in SCORERS) / weight_sum
+    return min(1.0, max(0.0, total))
+
+
+def score_node(context: Context, node: NodeSnapshot, verdict: Verdict) -> NodeResult:
+    """The full result of a feasible node: score, breakdown, explanation and devices."""
     values: dict[str, float] = {}
     notes: list[str] = []
     for name, scorer in SCORERS:
         signal = scorer(context, node)
         values[name] = signal.value
         notes.append(f"{name} {signal.value:.2f}: {signal.why}")
-    weight_sum = sum(weights[name] for name, _ in SCORERS)
-    total = sum(weights[name] * values[name] for name, _ in SCORERS) / weight_sum
-    total = min(1.0, max(0.0, total))
+    total = weighted_total(weights_of(context.demand), values)
     plan = context.plan(node)
     return NodeResult(
         verdict,
@@ -156,11 +162,17 @@ def evaluate(
     results: list[NodeResult] = []
     for node in ordered:
         verdict = check_node(context, node)
-        results.append(_score(context, node, verdict) if verdict.feasible else NodeResult(verdict))
+        results.append(
+            score_node(context, node, verdict) if verdict.feasible else NodeResult(verdict)
+        )
     feasible = [r for r in results if r.feasible]
-    # Integer score first (what kube-scheduler sees), then full precision, then name.
-    feasible.sort(key=lambda r: (-r.score, -r.total, r.node))
+    feasible.sort(key=ranking_key)
     return Decision(tuple(results), tuple(r.node for r in feasible))
+
+
+def ranking_key(result: NodeResult) -> tuple[int, float, str]:
+    """Integer score first (what kube-scheduler sees), then full precision, then name."""
+    return (-result.score, -result.total, result.node)
 
 
 def best_nodes(decision: Decision, k: int = 1) -> tuple[str, ...]:

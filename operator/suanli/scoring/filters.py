@@ -9,7 +9,7 @@ it goes away (not enough free CPU, memory, pods or devices right now).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -271,22 +271,40 @@ def _devices(context: Context, node: NodeSnapshot) -> _Failure | None:
     )
 
 
-def check_node(context: Context, node: NodeSnapshot) -> Verdict:
-    """The first failed requirement decides; hard ones are checked before capacity."""
+def check_hard(context: Context, node: NodeSnapshot) -> Verdict | None:
+    """The first failed hard requirement (facts and peers only, never usage), or None."""
     for check in _HARD:
         failure = check(context, node)
         if failure is not None:
             return Verdict(node.name, Outcome.UNRESOLVABLE, failure.reason, failure.category)
+    return None
+
+
+def check_capacity(context: Context, node: NodeSnapshot) -> Verdict | None:
+    """What the node lacks right now for the pod (usage only), or None."""
     failure = _free(context, node) or _devices(context, node)
     if failure is not None:
         return Verdict(node.name, Outcome.RESOLVABLE, failure.reason, failure.category)
-    return Verdict(node.name, Outcome.FEASIBLE)
+    return None
+
+
+def check_node(context: Context, node: NodeSnapshot) -> Verdict:
+    """The first failed requirement decides; hard ones are checked before capacity."""
+    return (
+        check_hard(context, node)
+        or check_capacity(context, node)
+        or Verdict(node.name, Outcome.FEASIBLE)
+    )
 
 
 def aggregate_reasons(verdicts: Iterable[Verdict]) -> str:
     """`212 nodes: accelerator type not in [H100, A100]; 4 nodes: insufficient nvidia.com/gpu`:
     most frequent first, ties alphabetically, so the same cluster gives the same message."""
-    counts = Counter(v.category or v.reason for v in verdicts if not v.feasible)
+    return format_reason_counts(Counter(v.category or v.reason for v in verdicts if not v.feasible))
+
+
+def format_reason_counts(counts: Mapping[str, int]) -> str:
+    """The message of `aggregate_reasons` from counts of nodes per reason."""
     ordered = sorted(counts.items(), key=lambda item: (-item[1], item[0].casefold(), item[0]))
     return "; ".join(
         f"{count} {'node' if count == 1 else 'nodes'}: {category}" for category, count in ordered

@@ -225,6 +225,13 @@ class ShapeHistogram:
         if not sums[0]:
             del self._counts[key]
 
+    def estimate(self) -> tuple[int | None, Workload]:
+        """When the workload was last estimated, and what it was (to undo a trial's effect)."""
+        return self._estimated_at, self._workload
+
+    def restore(self, estimate: tuple[int | None, Workload]) -> None:
+        self._estimated_at, self._workload = estimate
+
     def workload(self) -> Workload:
         last = self._estimated_at
         if last is None or abs(self._total - last) >= max(1.0, last * self.refresh):

@@ -12,4 +12,8 @@ SCORERS: tuple[tuple[str, Scorer], ...] = (
     ("packing", packing.score),
 )
 
-__all__ = ["SCORERS", "Scorer", "Signal"]
+# The signals that read a node's usage; the others depend on its facts (and the job's peers)
+# only, so they are the same for every node of a class.
+USAGE_SIGNALS = frozenset({"packing"})
+
+__all__ = ["SCORERS", "USAGE_SIGNALS", "Scorer", "Signal"]

@@ -1,0 +1,24 @@
+"""The one model of the cluster's state, shared by the extender, the operator and the simulator.
+
+- `ClusterState`: nodes grouped by class and usage state, pods, workload; changed by deltas;
+  `what_if()` for trials that roll back.
+- `Decider`: the decision for one pod over the state, equal to the reference `evaluate` over
+  every candidate, at a cost that follows the distinct node states.
+- `ClusterFeed`: watch events (Node and Pod objects) into state deltas, assumed pods.
+"""
+
+from suanli.state.cluster import ClusterState, NodeEntry
+from suanli.state.decide import Choice, Decider
+from suanli.state.feed import ASSUME_TTL_SECONDS, ClusterFeed, placed_pod, pod_key, pod_shape
+
+__all__ = [
+    "ASSUME_TTL_SECONDS",
+    "Choice",
+    "ClusterFeed",
+    "ClusterState",
+    "Decider",
+    "NodeEntry",
+    "placed_pod",
+    "pod_key",
+    "pod_shape",
+]

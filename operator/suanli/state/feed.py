@@ -1,0 +1,230 @@
+"""Watch events in, state deltas out: the `ClusterState` of a process that watches a cluster.
+
+Nodes are parsed once per update, pods once per event; each event changes only the node it
+concerns. Pods the extender has just bound ("assumed") count on their node until the watch
+confirms them or a deadline passes. The extender and the operator each run one feed; the
+simulator feeds its state from a trace instead.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from suanli.scoring import (
+    Allocation,
+    NodeSnapshot,
+    Shape,
+    Snapshot,
+    Workload,
+    accepted_types,
+    node_facts,
+    parse_pod,
+    shape_of,
+    with_pressure,
+)
+from suanli.scoring.catalog import Catalog
+from suanli.scoring.demand import job_of
+from suanli.scoring.errors import ScoringInputError
+from suanli.scoring.resources import EMPTY, pod_requests
+from suanli.scoring.snapshot import PlacedPod, placed_devices
+from suanli.state.cluster import ClusterState
+from suanli.state.decide import Decider
+
+# A pod bound here but not yet seen bound by the watch counts on its node for this long.
+ASSUME_TTL_SECONDS = 60.0
+_TERMINAL = frozenset({"Succeeded", "Failed"})
+
+# Called with the node whose capacity grew (a pod left it, or it appeared or changed).
+CapacityListener = Callable[[str], None]
+
+
+def pod_key(pod: Mapping[str, Any]) -> str:
+    metadata = pod.get("metadata") or {}
+    return f"{metadata.get('namespace') or 'default'}/{metadata.get('name') or ''}"
+
+
+def placed_pod(
+    pod: Mapping[str, Any], node: str | None = None, devices: Allocation | None = None
+) -> PlacedPod | None:
+    """What a pod holds on its node, or None when it holds nothing (unbound or finished).
+    `devices` are the ones just chosen for it, before the annotation comes back by watch."""
+    node = node or (pod.get("spec") or {}).get("nodeName")
+    if not node or (pod.get("status") or {}).get("phase") in _TERMINAL:
+        return None
+    try:
+        requests = pod_requests(pod)
+    except ScoringInputError:
+        requests = EMPTY
+    milli, recorded = placed_devices(pod, requests)
+    return PlacedPod(pod_key(pod), str(node), job_of(pod), requests, milli, devices or recorded)
+
+
+def pod_shape(pod: Mapping[str, Any], catalog: Catalog) -> Shape | None:
+    """The request shape a placed pod adds to the workload (None: no devices, or unreadable)."""
+    try:
+        demand = parse_pod(pod)
+    except ScoringInputError:
+        return None
+    return shape_of(demand, accepted_types(demand, catalog))
+
+
+class ClusterFeed:
+    """Keeps a `ClusterState` (and its `Decider`) in step with node and pod watches."""
+
+    def __init__(self, catalog: Callable[[], Catalog], clock: Callable[[], float] = time.monotonic):
+        self._catalog = catalog
+        self._clock = clock
+        self.state = ClusterState()
+        self.decider = Decider(self.state)
+        self._nodes: dict[str, Mapping[str, Any]] = {}
+        self.bad_nodes: dict[str, str] = {}
+        self._assumed: dict[str, float] = {}
+        self._facts_catalog: Catalog | None = None
+        self._workload: tuple[int, Workload] | None = None
+        self.listeners: list[CapacityListener] = []
+
+    @property
+    def lock(self) -> Any:
+        return self.state.lock
+
+    # --- nodes ---------------------------------------------------------------------------------
+
+    def replace_nodes(self, nodes: Iterable[Mapping[str, Any]]) -> None:
+        with self.lock:
+            self._nodes = {str(n["metadata"]["name"]): n for n in nodes}
+            self._reparse_all()
+
+    def apply_node(self, event: str, node: Mapping[str, Any]) -> None:
+        name = str(node["metadata"]["name"])
+        with self.lock:
+            if event == "DELETED":
+                self._nodes.pop(name, None)
+                self.bad_nodes.pop(name, None)
+                self.state.remove_node(name)
+                return
+            self._nodes[name] = node
+            self._parse(name)
+        self._notify(name)
+
+    def _parse(self, name: str) -> None:
+        try:
+            facts = node_facts(self._nodes[name], self._catalog())
+        except ScoringInputError as error:
+            # A node whose labels or capacity cannot be read is left out, with the reason kept.
+            self.state.remove_node(name)
+            self.bad_nodes[name] = str(error)
+            return
+        self.bad_nodes.pop(name, None)
+        self.state.set_node(facts)
+
+    def _reparse_all(self) -> None:
+        self._facts_catalog = self._catalog()
+        self.bad_nodes.clear()
+        self.state.clear_nodes()
+        for name in self._nodes:
+            self._parse(name)
+
+    def refresh_catalog(self) -> None:
+        """Re-read every node's facts once the catalog has been replaced."""
+        with self.lock:
+            if self._facts_catalog is not self._catalog():
+                self._reparse_all()
+
+    # --- pods ----------------------------------------------------------------------------------
+
+    def replace_pods(self, pods: Iterable[Mapping[str, Any]]) -> None:
+        with self.lock:
+            state = self.state
+            keep = {k: (state.pods[k], state.shape_of(k)) for k in self._assumed if k in state.pods}
+            listed: dict[str, tuple[PlacedPod, Shape | None]] = {}
+            for pod in pods:
+                placed = placed_pod(pod)
+                if placed is not None:
+                    listed[placed.key] = (placed, self._shape(pod))
+            for key, held in keep.items():
+                listed.setdefault(key, held)
+            for key in [k for k in state.pods if k not in listed]:
+                state.set_pod(key, None)
+            for key, (placed, shape) in listed.items():
+                if state.pods.get(key) != placed:
+                    state.set_pod(key, placed, shape)
+
+    def apply_pod(self, event: str, pod: Mapping[str, Any]) -> None:
+        key = pod_key(pod)
+        with self.lock:
+            placed = None if event == "DELETED" else placed_pod(pod)
+            if placed is None and key in self._assumed and event != "DELETED":
+                # An event older than our binding: keep the assumption until the watch catches up.
+                return
+            self._assumed.pop(key, None)
+            old = self.state.pods.get(key)
+            if old == placed:
+                return
+            self.state.set_pod(key, placed, self._shape(pod) if placed is not None else None)
+        if old is not None and (placed is None or placed.node != old.node):
+            self._notify(old.node)
+
+    def assume(self, pod: Mapping[str, Any], node: str, devices: Allocation | None = None) -> None:
+        """Count a pod on `node` right after binding it, before the watch reports the binding;
+        `devices` are the ones chosen for it."""
+        placed = placed_pod(pod, node, devices)
+        if placed is None:
+            return
+        with self.lock:
+            self._assumed[placed.key] = self._clock() + ASSUME_TTL_SECONDS
+            self.state.set_pod(placed.key, placed, self._shape(pod))
+
+    def _shape(self, pod: Mapping[str, Any]) -> Shape | None:
+        return pod_shape(pod, self._catalog())
+
+    def expire_assumed(self) -> None:
+        now = self._clock()
+        with self.lock:
+            for key in [k for k, deadline in self._assumed.items() if deadline < now]:
+                del self._assumed[key]
+                self.state.set_pod(key, None)
+
+    def _notify(self, node: str) -> None:
+        for listener in self.listeners:
+            listener(node)
+
+    # --- reads ---------------------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Before a decision: catalog reloads applied, stale assumptions dropped."""
+        self.refresh_catalog()
+        self.expire_assumed()
+
+    def workload(self) -> Workload:
+        """The typical shapes of the placed pods, with the pressure on each accelerator type
+        from the idle capacity now; recomputed only after the state changed."""
+        with self.lock:
+            generation = self.state.generation
+            if self._workload is None or self._workload[0] != generation:
+                workload = with_pressure(
+                    self.state.histogram.workload(), self.state.idle_by_type()
+                )
+                self._workload = (generation, workload)
+            return self._workload[1]
+
+    def node(self, name: str) -> NodeSnapshot | None:
+        return self.state.node_snapshot(name)
+
+    def snapshot(self) -> Snapshot:
+        """The whole state as the reference `Snapshot` (O(nodes): for tests and tools, never
+        for a scheduling decision)."""
+        with self.lock:
+            self.prepare()
+            state = self.state
+            nodes = tuple(state.nodes[n].snapshot() for n in state.names())
+            return Snapshot(nodes, tuple(state.pods[k] for k in sorted(state.pods)))
+
+    def counts(self) -> dict[str, int]:
+        with self.lock:
+            return {
+                "nodes": len(self._nodes),
+                "pods": len(self.state.pods),
+                "assumed": len(self._assumed),
+            }

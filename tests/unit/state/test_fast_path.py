@@ -1,0 +1,163 @@
+"""The fast decision equals the reference `evaluate` over every candidate node.
+
+Random fleets (several nodes per pool, so usage states repeat and groups form), random
+occupancies (whole devices, shares, cpu pods, pods of the same job), random demands (with
+hard requirements, preferences, shares and same-domain gangs), with and without a workload,
+judged in sequence on one state so that memos carried between decisions are exercised too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from suanli.scoring import (
+    GPU_MILLI_ANNOTATION,
+    NO_WORKLOAD,
+    Decision,
+    PodDemand,
+    evaluate,
+    node_facts,
+    parse_pod,
+    with_pressure,
+)
+from suanli.state import Choice, ClusterFeed
+
+from ..scoring.helpers import default_catalog, default_latency, fleet_nodes, pod
+from ..scoring.test_properties import RESOURCES, specs
+
+CATALOG = default_catalog()
+LATENCY = default_latency()
+# Three nodes of each pool at most: enough for repeated usage states, quick to judge.
+_RAW = [n for n in fleet_nodes() if n["metadata"]["name"].rsplit("-", 1)[1] in {"0", "1", "2"}]
+_NAMES = [n["metadata"]["name"] for n in _RAW]
+_FACTS = {n["metadata"]["name"]: node_facts(n, CATALOG) for n in _RAW}
+
+
+@dataclass(frozen=True)
+class Occupant:
+    node: str
+    requests: dict[str, str]
+    milli: int  # a device share, 0 for none
+    job: str | None
+
+
+@st.composite
+def occupants(draw: st.DrawFn) -> list[Occupant]:
+    found: list[Occupant] = []
+    for name in draw(st.lists(st.sampled_from(_NAMES), max_size=40)):
+        accelerator = _FACTS[name].accelerator
+        requests: dict[str, str] = {"cpu": draw(st.sampled_from(["1", "4", "16"]))}
+        milli = 0
+        if accelerator is not None and accelerator.count and draw(st.booleans()):
+            if draw(st.booleans()):
+                requests[accelerator.resource] = str(draw(st.integers(1, accelerator.count)))
+            else:
+                milli = draw(st.sampled_from([250, 500, 300]))
+        job = draw(st.sampled_from([None, None, "gang"]))
+        found.append(Occupant(name, requests, milli, job))
+    return found
+
+
+def _pod_of(index: int, occupant: Occupant) -> dict[str, Any]:
+    body = pod(occupant.requests, name=f"o{index}", job=occupant.job, node_name=occupant.node)
+    if occupant.milli:
+        body["metadata"]["annotations"][GPU_MILLI_ANNOTATION] = str(occupant.milli)
+    body["status"] = {"phase": "Running"}
+    return body
+
+
+@st.composite
+def demands(draw: st.DrawFn) -> PodDemand:
+    requests: dict[str, str] = {}
+    if draw(st.booleans()):
+        requests["cpu"] = draw(st.sampled_from(["100m", "1", "4", "64"]))
+    if draw(st.booleans()):
+        requests["memory"] = draw(st.sampled_from(["128Mi", "8Gi", "256Gi"]))
+    share = draw(st.integers(0, 3)) == 0
+    if not share and draw(st.booleans()):
+        requests[draw(st.sampled_from(RESOURCES[2:]))] = draw(st.sampled_from(["1", "2", "8"]))
+    body = pod(requests, draw(specs()), name="new", job=draw(st.sampled_from([None, "gang"])))
+    if share:
+        body["metadata"]["annotations"][GPU_MILLI_ANNOTATION] = str(
+            draw(st.sampled_from([100, 250, 700]))
+        )
+    return parse_pod(body)
+
+
+def _feed(occupied: list[Occupant]) -> ClusterFeed:
+    feed = ClusterFeed(lambda: CATALOG)
+    feed.replace_nodes(_RAW)
+    feed.replace_pods([_pod_of(i, o) for i, o in enumerate(occupied)])
+    return feed
+
+
+def _assert_same(choice: Choice, reference: Decision, names: list[str], keep: int) -> None:
+    verdicts = {r.node: r.verdict for r in reference.results}
+    expected_failed = {
+        n: v.category or v.reason for n, v in verdicts.items() if v.outcome.value == "resolvable"
+    }
+    expected_unresolvable = {
+        n: v.category or v.reason for n, v in verdicts.items() if v.outcome.value == "unresolvable"
+    }
+    assert choice.failed == expected_failed
+    assert choice.unresolvable == expected_unresolvable
+    assert choice.candidates == len(set(names))
+    assert choice.feasible == len(reference.ranking)
+    assert choice.feasible_names() == reference.ranking
+    assert choice.ranking == reference.ranking[:keep]
+    assert choice.ranked == tuple(reference.result(n) for n in reference.ranking[:keep])
+    assert choice.scores() == {n: reference.result(n).score for n in reference.ranking}
+    assert choice.unschedulable_reason == reference.unschedulable_reason
+
+
+_PROPERTY = settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+
+
+@_PROPERTY
+@given(
+    occupants(),
+    st.lists(demands(), min_size=1, max_size=4),
+    st.booleans(),
+    st.integers(1, 5),
+    st.data(),
+)
+def test_fast_decisions_equal_the_reference(
+    occupied: list[Occupant], asks: list[PodDemand], with_workload: bool, keep: int, data: Any
+) -> None:
+    feed = _feed(occupied)
+    for step, demand in enumerate(asks):
+        names = data.draw(
+            st.one_of(st.just(_NAMES), st.lists(st.sampled_from(_NAMES), min_size=1, unique=True))
+        )
+        workload = feed.workload() if with_workload else NO_WORKLOAD
+        snapshot = feed.snapshot()
+        peers = snapshot.peers_of(demand)
+        reference = evaluate(
+            demand, snapshot.select(names), CATALOG, LATENCY, peers=peers, workload=workload
+        )
+        choice = feed.decider.decide(
+            demand, names, catalog=CATALOG, latency=LATENCY, workload=workload, keep=keep
+        )
+        _assert_same(choice, reference, names, keep)
+        # The pod lands where it was sent: the next decision sees a changed state.
+        if choice.ranked:
+            best = choice.ranked[0]
+            body = pod(
+                {k: str(v) for k, v in demand.requests.items() if k != "cpu"},
+                name=f"placed-{step}",
+                job="gang" if demand.job else None,
+                node_name=best.node,
+            )
+            feed.apply_pod("ADDED", body)
+
+
+def test_workload_with_pressure_is_the_state_s() -> None:
+    feed = _feed([Occupant(_NAMES[0], {"cpu": "1"}, 0, None)])
+    expected = with_pressure(feed.state.histogram.workload(), feed.state.idle_by_type())
+    assert feed.workload() == expected
