@@ -27,6 +27,13 @@ class ExtenderMetrics:
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.phase_duration = Histogram(
+            "suanli_extender_phase_duration_seconds",
+            "Where a request's time goes, by verb and phase (read, decode, decide, encode).",
+            ["verb", "phase"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
         self.bad_requests = Counter(
             "suanli_extender_bad_requests_total",
             "Requests refused before scoring, by verb and reason "

@@ -13,8 +13,13 @@ from typing import Any
 
 from suanli.api import ComputeJob, Task
 from suanli.api.models import API_VERSION, KIND
-from suanli.extender.service import PLANNED_NODE_ANNOTATION
-from suanli.scoring import DEMAND_ANNOTATION, JOB_LABEL, Catalog, DemandSpec
+from suanli.scoring import (
+    DEMAND_ANNOTATION,
+    JOB_LABEL,
+    PLANNED_NODE_ANNOTATION,
+    Catalog,
+    DemandSpec,
+)
 from suanli.scoring.resources import VENDOR_RESOURCES
 
 SCHEDULER_NAME = "suanli-scheduler"

@@ -17,16 +17,16 @@ from kubernetes import client
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict, Field
 
+from suanli.configfiles import ScoringConfigFiles
 from suanli.controller.handlers import Webhook, register
 from suanli.controller.service import JobController
 from suanli.controller.store import JobStore
 from suanli.devcluster.pki import CertificateAuthority
-from suanli.extender.cache import ClusterCache
-from suanli.extender.configfiles import ScoringConfigFiles
 from suanli.kube.client import api_client
 from suanli.kube.lease import LeaseConfig, LeaseElector
 from suanli.kube.watches import cluster_reflectors
 from suanli.metrics import OperatorMetrics
+from suanli.state import ClusterFeed
 
 log = logging.getLogger(__name__)
 EXIT_LOST_LEASE = 2
@@ -139,7 +139,7 @@ async def run_operator(settings: OperatorSettings) -> int:
         holding = asyncio.ensure_future(elector.hold(on_lost))
     store = JobStore(api)
     config_files = ScoringConfigFiles(settings.catalog, settings.latency)
-    cluster = ClusterCache(lambda: config_files.catalog)
+    cluster = ClusterFeed(lambda: config_files.catalog)
     reflectors = cluster_reflectors(client.CoreV1Api(api), cluster)
     controller = JobController(
         store=store,

@@ -15,18 +15,17 @@ from typing import Any
 from pydantic import ValidationError
 
 from suanli.api import ComputeJob, Phase
+from suanli.configfiles import ScoringConfigFiles
 from suanli.controller.admission import Admission, plan_gang
 from suanli.controller.lifecycle import Actions, Observed, reconcile
 from suanli.controller.podspec import PodSlot, pod_manifest
 from suanli.controller.store import JobStore
-from suanli.extender.cache import ClusterCache
-from suanli.extender.configfiles import ScoringConfigFiles
-from suanli.extender.service import PLANNED_NODE_ANNOTATION
 from suanli.metrics import OperatorMetrics
-from suanli.scoring import DEFAULT_CONFIG, DemandError, Resources, parse_pod
+from suanli.scoring import DEFAULT_CONFIG, PLANNED_NODE_ANNOTATION, DemandError, parse_pod
 from suanli.scoring.context import build_context
 from suanli.scoring.pricing import pod_price
-from suanli.scoring.resources import pod_requests
+from suanli.scoring.snapshot import PlacedPod
+from suanli.state import ClusterFeed, placed_pod
 
 log = logging.getLogger(__name__)
 JobKey = tuple[str, str]
@@ -69,7 +68,7 @@ class JobController:
         self,
         *,
         store: JobStore,
-        cluster: ClusterCache,
+        cluster: ClusterFeed,
         config_files: ScoringConfigFiles,
         metrics: OperatorMetrics,
         post_event: EventPoster,
@@ -227,9 +226,10 @@ class JobController:
 
     # --- facts for the lifecycle ---------------------------------------------------------------
 
-    def _reserved(self, job_key: JobKey) -> dict[str, Resources]:
-        """Capacity promised to other admitted gangs whose pods are not bound yet."""
-        reserved: dict[str, Resources] = {}
+    def _reserved(self, job_key: JobKey) -> list[PlacedPod]:
+        """Pods of other admitted gangs planned on a node but not bound yet: their capacity is
+        promised."""
+        reserved: list[PlacedPod] = []
         for key, pods in self.cache.pods.items():
             if key == job_key:
                 continue
@@ -241,7 +241,9 @@ class JobController:
                     and not pod["spec"].get("nodeName")
                     and status.get("phase", "Pending") == "Pending"
                 ):
-                    reserved[node] = reserved.get(node, Resources()) + pod_requests(pod)
+                    placed = placed_pod(pod, str(node))
+                    if placed is not None:
+                        reserved.append(placed)
         return reserved
 
     def _admit(self, job: ComputeJob, body: Mapping[str, Any], missing: list[PodSlot]) -> Admission:
@@ -253,8 +255,9 @@ class JobController:
             return Admission({}, False, f"the job's pods cannot be scored: {error}")
         gang = job.spec.gang
         min_member = gang.min_member if gang else len(missing)
+        self.cluster.prepare()
         return plan_gang(
-            self.cluster.snapshot(),
+            self.cluster,
             demands,
             min_member,
             catalog=catalog,
@@ -263,7 +266,7 @@ class JobController:
         )
 
     def _price_of(self, pod: Mapping[str, Any]) -> float:
-        node = self.cluster.snapshot().node(str(pod["spec"].get("nodeName")))
+        node = self.cluster.node(str(pod["spec"].get("nodeName")))
         if node is None:
             return 0.0
         try:
@@ -277,7 +280,7 @@ class JobController:
         return float(pod_price(context, node).per_hour)
 
     def _accelerator_of(self, node_name: str) -> str | None:
-        node = self.cluster.snapshot().node(node_name)
+        node = self.cluster.node(node_name)
         accelerator = node.facts.accelerator if node else None
         return accelerator.type_name if accelerator else None
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from suanli.scoring import Allocation, Decision, format_allocation
+from suanli.scoring import Allocation, format_allocation
+from suanli.state import Choice
 
 PLACEMENT_ANNOTATION = "suanli.dev/placement"
 UNSCHEDULABLE_ANNOTATION = "suanli.dev/unschedulable"
@@ -19,24 +20,24 @@ def _rounded(breakdown: dict[str, float]) -> dict[str, float]:
 
 
 def placement(
-    decision: Decision | None, node: str, runners_up: int, devices: Allocation = ()
+    decision: Choice | None, node: str, runners_up: int, devices: Allocation = ()
 ) -> dict[str, Any]:
     """The chosen node (and devices), its score and per-signal breakdown, and the best other
     candidates."""
     where: dict[str, Any] = {"node": node}
     if devices:
         where["devices"] = format_allocation(devices)
-    if decision is None or node not in decision.feasible:
+    chosen = decision.result(node) if decision is not None else None
+    if decision is None or chosen is None or chosen.breakdown is None:
         return where
-    chosen = decision.result(node)
-    others = [n for n in decision.ranking if n != node][:runners_up]
+    others = [r for r in decision.ranked if r.node != node][:runners_up]
     return {
         **where,
         "score": chosen.score,
-        "breakdown": _rounded(decision.breakdowns.get(node, {})),
-        "runnersUp": [{"node": n, "score": decision.result(n).score} for n in others],
-        "feasibleNodes": len(decision.ranking),
-        "candidateNodes": len(decision.results),
+        "breakdown": _rounded(chosen.breakdown.as_dict()),
+        "runnersUp": [{"node": r.node, "score": r.score} for r in others],
+        "feasibleNodes": decision.feasible,
+        "candidateNodes": decision.candidates,
     }
 
 
@@ -59,6 +60,6 @@ def placement_message(explanation: dict[str, Any]) -> str:
     return f"{text}; {explanation['feasibleNodes']} of {explanation['candidateNodes']} nodes fit"
 
 
-def unschedulable_message(decision: Decision) -> str:
+def unschedulable_message(decision: Choice) -> str:
     """`0/50 nodes fit: 46 nodes: accelerator type not in [H100]; 4 nodes: insufficient ...`"""
-    return f"0/{len(decision.results)} nodes fit: {decision.unschedulable_reason}"
+    return f"0/{decision.candidates} nodes fit: {decision.unschedulable_reason}"

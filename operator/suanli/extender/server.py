@@ -20,8 +20,7 @@ from kubernetes import client
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ValidationError
 
-from suanli.extender.cache import ClusterCache
-from suanli.extender.configfiles import ScoringConfigFiles
+from suanli.configfiles import ScoringConfigFiles
 from suanli.extender.kubeio import ApiBinder, ApiRecorder
 from suanli.extender.service import BadRequestError, ExtenderService
 from suanli.extender.settings import ExtenderSettings
@@ -29,6 +28,7 @@ from suanli.extender.wire import ExtenderArgs, ExtenderBindingArgs, priorities_t
 from suanli.kube.client import api_client
 from suanli.kube.watches import cluster_reflectors
 from suanli.metrics import ExtenderMetrics
+from suanli.state import ClusterFeed
 
 log = logging.getLogger(__name__)
 Handler = Callable[[Any], Any]
@@ -85,9 +85,12 @@ class ExtenderApp:
     ) -> Callable[[web.Request], Awaitable[web.Response]]:
         async def handle(request: web.Request) -> web.Response:
             began = time.perf_counter()
+            phases = self.metrics.phase_duration
             result = "success"
             try:
                 raw = await self._body(request)
+                read = time.perf_counter()
+                phases.labels(verb, "read").observe(read - began)
                 try:
                     data = json.loads(raw)
                 except (json.JSONDecodeError, UnicodeDecodeError) as error:
@@ -98,7 +101,10 @@ class ExtenderApp:
                     args = model.model_validate(data)
                 except ValidationError as error:
                     raise BadRequestError("invalid_body", _describe(error)) from None
+                decoded = time.perf_counter()
+                phases.labels(verb, "decode").observe(decoded - read)
                 body, result = await call(args)
+                phases.labels(verb, "decide").observe(time.perf_counter() - decoded)
             except BadRequestError as error:
                 self.metrics.bad_requests.labels(verb, error.reason).inc()
                 body, result = {"Error": str(error)}, "error"
@@ -108,9 +114,16 @@ class ExtenderApp:
                     {"Error": f"internal error in {verb}: {type(error).__name__}: {error}"},
                     "error",
                 )
+            encoding = time.perf_counter()
+            response = web.Response(
+                body=json.dumps(body, separators=(",", ":")).encode(),
+                content_type="application/json",
+            )
+            done = time.perf_counter()
+            phases.labels(verb, "encode").observe(done - encoding)
             self.metrics.requests.labels(verb, result).inc()
-            self.metrics.duration.labels(verb, result).observe(time.perf_counter() - began)
-            return web.json_response(body)
+            self.metrics.duration.labels(verb, result).observe(done - began)
+            return response
 
         return handle
 
@@ -155,7 +168,7 @@ async def serve(settings: ExtenderSettings, started: Callable[[int], None] | Non
     """Run the extender until SIGTERM or SIGINT."""
     core = client.CoreV1Api(api_client(settings.kubeconfig))
     config_files = ScoringConfigFiles(settings.catalog, settings.latency)
-    cache = ClusterCache(lambda: config_files.catalog)
+    cache = ClusterFeed(lambda: config_files.catalog)
     reflectors = cluster_reflectors(core, cache)
     service = ExtenderService(
         settings=settings,

@@ -11,9 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from suanli.configfiles import ScoringConfigFiles
 from suanli.extender import explain
-from suanli.extender.cache import ClusterCache
-from suanli.extender.configfiles import ScoringConfigFiles
 from suanli.extender.settings import ExtenderSettings
 from suanli.extender.wire import (
     ExtenderArgs,
@@ -25,20 +24,16 @@ from suanli.extender.wire import (
 from suanli.metrics import ExtenderMetrics
 from suanli.scoring import (
     GPU_DEVICES_ANNOTATION,
+    PLANNED_NODE_ANNOTATION,
     Allocation,
-    Decision,
     DemandError,
-    Outcome,
     PodDemand,
-    best_nodes,
-    evaluate,
     format_allocation,
     parse_pod,
 )
 from suanli.scoring.devices import candidates
+from suanli.state import Choice, ClusterFeed
 
-# Written by the operator when it admits a gang: the node its plan chose for the pod.
-PLANNED_NODE_ANNOTATION = "suanli.dev/planned-node"
 # Filter results kept for the bind that follows, keyed by pod UID.
 _DECISION_MEMORY = 4096
 
@@ -77,7 +72,7 @@ class BindError(Exception):
 @dataclass(frozen=True)
 class _Remembered:
     pod: Mapping[str, Any]
-    decision: Decision | None
+    decision: Choice | None
 
 
 def _uid(pod: Mapping[str, Any]) -> str:
@@ -89,7 +84,7 @@ class ExtenderService:
         self,
         *,
         settings: ExtenderSettings,
-        cache: ClusterCache,
+        cache: ClusterFeed,
         config_files: ScoringConfigFiles,
         metrics: ExtenderMetrics,
         binder: Binder,
@@ -107,7 +102,7 @@ class ExtenderService:
         scheduler = (pod.get("spec") or {}).get("schedulerName") or "default-scheduler"
         return scheduler in self.settings.scheduler_names
 
-    def _remember(self, pod: Mapping[str, Any], decision: Decision | None) -> None:
+    def _remember(self, pod: Mapping[str, Any], decision: Choice | None) -> None:
         uid = _uid(pod)
         if not uid:
             return
@@ -126,75 +121,69 @@ class ExtenderService:
             self.recorder.unschedulable(pod, f"cannot place: {error}")
             raise BadRequestError("invalid_demand", f"{where}: {error}") from None
 
-    def _decide(self, args: ExtenderArgs, verb: str) -> tuple[Decision, list[str]]:
-        """Evaluate the pod on the named nodes; returns the decision and the unknown names."""
-        names = args.candidate_names()
+    def _decide(
+        self, args: ExtenderArgs, verb: str, names: list[str], keep: int
+    ) -> tuple[PodDemand, Choice]:
+        """Judge the pod on `names`; full results for the best `keep`."""
         self.config_files.refresh()
-        snapshot = self.cache.snapshot()
-        known = snapshot.select(names)
-        unknown = sorted(set(names) - {n.name for n in known})
-        if unknown:
-            self.metrics.bad_requests.labels(verb, "unknown_node").inc(len(unknown))
-        if names and not known:
+        self.cache.prepare()
+        demand = self._demand(args.pod)
+        choice = self._choose(demand, names, keep)
+        if choice.unknown:
+            self.metrics.bad_requests.labels(verb, "unknown_node").inc(len(choice.unknown))
+        if names and not choice.candidates:
             raise BadRequestError(
                 "unknown_node",
-                f"none of the {len(names)} nodes is in the extender's cache (e.g. {unknown[0]!r}); "
-                "it may still be syncing: retry shortly",
+                f"none of the {len(names)} nodes is in the extender's cache "
+                f"(e.g. {choice.unknown[0]!r}); it may still be syncing: retry shortly",
             )
-        demand = self._demand(args.pod)
-        decision = evaluate(
+        return demand, choice
+
+    def _choose(self, demand: PodDemand, names: list[str], keep: int) -> Choice:
+        return self.cache.decider.decide(
             demand,
-            known,
-            self.config_files.catalog,
-            self.config_files.latency,
-            peers=snapshot.peers_of(demand),
+            names,
+            catalog=self.config_files.catalog,
+            latency=self.config_files.latency,
             workload=self.cache.workload(),
+            keep=keep,
         )
-        return decision, unknown
 
     def filter(self, args: ExtenderArgs) -> ExtenderFilterResult:
         names = args.candidate_names()
         if not self.manages(args.pod):
             return ExtenderFilterResult(NodeNames=names)
-        decision, unknown = self._decide(args, "filter")
-        self._remember(args.pod, decision)
-        failed: dict[str, str] = dict.fromkeys(unknown, "node not in the extender's cache yet")
-        unresolvable: dict[str, str] = {}
-        for result in decision.results:
-            verdict = result.verdict
-            # The node-agnostic category lets kube-scheduler group identical reasons.
-            reason = verdict.category or verdict.reason
-            if verdict.outcome is Outcome.RESOLVABLE:
-                failed[verdict.node] = reason
-            elif verdict.outcome is Outcome.UNRESOLVABLE:
-                unresolvable[verdict.node] = reason
+        top_k = self.settings.filter_top_k
+        planned = _planned_node(args.pod)
+        if planned is not None and planned in names:
+            # The gang admission placed the whole gang together: its node first, alone.
+            _, choice = self._decide(args, "filter", [planned], 1)
+            if choice.ranking:
+                self._remember(args.pod, choice)
+                return ExtenderFilterResult(NodeNames=[planned])
+        keep = (top_k or len(names)) + self.settings.runners_up
+        _, choice = self._decide(args, "filter", names, keep)
+        self._remember(args.pod, choice)
+        failed = dict.fromkeys(choice.unknown, "node not in the extender's cache yet")
+        # The node-agnostic categories let kube-scheduler group identical reasons.
+        failed.update(choice.failed)
         self.metrics.filtered_nodes.labels("resolvable").inc(len(failed))
-        self.metrics.filtered_nodes.labels("unresolvable").inc(len(unresolvable))
-        if not decision.ranking:
-            self.recorder.unschedulable(args.pod, explain.unschedulable_message(decision))
+        self.metrics.filtered_nodes.labels("unresolvable").inc(len(choice.unresolvable))
+        if not choice.feasible:
+            self.recorder.unschedulable(args.pod, explain.unschedulable_message(choice))
+        offered = choice.ranking[:top_k] if top_k else choice.feasible_names()
         return ExtenderFilterResult(
-            NodeNames=list(self._narrow(args.pod, decision)),
+            NodeNames=list(offered),
             FailedNodes=failed,
-            FailedAndUnresolvableNodes=unresolvable,
+            FailedAndUnresolvableNodes=choice.unresolvable,
         )
-
-    def _narrow(self, pod: Mapping[str, Any], decision: Decision) -> tuple[str, ...]:
-        """The feasible nodes to offer: the gang admission's planned node while it still fits
-        (the plan placed the whole gang together), else the best `filter_top_k`."""
-        planned = ((pod.get("metadata") or {}).get("annotations") or {}).get(
-            PLANNED_NODE_ANNOTATION
-        )
-        if planned in decision.ranking:
-            return (str(planned),)
-        keep = self.settings.filter_top_k
-        return best_nodes(decision, keep) if keep and decision.ranking else decision.ranking
 
     def prioritize(self, args: ExtenderArgs) -> list[HostPriority]:
         names = args.candidate_names()
         if not self.manages(args.pod):
             return [HostPriority(Host=name, Score=0) for name in names]
-        decision, _ = self._decide(args, "prioritize")
-        scores = decision.scores
+        _, choice = self._decide(args, "prioritize", names, 0)
+        scores = choice.scores()
         return [HostPriority(Host=name, Score=scores.get(name, 0)) for name in names]
 
     def bind(self, args: ExtenderBindingArgs) -> ExtenderBindingResult:
@@ -234,7 +223,7 @@ class ExtenderService:
         return ExtenderBindingResult()
 
     def _devices(self, pod: Mapping[str, Any], node: str) -> Allocation:
-        """The devices the pod gets on `node`, chosen on the cache as it is now (other pods may
+        """The devices the pod gets on `node`, chosen on the state as it is now (other pods may
         have landed there since the filter); BindError when they no longer fit."""
         if not self.manages(pod) or "spec" not in pod:
             return ()
@@ -244,33 +233,30 @@ class ExtenderService:
             return ()
         if not demand.gpu.wants:
             return ()
-        snapshot = self.cache.snapshot()
-        chosen = snapshot.node(node)
+        chosen = self.cache.node(node)
         if chosen is None:
             return ()
-        decision = evaluate(
-            demand,
-            [chosen],
-            self.config_files.catalog,
-            self.config_files.latency,
-            peers=snapshot.peers_of(demand),
-            workload=self.cache.workload(),
-        )
-        result = decision.result(node)
-        if result.feasible:
-            return result.allocation
+        choice = self._choose(demand, [node], 1)
+        if choice.ranked:
+            return choice.ranked[0].allocation
         options = candidates(chosen.devices_used(), demand.gpu)
         if not options:
-            raise BindError(f"devices on {node} were taken meanwhile: {result.verdict.reason}")
+            reason = choice.failed.get(node) or choice.unresolvable.get(node, "")
+            raise BindError(f"devices on {node} were taken meanwhile: {reason}")
         # Something else no longer fits (kube-scheduler has its own view of cpu and memory);
         # the devices still do, at their tightest fit.
         return options[0]
 
     def _count_placement(self, node: str) -> None:
-        snapshot = self.cache.snapshot()
-        chosen = snapshot.node(node)
+        chosen = self.cache.node(node)
         if chosen is None:
             return
         accelerator = chosen.facts.accelerator
         kind = accelerator.type.name if accelerator and accelerator.type else "none"
         self.metrics.placements.labels(kind, chosen.facts.tier.value).inc()
+
+
+def _planned_node(pod: Mapping[str, Any]) -> str | None:
+    annotations = (pod.get("metadata") or {}).get("annotations") or {}
+    planned = annotations.get(PLANNED_NODE_ANNOTATION)
+    return planned if isinstance(planned, str) and planned else None

@@ -1,17 +1,17 @@
-"""The list-watches that feed a `ClusterCache`: every node, and every pod bound to one."""
+"""The list-watches that feed a `ClusterFeed`: every node, and every pod bound to one."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from suanli.extender.cache import ClusterCache
 from suanli.kube.reflector import Reflector
+from suanli.state import ClusterFeed
 
 # Only pods that hold something on a node matter to placement; the apiserver filters the rest.
 BOUND_AND_LIVE = "spec.nodeName!=,status.phase!=Succeeded,status.phase!=Failed"
 
 
-def cluster_reflectors(core: Any, cache: ClusterCache) -> list[Reflector]:
+def cluster_reflectors(core: Any, cache: ClusterFeed) -> list[Reflector]:
     nodes = Reflector("nodes", core.list_node, cache.replace_nodes, cache.apply_node)
     pods = Reflector(
         "pods",

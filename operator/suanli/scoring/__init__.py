@@ -33,6 +33,7 @@ from suanli.scoring.context import Peer, accepted_types
 from suanli.scoring.demand import (
     DEMAND_ANNOTATION,
     JOB_LABEL,
+    PLANNED_NODE_ANNOTATION,
     Billing,
     DemandSpec,
     PodDemand,
@@ -90,6 +91,7 @@ __all__ = [
     "MAX_SCORE",
     "MILLI_PER_DEVICE",
     "NO_WORKLOAD",
+    "PLANNED_NODE_ANNOTATION",
     "AcceleratorFacts",
     "AcceleratorType",
     "Allocation",

@@ -29,6 +29,8 @@ from suanli.scoring.resources import ACCELERATOR_RESOURCES, Resources, pod_reque
 
 DEMAND_ANNOTATION = "suanli.dev/demand"
 JOB_LABEL = "suanli.dev/job"
+# Written by the operator when it admits a gang: the node its plan chose for the pod.
+PLANNED_NODE_ANNOTATION = "suanli.dev/planned-node"
 
 
 class Billing(StrEnum):

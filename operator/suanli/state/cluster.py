@@ -47,7 +47,9 @@ class NodeEntry:
 
     def snapshot(self) -> NodeSnapshot:
         if self.snap is None:
-            usage = NodeUsage(self.requested, self.pod_count, node_devices(self.facts, self.held.values()))
+            usage = NodeUsage(
+                self.requested, self.pod_count, node_devices(self.facts, self.held.values())
+            )
             self.snap = NodeSnapshot(self.facts, usage)
         return self.snap
 

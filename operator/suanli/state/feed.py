@@ -203,9 +203,7 @@ class ClusterFeed:
         with self.lock:
             generation = self.state.generation
             if self._workload is None or self._workload[0] != generation:
-                workload = with_pressure(
-                    self.state.histogram.workload(), self.state.idle_by_type()
-                )
+                workload = with_pressure(self.state.histogram.workload(), self.state.idle_by_type())
                 self._workload = (generation, workload)
             return self._workload[1]
 

@@ -5,18 +5,23 @@ from __future__ import annotations
 from typing import Any
 
 from suanli.cli import default_fleet
+from suanli.configfiles import ScoringConfigFiles
 from suanli.controller.admission import plan_gang
 from suanli.controller.podspec import pod_manifest, slots
-from suanli.extender.configfiles import ScoringConfigFiles
 from suanli.fleet import node_manifests
-from suanli.scoring import Resources, Snapshot, parse_pod
+from suanli.scoring import GPU_MILLI_ANNOTATION, Resources, parse_pod
+from suanli.scoring.snapshot import PlacedPod
+from suanli.state import ClusterFeed
 from tests.unit.controller.conftest import example
 
 FILES = ScoringConfigFiles(None, None)
 
 
-def _snapshot(pods: list[dict[str, Any]] | None = None) -> Snapshot:
-    return Snapshot.from_objects(node_manifests(default_fleet()), pods or [], FILES.catalog)
+def _snapshot(pods: list[dict[str, Any]] | None = None) -> ClusterFeed:
+    feed = ClusterFeed(lambda: FILES.catalog)
+    feed.replace_nodes(node_manifests(default_fleet()))
+    feed.replace_pods(pods or [])
+    return feed
 
 
 def _demands(name: str, **spec: Any) -> list[Any]:
@@ -66,7 +71,10 @@ def test_gang_is_refused_when_only_three_such_pods_fit() -> None:
 
 def test_reserved_capacity_of_another_admitted_gang_counts() -> None:
     demands = _demands("training-gang.yaml")
-    reserved = {f"h100-use1-{i}": Resources({"nvidia.com/gpu": 8}) for i in range(4)}
+    reserved = [
+        PlacedPod(f"other/r{i}", f"h100-use1-{i}", "other/g", Resources({"nvidia.com/gpu": 8}))
+        for i in range(4)
+    ]
     admission = plan_gang(
         _snapshot(), demands, 4, catalog=FILES.catalog, latency=FILES.latency, reserved=reserved
     )
@@ -86,3 +94,51 @@ def test_mpi_gang_is_planned_within_one_rack() -> None:
         assert facts is not None
         racks.add(facts.facts.rack)
     assert len(racks) == 1
+
+
+def test_the_plan_is_a_trial_that_leaves_the_state_as_it_was() -> None:
+    feed = _snapshot([_blocker("h100-use1-3")])
+    before = feed.snapshot()
+    admission = plan_gang(
+        feed, _demands("training-gang.yaml"), 4, catalog=FILES.catalog, latency=FILES.latency
+    )
+    assert admission.admitted
+    after = feed.snapshot()
+    assert after.nodes == before.nodes
+    assert after.pods == before.pods
+
+
+def test_the_plan_sees_device_shares_as_the_extender_does() -> None:
+    # Every H100 node holds a share on each of its devices: no device is idle for whole GPUs.
+    shares = []
+    for node in range(4):
+        for device in range(8):
+            pod = {
+                "metadata": {
+                    "name": f"share-{node}-{device}",
+                    "namespace": "other",
+                    "annotations": {
+                        GPU_MILLI_ANNOTATION: "100",
+                        "suanli.dev/gpu-devices": f"{device}:100",
+                    },
+                },
+                "spec": {"nodeName": f"h100-use1-{node}", "containers": [{"name": "c"}]},
+                "status": {"phase": "Running"},
+            }
+            shares.append(pod)
+    demands = _demands(
+        "training-gang.yaml",
+        tasks=[
+            {
+                **example("training-gang.yaml")[0].model_dump(
+                    mode="json", by_alias=True, exclude_none=True
+                )["spec"]["tasks"][0],
+                "accelerators": {"count": 8, "types": ["H100"]},
+            }
+        ],
+    )
+    admission = plan_gang(
+        _snapshot(shares), demands, 4, catalog=FILES.catalog, latency=FILES.latency
+    )
+    assert not admission.admitted
+    assert "insufficient idle nvidia.com/gpu" in admission.reason

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from suanli.api import ComputeJob
+from suanli.configfiles import ScoringConfigFiles
 from suanli.controller.podspec import pod_manifest, slots
-from suanli.extender.configfiles import ScoringConfigFiles
 from suanli.scoring import parse_pod
 from tests.unit.controller.conftest import example
 

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from suanli.api import ComputeJob
+from suanli.configfiles import ScoringConfigFiles
 from suanli.controller.validation import catalog_problems
-from suanli.extender.configfiles import ScoringConfigFiles
 from tests.unit.controller.conftest import example
 
 CATALOG = ScoringConfigFiles(None, None).catalog

@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 
 from suanli.cli import default_fleet
-from suanli.extender.cache import ClusterCache
-from suanli.extender.configfiles import ScoringConfigFiles
+from suanli.configfiles import ScoringConfigFiles
 from suanli.extender.service import BindError, ExtenderService
 from suanli.extender.settings import ExtenderSettings
 from suanli.fleet import node_manifests
 from suanli.metrics import ExtenderMetrics
+from suanli.state import ClusterFeed
 
 
 @dataclass
@@ -60,7 +60,7 @@ class Harness:
 @pytest.fixture
 def harness() -> Harness:
     config_files = ScoringConfigFiles(None, None)
-    cache = ClusterCache(lambda: config_files.catalog)
+    cache = ClusterFeed(lambda: config_files.catalog)
     nodes = list(node_manifests(default_fleet()))
     for node in nodes:  # as KWOK leaves them: Ready
         node["status"]["conditions"] = [{"type": "Ready", "status": "True"}]

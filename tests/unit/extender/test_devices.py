@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from suanli.configfiles import ScoringConfigFiles
 from suanli.extender import explain
-from suanli.extender.cache import ClusterCache, idle_by_type
-from suanli.extender.configfiles import ScoringConfigFiles
 from suanli.extender.wire import ExtenderArgs, ExtenderBindingArgs
 from suanli.fleet import node_manifests, parse_fleet
 from suanli.scoring import GPU_DEVICES_ANNOTATION, GPU_MILLI_ANNOTATION
+from suanli.state import ClusterFeed
 from tests.unit.extender.conftest import Harness, pod
 
 L40S = parse_fleet(
@@ -86,9 +86,9 @@ def test_bind_refuses_devices_taken_meanwhile(harness: Harness) -> None:
     assert harness.binder.bound == []
 
 
-def _cache() -> ClusterCache:
+def _cache() -> ClusterFeed:
     files = ScoringConfigFiles(None, None)
-    cache = ClusterCache(lambda: files.catalog)
+    cache = ClusterFeed(lambda: files.catalog)
     cache.replace_nodes(list(node_manifests(L40S)))
     return cache
 
@@ -106,7 +106,7 @@ def _bound(
     return raw
 
 
-def _devices(cache: ClusterCache, node: str) -> tuple[int, ...]:
+def _devices(cache: ClusterFeed, node: str) -> tuple[int, ...]:
     found = cache.snapshot().node(node)
     assert found is not None
     return found.devices_used()
@@ -142,7 +142,7 @@ def test_the_workload_follows_the_placed_pods() -> None:
     workload = cache.workload()
     assert sorted((s.milli, s.whole) for s in workload.shapes) == [(0, 2), (300, 0)]
     assert dict(zip((s.milli for s in workload.shapes), workload.weights, strict=True))[300] > 0.6
-    assert idle_by_type(cache.snapshot()) == {"L40S": 8000 - 600 - 2000}
+    assert cache.state.idle_by_type() == {"L40S": 8000 - 600 - 2000}
     cache.apply_pod("DELETED", _bound("c", "gpu-1", gpus=2))
     cache.apply_pod("DELETED", _bound("a", "gpu-0", 300))
     cache.apply_pod("DELETED", _bound("b", "gpu-0", 300))

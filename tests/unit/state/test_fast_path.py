@@ -25,9 +25,8 @@ from suanli.scoring import (
     with_pressure,
 )
 from suanli.state import Choice, ClusterFeed
-
-from ..scoring.helpers import default_catalog, default_latency, fleet_nodes, pod
-from ..scoring.test_properties import RESOURCES, specs
+from tests.unit.scoring.helpers import default_catalog, default_latency, fleet_nodes, pod
+from tests.unit.scoring.test_properties import RESOURCES, specs
 
 CATALOG = default_catalog()
 LATENCY = default_latency()
@@ -114,9 +113,7 @@ def _assert_same(choice: Choice, reference: Decision, names: list[str], keep: in
     assert choice.unschedulable_reason == reference.unschedulable_reason
 
 
-_PROPERTY = settings(
-    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+_PROPERTY = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @_PROPERTY

@@ -1,13 +1,13 @@
-"""The watch cache: usage per node, assumed pods, catalog reloads."""
+"""The feed: watch events into state deltas, usage per node, assumed pods, catalog reloads."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from suanli.extender.cache import ClusterCache
-from suanli.extender.configfiles import ScoringConfigFiles
+from suanli.configfiles import ScoringConfigFiles
 from suanli.fleet import node_manifests, parse_fleet
+from suanli.state import ClusterFeed
 
 _FLEET = parse_fleet(
     {
@@ -30,9 +30,9 @@ class Clock:
         return self.now
 
 
-def _cache(clock: Clock | None = None) -> ClusterCache:
+def _cache(clock: Clock | None = None) -> ClusterFeed:
     files = ScoringConfigFiles(None, None)
-    cache = ClusterCache(lambda: files.catalog, clock or Clock())
+    cache = ClusterFeed(lambda: files.catalog, clock or Clock())
     cache.replace_nodes(list(node_manifests(_FLEET)))
     return cache
 
@@ -48,7 +48,7 @@ def _pod(
     return {"metadata": {"name": name, "namespace": "ns"}, "spec": spec, "status": {"phase": phase}}
 
 
-def _gpus_used(cache: ClusterCache, node: str) -> int:
+def _gpus_used(cache: ClusterFeed, node: str) -> int:
     snapshot_node = cache.snapshot().node(node)
     assert snapshot_node is not None
     return snapshot_node.used("nvidia.com/gpu")
@@ -65,12 +65,18 @@ def test_usage_follows_pod_events() -> None:
     assert _gpus_used(cache, "gpu-0") == 0
 
 
-def test_snapshot_is_reused_until_something_changes() -> None:
+def test_a_pod_event_changes_only_its_node() -> None:
     cache = _cache()
-    first = cache.snapshot()
-    assert cache.snapshot() is first
+    state = cache.state
+    before = {name: state.node_snapshot(name) for name in ("gpu-0", "gpu-1")}
+    # Equal nodes with equal usage share one usage state: a decision judges them once.
+    assert state.nodes["gpu-0"].state == state.nodes["gpu-1"].state
     cache.apply_pod("ADDED", _pod("a", "gpu-1"))
-    assert cache.snapshot() is not first
+    assert state.node_snapshot("gpu-0") is before["gpu-0"]
+    assert state.node_snapshot("gpu-1") is not before["gpu-1"]
+    assert state.nodes["gpu-0"].state != state.nodes["gpu-1"].state
+    cache.apply_pod("DELETED", _pod("a", "gpu-1"))
+    assert state.nodes["gpu-0"].state == state.nodes["gpu-1"].state
 
 
 def test_assumed_pod_survives_stale_events_and_relists_then_expires() -> None:
