@@ -1,4 +1,4 @@
-.PHONY: demo test tools bench bench-jobs down
+.PHONY: demo test tools bench bench-jobs bench-scheduler unit down
 
 demo:  ## bring up the local control plane with the demo fleet and show it
 	bash hack/demo.sh
@@ -17,3 +17,10 @@ bench-jobs:  ## 1000 ComputeJobs (4000 pods) on 1000 nodes through operator, sch
 
 down:  ## stop the local control plane
 	.venv/bin/suanli dev down
+
+unit:  ## static checks and unit tests only (no control plane): the fast loop
+	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy && .venv/bin/lint-imports
+	.venv/bin/python -m pytest tests/unit -q
+
+bench-scheduler:  ## decision latency in-process and over HTTP at 1k/5k/10k nodes; end to end vs default-scheduler
+	.venv/bin/python bench/scheduler.py

@@ -30,12 +30,12 @@ def placement(
     chosen = decision.result(node) if decision is not None else None
     if decision is None or chosen is None or chosen.breakdown is None:
         return where
-    others = [r for r in decision.ranked if r.node != node][:runners_up]
+    others = [(n, score) for n, score in decision.top if n != node][:runners_up]
     return {
         **where,
         "score": chosen.score,
         "breakdown": _rounded(chosen.breakdown.as_dict()),
-        "runnersUp": [{"node": r.node, "score": r.score} for r in others],
+        "runnersUp": [{"node": n, "score": score} for n, score in others],
         "feasibleNodes": decision.feasible,
         "candidateNodes": decision.candidates,
     }

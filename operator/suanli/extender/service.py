@@ -122,13 +122,13 @@ class ExtenderService:
             raise BadRequestError("invalid_demand", f"{where}: {error}") from None
 
     def _decide(
-        self, args: ExtenderArgs, verb: str, names: list[str], keep: int
+        self, args: ExtenderArgs, verb: str, names: list[str], keep: int, detail: int | None = None
     ) -> tuple[PodDemand, Choice]:
         """Judge the pod on `names`; full results for the best `keep`."""
         self.config_files.refresh()
         self.cache.prepare()
         demand = self._demand(args.pod)
-        choice = self._choose(demand, names, keep)
+        choice = self._choose(demand, names, keep, detail)
         if choice.unknown:
             self.metrics.bad_requests.labels(verb, "unknown_node").inc(len(choice.unknown))
         if names and not choice.candidates:
@@ -139,7 +139,9 @@ class ExtenderService:
             )
         return demand, choice
 
-    def _choose(self, demand: PodDemand, names: list[str], keep: int) -> Choice:
+    def _choose(
+        self, demand: PodDemand, names: list[str], keep: int, detail: int | None = None
+    ) -> Choice:
         return self.cache.decider.decide(
             demand,
             names,
@@ -147,6 +149,7 @@ class ExtenderService:
             latency=self.config_files.latency,
             workload=self.cache.workload(),
             keep=keep,
+            detail=detail,
         )
 
     def filter(self, args: ExtenderArgs) -> ExtenderFilterResult:
@@ -162,7 +165,8 @@ class ExtenderService:
                 self._remember(args.pod, choice)
                 return ExtenderFilterResult(NodeNames=[planned])
         keep = (top_k or len(names)) + self.settings.runners_up
-        _, choice = self._decide(args, "filter", names, keep)
+        # Full results for the nodes offered; the runners-up are named with their scores.
+        _, choice = self._decide(args, "filter", names, keep, top_k or None)
         self._remember(args.pod, choice)
         failed = dict.fromkeys(choice.unknown, "node not in the extender's cache yet")
         # The node-agnostic categories let kube-scheduler group identical reasons.

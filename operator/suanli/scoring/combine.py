@@ -107,12 +107,25 @@ def round_score(total: float) -> int:
     return max(0, min(MAX_SCORE, math.floor(total * MAX_SCORE + 0.5)))
 
 
+def weight_pairs(weights: Mapping[str, float]) -> tuple[tuple[tuple[float, str], ...], float]:
+    """The weights in the order of SCORERS, and their sum: what `total_of` needs."""
+    pairs = tuple((weights[name], name) for name, _ in SCORERS)
+    return pairs, sum(w for w, _ in pairs)
+
+
+def total_of(
+    pairs: tuple[tuple[float, str], ...], weight_sum: float, values: Mapping[str, float]
+) -> float:
+    """The weighted mean in [0, 1], summed in the order of SCORERS: one definition, so the fast
+    path and the reference give the very same float."""
+    total = 0.0
+    for weight, name in pairs:
+        total += weight * values[name]
+    return min(1.0, max(0.0, total / weight_sum))
+
+
 def weighted_total(weights: Mapping[str, float], values: Mapping[str, float]) -> float:
-    """The weighted mean of the signals in [0, 1], summed in the order of SCORERS (the fast
-    path sums the same way, so both give the very same float)."""
-    weight_sum = sum(weights[name] for name, _ in SCORERS)
-    total = sum(weights[name] * values[name] for name, _ in SCORERS) / weight_sum
-    return min(1.0, max(0.0, total))
+    return total_of(*weight_pairs(weights), values)
 
 
 def score_node(context: Context, node: NodeSnapshot, verdict: Verdict) -> NodeResult:

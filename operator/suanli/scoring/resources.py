@@ -53,6 +53,12 @@ class Resources(Mapping[str, int]):
     def __len__(self) -> int:
         return len(self._items)
 
+    def __eq__(self, other: object) -> bool:
+        # Mapping's own __eq__ copies both sides into dicts: decisions compare these often.
+        if isinstance(other, Resources):
+            return self._items == other._items
+        return super().__eq__(other)
+
     def __hash__(self) -> int:
         return hash(tuple(self._items.items()))
 

@@ -73,6 +73,7 @@ class ClusterState:
         self._shapes: dict[str, Shape | None] = {}
         self._classes: dict[NodeFacts, int] = {}
         self._state_ids: dict[UsageKey, int] = {}
+        self.state_of: dict[str, int] = {}  # node name -> usage state id
         self._by_job: dict[str, dict[str, str]] = {}  # job -> pod key -> node
         self._orphans: dict[str, dict[str, PlacedPod]] = {}  # pods on nodes not known (yet)
         self._idle: dict[str, int] = {}  # idle milli-devices per known accelerator type
@@ -114,6 +115,7 @@ class ClusterState:
     def remove_node(self, name: str) -> None:
         with self.lock:
             entry = self.nodes.pop(name, None)
+            self.state_of.pop(name, None)
             if entry is not None:
                 self._count_idle(entry, -1)
                 if entry.held:
@@ -217,6 +219,7 @@ class ClusterState:
                 self._renumber()
             state = self._state_ids[key] = len(self._state_ids)
         entry.state = state
+        self.state_of[entry.name] = state
 
     def _renumber(self) -> None:
         self._state_ids = {}
@@ -224,6 +227,7 @@ class ClusterState:
         for other in self.nodes.values():
             key = other.usage_key()
             other.state = self._state_ids.setdefault(key, len(self._state_ids))
+            self.state_of[other.name] = other.state
 
     def _count_idle(self, entry: NodeEntry, sign: int) -> None:
         accelerator = entry.facts.accelerator

@@ -17,10 +17,12 @@ checks verdicts, ranking and results against `evaluate` over every node.
 
 from __future__ import annotations
 
-import heapq
 from collections import Counter
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import compress
+from operator import itemgetter
+from typing import Any
 
 from suanli.scoring import (
     DEFAULT_CONFIG,
@@ -34,7 +36,14 @@ from suanli.scoring import (
     Verdict,
     Workload,
 )
-from suanli.scoring.combine import ranking_key, round_score, score_node, weighted_total, weights_of
+from suanli.scoring.combine import (
+    ranking_key,
+    round_score,
+    score_node,
+    total_of,
+    weight_pairs,
+    weights_of,
+)
 from suanli.scoring.context import Context, build_context
 from suanli.scoring.facts import Domain, NodeFacts
 from suanli.scoring.filters import check_capacity, check_hard, format_reason_counts
@@ -48,39 +57,42 @@ _USAGE = tuple((name, scorer) for name, scorer in SCORERS if name in USAGE_SIGNA
 _MEMO_LIMIT = 100_000
 
 
-@dataclass(frozen=True, slots=True)
-class _Group:
-    score: int
-    total: float
-    names: list[str]  # in request order; sorted when ranked
-
-
 @dataclass(frozen=True)
 class Choice:
     """One decision: the best feasible nodes with full results, and why the others do not fit."""
 
     candidates: int  # known nodes judged
-    ranked: tuple[NodeResult, ...]  # the best `keep` feasible nodes, best first
+    ranked: tuple[NodeResult, ...]  # full results of the best `detail` nodes, best first
     feasible: int  # how many candidates fit
     failed: dict[str, str]  # resolvable: node -> reason category
     unresolvable: dict[str, str]
     unknown: tuple[str, ...] = ()  # names the state does not know
-    _groups: tuple[_Group, ...] = field(default=(), repr=False, compare=False)
+    # The best `keep` feasible nodes with their scores (the ranked ones first).
+    top: tuple[tuple[str, int], ...] = ()
+    # Each known candidate's group, and (score, total) per feasible group.
+    _names: Sequence[str] = field(default=(), repr=False, compare=False)
+    _groups: Sequence[Hashable] = field(default=(), repr=False, compare=False)
+    _totals: Mapping[Hashable, tuple[int, float]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     @property
     def ranking(self) -> tuple[str, ...]:
-        return tuple(r.node for r in self.ranked)
+        return tuple(name for name, _ in self.top)
 
     def result(self, node: str) -> NodeResult | None:
         return next((r for r in self.ranked if r.node == node), None)
 
     def scores(self) -> dict[str, int]:
         """The 0..10 score of every feasible candidate."""
-        return {name: g.score for g in self._groups for name in g.names}
+        totals = self._totals
+        return {
+            n: totals[g][0] for n, g in zip(self._names, self._groups, strict=True) if g in totals
+        }
 
     def feasible_names(self) -> tuple[str, ...]:
         """Every feasible candidate, best first (the reference ranking)."""
-        return _ranked_names(self._groups, self.feasible)
+        return ranked_names(self._names, self._groups, self._totals, self.feasible)
 
     @property
     def unschedulable_reason(self) -> str:
@@ -92,25 +104,48 @@ class Choice:
         return format_reason_counts(counts)
 
 
-def _ranked_names(groups: Sequence[_Group], limit: int) -> tuple[str, ...]:
-    """The first `limit` names by (score, total, name); groups of equal totals interleave."""
-    ordered = sorted(groups, key=lambda g: (-g.score, -g.total))
-    names: list[str] = []
-    index = 0
-    while index < len(ordered) and len(names) < limit:
-        bucket = [ordered[index]]
-        index += 1
-        while index < len(ordered) and (ordered[index].score, ordered[index].total) == (
-            bucket[0].score,
-            bucket[0].total,
-        ):
-            bucket.append(ordered[index])
-            index += 1
-        for name in heapq.merge(*(sorted(g.names) for g in bucket)):
-            names.append(name)
-            if len(names) >= limit:
-                break
-    return tuple(names)
+_SECOND: Callable[[tuple[str, str | None]], Any] = itemgetter(1)
+
+
+def _by_name(
+    names: Sequence[str],
+    groups: Sequence[Hashable],
+    reasons: Mapping[Hashable, tuple[Outcome, str]],
+    outcome: Outcome,
+) -> dict[str, str]:
+    """Name -> reason for the names whose group failed with `outcome`."""
+    wanted = {g: reason for g, (o, reason) in reasons.items() if o is outcome}
+    if not wanted:
+        return {}
+    # A reason is never empty: filtering on truth keeps the whole loop in C.
+    return dict(filter(_SECOND, zip(names, map(wanted.get, groups), strict=True)))
+
+
+def ranked_names(
+    names: Sequence[str],
+    groups: Sequence[Hashable],
+    totals: Mapping[Hashable, tuple[int, float]],
+    limit: int,
+) -> tuple[str, ...]:
+    """The first `limit` names by (score, total, name), reading only the groups that can be
+    among them."""
+    if limit <= 0 or not totals:
+        return ()
+    sizes = Counter(groups)
+    best = sorted(totals, key=lambda g: (-totals[g][0], -totals[g][1]))
+    chosen: set[Hashable] = set()
+    counted = 0
+    for index, group in enumerate(best):
+        chosen.add(group)
+        counted += sizes[group]
+        following = best[index + 1] if index + 1 < len(best) else None
+        # Stop once enough names are in, but never between two groups of equal totals.
+        if counted >= limit and (following is None or totals[following] != totals[group]):
+            break
+    inside = list(map(chosen.__contains__, groups))
+    members = list(zip(compress(names, inside), compress(groups, inside), strict=True))
+    members.sort(key=lambda item: (-totals[item[1]][0], -totals[item[1]][1], item[0]))
+    return tuple(n for n, _ in members[:limit])
 
 
 class Decider:
@@ -124,6 +159,7 @@ class Decider:
         self._capacity: dict[Hashable, Verdict | None] = {}
         self._packing: dict[Hashable, dict[str, float]] = {}
         self._packing_for: tuple[object, ...] = ()
+        self._kinds: dict[Hashable, int] = {}
         self.evaluated = 0  # groups judged afresh, for benchmarks
 
     def _check_memos(self, catalog: Catalog, latency: LatencyMap, config: ScoringConfig) -> None:
@@ -131,6 +167,12 @@ class Decider:
         if not _same(valid_for, self._valid_for) or self._epoch != self.state.epoch:
             self._epoch = self.state.epoch
             self._valid_for = valid_for
+            self._hard.clear()
+            self._capacity.clear()
+            self._packing.clear()
+            self._kinds.clear()
+        if len(self._kinds) > _MEMO_LIMIT:
+            self._kinds.clear()
             self._hard.clear()
             self._capacity.clear()
             self._packing.clear()
@@ -148,10 +190,12 @@ class Decider:
         config: ScoringConfig = DEFAULT_CONFIG,
         workload: Workload = NO_WORKLOAD,
         keep: int = 1,
+        detail: int | None = None,
         peers: Sequence[NodeFacts] | None = None,
     ) -> Choice:
-        """Judge the named nodes (all nodes when None) for `demand`; full results for the
-        best `keep`. `peers` default to the nodes of the state holding the job's other pods."""
+        """Judge the named nodes (all nodes when None) for `demand`: the best `keep` ranked,
+        full results (breakdown, explanation, devices) for the first `detail` of them (all by
+        default). `peers` default to the nodes of the state holding the job's other pods."""
         state = self.state
         with state.lock:
             self._check_memos(catalog, latency, config)
@@ -160,74 +204,98 @@ class Decider:
             context = build_context(
                 demand, (), catalog, latency, peers=peers, config=config, workload=workload
             )
-            groups, unknown = self._group(context, state.names() if names is None else names)
-            return self._choose(context, groups, unknown, keep)
+            known, groups, unknown = self._group(context, state.names() if names is None else names)
+            return self._choose(
+                context,
+                known,
+                groups,
+                unknown,
+                keep=keep,
+                detail=keep if detail is None else detail,
+            )
 
     def _group(
         self, context: Context, names: Sequence[str]
-    ) -> tuple[dict[Hashable, list[str]], tuple[str, ...]]:
-        nodes = self.state.nodes
+    ) -> tuple[list[str], list[Hashable], tuple[str, ...]]:
+        """The known names, each one's group (its usage state), and the unknown names."""
+        state_of = self.state.state_of
+        states: list[Hashable] = list(map(state_of.get, names))
+        unknown: tuple[str, ...] = ()
+        if None in states:
+            unknown = tuple(n for n, s in zip(names, states, strict=True) if s is None)
+            known = [(n, s) for n, s in zip(names, states, strict=True) if s is not None]
+            names, states = [n for n, _ in known], [s for _, s in known]
         # Only a same-node gang with peers tells nodes of one usage state apart by name.
-        by_name = context.demand.spec.same_domain is Domain.NODE and bool(context.peer_domains)
-        groups: dict[Hashable, list[str]] = {}
-        unknown: list[str] = []
-        for name in names:
-            entry = nodes.get(name)
-            if entry is None:
-                unknown.append(name)
-                continue
-            key: Hashable = (entry.state, name) if by_name else entry.state
-            members = groups.get(key)
-            if members is None:
-                groups[key] = [name]
-            else:
-                members.append(name)
-        return groups, tuple(unknown)
+        if context.demand.spec.same_domain is Domain.NODE and context.peer_domains:
+            states = list(zip(states, names, strict=True))
+        return list(names), states, unknown
 
     def _choose(
         self,
         context: Context,
-        groups: dict[Hashable, list[str]],
+        names: list[str],
+        groups: list[Hashable],
         unknown: tuple[str, ...],
+        *,
         keep: int,
+        detail: int,
     ) -> Choice:
         nodes = self.state.nodes
         demand = context.demand
-        kind = (demand.requests, demand.spec, demand.gpu_milli, bool(context.workload))
+        kind = self._kind_id(
+            (demand.requests, demand.spec, demand.gpu_milli, bool(context.workload))
+        )
+        capacity_kind = self._kind_id((demand.requests, demand.gpu_milli))
         peer_key = tuple(context.peer_domains.items())
-        weights = weights_of(demand)
-        failed: dict[str, str] = {}
-        unresolvable: dict[str, str] = {}
-        feasible: list[_Group] = []
-        candidates = 0
-        for members in groups.values():
-            candidates += len(members)
-            entry = nodes[members[0]]
-            verdict, values = self._judge(context, entry, kind, peer_key)
+        pairs, weight_sum = weight_pairs(weights_of(demand))
+        representative = dict(zip(groups, names, strict=True))
+        reasons: dict[Hashable, tuple[Outcome, str]] = {}
+        totals: dict[Hashable, tuple[int, float]] = {}
+        for group, name in representative.items():
+            entry = nodes[name]
+            verdict, values = self._judge(context, entry, kind, capacity_kind, peer_key)
             if verdict is None:
-                total = weighted_total(weights, values)
-                feasible.append(_Group(round_score(total), total, members))
-                continue
-            reason = verdict.category or verdict.reason
-            target = unresolvable if verdict.outcome is Outcome.UNRESOLVABLE else failed
-            target.update(dict.fromkeys(members, reason))
-        count = sum(len(g.names) for g in feasible)
+                total = total_of(pairs, weight_sum, values)
+                totals[group] = (round_score(total), total)
+            else:
+                reasons[group] = (verdict.outcome, verdict.category or verdict.reason)
+        # Per name, but in C (map, filter, zip): the one part whose cost grows with the fleet.
+        failed = _by_name(names, groups, reasons, Outcome.RESOLVABLE)
+        unresolvable = _by_name(names, groups, reasons, Outcome.UNRESOLVABLE)
+        count = len(names) - len(failed) - len(unresolvable)
+        best = ranked_names(names, groups, totals, keep)
         ranked = tuple(
             score_node(context, nodes[name].snapshot(), Verdict(name, Outcome.FEASIBLE))
-            for name in _ranked_names(feasible, keep)
+            for name in best[:detail]
         )
+        group_of = {n: g for n, g in zip(names, groups, strict=True) if n in set(best)}
         return Choice(
-            candidates,
+            len(names),
             tuple(sorted(ranked, key=ranking_key)),
             count,
             failed,
             unresolvable,
             unknown,
-            tuple(feasible),
+            tuple((n, totals[group_of[n]][0]) for n in best),
+            names,
+            groups,
+            totals,
         )
 
+    def _kind_id(self, kind: Hashable) -> int:
+        """A small int per pod kind, so memo keys hash and compare cheaply."""
+        found = self._kinds.get(kind)
+        if found is None:
+            found = self._kinds[kind] = len(self._kinds)
+        return found
+
     def _judge(
-        self, context: Context, entry: NodeEntry, kind: Hashable, peer_key: Hashable
+        self,
+        context: Context,
+        entry: NodeEntry,
+        kind: int,
+        capacity_kind: int,
+        peer_key: Hashable,
     ) -> tuple[Verdict | None, dict[str, float]]:
         """The verdict (None: feasible) and the signal values of a node's group."""
         demand = context.demand
@@ -242,7 +310,7 @@ class Decider:
             hard = self._hard[hard_key] = (failure, static)
         if hard[0] is not None:
             return hard[0], {}
-        capacity_key = (demand.requests, demand.gpu_milli, entry.state)
+        capacity_key = (capacity_kind, entry.state)
         if capacity_key in self._capacity:
             lack = self._capacity[capacity_key]
         else:
@@ -252,7 +320,7 @@ class Decider:
             return lack, {}
         return None, {**hard[1], **self._usage_values(context, entry, kind)}
 
-    def _usage_values(self, context: Context, entry: NodeEntry, kind: Hashable) -> dict[str, float]:
+    def _usage_values(self, context: Context, entry: NodeEntry, kind: int) -> dict[str, float]:
         workload = context.workload
         # Packing reads the workload's shapes and weights, and its pressure on this node's type.
         shapes = (workload.shapes, workload.weights)

@@ -108,6 +108,7 @@ def _assert_same(choice: Choice, reference: Decision, names: list[str], keep: in
     assert choice.feasible == len(reference.ranking)
     assert choice.feasible_names() == reference.ranking
     assert choice.ranking == reference.ranking[:keep]
+    assert choice.top == tuple((n, reference.result(n).score) for n in reference.ranking[:keep])
     assert choice.ranked == tuple(reference.result(n) for n in reference.ranking[:keep])
     assert choice.scores() == {n: reference.result(n).score for n in reference.ranking}
     assert choice.unschedulable_reason == reference.unschedulable_reason

@@ -1,0 +1,128 @@
+"""The fleets and pods of `bench/scheduler.py`: the demo fleet scaled, about half allocated.
+
+Everything is seeded, so the in-process and the HTTP measurements judge the same states.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+from typing import Any
+
+from suanli.cli import default_fleet
+from suanli.configfiles import ScoringConfigFiles
+from suanli.fleet import node_manifests, scale_fleet
+from suanli.scoring import (
+    DEMAND_ANNOTATION,
+    GPU_DEVICES_ANNOTATION,
+    GPU_MILLI_ANNOTATION,
+    JOB_LABEL,
+)
+from suanli.state import ClusterFeed
+
+FILES = ScoringConfigFiles(None, None)
+_GPU_RESOURCES = ("nvidia.com/gpu", "amd.com/gpu", "huawei.com/Ascend910")
+
+
+def fleet_nodes(count: int) -> list[dict[str, Any]]:
+    return list(node_manifests(scale_fleet(default_fleet(), count)))
+
+
+def _resource(node: dict[str, Any]) -> tuple[str, int] | None:
+    allocatable = node["status"]["allocatable"]
+    for name in _GPU_RESOURCES:
+        if int(allocatable.get(name, "0")) > 0:
+            return name, int(allocatable[name])
+    return None
+
+
+def occupants(nodes: list[dict[str, Any]], seed: int = 7) -> Iterator[dict[str, Any]]:
+    """Bound pods that take about half of every resource kind: whole devices, shares on
+    some devices, cpu and memory on the rest; seeded."""
+    rng = random.Random(seed)
+    for node in nodes:
+        name = node["metadata"]["name"]
+        found = _resource(node)
+        cpu = int(str(node["status"]["allocatable"]["cpu"]).rstrip("m") or "0")
+        if found is None:
+            if rng.random() < 0.5:
+                yield _pod(f"cpu-{name}", name, {"cpu": str(max(1, cpu // 2))})
+            continue
+        resource, count = found
+        whole = rng.randint(0, count)
+        if whole:
+            yield _pod(f"gpu-{name}", name, {resource: str(whole), "cpu": "4"})
+        if whole < count and rng.random() < 0.3:
+            pod = _pod(f"share-{name}", name, {"cpu": "1"})
+            pod["metadata"]["annotations"][GPU_MILLI_ANNOTATION] = "250"
+            pod["metadata"]["annotations"][GPU_DEVICES_ANNOTATION] = f"{whole}:250"
+            yield pod
+
+
+def _pod(
+    name: str,
+    node: str | None,
+    requests: dict[str, str],
+    demand: dict[str, Any] | None = None,
+    job: str | None = None,
+) -> dict[str, Any]:
+    annotations = {DEMAND_ANNOTATION: json.dumps(demand)} if demand else {}
+    pod: dict[str, Any] = {
+        "metadata": {
+            "name": name,
+            "namespace": "bench",
+            "uid": f"uid-{name}",
+            "labels": {JOB_LABEL: job} if job else {},
+            "annotations": annotations,
+        },
+        "spec": {
+            "schedulerName": "suanli-scheduler",
+            "containers": [{"name": "main", "resources": {"limits": requests}}],
+        },
+        "status": {"phase": "Running" if node else "Pending"},
+    }
+    if node:
+        pod["spec"]["nodeName"] = node
+    return pod
+
+
+def filled_feed(count: int) -> ClusterFeed:
+    nodes = fleet_nodes(count)
+    feed = ClusterFeed(lambda: FILES.catalog)
+    feed.replace_nodes(nodes)
+    feed.replace_pods(list(occupants(nodes)))
+    return feed
+
+
+def gpu_utilisation(feed: ClusterFeed) -> float:
+    state = feed.state
+    total = used = 0
+    for entry in state.nodes.values():
+        devices = entry.snapshot().devices_used()
+        total += 1000 * len(devices)
+        used += sum(devices)
+    return used / total if total else 0.0
+
+
+def pending_pods(kind: str, index: int) -> dict[str, Any]:
+    """One pending pod of a benchmark kind."""
+    name = f"{kind}-{index}"
+    if kind == "one-gpu":
+        return _pod(name, None, {"nvidia.com/gpu": "1", "cpu": "2"})
+    if kind == "gang-8-gpu":
+        demand = {"acceleratorTypes": ["H100", "A100"], "sameDomain": "zone"}
+        return _pod(name, None, {"nvidia.com/gpu": "8", "cpu": "16"}, demand, job="gang")
+    if kind == "gpu-share":
+        pod = _pod(name, None, {"cpu": "1"})
+        pod["metadata"]["annotations"][GPU_MILLI_ANNOTATION] = "250"
+        return pod
+    if kind == "cpu":
+        return _pod(name, None, {"cpu": "2", "memory": "4Gi"})
+    if kind == "edge-latency":
+        demand = {"tiers": ["edge"], "sites": ["sh-edge-1"], "maxLatencyMs": 30}
+        return _pod(name, None, {"cpu": "500m"}, demand)
+    raise ValueError(kind)
+
+
+KINDS = ("one-gpu", "gang-8-gpu", "gpu-share", "cpu", "edge-latency")

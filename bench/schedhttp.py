@@ -1,0 +1,91 @@
+"""The HTTP part of `bench/scheduler.py`: the real aiohttp server in a child process, fed the
+same seeded half-allocated fleet; the parent posts /filter then /bind per pod, as kube-scheduler
+does, over one keep-alive connection."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import multiprocessing
+import socket
+import time
+from typing import Any
+
+from schedfleet import KINDS, filled_feed, pending_pods
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _serve(size: int, port: int) -> None:
+    from aiohttp import web
+    from scheduler import service_over
+
+    from suanli.extender.server import ExtenderApp
+
+    feed = filled_feed(size)
+    app = ExtenderApp(service_over(feed), lambda: None).build()
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+def _post(connection: http.client.HTTPConnection, path: str, body: dict[str, Any]) -> Any:
+    data = json.dumps(body).encode()
+    connection.request("POST", path, data, {"Content-Type": "application/json"})
+    response = connection.getresponse()
+    return json.loads(response.read())
+
+
+def http_latencies(size: int, reps: int) -> dict[str, Any]:
+    from scheduler import summary
+
+    from suanli.fleet import node_manifests, scale_fleet
+
+    port = _free_port()
+    child = multiprocessing.Process(target=_serve, args=(size, port), daemon=True)
+    child.start()
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                connection.request("GET", "/healthz")
+                connection.getresponse().read()
+                break
+            except OSError:
+                if time.monotonic() > deadline or not child.is_alive():
+                    raise
+                time.sleep(0.2)
+        from suanli.cli import default_fleet
+
+        names = sorted(
+            n["metadata"]["name"] for n in node_manifests(scale_fleet(default_fleet(), size))
+        )
+        result: dict[str, Any] = {"nodes": size}
+        for kind in KINDS:
+            latencies: list[float] = []
+            for index in range(reps):
+                pod = pending_pods(kind, 10_000 + index)
+                began = time.perf_counter()
+                answer = _post(connection, "/filter", {"Pod": pod, "NodeNames": names})
+                latencies.append(time.perf_counter() - began)
+                chosen = answer.get("NodeNames") or []
+                if chosen:
+                    meta = pod["metadata"]
+                    _post(
+                        connection,
+                        "/bind",
+                        {
+                            "PodName": meta["name"],
+                            "PodNamespace": meta["namespace"],
+                            "PodUID": meta["uid"],
+                            "Node": chosen[0],
+                        },
+                    )
+            result[kind] = summary(latencies)
+        return result
+    finally:
+        child.terminate()
+        child.join(10)

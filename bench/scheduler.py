@@ -1,0 +1,167 @@
+"""Benchmark: scheduling decisions at fleet scale, in-process, over HTTP, and end to end.
+
+1. In-process: the extender's filter verb on the demo fleet scaled to 1000, 5000 and 10000
+   nodes, about half allocated (whole devices, shares, cpu), for five pod kinds; each decision
+   is followed by a bind (the pod counts on its node), as in a stream of pods. The reference
+   (`evaluate` over every node, what the filter did before the cluster-state model) is timed
+   on the same state as the baseline of the same run.
+2. HTTP: the same through the real aiohttp server (`ExtenderApp`) in a child process.
+3. End to end: the local control plane with N KWOK nodes, the extender and the operator; the
+   same one-GPU pods through `default-scheduler` and through `suanli-scheduler`, one after the
+   other, each created while its scheduler process is stopped (SIGSTOP), then timed from
+   SIGCONT to the last bind. Both schedulers run with the same client QPS settings. Then the
+   resident memory of the extender and the operator.
+
+    python bench/scheduler.py [--sizes 1000,5000,10000] [--e2e-nodes 5000,10000] [--pods 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import platform
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from schedfleet import FILES, KINDS, filled_feed, gpu_utilisation, pending_pods
+from schedhttp import http_latencies
+
+from suanli.extender.service import ExtenderService
+from suanli.extender.settings import ExtenderSettings
+from suanli.extender.wire import ExtenderArgs
+from suanli.metrics import ExtenderMetrics
+from suanli.scoring import evaluate, parse_pod
+from suanli.state import ClusterFeed
+
+
+class NullBinder:
+    def bind(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+class NullRecorder:
+    def placed(self, pod: Any, explanation: Any) -> None:
+        return None
+
+    def unschedulable(self, pod: Any, message: str) -> None:
+        return None
+
+
+def service_over(feed: ClusterFeed) -> ExtenderService:
+    return ExtenderService(
+        settings=ExtenderSettings(),
+        cache=feed,
+        config_files=FILES,
+        metrics=ExtenderMetrics(),
+        binder=NullBinder(),
+        recorder=NullRecorder(),
+    )
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    return {
+        "p50_ms": round(percentile(values, 0.5) * 1000, 3),
+        "p99_ms": round(percentile(values, 0.99) * 1000, 3),
+    }
+
+
+def in_process(size: int, reps: int) -> dict[str, Any]:
+    feed = filled_feed(size)
+    service = service_over(feed)
+    names = feed.state.names()
+    result: dict[str, Any] = {"nodes": size, "gpu_allocated": round(gpu_utilisation(feed), 3)}
+    for kind in KINDS:
+        latencies: list[float] = []
+        placed: list[dict[str, Any]] = []
+        for index in range(reps):
+            pod = pending_pods(kind, index)
+            args = ExtenderArgs.model_validate({"Pod": pod, "NodeNames": names})
+            began = time.perf_counter()
+            answer = service.filter(args)
+            latencies.append(time.perf_counter() - began)
+            if answer.node_names:
+                feed.assume(pod, answer.node_names[0])
+                placed.append(pod)
+        for pod in placed:
+            feed.apply_pod("DELETED", pod)
+        result[kind] = {**summary(latencies), "placed": len(placed)}
+    # The reference: every node judged on its own, as the filter did before.
+    snapshot = feed.snapshot()
+    demand = parse_pod(pending_pods("one-gpu", 0))
+    workload = feed.workload()
+    reference: list[float] = []
+    for _ in range(3):
+        began = time.perf_counter()
+        evaluate(demand, snapshot.nodes, FILES.catalog, FILES.latency, workload=workload)
+        reference.append(time.perf_counter() - began)
+    result["reference_one_gpu_ms"] = round(min(reference) * 1000, 1)
+    return result
+
+
+def _print_table(title: str, rows: list[dict[str, Any]]) -> None:
+    print(f"\n{title}")
+    header = f"{'nodes':>6}  {'kind':<14}{'p50 ms':>9}{'p99 ms':>9}"
+    print(header)
+    for row in rows:
+        for kind in KINDS:
+            if kind in row:
+                cell = row[kind]
+                print(f"{row['nodes']:>6}  {kind:<14}{cell['p50_ms']:>9}{cell['p99_ms']:>9}")
+        if "reference_one_gpu_ms" in row:
+            print(f"{row['nodes']:>6}  {'(reference)':<14}{row['reference_one_gpu_ms']:>9}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", default="1000,5000,10000")
+    parser.add_argument("--reps", type=int, default=200)
+    parser.add_argument("--e2e-nodes", default="5000,10000", help="empty: skip end to end")
+    parser.add_argument("--pods", type=int, default=300)
+    parser.add_argument("--out", type=Path, default=Path("bench/results/scheduler.json"))
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    report: dict[str, Any] = {
+        "machine": {"cpus": len(os.sched_getaffinity(0)), "python": platform.python_version()}
+    }
+    report["in_process"] = [in_process(size, args.reps) for size in sizes]
+    _print_table("in-process filter (half-allocated fleet)", report["in_process"])
+    report["http"] = [http_latencies(size, args.reps) for size in sizes]
+    _print_table("over HTTP (aiohttp server in a child process)", report["http"])
+    e2e_sizes = [int(s) for s in args.e2e_nodes.split(",") if s]
+    if e2e_sizes:
+        from schede2e import end_to_end
+
+        report["end_to_end"] = [end_to_end(n, args.pods) for n in e2e_sizes]
+        print("\nend to end, real kube-scheduler on KWOK nodes")
+        print(
+            f"{'nodes':>6}{'default pods/s':>16}{'suanli pods/s':>15}{'ratio':>7}"
+            f"{'extender MiB':>14}{'operator MiB':>14}"
+        )
+        for row in report["end_to_end"]:
+            print(
+                f"{row['nodes']:>6}{row['default_pods_per_s']:>16}{row['suanli_pods_per_s']:>15}"
+                f"{row['ratio']:>7}{row['extender_rss_mib']:>14}{row['operator_rss_mib']:>14}"
+            )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2))
+    print(f"\nwrote {args.out}")
+
+
+if __name__ == "__main__":
+    multiprocessing.set_start_method("spawn")
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    main()
