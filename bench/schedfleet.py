@@ -12,7 +12,10 @@ from typing import Any
 
 from suanli.cli import default_fleet
 from suanli.configfiles import ScoringConfigFiles
+from suanli.extender.service import ExtenderService
+from suanli.extender.settings import ExtenderSettings
 from suanli.fleet import node_manifests, scale_fleet
+from suanli.metrics import ExtenderMetrics
 from suanli.scoring import (
     DEMAND_ANNOTATION,
     GPU_DEVICES_ANNOTATION,
@@ -126,3 +129,39 @@ def pending_pods(kind: str, index: int) -> dict[str, Any]:
 
 
 KINDS = ("one-gpu", "gang-8-gpu", "gpu-share", "cpu", "edge-latency")
+
+
+class NullBinder:
+    def bind(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+class NullRecorder:
+    def placed(self, pod: Any, explanation: Any) -> None:
+        return None
+
+    def unschedulable(self, pod: Any, message: str) -> None:
+        return None
+
+
+def service_over(feed: ClusterFeed) -> ExtenderService:
+    return ExtenderService(
+        settings=ExtenderSettings(),
+        cache=feed,
+        config_files=FILES,
+        metrics=ExtenderMetrics(),
+        binder=NullBinder(),
+        recorder=NullRecorder(),
+    )
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    return {
+        "p50_ms": round(percentile(values, 0.5) * 1000, 3),
+        "p99_ms": round(percentile(values, 0.99) * 1000, 3),
+    }

@@ -11,7 +11,12 @@ import socket
 import time
 from typing import Any
 
-from schedfleet import KINDS, filled_feed, pending_pods
+from aiohttp import web
+from schedfleet import KINDS, filled_feed, pending_pods, service_over, summary
+
+from suanli.cli import default_fleet
+from suanli.extender.server import ExtenderApp
+from suanli.fleet import node_manifests, scale_fleet
 
 
 def _free_port() -> int:
@@ -21,11 +26,6 @@ def _free_port() -> int:
 
 
 def _serve(size: int, port: int) -> None:
-    from aiohttp import web
-    from scheduler import service_over
-
-    from suanli.extender.server import ExtenderApp
-
     feed = filled_feed(size)
     app = ExtenderApp(service_over(feed), lambda: None).build()
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
@@ -39,10 +39,6 @@ def _post(connection: http.client.HTTPConnection, path: str, body: dict[str, Any
 
 
 def http_latencies(size: int, reps: int) -> dict[str, Any]:
-    from scheduler import summary
-
-    from suanli.fleet import node_manifests, scale_fleet
-
     port = _free_port()
     child = multiprocessing.Process(target=_serve, args=(size, port), daemon=True)
     child.start()
@@ -58,11 +54,8 @@ def http_latencies(size: int, reps: int) -> dict[str, Any]:
                 if time.monotonic() > deadline or not child.is_alive():
                     raise
                 time.sleep(0.2)
-        from suanli.cli import default_fleet
-
-        names = sorted(
-            n["metadata"]["name"] for n in node_manifests(scale_fleet(default_fleet(), size))
-        )
+        fleet = scale_fleet(default_fleet(), size)
+        names = sorted(n["metadata"]["name"] for n in node_manifests(fleet))
         result: dict[str, Any] = {"nodes": size}
         for kind in KINDS:
             latencies: list[float] = []

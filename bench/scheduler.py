@@ -30,51 +30,20 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from schedfleet import FILES, KINDS, filled_feed, gpu_utilisation, pending_pods
+from schede2e import end_to_end
+from schedfleet import (
+    FILES,
+    KINDS,
+    filled_feed,
+    gpu_utilisation,
+    pending_pods,
+    service_over,
+    summary,
+)
 from schedhttp import http_latencies
 
-from suanli.extender.service import ExtenderService
-from suanli.extender.settings import ExtenderSettings
 from suanli.extender.wire import ExtenderArgs
-from suanli.metrics import ExtenderMetrics
 from suanli.scoring import evaluate, parse_pod
-from suanli.state import ClusterFeed
-
-
-class NullBinder:
-    def bind(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-class NullRecorder:
-    def placed(self, pod: Any, explanation: Any) -> None:
-        return None
-
-    def unschedulable(self, pod: Any, message: str) -> None:
-        return None
-
-
-def service_over(feed: ClusterFeed) -> ExtenderService:
-    return ExtenderService(
-        settings=ExtenderSettings(),
-        cache=feed,
-        config_files=FILES,
-        metrics=ExtenderMetrics(),
-        binder=NullBinder(),
-        recorder=NullRecorder(),
-    )
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def summary(values: list[float]) -> dict[str, float]:
-    return {
-        "p50_ms": round(percentile(values, 0.5) * 1000, 3),
-        "p99_ms": round(percentile(values, 0.99) * 1000, 3),
-    }
 
 
 def in_process(size: int, reps: int) -> dict[str, Any]:
@@ -143,8 +112,6 @@ def main() -> None:
     _print_table("over HTTP (aiohttp server in a child process)", report["http"])
     e2e_sizes = [int(s) for s in args.e2e_nodes.split(",") if s]
     if e2e_sizes:
-        from schede2e import end_to_end
-
         report["end_to_end"] = [end_to_end(n, args.pods) for n in e2e_sizes]
         print("\nend to end, real kube-scheduler on KWOK nodes")
         print(

@@ -149,6 +149,8 @@ async def run_operator(settings: OperatorSettings) -> int:
         post_event=store.post_event,
     )
     before_scrape.append(controller.export_gauges)
+    # Waiting gangs are re-planned as soon as a pod leaves a node or a node appears.
+    cluster.listeners.append(controller.capacity_freed(asyncio.get_running_loop()))
     registry = kopf.OperatorRegistry()
     webhook = _webhook(settings, Path(tempfile.mkdtemp(prefix="suanli-webhook-")))
     register(

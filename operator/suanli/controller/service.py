@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 JobKey = tuple[str, str]
 EventPoster = Callable[[Mapping[str, Any], str, str, str], Awaitable[None]]
 _RETRY_SECONDS = 2.0
+# Pods ending in a burst re-plan waiting jobs once, not once per pod.
+_CAPACITY_DEBOUNCE_SECONDS = 0.2
 
 
 def _key(body: Mapping[str, Any]) -> JobKey:
@@ -84,6 +86,7 @@ class JobController:
         self._queue: asyncio.Queue[JobKey] = asyncio.Queue()
         self._queued: set[JobKey] = set()
         self._timers: dict[JobKey, asyncio.TimerHandle] = {}
+        self._capacity_due = False
 
     # --- the work queue ----------------------------------------------------------------------
 
@@ -106,6 +109,26 @@ class JobController:
                 log.exception("reconciling %s/%s failed; retrying", *key)
                 asyncio.get_running_loop().call_later(_RETRY_SECONDS, self.enqueue, key)
             self.metrics.reconcile_duration.observe(time.perf_counter() - began)
+
+    def capacity_freed(self, loop: asyncio.AbstractEventLoop) -> Callable[[str], None]:
+        """A listener for the cluster feed (called on watch threads): capacity grew on a node,
+        so re-plan the jobs that wait for room, at most once per short interval."""
+
+        def flush() -> None:
+            self._capacity_due = False
+            for key, body in self.cache.jobs.items():
+                if (body.get("status") or {}).get("phase") == Phase.QUEUED.value:
+                    self.enqueue(key)
+
+        def schedule() -> None:
+            if not self._capacity_due:
+                self._capacity_due = True
+                loop.call_later(_CAPACITY_DEBOUNCE_SECONDS, flush)
+
+        def listener(_node: str) -> None:
+            loop.call_soon_threadsafe(schedule)
+
+        return listener
 
     async def resync(self, every: float) -> None:
         """A safety net beside the precise requeues: revisit every job now and then."""

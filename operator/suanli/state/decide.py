@@ -18,11 +18,11 @@ checks verdicts, ranking and results against `evaluate` over every node.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import compress
 from operator import itemgetter
-from typing import Any
+from typing import Any, cast
 
 from suanli.scoring import (
     DEFAULT_CONFIG,
@@ -118,7 +118,8 @@ def _by_name(
     if not wanted:
         return {}
     # A reason is never empty: filtering on truth keeps the whole loop in C.
-    return dict(filter(_SECOND, zip(names, map(wanted.get, groups), strict=True)))
+    pairs = filter(_SECOND, zip(names, map(wanted.get, groups), strict=True))
+    return dict(cast(Iterator[tuple[str, str]], pairs))
 
 
 def ranked_names(

@@ -127,3 +127,16 @@ def test_catalog_edit_takes_effect_without_restart(tmp_path: Path) -> None:
     assert files.refresh() is False
     assert files.catalog.get("L40S-renamed") is not None
     assert "catalog" in files.last_error
+
+
+def test_listeners_hear_when_capacity_is_freed() -> None:
+    cache = _cache()
+    freed: list[str] = []
+    cache.listeners.append(freed.append)
+    cache.apply_pod("ADDED", _pod("a", "gpu-0"))
+    assert freed == []
+    cache.apply_pod("MODIFIED", _pod("a", "gpu-0", phase="Succeeded"))
+    assert freed == ["gpu-0"]
+    cache.apply_pod("ADDED", _pod("b", "gpu-1"))
+    cache.apply_pod("DELETED", _pod("b", "gpu-1"))
+    assert freed == ["gpu-0", "gpu-1"]
