@@ -1,8 +1,9 @@
-"""The simulated cluster: nodes parsed once, usage updated in place as pods arrive.
+"""The simulated cluster: the shared `ClusterState`, fed from a trace instead of watches.
 
-Each node is kept both as the scoring core sees it (an immutable `NodeSnapshot`, replaced when a
-pod lands) and as plain numbers for the quick checks and baseline policies. Nodes whose facts
-are equal but for their name share a profile: usage aside, the core cannot tell them apart.
+Pods land through `SimCluster.place`, which changes the state (what the `suanli` policy decides
+on, with the extender's decider) and, in the same call, each node's plain numbers, the view the
+baseline policies do their arithmetic on. Nodes whose facts are equal but for their name share a
+profile: usage aside, the core cannot tell them apart.
 """
 
 from __future__ import annotations
@@ -17,13 +18,15 @@ from suanli.scoring import (
     Catalog,
     NodeFacts,
     NodeSnapshot,
-    NodeUsage,
     PodDemand,
+    Shape,
     node_facts,
 )
 from suanli.scoring.devices import allocate
 from suanli.scoring.resources import CPU, MEMORY, PODS
+from suanli.scoring.snapshot import PlacedPod
 from suanli.simulate.trace import GPU_RESOURCE, NodeRow, node_object
+from suanli.state import ClusterState, NodeEntry
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +61,7 @@ class SimNode:
         "cpu_cap",
         "cpu_free",
         "devices",
+        "entry",
         "facts",
         "index",
         "mem_cap",
@@ -65,13 +69,11 @@ class SimNode:
         "name",
         "pods_free",
         "profile",
-        "snapshot",
         "type_name",
-        "version",
         "whole_used",
     )
 
-    def __init__(self, index: int, facts: NodeFacts, profile: int) -> None:
+    def __init__(self, index: int, facts: NodeFacts, profile: int, entry: NodeEntry) -> None:
         accelerator = facts.accelerator
         self.index = index
         self.name = facts.name
@@ -83,8 +85,12 @@ class SimNode:
         self.pods_free = facts.allocatable.amount(PODS)
         self.devices: tuple[int, ...] = (0,) * (accelerator.count if accelerator else 0)
         self.whole_used = 0
-        self.version = 0
-        self.snapshot = NodeSnapshot(facts, NodeUsage(devices=self.devices))
+        self.entry = entry
+
+    @property
+    def snapshot(self) -> NodeSnapshot:
+        """The node as the scoring core sees it, from the state."""
+        return self.entry.snapshot()
 
     @property
     def gpu_cap(self) -> int:
@@ -108,20 +114,15 @@ class SimNode:
             return bool(self.devices) and min(self.devices) <= MILLI_PER_DEVICE - request.milli
         return True
 
-    def place(self, demand: PodDemand, allocation: Allocation) -> None:
-        """Count a pod here; AllocationError rather than over-filling a device."""
+    def count(self, demand: PodDemand, allocation: Allocation) -> None:
+        """The baselines' numbers after a pod lands; AllocationError rather than over-filling a
+        device (checked before the state changes)."""
         self.devices = allocate(self.devices, allocation)
         requests = demand.requests
         self.cpu_free -= requests.amount(CPU)
         self.mem_free -= requests.amount(MEMORY)
         self.pods_free -= 1
         self.whole_used += requests.amount(GPU_RESOURCE)
-        usage = self.snapshot.usage
-        self.snapshot = NodeSnapshot(
-            self.facts,
-            NodeUsage(usage.requested + requests, usage.pod_count + 1, self.devices),
-        )
-        self.version += 1
 
 
 def _profile_key(facts: NodeFacts) -> NodeFacts:
@@ -131,29 +132,46 @@ def _profile_key(facts: NodeFacts) -> NodeFacts:
 class SimCluster:
     def __init__(self, rows: Sequence[NodeRow], catalog: Catalog) -> None:
         facts = sorted((node_facts(node_object(r), catalog) for r in rows), key=lambda f: f.name)
+        self.state = ClusterState()
         profiles: dict[NodeFacts, int] = {}
         self.nodes: list[SimNode] = []
+        self.by_name: dict[str, SimNode] = {}
         for index, parsed in enumerate(facts):
+            self.state.set_node(parsed)
             profile = profiles.setdefault(_profile_key(parsed), len(profiles))
-            self.nodes.append(SimNode(index, parsed, profile))
+            node = SimNode(index, parsed, profile, self.state.nodes[parsed.name])
+            self.nodes.append(node)
+            self.by_name[node.name] = node
         self.profiles: list[list[SimNode]] = [[] for _ in profiles]
         for node in self.nodes:
             self.profiles[node.profile].append(node)
         self.gpu_capacity = sum(n.gpu_cap for n in self.nodes)
         self.gpu_allocated = 0
-        # Idle milli-devices per known accelerator type, kept up to date as pods land.
-        self.idle: dict[str, int] = {}
-        for node in self.nodes:
-            if node.type_name is not None and node.devices:
-                self.idle[node.type_name] = self.idle.get(node.type_name, 0) + node.gpu_cap
+        self._placed = 0
 
-    def place(self, node: SimNode, demand: PodDemand, allocation: Allocation) -> None:
+    @property
+    def idle(self) -> dict[str, int]:
+        """Idle milli-devices per known accelerator type."""
+        return self.state.idle_by_type()
+
+    def place(
+        self, node: SimNode, demand: PodDemand, allocation: Allocation, shape: Shape | None = None
+    ) -> None:
+        """A pod lands: the state counts it (with its request shape for the workload), and so
+        do the baselines' numbers."""
         before = node.gpu_free
-        node.place(demand, allocation)
-        taken = before - node.gpu_free
-        self.gpu_allocated += taken
-        if node.type_name is not None and taken:
-            self.idle[node.type_name] -= taken
+        node.count(demand, allocation)
+        self.gpu_allocated += before - node.gpu_free
+        self._placed += 1
+        placed = PlacedPod(
+            f"sim/{self._placed}",
+            node.name,
+            None,
+            demand.requests,
+            demand.gpu_milli,
+            allocation or None,
+        )
+        self.state.set_pod(placed.key, placed, shape)
 
     def snapshots(self) -> list[NodeSnapshot]:
         return [n.snapshot for n in self.nodes]

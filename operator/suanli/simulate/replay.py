@@ -22,7 +22,6 @@ from suanli.scoring import (
     LatencyMap,
     PodDemand,
     Shape,
-    ShapeHistogram,
     Workload,
     accepted_types,
     format_allocation,
@@ -194,7 +193,6 @@ def replay(
     cluster = SimCluster(nodes, catalog)
     policy = make_policy(policy_name, cluster, catalog, latency, seed)
     kinds = Kinds(catalog)
-    histogram = ShapeHistogram()
     result = SeedResult(policy_name, seed, pods=len(sequence))
     yardstick = trace_workload(kinds, sequence)
     recorder = _Recorder(max(1, cluster.gpu_capacity), result, yardstick)
@@ -202,16 +200,15 @@ def replay(
     for pod in sequence:
         kind = kinds.of(pod)
         arrived += pod.gpu_request_milli
-        workload = with_pressure(histogram.workload(), cluster.idle)
+        # The live extender learns the mix from the pods it has placed; so does the replay.
+        workload = with_pressure(cluster.state.histogram.workload(), cluster.idle)
         placement = policy.place(kind.demand, kind.request, workload)
         if placement is None:
             result.failed += 1
         else:
-            cluster.place(placement.node, kind.demand, placement.allocation)
+            cluster.place(placement.node, kind.demand, placement.allocation, kind.shape)
             allocated += kind.request.gpu_milli
             result.placed += 1
-            # The live extender learns the mix from the pods it has placed; so does the replay.
-            histogram.add(kind.shape)
         if keep_placements:
             result.placements.append(_placed(pod, placement))
         recorder.record(arrived, allocated, cluster)

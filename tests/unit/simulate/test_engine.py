@@ -7,7 +7,6 @@ import pytest
 from suanli.scoring import (
     Catalog,
     LatencyMap,
-    ShapeHistogram,
     evaluate,
     with_pressure,
 )
@@ -33,14 +32,14 @@ def test_choices_equal_a_full_evaluate(
     catalog, latency = _catalog(rows)
     cluster = SimCluster(rows, catalog)
     policy = SuanliPolicy(cluster, catalog, latency)
-    kinds, histogram = Kinds(catalog), ShapeHistogram()
+    kinds = Kinds(catalog)
     sequence = arrival_sequence(
         generate_pods(pods, seed, constrained), cluster.gpu_capacity, seed, 1.3
     )
     placed = dropped = 0
     for pod in sequence:
         kind = kinds.of(pod)
-        workload = with_pressure(histogram.workload(), cluster.idle)
+        workload = with_pressure(cluster.state.histogram.workload(), cluster.idle)
         full = evaluate(kind.demand, cluster.snapshots(), catalog, latency, workload=workload)
         choice = policy.choose(kind.demand, kind.request, workload)
         if not full.ranking:
@@ -51,8 +50,7 @@ def test_choices_equal_a_full_evaluate(
         assert choice is not None
         assert (choice.node.name, choice.result.allocation) == (best.node, best.allocation)
         assert choice.result.total == best.total
-        cluster.place(choice.node, kind.demand, best.allocation)
-        histogram.add(kind.shape)
+        cluster.place(choice.node, kind.demand, best.allocation, kind.shape)
         placed += 1
     # The run went through a full cluster, not just the easy start.
     assert placed > 100
