@@ -11,6 +11,7 @@
    other, each created while its scheduler process is stopped (SIGSTOP), then timed from
    SIGCONT to the last bind. Both schedulers run with the same client QPS settings. Then the
    resident memory of the extender and the operator.
+4. Gangs: on the demo fleet, how soon a waiting gang starts once the capacity it needs is freed.
 
     python bench/scheduler.py [--sizes 1000,5000,10000] [--e2e-nodes 5000,10000] [--pods 300]
 """
@@ -40,6 +41,7 @@ from schedfleet import (
     service_over,
     summary,
 )
+from schedgang import gang_requeue
 from schedhttp import http_latencies
 
 from suanli.extender.wire import ExtenderArgs
@@ -100,6 +102,7 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=200)
     parser.add_argument("--e2e-nodes", default="5000,10000", help="empty: skip end to end")
     parser.add_argument("--pods", type=int, default=300)
+    parser.add_argument("--skip-gang", action="store_true", help="skip the gang requeue part")
     parser.add_argument("--out", type=Path, default=Path("bench/results/scheduler.json"))
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
@@ -123,6 +126,9 @@ def main() -> None:
                 f"{row['nodes']:>6}{row['default_pods_per_s']:>16}{row['suanli_pods_per_s']:>15}"
                 f"{row['ratio']:>7}{row['extender_rss_mib']:>14}{row['operator_rss_mib']:>14}"
             )
+    if not args.skip_gang:
+        report["gang"] = gang_requeue()
+        print(f"\nsecond gang Running after its capacity was freed: {report['gang']}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))
     print(f"\nwrote {args.out}")

@@ -74,6 +74,7 @@ class ClusterState:
         self._classes: dict[NodeFacts, int] = {}
         self._state_ids: dict[UsageKey, int] = {}
         self.state_of: dict[str, int] = {}  # node name -> usage state id
+        self.members: dict[int, set[str]] = {}  # usage state id -> node names
         self._by_job: dict[str, dict[str, str]] = {}  # job -> pod key -> node
         self._orphans: dict[str, dict[str, PlacedPod]] = {}  # pods on nodes not known (yet)
         self._idle: dict[str, int] = {}  # idle milli-devices per known accelerator type
@@ -115,7 +116,7 @@ class ClusterState:
     def remove_node(self, name: str) -> None:
         with self.lock:
             entry = self.nodes.pop(name, None)
-            self.state_of.pop(name, None)
+            self._leave(name, self.state_of.pop(name, None))
             if entry is not None:
                 self._count_idle(entry, -1)
                 if entry.held:
@@ -218,16 +219,29 @@ class ClusterState:
             if len(self._state_ids) >= _MAX_STATE_IDS:
                 self._renumber()
             state = self._state_ids[key] = len(self._state_ids)
+        self._leave(entry.name, self.state_of.get(entry.name))
         entry.state = state
         self.state_of[entry.name] = state
+        self.members.setdefault(state, set()).add(entry.name)
+
+    def _leave(self, name: str, state: int | None) -> None:
+        if state is None:
+            return
+        members = self.members.get(state)
+        if members is not None:
+            members.discard(name)
+            if not members:
+                del self.members[state]
 
     def _renumber(self) -> None:
         self._state_ids = {}
+        self.members = {}
         self.epoch += 1
         for other in self.nodes.values():
             key = other.usage_key()
             other.state = self._state_ids.setdefault(key, len(self._state_ids))
             self.state_of[other.name] = other.state
+            self.members.setdefault(other.state, set()).add(other.name)
 
     def _count_idle(self, entry: NodeEntry, sign: int) -> None:
         accelerator = entry.facts.accelerator

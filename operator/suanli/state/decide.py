@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import compress
 from operator import itemgetter
 from typing import Any, cast
@@ -57,6 +58,55 @@ _USAGE = tuple((name, scorer) for name, scorer in SCORERS if name in USAGE_SIGNA
 _MEMO_LIMIT = 100_000
 
 
+_SECOND: Callable[[tuple[str, str | None]], Any] = itemgetter(1)
+
+
+class Listed:
+    """Candidates named in a request: each name with its group, in request order."""
+
+    def __init__(self, names: Sequence[str], groups: Sequence[Hashable]) -> None:
+        self.names = names
+        self.groups = groups
+        self.sizes: Mapping[Hashable, int] = Counter(groups)
+        self.count = len(names)
+
+    def representatives(self) -> dict[Hashable, str]:
+        return dict(zip(self.groups, self.names, strict=True))
+
+    def members(self, chosen: set[Hashable]) -> list[tuple[str, Hashable]]:
+        inside = list(map(chosen.__contains__, self.groups))
+        return list(zip(compress(self.names, inside), compress(self.groups, inside), strict=True))
+
+    def by_name(self, values: Mapping[Hashable, str]) -> dict[str, str]:
+        """Name -> value for the names whose group has one (values are never empty)."""
+        if not values:
+            return {}
+        # Filtering on truth keeps the whole loop in C: the one part that grows with the fleet.
+        pairs = filter(_SECOND, zip(self.names, map(values.get, self.groups), strict=True))
+        return dict(cast(Iterator[tuple[str, str]], pairs))
+
+
+class Everyone:
+    """Every node of the state, by usage state (a copy: the state may change afterwards)."""
+
+    def __init__(self, members: Mapping[int, set[str]]) -> None:
+        self._members: dict[Hashable, tuple[str, ...]] = {g: tuple(m) for g, m in members.items()}
+        self.sizes: Mapping[Hashable, int] = {g: len(m) for g, m in self._members.items()}
+        self.count = sum(self.sizes.values())
+
+    def representatives(self) -> dict[Hashable, str]:
+        return {g: m[0] for g, m in self._members.items()}
+
+    def members(self, chosen: set[Hashable]) -> list[tuple[str, Hashable]]:
+        return [(n, g) for g in chosen for n in self._members[g]]
+
+    def by_name(self, values: Mapping[Hashable, str]) -> dict[str, str]:
+        return {n: v for g, v in values.items() for n in self._members[g]}
+
+
+Candidates = Listed | Everyone
+
+
 @dataclass(frozen=True)
 class Choice:
     """One decision: the best feasible nodes with full results, and why the others do not fit."""
@@ -64,17 +114,13 @@ class Choice:
     candidates: int  # known nodes judged
     ranked: tuple[NodeResult, ...]  # full results of the best `detail` nodes, best first
     feasible: int  # how many candidates fit
-    failed: dict[str, str]  # resolvable: node -> reason category
-    unresolvable: dict[str, str]
     unknown: tuple[str, ...] = ()  # names the state does not know
     # The best `keep` feasible nodes with their scores (the ranked ones first).
     top: tuple[tuple[str, int], ...] = ()
-    # Each known candidate's group, and (score, total) per feasible group.
-    _names: Sequence[str] = field(default=(), repr=False, compare=False)
-    _groups: Sequence[Hashable] = field(default=(), repr=False, compare=False)
-    _totals: Mapping[Hashable, tuple[int, float]] = field(
-        default_factory=dict, repr=False, compare=False
-    )
+    # The candidates by group, (score, total) per feasible group, the reason per failed one.
+    _judged: Candidates = field(default_factory=lambda: Listed((), ()), repr=False)
+    _totals: Mapping[Hashable, tuple[int, float]] = field(default_factory=dict, repr=False)
+    _reasons: Mapping[Hashable, tuple[Outcome, str]] = field(default_factory=dict, repr=False)
 
     @property
     def ranking(self) -> tuple[str, ...]:
@@ -83,56 +129,46 @@ class Choice:
     def result(self, node: str) -> NodeResult | None:
         return next((r for r in self.ranked if r.node == node), None)
 
+    @cached_property
+    def failed(self) -> dict[str, str]:
+        """Resolvable: node -> reason category."""
+        return self._judged.by_name(self._reasons_of(Outcome.RESOLVABLE))
+
+    @cached_property
+    def unresolvable(self) -> dict[str, str]:
+        return self._judged.by_name(self._reasons_of(Outcome.UNRESOLVABLE))
+
+    def _reasons_of(self, outcome: Outcome) -> dict[Hashable, str]:
+        return {g: reason for g, (o, reason) in self._reasons.items() if o is outcome}
+
     def scores(self) -> dict[str, int]:
         """The 0..10 score of every feasible candidate."""
-        totals = self._totals
-        return {
-            n: totals[g][0] for n, g in zip(self._names, self._groups, strict=True) if g in totals
-        }
+        return {n: self._totals[g][0] for n, g in self._judged.members(set(self._totals))}
 
     def feasible_names(self) -> tuple[str, ...]:
         """Every feasible candidate, best first (the reference ranking)."""
-        return ranked_names(self._names, self._groups, self._totals, self.feasible)
+        return tuple(n for n, _ in ranked_names(self._judged, self._totals, self.feasible))
 
     @property
     def unschedulable_reason(self) -> str:
         """Empty when some node fits; else the aggregated filter reasons."""
         if self.feasible:
             return ""
-        counts = Counter(self.failed.values())
-        counts.update(self.unresolvable.values())
+        counts: Counter[str] = Counter()
+        sizes = self._judged.sizes
+        for group, (_, reason) in self._reasons.items():
+            counts[reason] += sizes[group]
         return format_reason_counts(counts)
 
 
-_SECOND: Callable[[tuple[str, str | None]], Any] = itemgetter(1)
-
-
-def _by_name(
-    names: Sequence[str],
-    groups: Sequence[Hashable],
-    reasons: Mapping[Hashable, tuple[Outcome, str]],
-    outcome: Outcome,
-) -> dict[str, str]:
-    """Name -> reason for the names whose group failed with `outcome`."""
-    wanted = {g: reason for g, (o, reason) in reasons.items() if o is outcome}
-    if not wanted:
-        return {}
-    # A reason is never empty: filtering on truth keeps the whole loop in C.
-    pairs = filter(_SECOND, zip(names, map(wanted.get, groups), strict=True))
-    return dict(cast(Iterator[tuple[str, str]], pairs))
-
-
 def ranked_names(
-    names: Sequence[str],
-    groups: Sequence[Hashable],
-    totals: Mapping[Hashable, tuple[int, float]],
-    limit: int,
-) -> tuple[str, ...]:
-    """The first `limit` names by (score, total, name), reading only the groups that can be
-    among them."""
+    judged: Candidates, totals: Mapping[Hashable, tuple[int, float]], limit: int
+) -> tuple[tuple[str, Hashable], ...]:
+    """The first `limit` names (with their groups) by (score, total, name), reading only the
+    groups that can be among them."""
     if limit <= 0 or not totals:
         return ()
-    sizes = Counter(groups)
+    sizes = judged.sizes
     best = sorted(totals, key=lambda g: (-totals[g][0], -totals[g][1]))
     chosen: set[Hashable] = set()
     counted = 0
@@ -143,10 +179,9 @@ def ranked_names(
         # Stop once enough names are in, but never between two groups of equal totals.
         if counted >= limit and (following is None or totals[following] != totals[group]):
             break
-    inside = list(map(chosen.__contains__, groups))
-    members = list(zip(compress(names, inside), compress(groups, inside), strict=True))
+    members = judged.members(chosen)
     members.sort(key=lambda item: (-totals[item[1]][0], -totals[item[1]][1], item[0]))
-    return tuple(n for n, _ in members[:limit])
+    return tuple(members[:limit])
 
 
 class Decider:
@@ -205,20 +240,21 @@ class Decider:
             context = build_context(
                 demand, (), catalog, latency, peers=peers, config=config, workload=workload
             )
-            known, groups, unknown = self._group(context, state.names() if names is None else names)
+            judged, unknown = self._candidates(context, names)
             return self._choose(
-                context,
-                known,
-                groups,
-                unknown,
-                keep=keep,
-                detail=keep if detail is None else detail,
+                context, judged, unknown, keep=keep, detail=keep if detail is None else detail
             )
 
-    def _group(
-        self, context: Context, names: Sequence[str]
-    ) -> tuple[list[str], list[Hashable], tuple[str, ...]]:
-        """The known names, each one's group (its usage state), and the unknown names."""
+    def _candidates(
+        self, context: Context, names: Sequence[str] | None
+    ) -> tuple[Candidates, tuple[str, ...]]:
+        """The known candidates by group (usage state), and the unknown names."""
+        # Only a same-node gang with peers tells nodes of one usage state apart by name.
+        by_name = context.demand.spec.same_domain is Domain.NODE and bool(context.peer_domains)
+        if names is None:
+            if not by_name:
+                return Everyone(self.state.members), ()
+            names = self.state.names()
         state_of = self.state.state_of
         states: list[Hashable] = list(map(state_of.get, names))
         unknown: tuple[str, ...] = ()
@@ -226,16 +262,14 @@ class Decider:
             unknown = tuple(n for n, s in zip(names, states, strict=True) if s is None)
             known = [(n, s) for n, s in zip(names, states, strict=True) if s is not None]
             names, states = [n for n, _ in known], [s for _, s in known]
-        # Only a same-node gang with peers tells nodes of one usage state apart by name.
-        if context.demand.spec.same_domain is Domain.NODE and context.peer_domains:
+        if by_name:
             states = list(zip(states, names, strict=True))
-        return list(names), states, unknown
+        return Listed(names, states), unknown
 
     def _choose(
         self,
         context: Context,
-        names: list[str],
-        groups: list[Hashable],
+        judged: Candidates,
         unknown: tuple[str, ...],
         *,
         keep: int,
@@ -249,38 +283,31 @@ class Decider:
         capacity_kind = self._kind_id((demand.requests, demand.gpu_milli))
         peer_key = tuple(context.peer_domains.items())
         pairs, weight_sum = weight_pairs(weights_of(demand))
-        representative = dict(zip(groups, names, strict=True))
         reasons: dict[Hashable, tuple[Outcome, str]] = {}
         totals: dict[Hashable, tuple[int, float]] = {}
-        for group, name in representative.items():
-            entry = nodes[name]
-            verdict, values = self._judge(context, entry, kind, capacity_kind, peer_key)
+        for group, name in judged.representatives().items():
+            verdict, values = self._judge(context, nodes[name], kind, capacity_kind, peer_key)
             if verdict is None:
                 total = total_of(pairs, weight_sum, values)
                 totals[group] = (round_score(total), total)
             else:
                 reasons[group] = (verdict.outcome, verdict.category or verdict.reason)
-        # Per name, but in C (map, filter, zip): the one part whose cost grows with the fleet.
-        failed = _by_name(names, groups, reasons, Outcome.RESOLVABLE)
-        unresolvable = _by_name(names, groups, reasons, Outcome.UNRESOLVABLE)
-        count = len(names) - len(failed) - len(unresolvable)
-        best = ranked_names(names, groups, totals, keep)
+        sizes = judged.sizes
+        best = ranked_names(judged, totals, keep)
         ranked = tuple(
             score_node(context, nodes[name].snapshot(), Verdict(name, Outcome.FEASIBLE))
-            for name in best[:detail]
+            for name, _ in best[:detail]
         )
-        group_of = {n: g for n, g in zip(names, groups, strict=True) if n in set(best)}
+        top = tuple((name, totals[group][0]) for name, group in best)
         return Choice(
-            len(names),
+            judged.count,
             tuple(sorted(ranked, key=ranking_key)),
-            count,
-            failed,
-            unresolvable,
+            sum(sizes[g] for g in totals),
             unknown,
-            tuple((n, totals[group_of[n]][0]) for n in best),
-            names,
-            groups,
+            top,
+            judged,
             totals,
+            reasons,
         )
 
     def _kind_id(self, kind: Hashable) -> int:

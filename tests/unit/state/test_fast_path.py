@@ -130,9 +130,15 @@ def test_fast_decisions_equal_the_reference(
 ) -> None:
     feed = _feed(occupied)
     for step, demand in enumerate(asks):
-        names = data.draw(
-            st.one_of(st.just(_NAMES), st.lists(st.sampled_from(_NAMES), min_size=1, unique=True))
+        # None: every node of the state (the operator's and the simulator's question).
+        asked = data.draw(
+            st.one_of(
+                st.none(),
+                st.just(_NAMES),
+                st.lists(st.sampled_from(_NAMES), min_size=1, unique=True),
+            )
         )
+        names = _NAMES if asked is None else asked
         workload = feed.workload() if with_workload else NO_WORKLOAD
         snapshot = feed.snapshot()
         peers = snapshot.peers_of(demand)
@@ -140,7 +146,7 @@ def test_fast_decisions_equal_the_reference(
             demand, snapshot.select(names), CATALOG, LATENCY, peers=peers, workload=workload
         )
         choice = feed.decider.decide(
-            demand, names, catalog=CATALOG, latency=LATENCY, workload=workload, keep=keep
+            demand, asked, catalog=CATALOG, latency=LATENCY, workload=workload, keep=keep
         )
         _assert_same(choice, reference, names, keep)
         # The pod lands where it was sent: the next decision sees a changed state.
