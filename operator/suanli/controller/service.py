@@ -33,6 +33,8 @@ EventPoster = Callable[[Mapping[str, Any], str, str, str], Awaitable[None]]
 _RETRY_SECONDS = 2.0
 # Pods ending in a burst re-plan waiting jobs once, not once per pod.
 _CAPACITY_DEBOUNCE_SECONDS = 0.2
+# Pods created per reconcile of one job before the other queued jobs get their turn.
+_CREATE_BATCH = 200
 
 
 def _key(body: Mapping[str, Any]) -> JobKey:
@@ -179,11 +181,14 @@ class JobController:
         meta = body["metadata"]
         namespace = str(meta["namespace"])
         catalog = self.config_files.catalog
+        # A job of thousands of pods is created a batch per turn, so the jobs queued behind it
+        # are reconciled in between (the next turn creates what is still missing).
+        batch = actions.create[:_CREATE_BATCH]
         manifests = [
             pod_manifest(
                 job, dict(meta), c.slot, catalog, attempt=c.attempt, planned_node=c.planned_node
             )
-            for c in actions.create
+            for c in batch
         ]
         await _gather(self.store.delete_pod(namespace, name) for name in actions.delete)
         created = await _gather(self.store.create_pod(namespace, m) for m in manifests)
@@ -194,7 +199,10 @@ class JobController:
         await _gather(self.post_event(body, e.type, e.reason, e.message) for e in actions.events)
         if actions.delete_job:
             await self.store.delete_job(namespace, str(meta["name"]))
-        elif actions.requeue_after is not None:
+            return
+        if len(actions.create) > len(batch):
+            self.enqueue(_key(body))  # behind the jobs already waiting
+        if actions.requeue_after is not None:
             self._requeue(_key(body), actions.requeue_after)
 
     def _requeue(self, key: JobKey, delay: float) -> None:

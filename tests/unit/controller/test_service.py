@@ -1,0 +1,114 @@
+"""The reconcile loop around the pure lifecycle: big jobs take turns, freed capacity re-plans."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+from suanli.cli import default_fleet
+from suanli.configfiles import ScoringConfigFiles
+from suanli.controller.service import JobController
+from suanli.fleet import node_manifests
+from suanli.metrics import OperatorMetrics
+from suanli.state import ClusterFeed
+from tests.unit.controller.conftest import example
+
+FILES = ScoringConfigFiles(None, None)
+
+
+class FakeStore:
+    """Records writes; `list_pods` answers from what was created."""
+
+    def __init__(self) -> None:
+        self.created: list[tuple[str, str]] = []  # (job, pod)
+        self.pods: dict[str, dict[str, Any]] = {}
+        self.statuses: dict[str, dict[str, Any]] = {}
+
+    async def list_pods(self, namespace: str, job: str) -> list[dict[str, Any]]:
+        return [p for p in self.pods.values() if p["metadata"]["labels"]["suanli.dev/job"] == job]
+
+    async def create_pod(self, namespace: str, manifest: dict[str, Any]) -> bool:
+        job = manifest["metadata"]["labels"]["suanli.dev/job"]
+        if manifest["metadata"]["name"] in self.pods:
+            return False
+        self.created.append((job, manifest["metadata"]["name"]))
+        self.pods[manifest["metadata"]["name"]] = copy.deepcopy(manifest)
+        await asyncio.sleep(0)
+        return True
+
+    async def delete_pod(self, namespace: str, name: str) -> None:
+        return None
+
+    async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
+        self.statuses[name] = status
+
+    async def delete_job(self, namespace: str, name: str) -> None:
+        return None
+
+
+async def _no_event(job: Mapping[str, Any], kind: str, reason: str, message: str) -> None:
+    return None
+
+
+def _controller(store: FakeStore) -> JobController:
+    feed = ClusterFeed(lambda: FILES.catalog)
+    feed.replace_nodes(node_manifests(default_fleet()))
+    return JobController(
+        store=store,  # type: ignore[arg-type]
+        cluster=feed,
+        config_files=FILES,
+        metrics=OperatorMetrics(),
+        post_event=_no_event,
+    )
+
+
+def _batch_job(name: str, replicas: int) -> dict[str, Any]:
+    job, meta = example("batch-cpu.yaml")
+    body = job.model_dump(mode="json", by_alias=True, exclude_none=True)
+    body["metadata"] = {**copy.deepcopy(meta), "name": name, "uid": f"uid-{name}"}
+    body["spec"]["tasks"][0]["replicas"] = replicas
+    return body
+
+
+def test_a_big_job_is_created_in_turns_and_other_jobs_go_in_between() -> None:
+    async def scenario() -> list[tuple[str, str]]:
+        store = FakeStore()
+        controller = _controller(store)
+        for body in (_batch_job("big", 450), _batch_job("small", 2)):
+            key = controller.cache.put_job(body)
+            controller.enqueue(key)
+        worker = asyncio.ensure_future(controller.worker())
+        for _ in range(200):
+            await asyncio.sleep(0.01)
+            if len(store.created) == 452:
+                break
+        worker.cancel()
+        return store.created
+
+    created = asyncio.run(scenario())
+    jobs = [job for job, _ in created]
+    assert len(created) == 452
+    assert len(set(created)) == 452  # nothing created twice
+    # The small job was served after the big job's first batch, not after all of it.
+    assert jobs.index("small") == 200
+    assert jobs.count("big") == 450
+
+
+def test_freed_capacity_re_plans_only_waiting_jobs() -> None:
+    async def scenario() -> set[tuple[str, str]]:
+        controller = _controller(FakeStore())
+        queued = _batch_job("waiting", 1)
+        queued["status"] = {"phase": "Queued"}
+        running = _batch_job("running", 1)
+        running["status"] = {"phase": "Running"}
+        controller.cache.put_job(queued)
+        controller.cache.put_job(running)
+        listener = controller.capacity_freed(asyncio.get_running_loop())
+        # A burst of freed nodes, from a watch thread, re-plans once.
+        await asyncio.to_thread(lambda: [listener(f"n{i}") for i in range(50)])
+        await asyncio.sleep(0.3)
+        return set(controller._queued)
+
+    assert asyncio.run(scenario()) == {("team", "waiting")}
