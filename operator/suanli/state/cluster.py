@@ -86,12 +86,12 @@ class ClusterState:
 
     # --- nodes -------------------------------------------------------------------------------
 
-    def set_node(self, facts: NodeFacts) -> None:
-        """Add a node or replace its facts; its pods stay."""
+    def set_node(self, facts: NodeFacts) -> bool:
+        """Add a node or replace its facts (its pods stay); False when nothing changed."""
         with self.lock:
             old = self.nodes.get(facts.name)
             if old is not None and old.facts == facts:
-                return
+                return False
             key = class_of(facts)
             if key not in self._classes:
                 self._classes[key] = len(self._classes)
@@ -112,6 +112,7 @@ class ClusterState:
             self._restate(entry)
             self._count_idle(entry, 1)
             self.generation += 1
+            return True
 
     def remove_node(self, name: str) -> None:
         with self.lock:

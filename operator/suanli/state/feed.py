@@ -40,6 +40,20 @@ _TERMINAL = frozenset({"Succeeded", "Failed"})
 CapacityListener = Callable[[str], None]
 
 
+def slim_node(node: Mapping[str, Any]) -> dict[str, Any]:
+    """The parts of a Node that its facts are read from (kept to re-read them after a catalog
+    change): names, labels, annotations, allocatable and capacity; not the images, conditions
+    and managed fields that make most of a Node's size."""
+    metadata = node.get("metadata") or {}
+    status = node.get("status") or {}
+    return {
+        "metadata": {
+            key: metadata[key] for key in ("name", "labels", "annotations") if key in metadata
+        },
+        "status": {key: status[key] for key in ("allocatable", "capacity") if key in status},
+    }
+
+
 def pod_key(pod: Mapping[str, Any]) -> str:
     metadata = pod.get("metadata") or {}
     return f"{metadata.get('namespace') or 'default'}/{metadata.get('name') or ''}"
@@ -93,7 +107,7 @@ class ClusterFeed:
 
     def replace_nodes(self, nodes: Iterable[Mapping[str, Any]]) -> None:
         with self.lock:
-            self._nodes = {str(n["metadata"]["name"]): n for n in nodes}
+            self._nodes = {str(n["metadata"]["name"]): slim_node(n) for n in nodes}
             self._reparse_all()
 
     def apply_node(self, event: str, node: Mapping[str, Any]) -> None:
@@ -104,20 +118,23 @@ class ClusterFeed:
                 self.bad_nodes.pop(name, None)
                 self.state.remove_node(name)
                 return
-            self._nodes[name] = node
-            self._parse(name)
-        self._notify(name)
+            self._nodes[name] = slim_node(node)
+            changed = self._parse(name)
+        # Heartbeats change nothing the scheduler reads: only new or changed nodes are news.
+        if changed:
+            self._notify(name)
 
-    def _parse(self, name: str) -> None:
+    def _parse(self, name: str) -> bool:
+        """Read a node's facts into the state; True when they are new or changed."""
         try:
             facts = node_facts(self._nodes[name], self._catalog())
         except ScoringInputError as error:
             # A node whose labels or capacity cannot be read is left out, with the reason kept.
             self.state.remove_node(name)
             self.bad_nodes[name] = str(error)
-            return
+            return False
         self.bad_nodes.pop(name, None)
-        self.state.set_node(facts)
+        return self.state.set_node(facts)
 
     def _reparse_all(self) -> None:
         self._facts_catalog = self._catalog()

@@ -140,3 +140,16 @@ def test_listeners_hear_when_capacity_is_freed() -> None:
     cache.apply_pod("ADDED", _pod("b", "gpu-1"))
     cache.apply_pod("DELETED", _pod("b", "gpu-1"))
     assert freed == ["gpu-0", "gpu-1"]
+
+
+def test_a_node_heartbeat_is_no_news_but_a_new_node_is() -> None:
+    cache = _cache()
+    freed: list[str] = []
+    cache.listeners.append(freed.append)
+    node = next(n for n in node_manifests(_FLEET) if n["metadata"]["name"] == "gpu-0")
+    beat = {**node, "status": {**node["status"], "conditions": [{"type": "Ready"}]}}
+    cache.apply_node("MODIFIED", beat)
+    assert freed == []
+    grown = {**node, "metadata": {**node["metadata"], "name": "gpu-9"}}
+    cache.apply_node("ADDED", grown)
+    assert freed == ["gpu-9"]
