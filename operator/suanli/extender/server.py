@@ -7,7 +7,6 @@ extender; the server never answers with a traceback.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import signal
 import ssl
@@ -15,6 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import orjson
 from aiohttp import web
 from kubernetes import client
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -92,8 +92,8 @@ class ExtenderApp:
                 read = time.perf_counter()
                 phases.labels(verb, "read").observe(read - began)
                 try:
-                    data = json.loads(raw)
-                except (json.JSONDecodeError, UnicodeDecodeError) as error:
+                    data = orjson.loads(raw)
+                except orjson.JSONDecodeError as error:
                     raise BadRequestError(
                         "malformed_json", f"request body is not valid JSON: {error}"
                     ) from None
@@ -115,10 +115,7 @@ class ExtenderApp:
                     "error",
                 )
             encoding = time.perf_counter()
-            response = web.Response(
-                body=json.dumps(body, separators=(",", ":")).encode(),
-                content_type="application/json",
-            )
+            response = web.Response(body=orjson.dumps(body), content_type="application/json")
             done = time.perf_counter()
             phases.labels(verb, "encode").observe(done - encoding)
             self.metrics.requests.labels(verb, result).inc()
