@@ -8,6 +8,7 @@ and the resident memory of the operator and the extender. The time to create the
 baseline of the same run: `running_vs_submit` says how far the system lags behind submission.
 
     python bench/computejobs.py [--jobs 1000] [--replicas 4] [--nodes 1000] [--out FILE.json]
+    python bench/computejobs.py --jobs 1 --replicas 4096 --nodes 5000 --gpu-every 0
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ from suanli.kube.client import api_client
 NAMESPACE = "bench"
 
 
-def _job(index: int, replicas: int) -> dict[str, Any]:
-    gpu = index % 5 == 0
+def _job(index: int, replicas: int, gpu_share: int = 5) -> dict[str, Any]:
+    gpu = gpu_share > 0 and index % gpu_share == 0
     task: dict[str, Any] = {
         "name": "work",
         "replicas": replicas,
@@ -83,11 +84,11 @@ def _list_jobs(custom: client.CustomObjectsApi) -> list[dict[str, Any]]:
     return list(json.loads(response.data)["items"])
 
 
-def _submit(custom: client.CustomObjectsApi, jobs: int, replicas: int) -> float:
+def _submit(custom: client.CustomObjectsApi, jobs: int, replicas: int, gpu_share: int) -> float:
     began = time.monotonic()
 
     def create(index: int) -> None:
-        body = _job(index, replicas)
+        body = _job(index, replicas, gpu_share)
         custom.create_namespaced_custom_object(
             "suanli.dev", "v1alpha1", NAMESPACE, "computejobs", body, _preload_content=False
         ).read()
@@ -102,7 +103,9 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def run(jobs: int, replicas: int, node_count: int, timeout: float) -> dict[str, Any]:
+def run(
+    jobs: int, replicas: int, node_count: int, timeout: float, gpu_share: int = 5
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="suanli-bench-op-") as tmp:
         state = cluster.up(cluster.UpOptions(state_dir=Path(tmp)))
         try:
@@ -114,7 +117,7 @@ def run(jobs: int, replicas: int, node_count: int, timeout: float) -> dict[str, 
             components.kubectl(state, "create", "namespace", NAMESPACE)
             custom = client.CustomObjectsApi(api_client(Path(state.kubeconfig)))
             began = time.monotonic()
-            submit_s = _submit(custom, jobs, replicas)
+            submit_s = _submit(custom, jobs, replicas, gpu_share)
             running: list[dict[str, Any]] = []
             while time.monotonic() - began < timeout:
                 listed = _list_jobs(custom)
@@ -144,6 +147,7 @@ def run(jobs: int, replicas: int, node_count: int, timeout: float) -> dict[str, 
         "submit_s": round(submit_s, 1),
         "all_running_s": round(all_running_s, 1),
         "running_vs_submit": round(all_running_s / submit_s, 2),
+        "all_running_after_last_submit_s": round(all_running_s - submit_s, 1),
         "pods_per_s": round(len(running) * replicas / all_running_s, 1),
         "latency_p50_s": round(_percentile(latencies, 0.5), 2) if latencies else None,
         "latency_p99_s": round(_percentile(latencies, 0.99), 2) if latencies else None,
@@ -160,9 +164,15 @@ def main() -> None:
     parser.add_argument("--replicas", type=int, default=4)
     parser.add_argument("--nodes", type=int, default=1000)
     parser.add_argument("--timeout", type=float, default=3000)
+    parser.add_argument(
+        "--gpu-every",
+        type=int,
+        default=5,
+        help="every Nth job is a GPU gang (0: only CPU batch jobs, e.g. one 4096-replica job)",
+    )
     parser.add_argument("--out", type=Path, default=Path("bench/results/computejobs.json"))
     args = parser.parse_args()
-    result = run(args.jobs, args.replicas, args.nodes, args.timeout)
+    result = run(args.jobs, args.replicas, args.nodes, args.timeout, args.gpu_every)
     machine = {"cpus": len(os.sched_getaffinity(0)), "python": platform.python_version()}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"machine": machine, "result": result}, indent=2))
