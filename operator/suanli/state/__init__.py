@@ -7,8 +7,9 @@
 - `ClusterFeed`: watch events (Node and Pod objects) into state deltas, assumed pods.
 """
 
+from suanli.state.choice import Choice
 from suanli.state.cluster import ClusterState, NodeEntry
-from suanli.state.decide import Choice, Decider
+from suanli.state.decide import Decider
 from suanli.state.feed import ASSUME_TTL_SECONDS, ClusterFeed, placed_pod, pod_key, pod_shape
 
 __all__ = [

@@ -17,20 +17,13 @@ checks verdicts, ranking and results against `evaluate` over every node.
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from functools import cached_property
-from itertools import compress
-from operator import itemgetter
-from typing import Any, cast
+from collections.abc import Hashable, Sequence
 
 from suanli.scoring import (
     DEFAULT_CONFIG,
     NO_WORKLOAD,
     Catalog,
     LatencyMap,
-    NodeResult,
     Outcome,
     PodDemand,
     ScoringConfig,
@@ -47,8 +40,9 @@ from suanli.scoring.combine import (
 )
 from suanli.scoring.context import Context, build_context
 from suanli.scoring.facts import Domain, NodeFacts
-from suanli.scoring.filters import check_capacity, check_hard, format_reason_counts
+from suanli.scoring.filters import check_capacity, check_hard
 from suanli.scoring.scorers import SCORERS, USAGE_SIGNALS
+from suanli.state.choice import Candidates, Choice, Everyone, Listed, ranked_names
 from suanli.state.cluster import ClusterState, NodeEntry
 
 _FEASIBLE = Verdict("", Outcome.FEASIBLE)
@@ -56,132 +50,6 @@ _STATIC = tuple((name, scorer) for name, scorer in SCORERS if name not in USAGE_
 _USAGE = tuple((name, scorer) for name, scorer in SCORERS if name in USAGE_SIGNALS)
 # Memo entries kept before a memo starts over (a long-lived extender sees ever new pod kinds).
 _MEMO_LIMIT = 100_000
-
-
-_SECOND: Callable[[tuple[str, str | None]], Any] = itemgetter(1)
-
-
-class Listed:
-    """Candidates named in a request: each name with its group, in request order."""
-
-    def __init__(self, names: Sequence[str], groups: Sequence[Hashable]) -> None:
-        self.names = names
-        self.groups = groups
-        self.sizes: Mapping[Hashable, int] = Counter(groups)
-        self.count = len(names)
-
-    def representatives(self) -> dict[Hashable, str]:
-        return dict(zip(self.groups, self.names, strict=True))
-
-    def members(self, chosen: set[Hashable]) -> list[tuple[str, Hashable]]:
-        inside = list(map(chosen.__contains__, self.groups))
-        return list(zip(compress(self.names, inside), compress(self.groups, inside), strict=True))
-
-    def by_name(self, values: Mapping[Hashable, str]) -> dict[str, str]:
-        """Name -> value for the names whose group has one (values are never empty)."""
-        if not values:
-            return {}
-        # Filtering on truth keeps the whole loop in C: the one part that grows with the fleet.
-        pairs = filter(_SECOND, zip(self.names, map(values.get, self.groups), strict=True))
-        return dict(cast(Iterator[tuple[str, str]], pairs))
-
-
-class Everyone:
-    """Every node of the state, by usage state (a copy: the state may change afterwards)."""
-
-    def __init__(self, members: Mapping[int, set[str]]) -> None:
-        self._members: dict[Hashable, tuple[str, ...]] = {g: tuple(m) for g, m in members.items()}
-        self.sizes: Mapping[Hashable, int] = {g: len(m) for g, m in self._members.items()}
-        self.count = sum(self.sizes.values())
-
-    def representatives(self) -> dict[Hashable, str]:
-        return {g: m[0] for g, m in self._members.items()}
-
-    def members(self, chosen: set[Hashable]) -> list[tuple[str, Hashable]]:
-        return [(n, g) for g in chosen for n in self._members[g]]
-
-    def by_name(self, values: Mapping[Hashable, str]) -> dict[str, str]:
-        return {n: v for g, v in values.items() for n in self._members[g]}
-
-
-Candidates = Listed | Everyone
-
-
-@dataclass(frozen=True)
-class Choice:
-    """One decision: the best feasible nodes with full results, and why the others do not fit."""
-
-    candidates: int  # known nodes judged
-    ranked: tuple[NodeResult, ...]  # full results of the best `detail` nodes, best first
-    feasible: int  # how many candidates fit
-    unknown: tuple[str, ...] = ()  # names the state does not know
-    # The best `keep` feasible nodes with their scores (the ranked ones first).
-    top: tuple[tuple[str, int], ...] = ()
-    # The candidates by group, (score, total) per feasible group, the reason per failed one.
-    _judged: Candidates = field(default_factory=lambda: Listed((), ()), repr=False)
-    _totals: Mapping[Hashable, tuple[int, float]] = field(default_factory=dict, repr=False)
-    _reasons: Mapping[Hashable, tuple[Outcome, str]] = field(default_factory=dict, repr=False)
-
-    @property
-    def ranking(self) -> tuple[str, ...]:
-        return tuple(name for name, _ in self.top)
-
-    def result(self, node: str) -> NodeResult | None:
-        return next((r for r in self.ranked if r.node == node), None)
-
-    @cached_property
-    def failed(self) -> dict[str, str]:
-        """Resolvable: node -> reason category."""
-        return self._judged.by_name(self._reasons_of(Outcome.RESOLVABLE))
-
-    @cached_property
-    def unresolvable(self) -> dict[str, str]:
-        return self._judged.by_name(self._reasons_of(Outcome.UNRESOLVABLE))
-
-    def _reasons_of(self, outcome: Outcome) -> dict[Hashable, str]:
-        return {g: reason for g, (o, reason) in self._reasons.items() if o is outcome}
-
-    def scores(self) -> dict[str, int]:
-        """The 0..10 score of every feasible candidate."""
-        return {n: self._totals[g][0] for n, g in self._judged.members(set(self._totals))}
-
-    def feasible_names(self) -> tuple[str, ...]:
-        """Every feasible candidate, best first (the reference ranking)."""
-        return tuple(n for n, _ in ranked_names(self._judged, self._totals, self.feasible))
-
-    @property
-    def unschedulable_reason(self) -> str:
-        """Empty when some node fits; else the aggregated filter reasons."""
-        if self.feasible:
-            return ""
-        counts: Counter[str] = Counter()
-        sizes = self._judged.sizes
-        for group, (_, reason) in self._reasons.items():
-            counts[reason] += sizes[group]
-        return format_reason_counts(counts)
-
-
-def ranked_names(
-    judged: Candidates, totals: Mapping[Hashable, tuple[int, float]], limit: int
-) -> tuple[tuple[str, Hashable], ...]:
-    """The first `limit` names (with their groups) by (score, total, name), reading only the
-    groups that can be among them."""
-    if limit <= 0 or not totals:
-        return ()
-    sizes = judged.sizes
-    best = sorted(totals, key=lambda g: (-totals[g][0], -totals[g][1]))
-    chosen: set[Hashable] = set()
-    counted = 0
-    for index, group in enumerate(best):
-        chosen.add(group)
-        counted += sizes[group]
-        following = best[index + 1] if index + 1 < len(best) else None
-        # Stop once enough names are in, but never between two groups of equal totals.
-        if counted >= limit and (following is None or totals[following] != totals[group]):
-            break
-    members = judged.members(chosen)
-    members.sort(key=lambda item: (-totals[item[1]][0], -totals[item[1]][1], item[0]))
-    return tuple(members[:limit])
 
 
 class Decider:
