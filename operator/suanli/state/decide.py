@@ -45,7 +45,6 @@ from suanli.scoring.scorers import SCORERS, USAGE_SIGNALS
 from suanli.state.choice import Candidates, Choice, Everyone, Listed, ranked_names
 from suanli.state.cluster import ClusterState, NodeEntry
 
-_FEASIBLE = Verdict("", Outcome.FEASIBLE)
 _STATIC = tuple((name, scorer) for name, scorer in SCORERS if name not in USAGE_SIGNALS)
 _USAGE = tuple((name, scorer) for name, scorer in SCORERS if name in USAGE_SIGNALS)
 # Memo entries kept before a memo starts over (a long-lived extender sees ever new pod kinds).

@@ -31,6 +31,16 @@ def _demands(name: str, **spec: Any) -> list[Any]:
     ]
 
 
+def _h100_only_demands() -> list[Any]:
+    """The training gang's pods, accepting H100 only."""
+    task = example("training-gang.yaml")[0].model_dump(
+        mode="json", by_alias=True, exclude_none=True
+    )["spec"]["tasks"][0]
+    return _demands(
+        "training-gang.yaml", tasks=[{**task, "accelerators": {"count": 8, "types": ["H100"]}}]
+    )
+
+
 def _blocker(node: str) -> dict[str, Any]:
     return {
         "metadata": {"name": f"block-{node}", "namespace": "other"},
@@ -51,17 +61,7 @@ def test_training_gang_fits_on_the_h100s() -> None:
 
 
 def test_gang_is_refused_when_only_three_such_pods_fit() -> None:
-    demands = _demands(
-        "training-gang.yaml",
-        tasks=[
-            {
-                **example("training-gang.yaml")[0].model_dump(
-                    mode="json", by_alias=True, exclude_none=True
-                )["spec"]["tasks"][0],
-                "accelerators": {"count": 8, "types": ["H100"]},
-            }
-        ],
-    )
+    demands = _h100_only_demands()
     snapshot = _snapshot([_blocker("h100-use1-3")])
     admission = plan_gang(snapshot, demands, 4, catalog=FILES.catalog, latency=FILES.latency)
     assert not admission.admitted
@@ -126,17 +126,7 @@ def test_the_plan_sees_device_shares_as_the_extender_does() -> None:
                 "status": {"phase": "Running"},
             }
             shares.append(pod)
-    demands = _demands(
-        "training-gang.yaml",
-        tasks=[
-            {
-                **example("training-gang.yaml")[0].model_dump(
-                    mode="json", by_alias=True, exclude_none=True
-                )["spec"]["tasks"][0],
-                "accelerators": {"count": 8, "types": ["H100"]},
-            }
-        ],
-    )
+    demands = _h100_only_demands()
     admission = plan_gang(
         _snapshot(shares), demands, 4, catalog=FILES.catalog, latency=FILES.latency
     )
