@@ -47,7 +47,12 @@ def plan_gang(
                 state.set_pod(pod.key, pod)
         for demand in demands:
             choice = feed.decider.decide(
-                demand, catalog=catalog, latency=latency, workload=feed.workload(), keep=1
+                demand,
+                catalog=catalog,
+                latency=latency,
+                workload=feed.workload(),
+                keep=1,
+                complete=False,
             )
             if not choice.ranked:
                 last_reason = choice.unschedulable_reason

@@ -96,7 +96,10 @@ def build_context(
     peers: Iterable[Peer],
     config: ScoringConfig,
     workload: Workload = NO_WORKLOAD,
+    fragmentation_memo: dict[NodeState, float] | None = None,
 ) -> Context:
+    """`fragmentation_memo`: expected fragmentation per node state for this workload's shapes,
+    kept by a caller that makes many decisions (it must not outlive the shapes)."""
     return Context(
         demand=demand,
         accepted=accepted_types(demand, catalog),
@@ -104,4 +107,5 @@ def build_context(
         config=config,
         peer_domains=_peer_domains(demand, nodes, peers),
         workload=workload,
+        _fragmentation={} if fragmentation_memo is None else fragmentation_memo,
     )

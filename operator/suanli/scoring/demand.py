@@ -150,14 +150,20 @@ class PodDemand:
     # pod asks for whole devices or none.
     gpu_milli: int = 0
 
+    # Derived from the requests once: decisions read them for every node they judge.
+    _accelerators: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    _gpu: GpuRequest = field(init=False, repr=False, compare=False)
+
     def __post_init__(self) -> None:
-        if self.gpu_milli and (
-            self.accelerator_count or not 0 < self.gpu_milli <= MILLI_PER_DEVICE
-        ):
+        accelerators = tuple(r for r in self.requests if r in ACCELERATOR_RESOURCES)
+        object.__setattr__(self, "_accelerators", accelerators)
+        count = sum(self.requests.amount(r) for r in accelerators)
+        if self.gpu_milli and (count or not 0 < self.gpu_milli <= MILLI_PER_DEVICE):
             raise DemandError(
                 f"pod {self.key}: a device share is 1..{MILLI_PER_DEVICE} milli and excludes "
                 "whole devices"
             )
+        object.__setattr__(self, "_gpu", GpuRequest(count, self.gpu_milli))
 
     @property
     def key(self) -> str:
@@ -165,16 +171,16 @@ class PodDemand:
 
     @property
     def accelerator_resources(self) -> tuple[str, ...]:
-        return tuple(r for r in self.requests if r in ACCELERATOR_RESOURCES)
+        return self._accelerators
 
     @property
     def accelerator_count(self) -> int:
-        return sum(self.requests.amount(r) for r in self.accelerator_resources)
+        return self._gpu.whole
 
     @property
     def gpu(self) -> GpuRequest:
         """The device request: whole devices of the requested resource, or one share."""
-        return GpuRequest(self.accelerator_count, self.gpu_milli)
+        return self._gpu
 
     def devices_wanted(self, resource: str) -> float:
         """Devices of `resource` the pod takes: whole ones, or a share of any vendor's device."""

@@ -15,7 +15,7 @@ from enum import StrEnum
 
 from suanli.scoring import fmt
 from suanli.scoring.context import Context
-from suanli.scoring.devices import MILLI_PER_DEVICE, free_of
+from suanli.scoring.devices import MILLI_PER_DEVICE, candidates, free_of
 from suanli.scoring.pricing import pod_price
 from suanli.scoring.resources import ACCELERATOR_RESOURCES, CPU, MEMORY, PODS
 from suanli.scoring.snapshot import NodeSnapshot
@@ -253,9 +253,13 @@ def _devices(context: Context, node: NodeSnapshot) -> _Failure | None:
     """Device by device: whole requests need idle devices (a shared one is not free), a share
     needs one device with room for it."""
     request, accelerator = context.demand.gpu, node.facts.accelerator
-    if not request.wants or accelerator is None or context.plan(node) is not None:
+    if not request.wants or accelerator is None:
         return None
-    free = free_of(node.devices_used())
+    used = node.devices_used()
+    # Whether some device choice exists (what `context.plan` would find), without weighing them.
+    if candidates(used, request):
+        return None
+    free = free_of(used)
     resource = accelerator.resource
     if request.whole:
         idle = sum(1 for f in free if f == MILLI_PER_DEVICE)

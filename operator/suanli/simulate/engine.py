@@ -65,6 +65,7 @@ class SuanliPolicy:
             config=self.config,
             workload=workload,
             keep=1,
+            complete=False,
         )
         if not choice.ranked:
             return None

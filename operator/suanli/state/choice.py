@@ -77,6 +77,8 @@ class Choice:
     _judged: Candidates = field(default_factory=lambda: Listed((), ()), repr=False)
     _totals: Mapping[Hashable, tuple[int, float]] = field(default_factory=dict, repr=False)
     _reasons: Mapping[Hashable, tuple[Outcome, str]] = field(default_factory=dict, repr=False)
+    # False when only the best were scored exactly (the decider's complete=False).
+    complete: bool = True
 
     @property
     def ranking(self) -> tuple[str, ...]:
@@ -99,11 +101,17 @@ class Choice:
 
     def scores(self) -> dict[str, int]:
         """The 0..10 score of every feasible candidate."""
+        self._need_complete()
         return {n: self._totals[g][0] for n, g in self._judged.members(set(self._totals))}
 
     def feasible_names(self) -> tuple[str, ...]:
         """Every feasible candidate, best first (the reference ranking)."""
+        self._need_complete()
         return tuple(n for n, _ in ranked_names(self._judged, self._totals, self.feasible))
+
+    def _need_complete(self) -> None:
+        if not self.complete:
+            raise ValueError("this decision scored only its best nodes; decide complete=True")
 
     @property
     def unschedulable_reason(self) -> str:

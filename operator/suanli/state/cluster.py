@@ -73,8 +73,10 @@ class ClusterState:
         self._shapes: dict[str, Shape | None] = {}
         self._classes: dict[NodeFacts, int] = {}
         self._state_ids: dict[UsageKey, int] = {}
+        self._class_of_state: dict[int, int] = {}
         self.state_of: dict[str, int] = {}  # node name -> usage state id
         self.members: dict[int, set[str]] = {}  # usage state id -> node names
+        self.class_states: dict[int, set[int]] = {}  # class -> its usage states with nodes
         self._by_job: dict[str, dict[str, str]] = {}  # job -> pod key -> node
         self._orphans: dict[str, dict[str, PlacedPod]] = {}  # pods on nodes not known (yet)
         self._idle: dict[str, int] = {}  # idle milli-devices per known accelerator type
@@ -131,6 +133,8 @@ class ClusterState:
                 self.remove_node(name)
             self._classes.clear()
             self._state_ids.clear()
+            self._class_of_state.clear()
+            self.class_states.clear()
             self.epoch += 1
 
     def names(self) -> list[str]:
@@ -215,15 +219,23 @@ class ClusterState:
     def _restate(self, entry: NodeEntry) -> None:
         entry.snap = None
         key = entry.usage_key()
+        if key not in self._state_ids and len(self._state_ids) >= _MAX_STATE_IDS:
+            self._renumber()  # numbers the nodes as they are now, this one included
         state = self._state_ids.get(key)
         if state is None:
-            if len(self._state_ids) >= _MAX_STATE_IDS:
-                self._renumber()
             state = self._state_ids[key] = len(self._state_ids)
+            self._class_of_state[state] = entry.class_id
         self._leave(entry.name, self.state_of.get(entry.name))
         entry.state = state
         self.state_of[entry.name] = state
-        self.members.setdefault(state, set()).add(entry.name)
+        self._join(entry.name, state, entry.class_id)
+
+    def _join(self, name: str, state: int, class_id: int) -> None:
+        members = self.members.get(state)
+        if members is None:
+            members = self.members[state] = set()
+            self.class_states.setdefault(class_id, set()).add(state)
+        members.add(name)
 
     def _leave(self, name: str, state: int | None) -> None:
         if state is None:
@@ -233,16 +245,23 @@ class ClusterState:
             members.discard(name)
             if not members:
                 del self.members[state]
+                # A usage state belongs to one class: its key starts with the class id.
+                states = self.class_states.get(self._class_of_state[state])
+                if states is not None:
+                    states.discard(state)
 
     def _renumber(self) -> None:
         self._state_ids = {}
         self.members = {}
+        self.class_states = {}
+        self._class_of_state = {}
         self.epoch += 1
         for other in self.nodes.values():
             key = other.usage_key()
             other.state = self._state_ids.setdefault(key, len(self._state_ids))
+            self._class_of_state[other.state] = other.class_id
             self.state_of[other.name] = other.state
-            self.members.setdefault(other.state, set()).add(other.name)
+            self._join(other.name, other.state, other.class_id)
 
     def _count_idle(self, entry: NodeEntry, sign: int) -> None:
         accelerator = entry.facts.accelerator

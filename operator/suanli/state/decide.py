@@ -10,13 +10,17 @@ the workload. So candidates are grouped by usage state, and each group is judged
 - capacity and packing once per pod kind and usage state (also kept: between two pods only the
   node that took the last one has a new state).
 
-Full results (breakdown, explanation, devices) are built, with the reference functions, only
-for the nodes that are returned ranked: the chosen ones and their runners-up. A property test
-checks verdicts, ranking and results against `evaluate` over every node.
+A caller that needs only the best nodes (gang planning, the simulator) may let the decider skip
+the exact packing of groups whose upper bound cannot reach them (`complete=False`); verdicts
+stay exact for every node. Full results (breakdown, explanation, devices) are built, with the
+reference functions, only for the nodes returned ranked. A property test checks verdicts,
+ranking and results against `evaluate` over every node, in both modes.
 """
 
 from __future__ import annotations
 
+import heapq
+import math
 from collections.abc import Hashable, Sequence
 
 from suanli.scoring import (
@@ -30,25 +34,18 @@ from suanli.scoring import (
     Verdict,
     Workload,
 )
-from suanli.scoring.combine import (
-    ranking_key,
-    round_score,
-    score_node,
-    total_of,
-    weight_pairs,
-    weights_of,
-)
+from suanli.scoring.combine import ranking_key, round_score, score_node, weight_pairs, weights_of
 from suanli.scoring.context import Context, build_context
 from suanli.scoring.facts import Domain, NodeFacts
-from suanli.scoring.filters import check_capacity, check_hard
-from suanli.scoring.scorers import SCORERS, USAGE_SIGNALS
 from suanli.state.choice import Candidates, Choice, Everyone, Listed, ranked_names
 from suanli.state.cluster import ClusterState, NodeEntry
+from suanli.state.judge import ClassPart, Judge, Reason
 
-_STATIC = tuple((name, scorer) for name, scorer in SCORERS if name not in USAGE_SIGNALS)
-_USAGE = tuple((name, scorer) for name, scorer in SCORERS if name in USAGE_SIGNALS)
-# Memo entries kept before a memo starts over (a long-lived extender sees ever new pod kinds).
-_MEMO_LIMIT = 100_000
+# Bounds and totals reach the same float by different roads; a margin far above rounding error
+# and far below any real difference of totals keeps pruning safe.
+_MARGIN = 1e-9
+
+_Feasible = tuple[Hashable, NodeEntry, ClassPart]
 
 
 class Decider:
@@ -56,32 +53,12 @@ class Decider:
 
     def __init__(self, state: ClusterState) -> None:
         self.state = state
-        self._valid_for: tuple[object, ...] = ()
-        self._epoch = -1
-        self._hard: dict[Hashable, tuple[Verdict | None, dict[str, float]]] = {}
-        self._capacity: dict[Hashable, Verdict | None] = {}
-        self._packing: dict[Hashable, dict[str, float]] = {}
-        self._packing_for: tuple[object, ...] = ()
-        self._kinds: dict[Hashable, int] = {}
-        self.evaluated = 0  # groups judged afresh, for benchmarks
+        self.judge = Judge()
 
-    def _check_memos(self, catalog: Catalog, latency: LatencyMap, config: ScoringConfig) -> None:
-        valid_for = (catalog, latency, config)
-        if not _same(valid_for, self._valid_for) or self._epoch != self.state.epoch:
-            self._epoch = self.state.epoch
-            self._valid_for = valid_for
-            self._hard.clear()
-            self._capacity.clear()
-            self._packing.clear()
-            self._kinds.clear()
-        if len(self._kinds) > _MEMO_LIMIT:
-            self._kinds.clear()
-            self._hard.clear()
-            self._capacity.clear()
-            self._packing.clear()
-        for memo in (self._hard, self._capacity, self._packing):
-            if len(memo) > _MEMO_LIMIT:
-                memo.clear()
+    @property
+    def evaluated(self) -> int:
+        """Usage states judged afresh (not from a memo), for benchmarks."""
+        return self.judge.evaluated
 
     def decide(
         self,
@@ -94,22 +71,36 @@ class Decider:
         workload: Workload = NO_WORKLOAD,
         keep: int = 1,
         detail: int | None = None,
+        complete: bool = True,
         peers: Sequence[NodeFacts] | None = None,
     ) -> Choice:
         """Judge the named nodes (all nodes when None) for `demand`: the best `keep` ranked,
         full results (breakdown, explanation, devices) for the first `detail` of them (all by
-        default). `peers` default to the nodes of the state holding the job's other pods."""
+        default). `complete=False`: only the best are scored exactly (no `scores()`).
+        `peers` default to the nodes of the state holding the job's other pods."""
         state = self.state
         with state.lock:
-            self._check_memos(catalog, latency, config)
+            self.judge.start(catalog, latency, config, state.epoch, workload)
             if peers is None:
                 peers = state.peers_of(demand.job, demand.key)
             context = build_context(
-                demand, (), catalog, latency, peers=peers, config=config, workload=workload
+                demand,
+                (),
+                catalog,
+                latency,
+                peers=peers,
+                config=config,
+                workload=workload,
+                fragmentation_memo=self.judge.fragmentation if workload else None,
             )
             judged, unknown = self._candidates(context, names)
             return self._choose(
-                context, judged, unknown, keep=keep, detail=keep if detail is None else detail
+                context,
+                judged,
+                unknown,
+                keep=keep,
+                detail=keep if detail is None else detail,
+                complete=complete,
             )
 
     def _candidates(
@@ -141,98 +132,110 @@ class Decider:
         *,
         keep: int,
         detail: int,
+        complete: bool,
     ) -> Choice:
-        nodes = self.state.nodes
         demand = context.demand
-        kind = self._kind_id(
+        kind = self.judge.kind_id(
             (demand.requests, demand.spec, demand.gpu_milli, bool(context.workload))
         )
-        capacity_kind = self._kind_id((demand.requests, demand.gpu_milli))
-        peer_key = tuple(context.peer_domains.items())
-        pairs, weight_sum = weight_pairs(weights_of(demand))
-        reasons: dict[Hashable, tuple[Outcome, str]] = {}
-        totals: dict[Hashable, tuple[int, float]] = {}
-        for group, name in judged.representatives().items():
-            verdict, values = self._judge(context, nodes[name], kind, capacity_kind, peer_key)
-            if verdict is None:
-                total = total_of(pairs, weight_sum, values)
-                totals[group] = (round_score(total), total)
-            else:
-                reasons[group] = (verdict.outcome, verdict.category or verdict.reason)
-        sizes = judged.sizes
+        reasons, feasible = self._verdicts(context, judged, kind)
+        totals = self._totals(context, judged, feasible, kind, keep=keep, complete=complete)
         best = ranked_names(judged, totals, keep)
+        nodes = self.state.nodes
         ranked = tuple(
             score_node(context, nodes[name].snapshot(), Verdict(name, Outcome.FEASIBLE))
             for name, _ in best[:detail]
         )
-        top = tuple((name, totals[group][0]) for name, group in best)
+        sizes = judged.sizes
         return Choice(
             judged.count,
             tuple(sorted(ranked, key=ranking_key)),
-            sum(sizes[g] for g in totals),
+            sum(sizes[group] for group, _, _ in feasible),
             unknown,
-            top,
+            tuple((name, totals[group][0]) for name, group in best),
             judged,
             totals,
             reasons,
+            complete,
         )
 
-    def _kind_id(self, kind: Hashable) -> int:
-        """A small int per pod kind, so memo keys hash and compare cheaply."""
-        found = self._kinds.get(kind)
-        if found is None:
-            found = self._kinds[kind] = len(self._kinds)
-        return found
+    def _verdicts(
+        self, context: Context, judged: Candidates, kind: int
+    ) -> tuple[dict[Hashable, Reason], list[_Feasible]]:
+        """Every group's verdict: the reason it fails, or a place among the feasible."""
+        demand = context.demand
+        capacity_kind = self.judge.kind_id((demand.requests, demand.gpu_milli))
+        peer_key = tuple(context.peer_domains.items())
+        same = demand.spec.same_domain if peer_key else None
+        pairs, _ = weight_pairs(weights_of(demand))
+        nodes = self.state.nodes
+        classes: dict[Hashable, ClassPart] = {}
+        reasons: dict[Hashable, Reason] = {}
+        feasible: list[_Feasible] = []
+        for group, name in judged.representatives().items():
+            entry = nodes[name]
+            # Facts only: once per class (and domain, for a gang bound to its peers' domain).
+            class_key = (entry.class_id, entry.facts.domain(same)) if same else entry.class_id
+            part = classes.get(class_key)
+            if part is None:
+                part = classes[class_key] = self.judge.class_part(
+                    context, entry, (kind, peer_key, class_key), pairs
+                )
+            failure = part.failure or self.judge.lack(context, entry, capacity_kind)
+            if failure is not None:
+                reasons[group] = failure
+            else:
+                feasible.append((group, entry, part))
+        return reasons, feasible
 
-    def _judge(
+    def _totals(
         self,
         context: Context,
-        entry: NodeEntry,
+        judged: Candidates,
+        feasible: list[_Feasible],
         kind: int,
-        capacity_kind: int,
-        peer_key: Hashable,
-    ) -> tuple[Verdict | None, dict[str, float]]:
-        """The verdict (None: feasible) and the signal values of a node's group."""
-        demand = context.demand
-        same = demand.spec.same_domain
-        domain = entry.facts.domain(same) if same is not None and peer_key else None
-        hard_key = (kind, peer_key, entry.class_id, domain)
-        hard = self._hard.get(hard_key)
-        snapshot = entry.snapshot()
-        if hard is None:
-            failure = check_hard(context, snapshot)
-            static = {} if failure else {n: s(context, snapshot).value for n, s in _STATIC}
-            hard = self._hard[hard_key] = (failure, static)
-        if hard[0] is not None:
-            return hard[0], {}
-        capacity_key = (capacity_kind, entry.state)
-        if capacity_key in self._capacity:
-            lack = self._capacity[capacity_key]
-        else:
-            self.evaluated += 1
-            lack = self._capacity[capacity_key] = check_capacity(context, snapshot)
-        if lack is not None:
-            return lack, {}
-        return None, {**hard[1], **self._usage_values(context, entry, kind)}
+        *,
+        keep: int,
+        complete: bool,
+    ) -> dict[Hashable, tuple[int, float]]:
+        """(score, total) of the feasible groups: all of them, or (not `complete`) enough, in
+        the order of their upper bounds, to be sure of the best `keep` nodes."""
+        pairs, weight_sum = weight_pairs(weights_of(context.demand))
+        packing_weight = pairs[-1][0]
+        judge = self.judge
 
-    def _usage_values(self, context: Context, entry: NodeEntry, kind: int) -> dict[str, float]:
-        workload = context.workload
-        # Packing reads the workload's shapes and weights, and its pressure on this node's type.
-        shapes = (workload.shapes, workload.weights)
-        if not _same(shapes, self._packing_for):
-            self._packing_for = shapes
-            self._packing.clear()
-        accelerator = entry.facts.accelerator
-        type_name = accelerator.type.name if accelerator and accelerator.type else None
-        key = (kind, entry.state, workload.pressure_on(type_name))
-        values = self._packing.get(key)
-        if values is None:
-            snapshot = entry.snapshot()
-            values = {n: s(context, snapshot).value for n, s in _USAGE}
-            self._packing[key] = values
-        return values
+        def total(packing: float, part: ClassPart) -> float:
+            # The reference sums the static signals first, packing last: the very same float.
+            return min(1.0, max(0.0, (part.partial + packing_weight * packing) / weight_sum))
 
-
-def _same(these: tuple[object, ...], those: tuple[object, ...]) -> bool:
-    """The very same objects (identity, not equality: cheap, and safe for memo validity)."""
-    return len(these) == len(those) and all(a is b for a, b in zip(these, those, strict=True))
+        totals: dict[Hashable, tuple[int, float]] = {}
+        if complete:
+            for group, entry, part in feasible:
+                exact = total(judge.packing(context, entry, kind, part), part)
+                totals[group] = (round_score(exact), exact)
+            return totals
+        if keep <= 0:
+            return totals
+        bounded = sorted(
+            (
+                (total(judge.packing_at_most(context, entry, part), part), index)
+                for index, (_, entry, part) in enumerate(feasible)
+            ),
+            reverse=True,
+        )
+        # The smallest totals that, with their group sizes, make up the best `keep` nodes.
+        best: list[tuple[float, int]] = []
+        counted = 0
+        sizes = judged.sizes
+        for bound, index in bounded:
+            threshold = best[0][0] if counted >= keep else -math.inf
+            if bound < threshold - _MARGIN:
+                break  # sorted by bound: nothing further can reach the best
+            group, entry, part = feasible[index]
+            exact = total(judge.packing(context, entry, kind, part), part)
+            totals[group] = (round_score(exact), exact)
+            heapq.heappush(best, (exact, sizes[group]))
+            counted += sizes[group]
+            while counted - best[0][1] >= keep:
+                counted -= heapq.heappop(best)[1]
+        return totals

@@ -81,16 +81,26 @@ def fragmentation_value(change: float, config: ScoringConfig) -> float:
     return 0.5 - 0.5 * math.tanh(change / config.fragmentation_scale_milli)
 
 
+def fragmentation_change(context: Context, node: NodeSnapshot) -> float:
+    """How much placing the pod changes the node's expected fragmentation (its best device
+    choice), in milli-devices; what of the packing signal depends on the node's usage."""
+    plan = context.plan(node)
+    return plan.delta if plan is not None else 0.0
+
+
+def packing_value(change: float, reserved: float, config: ScoringConfig) -> float:
+    """The packing signal from the fragmentation change and the typed capacity taken."""
+    return clamp(fragmentation_value(change + reserved, config))
+
+
 def _fragmentation(context: Context, node: NodeSnapshot) -> Signal:
     plan = context.plan(node)
-    delta = plan.delta if plan is not None else 0.0
+    delta = fragmentation_change(context, node)
     reserved = reservation(context, node)
-    value = fragmentation_value(delta + reserved, context.config)
+    value = packing_value(delta, reserved, context.config)
     where = f"; devices {format_allocation(plan.allocation)}" if plan and plan.allocation else ""
     kept = f"; takes {reserved / MILLI_PER_DEVICE:.2f} kept for typed pods" if reserved else ""
-    return Signal(
-        clamp(value), f"fragmentation {delta / MILLI_PER_DEVICE:+.2f} devices{kept}{where}"
-    )
+    return Signal(value, f"fragmentation {delta / MILLI_PER_DEVICE:+.2f} devices{kept}{where}")
 
 
 def reservation(context: Context, node: NodeSnapshot) -> float:

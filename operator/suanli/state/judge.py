@@ -1,0 +1,180 @@
+"""What a node class and a usage state answer for a pod kind, remembered across decisions.
+
+Everything here is keyed by things that stay valid while the catalog, the latency map, the
+configuration, the state's numbering and (for packing) the workload's shapes stay the same;
+`start` drops what no longer holds. Values are computed with the reference scorers and filters,
+so a remembered answer is the answer `evaluate` would give.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass
+
+from suanli.scoring import (
+    Catalog,
+    LatencyMap,
+    NodeState,
+    Outcome,
+    ScoringConfig,
+    Verdict,
+    Workload,
+    fragmentation,
+    node_state,
+)
+from suanli.scoring.context import Context
+from suanli.scoring.filters import check_capacity, check_hard
+from suanli.scoring.scorers import SCORERS, USAGE_SIGNALS
+from suanli.scoring.scorers.packing import fragmentation_change, packing_value, reservation
+from suanli.scoring.scorers.packing import score as packing_score
+from suanli.state.cluster import NodeEntry
+
+_STATIC = tuple((name, scorer) for name, scorer in SCORERS if name not in USAGE_SIGNALS)
+# The total is the facts-only part plus packing; that is the reference's float only when packing
+# is the one usage signal and is summed last.
+if {"packing"} != USAGE_SIGNALS or SCORERS[-1][0] != "packing":
+    raise ImportError("the decider needs packing as the one usage signal, summed last")
+# Memo entries kept before a memo starts over (a long-lived extender sees ever new pod kinds).
+_MEMO_LIMIT = 100_000
+
+Reason = tuple[Outcome, str]  # a failed verdict as a group keeps it: outcome, node-agnostic text
+
+
+@dataclass(frozen=True, slots=True)
+class ClassPart:
+    failure: Reason | None
+    partial: float  # the weighted facts-only signals, summed in the order of SCORERS
+    reserved: float  # milli-devices of typed capacity the pod takes on this class
+
+
+def reason_of(verdict: Verdict | None) -> Reason | None:
+    return None if verdict is None else (verdict.outcome, verdict.category or verdict.reason)
+
+
+def _same(these: tuple[object, ...], those: tuple[object, ...]) -> bool:
+    """The very same objects (identity, not equality: cheap, and safe for memo validity)."""
+    return len(these) == len(those) and all(a is b for a, b in zip(these, those, strict=True))
+
+
+class Judge:
+    def __init__(self) -> None:
+        self._valid_for: tuple[object, ...] = ()
+        self._epoch = -1
+        self._shapes: tuple[object, ...] = ()
+        self._kinds: dict[Hashable, int] = {}
+        self._hard: dict[Hashable, tuple[Reason | None, float]] = {}
+        self._capacity: dict[Hashable, Reason | None] = {}
+        self._usage: dict[Hashable, float] = {}
+        # Expected fragmentation per node state, for the workload's shapes: shared with each
+        # decision's context, and the base of the packing bound.
+        self.fragmentation: dict[NodeState, float] = {}
+        self._before: dict[int, float] = {}  # the same, per usage state id
+        self.evaluated = 0  # usage states judged afresh, for benchmarks
+
+    def start(
+        self,
+        catalog: Catalog,
+        latency: LatencyMap,
+        config: ScoringConfig,
+        epoch: int,
+        workload: Workload,
+    ) -> None:
+        """Before a decision: forget what the inputs that changed invalidate."""
+        valid_for = (catalog, latency, config)
+        if (
+            not _same(valid_for, self._valid_for)
+            or epoch != self._epoch
+            or len(self._kinds) > _MEMO_LIMIT
+        ):
+            self._valid_for, self._epoch = valid_for, epoch
+            self._kinds.clear()
+            self._hard.clear()
+            self._capacity.clear()
+            self._usage.clear()
+            self.fragmentation.clear()
+            self._before.clear()
+        shapes = (workload.shapes, workload.weights)
+        if workload and not _same(shapes, self._shapes):
+            self._shapes = shapes
+            self._usage.clear()
+            self.fragmentation.clear()
+            self._before.clear()
+        if max(len(self._hard), len(self._capacity), len(self._usage)) > _MEMO_LIMIT:
+            self._kinds.clear()
+            self._hard.clear()
+            self._capacity.clear()
+            self._usage.clear()
+        if max(len(self.fragmentation), len(self._before)) > _MEMO_LIMIT:
+            self.fragmentation.clear()
+            self._before.clear()
+
+    def kind_id(self, kind: Hashable) -> int:
+        """A small int per pod kind, so memo keys hash and compare cheaply."""
+        found = self._kinds.get(kind)
+        if found is None:
+            found = self._kinds[kind] = len(self._kinds)
+        return found
+
+    def class_part(
+        self,
+        context: Context,
+        entry: NodeEntry,
+        key: Hashable,
+        pairs: tuple[tuple[float, str], ...],
+    ) -> ClassPart:
+        """Hard requirements and the sum of the facts-only signals for the node's class
+        (remembered), and the typed capacity the pod would take there (this decision)."""
+        snapshot = entry.snapshot()
+        memo = self._hard.get(key)
+        if memo is None:
+            failure = check_hard(context, snapshot)
+            partial = 0.0
+            if failure is None:
+                values = {name: scorer(context, snapshot).value for name, scorer in _STATIC}
+                for weight, name in pairs:
+                    if name in values:
+                        partial += weight * values[name]
+            memo = self._hard[key] = (reason_of(failure), partial)
+        reserved = reservation(context, snapshot) if context.workload else 0.0
+        return ClassPart(memo[0], memo[1], reserved)
+
+    def lack(self, context: Context, entry: NodeEntry, capacity_kind: int) -> Reason | None:
+        """What the node's usage state lacks for the pod right now (None: it fits)."""
+        key = (capacity_kind, entry.state)
+        if key in self._capacity:
+            return self._capacity[key]
+        self.evaluated += 1
+        found = self._capacity[key] = reason_of(check_capacity(context, entry.snapshot()))
+        return found
+
+    def packing(self, context: Context, entry: NodeEntry, kind: int, part: ClassPart) -> float:
+        """The packing signal on the node: its usage part remembered per usage state (the
+        fragmentation change with a workload, the whole signal without one)."""
+        key = (kind, entry.state)
+        usage = self._usage.get(key)
+        if usage is None:
+            snapshot = entry.snapshot()
+            if context.workload:
+                usage = fragmentation_change(context, snapshot)
+            else:
+                usage = packing_score(context, snapshot).value
+            self._usage[key] = usage
+        if not context.workload:
+            return usage
+        return packing_value(usage, part.reserved, context.config)
+
+    def packing_at_most(self, context: Context, entry: NodeEntry, part: ClassPart) -> float:
+        """An upper bound of the packing signal on the node: no placement removes more
+        fragmentation than the node has or than the pod fills (min(F, c)); at most 1 without
+        a workload."""
+        if not context.workload:
+            return 1.0
+        before = self._before.get(entry.state)
+        if before is None:
+            state = node_state(entry.snapshot())
+            found = self.fragmentation.get(state)
+            if found is None:
+                found = self.fragmentation[state] = fragmentation(state, context.workload)
+            before = self._before[entry.state] = found
+        absorbed = min(before, float(context.demand.gpu.total_milli))
+        return packing_value(-absorbed, part.reserved, context.config)
