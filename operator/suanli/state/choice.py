@@ -69,7 +69,7 @@ class Choice:
 
     candidates: int  # known nodes judged
     ranked: tuple[NodeResult, ...]  # full results of the best `detail` nodes, best first
-    feasible: int  # how many candidates fit
+    feasible: int | None  # how many candidates fit; None: not counted (best nodes only)
     unknown: tuple[str, ...] = ()  # names the state does not know
     # The best `keep` feasible nodes with their scores (the ranked ones first).
     top: tuple[tuple[str, int], ...] = ()
@@ -90,10 +90,12 @@ class Choice:
     @cached_property
     def failed(self) -> dict[str, str]:
         """Resolvable: node -> reason category."""
+        self._need_verdicts()
         return self._judged.by_name(self._reasons_of(Outcome.RESOLVABLE))
 
     @cached_property
     def unresolvable(self) -> dict[str, str]:
+        self._need_verdicts()
         return self._judged.by_name(self._reasons_of(Outcome.UNRESOLVABLE))
 
     def _reasons_of(self, outcome: Outcome) -> dict[Hashable, str]:
@@ -107,16 +109,20 @@ class Choice:
     def feasible_names(self) -> tuple[str, ...]:
         """Every feasible candidate, best first (the reference ranking)."""
         self._need_complete()
-        return tuple(n for n, _ in ranked_names(self._judged, self._totals, self.feasible))
+        return tuple(n for n, _ in ranked_names(self._judged, self._totals, self.feasible or 0))
 
     def _need_complete(self) -> None:
         if not self.complete:
             raise ValueError("this decision scored only its best nodes; decide complete=True")
 
+    def _need_verdicts(self) -> None:
+        if self.feasible is None:
+            raise ValueError("this decision judged only what could be best; decide complete=True")
+
     @property
     def unschedulable_reason(self) -> str:
         """Empty when some node fits; else the aggregated filter reasons."""
-        if self.feasible:
+        if self.ranked or self.feasible:
             return ""
         counts: Counter[str] = Counter()
         sizes = self._judged.sizes

@@ -19,8 +19,6 @@ ranking and results against `evaluate` over every node, in both modes.
 
 from __future__ import annotations
 
-import heapq
-import math
 from collections.abc import Hashable, Sequence
 
 from suanli.scoring import (
@@ -37,13 +35,10 @@ from suanli.scoring import (
 from suanli.scoring.combine import ranking_key, round_score, score_node, weight_pairs, weights_of
 from suanli.scoring.context import Context, build_context
 from suanli.scoring.facts import Domain, NodeFacts
+from suanli.scoring.scorers.packing import packing_value
 from suanli.state.choice import Candidates, Choice, Everyone, Listed, ranked_names
 from suanli.state.cluster import ClusterState, NodeEntry
-from suanli.state.judge import ClassPart, Judge, Reason
-
-# Bounds and totals reach the same float by different roads; a margin far above rounding error
-# and far below any real difference of totals keeps pruning safe.
-_MARGIN = 1e-9
+from suanli.state.judge import BestSoFar, ClassPart, Judge, Reason, Total
 
 _Feasible = tuple[Hashable, NodeEntry, ClassPart]
 
@@ -93,6 +88,12 @@ class Decider:
                 workload=workload,
                 fragmentation_memo=self.judge.fragmentation if workload else None,
             )
+            if not complete and names is None and keep > 0:
+                best = self._best_only(
+                    context, keep=keep, detail=keep if detail is None else detail
+                )
+                if best is not None:
+                    return best
             judged, unknown = self._candidates(context, names)
             return self._choose(
                 context,
@@ -102,6 +103,76 @@ class Decider:
                 detail=keep if detail is None else detail,
                 complete=complete,
             )
+
+    def _best_only(self, context: Context, *, keep: int, detail: int) -> Choice | None:
+        """The best `keep` of every node, visiting classes by the best total they could reach
+        and, within a class, usage states by their bound, until nothing left can reach the
+        best found. None when nothing fits (the caller then judges every node for reasons)."""
+        demand = context.demand
+        if demand.spec.same_domain is Domain.NODE and context.peer_domains:
+            return None  # nodes of one state differ by name: no shortcut
+        judge, state = self.judge, self.state
+        kind = judge.kind_id(
+            (demand.requests, demand.spec, demand.gpu_milli, bool(context.workload))
+        )
+        capacity_kind = judge.kind_id((demand.requests, demand.gpu_milli))
+        peer_key = tuple(context.peer_domains.items())
+        same = demand.spec.same_domain if peer_key else None
+        pairs, weight_sum = weight_pairs(weights_of(demand))
+        total = Total(pairs, weight_sum)
+        ceiling_change = -float(demand.gpu.total_milli)
+        nodes, members = state.nodes, state.members
+        classes: list[tuple[float, int, ClassPart]] = []
+        for class_id, states in state.class_states.items():
+            if not states:
+                continue
+            entry = nodes[next(iter(members[next(iter(states))]))]
+            class_key = (class_id, entry.facts.domain(same)) if same else class_id
+            part = judge.class_part(context, entry, (kind, peer_key, class_key), pairs)
+            if part.failure is None:
+                # No placement removes more fragmentation than the pod fills.
+                ceiling = (
+                    packing_value(ceiling_change, part.reserved, context.config)
+                    if context.workload
+                    else 1.0
+                )
+                classes.append((total(ceiling, part), class_id, part))
+        classes.sort(key=lambda item: (-item[0], item[1]))
+        best = BestSoFar(keep)
+        totals: dict[Hashable, tuple[int, float]] = {}
+        scored: list[int] = []
+        for ceiling, class_id, part in classes:
+            if best.out_of_reach(ceiling):
+                break  # sorted: no class further on can reach the best
+            for number in state.class_states[class_id]:
+                entry = nodes[next(iter(members[number]))]
+                if judge.lack(context, entry, capacity_kind) is not None:
+                    continue
+                if best.out_of_reach(total(judge.packing_at_most(context, entry, part), part)):
+                    continue
+                exact = total(judge.packing(context, entry, kind, part), part)
+                totals[number] = (round_score(exact), exact)
+                scored.append(number)
+                best.add(exact, len(members[number]))
+        if not totals:
+            return None
+        judged = Everyone({number: members[number] for number in scored})
+        chosen = ranked_names(judged, totals, keep)
+        ranked = tuple(
+            score_node(context, nodes[name].snapshot(), Verdict(name, Outcome.FEASIBLE))
+            for name, _ in chosen[:detail]
+        )
+        return Choice(
+            len(nodes),
+            tuple(sorted(ranked, key=ranking_key)),
+            None,
+            (),
+            tuple((name, totals[group][0]) for name, group in chosen),
+            judged,
+            totals,
+            {},
+            False,
+        )
 
     def _candidates(
         self, context: Context, names: Sequence[str] | None
@@ -134,11 +205,8 @@ class Decider:
         detail: int,
         complete: bool,
     ) -> Choice:
-        demand = context.demand
-        kind = self.judge.kind_id(
-            (demand.requests, demand.spec, demand.gpu_milli, bool(context.workload))
-        )
-        reasons, feasible = self._verdicts(context, judged, kind)
+        kind, capacity_kind = self._kinds(context)
+        reasons, feasible = self._verdicts(context, judged, kind, capacity_kind)
         totals = self._totals(context, judged, feasible, kind, keep=keep, complete=complete)
         best = ranked_names(judged, totals, keep)
         nodes = self.state.nodes
@@ -159,12 +227,20 @@ class Decider:
             complete,
         )
 
+    def _kinds(self, context: Context) -> tuple[int, int]:
+        """The pod kind (for facts and packing) and its capacity kind, as small ints."""
+        demand = context.demand
+        judge = self.judge
+        return (
+            judge.kind_id((demand.requests, demand.spec, demand.gpu_milli, bool(context.workload))),
+            judge.kind_id((demand.requests, demand.gpu_milli)),
+        )
+
     def _verdicts(
-        self, context: Context, judged: Candidates, kind: int
+        self, context: Context, judged: Candidates, kind: int, capacity_kind: int
     ) -> tuple[dict[Hashable, Reason], list[_Feasible]]:
         """Every group's verdict: the reason it fails, or a place among the feasible."""
         demand = context.demand
-        capacity_kind = self.judge.kind_id((demand.requests, demand.gpu_milli))
         peer_key = tuple(context.peer_domains.items())
         same = demand.spec.same_domain if peer_key else None
         pairs, _ = weight_pairs(weights_of(demand))
@@ -200,14 +276,8 @@ class Decider:
     ) -> dict[Hashable, tuple[int, float]]:
         """(score, total) of the feasible groups: all of them, or (not `complete`) enough, in
         the order of their upper bounds, to be sure of the best `keep` nodes."""
-        pairs, weight_sum = weight_pairs(weights_of(context.demand))
-        packing_weight = pairs[-1][0]
+        total = Total(*weight_pairs(weights_of(context.demand)))
         judge = self.judge
-
-        def total(packing: float, part: ClassPart) -> float:
-            # The reference sums the static signals first, packing last: the very same float.
-            return min(1.0, max(0.0, (part.partial + packing_weight * packing) / weight_sum))
-
         totals: dict[Hashable, tuple[int, float]] = {}
         if complete:
             for group, entry, part in feasible:
@@ -223,19 +293,13 @@ class Decider:
             ),
             reverse=True,
         )
-        # The smallest totals that, with their group sizes, make up the best `keep` nodes.
-        best: list[tuple[float, int]] = []
-        counted = 0
+        best = BestSoFar(keep)
         sizes = judged.sizes
         for bound, index in bounded:
-            threshold = best[0][0] if counted >= keep else -math.inf
-            if bound < threshold - _MARGIN:
+            if best.out_of_reach(bound):
                 break  # sorted by bound: nothing further can reach the best
             group, entry, part = feasible[index]
             exact = total(judge.packing(context, entry, kind, part), part)
             totals[group] = (round_score(exact), exact)
-            heapq.heappush(best, (exact, sizes[group]))
-            counted += sizes[group]
-            while counted - best[0][1] >= keep:
-                counted -= heapq.heappop(best)[1]
+            best.add(exact, sizes[group])
         return totals

@@ -8,6 +8,7 @@ so a remembered answer is the answer `evaluate` would give.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Hashable
 from dataclasses import dataclass
 
@@ -36,6 +37,10 @@ if {"packing"} != USAGE_SIGNALS or SCORERS[-1][0] != "packing":
     raise ImportError("the decider needs packing as the one usage signal, summed last")
 # Memo entries kept before a memo starts over (a long-lived extender sees ever new pod kinds).
 _MEMO_LIMIT = 100_000
+
+# Bounds and totals reach the same float by different roads; a margin far above rounding error
+# and far below any real difference of totals keeps pruning safe.
+_MARGIN = 1e-9
 
 Reason = tuple[Outcome, str]  # a failed verdict as a group keeps it: outcome, node-agnostic text
 
@@ -178,3 +183,37 @@ class Judge:
             before = self._before[entry.state] = found
         absorbed = min(before, float(context.demand.gpu.total_milli))
         return packing_value(-absorbed, part.reserved, context.config)
+
+
+class Total:
+    """A node's total from its class part and its packing signal."""
+
+    def __init__(self, pairs: tuple[tuple[float, str], ...], weight_sum: float) -> None:
+        self.packing_weight = pairs[-1][0]
+        self.weight_sum = weight_sum
+
+    def __call__(self, packing: float, part: ClassPart) -> float:
+        # The reference sums the static signals first, packing last: the very same float.
+        total = (part.partial + self.packing_weight * packing) / self.weight_sum
+        return min(1.0, max(0.0, total))
+
+
+class BestSoFar:
+    """The smallest exact totals that, with their groups' sizes, make up the best `keep`
+    nodes found so far; a bound below the last of them cannot reach the best."""
+
+    def __init__(self, keep: int) -> None:
+        self.keep = keep
+        self._heap: list[tuple[float, int]] = []
+        self._counted = 0
+
+    def out_of_reach(self, bound: float) -> bool:
+        if self._counted < self.keep:
+            return False
+        return bound < self._heap[0][0] - _MARGIN
+
+    def add(self, total: float, size: int) -> None:
+        heapq.heappush(self._heap, (total, size))
+        self._counted += size
+        while self._counted - self._heap[0][1] >= self.keep:
+            self._counted -= heapq.heappop(self._heap)[1]

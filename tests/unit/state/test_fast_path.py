@@ -96,23 +96,33 @@ def _feed(occupied: list[Occupant]) -> ClusterFeed:
 
 
 def _assert_same(choice: Choice, reference: Decision, names: list[str], keep: int) -> None:
-    """Verdicts of every node and the best `keep` as the reference has them; every score and
-    the whole ranking too when the decision was complete."""
-    verdicts = {r.node: r.verdict for r in reference.results}
-    expected_failed = {
-        n: v.category or v.reason for n, v in verdicts.items() if v.outcome.value == "resolvable"
-    }
-    expected_unresolvable = {
-        n: v.category or v.reason for n, v in verdicts.items() if v.outcome.value == "unresolvable"
-    }
-    assert choice.failed == expected_failed
-    assert choice.unresolvable == expected_unresolvable
-    assert choice.candidates == len(set(names))
-    assert choice.feasible == len(reference.ranking)
+    """The best `keep` as the reference has them; the verdict of every node unless the decision
+    judged only what could be best; every score and the whole ranking too when complete."""
     assert choice.ranking == reference.ranking[:keep]
     assert choice.top == tuple((n, reference.result(n).score) for n in reference.ranking[:keep])
     assert choice.ranked == tuple(reference.result(n) for n in reference.ranking[:keep])
     assert choice.unschedulable_reason == reference.unschedulable_reason
+    if choice.feasible is None:
+        # Only when something fits: otherwise the reasons are wanted, and judged for all.
+        assert reference.ranking
+        with pytest.raises(ValueError, match="judged only what could be best"):
+            _ = choice.failed
+    else:
+        verdicts = {r.node: r.verdict for r in reference.results}
+        failed = {
+            n: v.category or v.reason
+            for n, v in verdicts.items()
+            if v.outcome.value == "resolvable"
+        }
+        unresolvable = {
+            n: v.category or v.reason
+            for n, v in verdicts.items()
+            if v.outcome.value == "unresolvable"
+        }
+        assert choice.failed == failed
+        assert choice.unresolvable == unresolvable
+        assert choice.candidates == len(set(names))
+        assert choice.feasible == len(reference.ranking)
     if choice.complete:
         assert choice.feasible_names() == reference.ranking
         assert choice.scores() == {n: reference.result(n).score for n in reference.ranking}
