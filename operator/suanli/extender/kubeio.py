@@ -84,13 +84,12 @@ class ApiRecorder:
         self._thread.start()
 
     def placed(self, pod: Mapping[str, Any], explanation: dict[str, Any]) -> None:
-        self._last_reason.pop(str(pod["metadata"].get("uid")), None)
-        annotations = {
-            explain.PLACEMENT_ANNOTATION: explain.placement_annotation(explanation),
-            explain.UNSCHEDULABLE_ANNOTATION: None,
-        }
+        said_unschedulable = self._last_reason.pop(str(pod["metadata"].get("uid")), None)
+        pod_annotations = pod["metadata"].get("annotations") or {}
+        if said_unschedulable or explain.UNSCHEDULABLE_ANNOTATION in pod_annotations:
+            cleared = {explain.UNSCHEDULABLE_ANNOTATION: None}
+            self._submit(lambda: self._annotate(pod, cleared))
         message = explain.placement_message(explanation)
-        self._submit(lambda: self._annotate(pod, annotations))
         self._submit(lambda: self._event(pod, "Placed", "Normal", message))
 
     def unschedulable(self, pod: Mapping[str, Any], message: str) -> None:

@@ -60,7 +60,9 @@ class Binder(Protocol):
 
 
 class Recorder(Protocol):
-    def placed(self, pod: Mapping[str, Any], explanation: dict[str, Any]) -> None: ...
+    def placed(self, pod: Mapping[str, Any], explanation: dict[str, Any]) -> None:
+        """The pod was bound (its placement annotation came with the Binding): the Event, and
+        the clearing of an earlier unschedulable annotation."""
 
     def unschedulable(self, pod: Mapping[str, Any], message: str) -> None: ...
 
@@ -155,7 +157,7 @@ class ExtenderService:
     def filter(self, args: ExtenderArgs) -> ExtenderFilterResult:
         names = args.candidate_names()
         if not self.manages(args.pod):
-            return ExtenderFilterResult(NodeNames=names)
+            return ExtenderFilterResult.answer(names)
         top_k = self.settings.filter_top_k
         planned = _planned_node(args.pod)
         if planned is not None and planned in names:
@@ -163,7 +165,7 @@ class ExtenderService:
             _, choice = self._decide(args, "filter", [planned], 1)
             if choice.ranking:
                 self._remember(args.pod, choice)
-                return ExtenderFilterResult(NodeNames=[planned])
+                return ExtenderFilterResult.answer([planned])
         keep = (top_k or len(names)) + self.settings.runners_up
         # Full results for the nodes offered; the runners-up are named with their scores.
         _, choice = self._decide(args, "filter", names, keep, top_k or None)
@@ -176,11 +178,7 @@ class ExtenderService:
         if not choice.feasible:
             self.recorder.unschedulable(args.pod, explain.unschedulable_message(choice))
         offered = choice.ranking[:top_k] if top_k else choice.feasible_names()
-        return ExtenderFilterResult(
-            NodeNames=list(offered),
-            FailedNodes=failed,
-            FailedAndUnresolvableNodes=choice.unresolvable,
-        )
+        return ExtenderFilterResult.answer(list(offered), failed, choice.unresolvable)
 
     def prioritize(self, args: ExtenderArgs) -> list[HostPriority]:
         names = args.candidate_names()
@@ -207,9 +205,16 @@ class ExtenderService:
             devices = self._devices(pod, args.node)
         except BindError as error:
             return ExtenderBindingResult(Error=str(error))
-        # The device list rides on the Binding: the apiserver copies its annotations onto the
-        # pod together with the node name, so a device plugin never sees one without the other.
+        # The device list and the explanation ride on the Binding: the apiserver copies its
+        # annotations onto the pod together with the node name (so a device plugin never sees
+        # one without the other), and no second write per pod is needed.
         annotations = {GPU_DEVICES_ANNOTATION: format_allocation(devices)} if devices else {}
+        explanation = None
+        if remembered is not None and self.manages(pod):
+            explanation = explain.placement(
+                remembered.decision, args.node, self.settings.runners_up, devices
+            )
+            annotations[explain.PLACEMENT_ANNOTATION] = explain.placement_annotation(explanation)
         try:
             self.binder.bind(
                 args.pod_namespace, args.pod_name, args.pod_uid, args.node, annotations
@@ -219,10 +224,7 @@ class ExtenderService:
         self._memory.pop(args.pod_uid, None)
         self.cache.assume(pod, args.node, devices or None)
         self._count_placement(args.node)
-        if remembered is not None and self.manages(pod):
-            explanation = explain.placement(
-                remembered.decision, args.node, self.settings.runners_up, devices
-            )
+        if explanation is not None:
             self.recorder.placed(pod, explanation)
         return ExtenderBindingResult()
 

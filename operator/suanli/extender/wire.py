@@ -41,8 +41,29 @@ class ExtenderFilterResult(_Wire):
     )
     error: str = Field(default="", alias="Error")
 
+    @classmethod
+    def answer(
+        cls,
+        node_names: list[str],
+        failed: dict[str, str] | None = None,
+        unresolvable: dict[str, str] | None = None,
+    ) -> ExtenderFilterResult:
+        """The extender's own answer, built without validation: its maps hold one entry per
+        node, thousands on a large fleet, and they are ours, not input to check."""
+        return cls.model_construct(
+            node_names=node_names,
+            failed_nodes=failed or {},
+            failed_and_unresolvable=unresolvable or {},
+            error="",
+        )
+
     def to_wire(self) -> dict[str, Any]:
-        return self.model_dump(by_alias=True)
+        return {
+            "NodeNames": self.node_names,
+            "FailedNodes": self.failed_nodes,
+            "FailedAndUnresolvableNodes": self.failed_and_unresolvable,
+            "Error": self.error,
+        }
 
 
 class HostPriority(_Wire):

@@ -28,6 +28,18 @@ _EMPTY = Resources()
 _MAX_STATE_IDS = 200_000
 
 UsageKey = tuple[int, Resources, int, tuple[int, ...]]
+Room = tuple[int, int]  # idle devices, the largest free milli of one device
+
+
+def room_of(used: tuple[int, ...]) -> Room:
+    """What a node's devices can still take: whole idle devices, and the largest share."""
+    idle = sum(1 for u in used if u == 0)
+    return idle, max((MILLI_PER_DEVICE - u for u in used), default=0)
+
+
+def fits_room(room: Room, whole: int, milli: int) -> bool:
+    """Could devices in this room take the request (as `candidates` would find)?"""
+    return room[0] >= whole and room[1] >= milli
 
 
 class NodeEntry:
@@ -73,10 +85,12 @@ class ClusterState:
         self._shapes: dict[str, Shape | None] = {}
         self._classes: dict[NodeFacts, int] = {}
         self._state_ids: dict[UsageKey, int] = {}
-        self._class_of_state: dict[int, int] = {}
+        self._where: dict[int, tuple[int, Room]] = {}  # usage state -> class, room
         self.state_of: dict[str, int] = {}  # node name -> usage state id
         self.members: dict[int, set[str]] = {}  # usage state id -> node names
-        self.class_states: dict[int, set[int]] = {}  # class -> its usage states with nodes
+        # class -> device room (idle devices, largest free milli) -> usage states with nodes: a
+        # pod asking for devices visits only the rooms that can hold it.
+        self.rooms: dict[int, dict[Room, set[int]]] = {}
         self._by_job: dict[str, dict[str, str]] = {}  # job -> pod key -> node
         self._orphans: dict[str, dict[str, PlacedPod]] = {}  # pods on nodes not known (yet)
         self._idle: dict[str, int] = {}  # idle milli-devices per known accelerator type
@@ -133,8 +147,8 @@ class ClusterState:
                 self.remove_node(name)
             self._classes.clear()
             self._state_ids.clear()
-            self._class_of_state.clear()
-            self.class_states.clear()
+            self._where.clear()
+            self.rooms.clear()
             self.epoch += 1
 
     def names(self) -> list[str]:
@@ -224,17 +238,18 @@ class ClusterState:
         state = self._state_ids.get(key)
         if state is None:
             state = self._state_ids[key] = len(self._state_ids)
-            self._class_of_state[state] = entry.class_id
+            self._where[state] = (entry.class_id, room_of(key[3]))
         self._leave(entry.name, self.state_of.get(entry.name))
         entry.state = state
         self.state_of[entry.name] = state
-        self._join(entry.name, state, entry.class_id)
+        self._join(entry.name, state)
 
-    def _join(self, name: str, state: int, class_id: int) -> None:
+    def _join(self, name: str, state: int) -> None:
         members = self.members.get(state)
         if members is None:
             members = self.members[state] = set()
-            self.class_states.setdefault(class_id, set()).add(state)
+            class_id, room = self._where[state]
+            self.rooms.setdefault(class_id, {}).setdefault(room, set()).add(state)
         members.add(name)
 
     def _leave(self, name: str, state: int | None) -> None:
@@ -245,23 +260,24 @@ class ClusterState:
             members.discard(name)
             if not members:
                 del self.members[state]
-                # A usage state belongs to one class: its key starts with the class id.
-                states = self.class_states.get(self._class_of_state[state])
-                if states is not None:
-                    states.discard(state)
+                class_id, room = self._where[state]
+                rooms = self.rooms[class_id]
+                rooms[room].discard(state)
+                if not rooms[room]:
+                    del rooms[room]
 
     def _renumber(self) -> None:
         self._state_ids = {}
         self.members = {}
-        self.class_states = {}
-        self._class_of_state = {}
+        self.rooms = {}
+        self._where = {}
         self.epoch += 1
         for other in self.nodes.values():
             key = other.usage_key()
             other.state = self._state_ids.setdefault(key, len(self._state_ids))
-            self._class_of_state[other.state] = other.class_id
+            self._where[other.state] = (other.class_id, room_of(key[3]))
             self.state_of[other.name] = other.state
-            self._join(other.name, other.state, other.class_id)
+            self._join(other.name, other.state)
 
     def _count_idle(self, entry: NodeEntry, sign: int) -> None:
         accelerator = entry.facts.accelerator

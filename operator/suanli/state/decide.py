@@ -19,7 +19,7 @@ ranking and results against `evaluate` over every node, in both modes.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterator, Sequence
 
 from suanli.scoring import (
     DEFAULT_CONFIG,
@@ -37,7 +37,7 @@ from suanli.scoring.context import Context, build_context
 from suanli.scoring.facts import Domain, NodeFacts
 from suanli.scoring.scorers.packing import packing_value
 from suanli.state.choice import Candidates, Choice, Everyone, Listed, ranked_names
-from suanli.state.cluster import ClusterState, NodeEntry
+from suanli.state.cluster import ClusterState, NodeEntry, Room, fits_room
 from suanli.state.judge import BestSoFar, ClassPart, Judge, Reason, Total
 
 _Feasible = tuple[Hashable, NodeEntry, ClassPart]
@@ -123,10 +123,10 @@ class Decider:
         ceiling_change = -float(demand.gpu.total_milli)
         nodes, members = state.nodes, state.members
         classes: list[tuple[float, int, ClassPart]] = []
-        for class_id, states in state.class_states.items():
-            if not states:
+        for class_id, rooms in state.rooms.items():
+            if not rooms:
                 continue
-            entry = nodes[next(iter(members[next(iter(states))]))]
+            entry = nodes[next(iter(members[next(iter(next(iter(rooms.values()))))]))]
             class_key = (class_id, entry.facts.domain(same)) if same else class_id
             part = judge.class_part(context, entry, (kind, peer_key, class_key), pairs)
             if part.failure is None:
@@ -144,7 +144,7 @@ class Decider:
         for ceiling, class_id, part in classes:
             if best.out_of_reach(ceiling):
                 break  # sorted: no class further on can reach the best
-            for number in state.class_states[class_id]:
+            for number in self._roomy(state.rooms[class_id], demand):
                 entry = nodes[next(iter(members[number]))]
                 if judge.lack(context, entry, capacity_kind) is not None:
                     continue
@@ -173,6 +173,15 @@ class Decider:
             {},
             False,
         )
+
+    @staticmethod
+    def _roomy(rooms: dict[Room, set[int]], demand: PodDemand) -> Iterator[int]:
+        """The usage states of a class whose devices could take the pod: the others lack
+        devices (an exact verdict, `check_capacity` would say so)."""
+        request = demand.gpu
+        for room, numbers in rooms.items():
+            if not request.wants or fits_room(room, request.whole, request.milli):
+                yield from numbers
 
     def _candidates(
         self, context: Context, names: Sequence[str] | None

@@ -3,6 +3,7 @@ back by the cache; the workload the cache learns from the pods placed."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from suanli.configfiles import ScoringConfigFiles
@@ -62,9 +63,12 @@ def test_shares_are_packed_onto_one_device_and_recorded(harness: Harness) -> Non
 
 
 def test_cpu_pods_get_no_device_list(harness: Harness) -> None:
-    _, devices = _place(harness, pod("c"))
+    node, devices = _place(harness, pod("c"))
     assert devices == ""
-    assert harness.binder.annotations["c"] == {}
+    # Only the explanation rides on the Binding, no device list.
+    annotations = harness.binder.annotations["c"]
+    assert set(annotations) == {explain.PLACEMENT_ANNOTATION}
+    assert json.loads(annotations[explain.PLACEMENT_ANNOTATION])["node"] == node
 
 
 def test_bind_refuses_devices_taken_meanwhile(harness: Harness) -> None:

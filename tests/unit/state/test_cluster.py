@@ -13,6 +13,7 @@ from suanli.scoring import Resources
 from suanli.scoring.snapshot import PlacedPod
 from suanli.state import ClusterFeed, ClusterState
 from suanli.state import cluster as cluster_module
+from suanli.state.cluster import room_of
 from tests.unit.scoring.helpers import default_catalog, fleet_nodes
 
 CATALOG = default_catalog()
@@ -31,14 +32,19 @@ def _check_indexes(state: ClusterState) -> None:
     for name, entry in state.nodes.items():
         assert state.state_of[name] == entry.state
         assert name in state.members[entry.state]
-        assert entry.state in state.class_states[entry.class_id]
+        assert entry.state in state.rooms[entry.class_id][room_of(entry.snapshot().devices_used())]
         # One id per usage, one usage per id.
         assert by_key.setdefault(entry.usage_key(), entry.state) == entry.state
     assert len(set(by_key.values())) == len(by_key)
     assert sum(len(m) for m in state.members.values()) == len(state.nodes)
-    for class_id, states in state.class_states.items():
-        for number in states:
-            assert all(state.nodes[n].class_id == class_id for n in state.members[number])
+    for class_id, rooms in state.rooms.items():
+        for room, numbers in rooms.items():
+            assert numbers
+            for number in numbers:
+                for name in state.members[number]:
+                    entry = state.nodes[name]
+                    assert entry.class_id == class_id
+                    assert room_of(entry.snapshot().devices_used()) == room
 
 
 _Delta = tuple[str, int, int]  # node, pod number, cpus (0: remove)
