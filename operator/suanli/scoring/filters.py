@@ -237,28 +237,43 @@ _HARD: tuple[_Check, ...] = (
 # --- capacity right now ----------------------------------------------------------------------
 
 
-def _free(context: Context, node: NodeSnapshot) -> _Failure | None:
+def _lacking(context: Context, node: NodeSnapshot) -> tuple[str, int, int] | None:
+    """The first resource without enough free for the pod: (resource, free, want)."""
     for resource in _resource_order(context):
         want, free = _want(context, resource), node.free(resource)
         if free < want:
-            return _Failure(
-                f"insufficient {resource} (free {fmt.amount(resource, max(free, 0))}, "
-                f"want {fmt.amount(resource, want)})",
-                f"insufficient {resource}",
-            )
+            return resource, free, want
     return None
 
 
-def _devices(context: Context, node: NodeSnapshot) -> _Failure | None:
+def _devices_fit(context: Context, node: NodeSnapshot) -> bool:
     """Device by device: whole requests need idle devices (a shared one is not free), a share
-    needs one device with room for it."""
+    needs one device with room for it (what `context.plan` would find, without weighing)."""
     request, accelerator = context.demand.gpu, node.facts.accelerator
     if not request.wants or accelerator is None:
+        return True
+    return bool(candidates(node.devices_used(), request))
+
+
+def _free(context: Context, node: NodeSnapshot) -> _Failure | None:
+    lacking = _lacking(context, node)
+    if lacking is None:
+        return None
+    resource, free, want = lacking
+    return _Failure(
+        f"insufficient {resource} (free {fmt.amount(resource, max(free, 0))}, "
+        f"want {fmt.amount(resource, want)})",
+        f"insufficient {resource}",
+    )
+
+
+def _devices(context: Context, node: NodeSnapshot) -> _Failure | None:
+    if _devices_fit(context, node):
+        return None
+    request, accelerator = context.demand.gpu, node.facts.accelerator
+    if accelerator is None:  # only nodes with devices can lack them
         return None
     used = node.devices_used()
-    # Whether some device choice exists (what `context.plan` would find), without weighing them.
-    if candidates(used, request):
-        return None
     free = free_of(used)
     resource = accelerator.resource
     if request.whole:
@@ -282,6 +297,11 @@ def check_hard(context: Context, node: NodeSnapshot) -> Verdict | None:
         if failure is not None:
             return Verdict(node.name, Outcome.UNRESOLVABLE, failure.reason, failure.category)
     return None
+
+
+def fits_now(context: Context, node: NodeSnapshot) -> bool:
+    """`check_capacity` is None, without the reason (for callers that want only the best)."""
+    return _lacking(context, node) is None and _devices_fit(context, node)
 
 
 def check_capacity(context: Context, node: NodeSnapshot) -> Verdict | None:

@@ -66,6 +66,7 @@ class SuanliPolicy:
             workload=workload,
             keep=1,
             complete=False,
+            explain_failure=False,  # a pod that fits nowhere is dropped, its reasons unread
         )
         if not choice.ranked:
             return None

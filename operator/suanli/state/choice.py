@@ -124,6 +124,7 @@ class Choice:
         """Empty when some node fits; else the aggregated filter reasons."""
         if self.ranked or self.feasible:
             return ""
+        self._need_verdicts()
         counts: Counter[str] = Counter()
         sizes = self._judged.sizes
         for group, (_, reason) in self._reasons.items():

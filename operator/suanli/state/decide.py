@@ -67,12 +67,15 @@ class Decider:
         keep: int = 1,
         detail: int | None = None,
         complete: bool = True,
+        explain_failure: bool = True,
         peers: Sequence[NodeFacts] | None = None,
     ) -> Choice:
         """Judge the named nodes (all nodes when None) for `demand`: the best `keep` ranked,
         full results (breakdown, explanation, devices) for the first `detail` of them (all by
-        default). `complete=False`: only the best are scored exactly (no `scores()`).
-        `peers` default to the nodes of the state holding the job's other pods."""
+        default). `complete=False`: only the best are scored exactly (no `scores()`), and when
+        something fits the other nodes' verdicts are not kept either; `explain_failure=False`:
+        when nothing fits, not even why (a replay that just drops the pod). `peers` default to
+        the nodes of the state holding the job's other pods."""
         state = self.state
         with state.lock:
             self.judge.start(catalog, latency, config, state.epoch, workload)
@@ -88,19 +91,20 @@ class Decider:
                 workload=workload,
                 fragmentation_memo=self.judge.fragmentation if workload else None,
             )
+            shown = keep if detail is None else detail
             if not complete and names is None and keep > 0:
-                best = self._best_only(
-                    context, keep=keep, detail=keep if detail is None else detail
-                )
+                best = self._best_only(context, keep=keep, detail=shown)
                 if best is not None:
                     return best
+                if not explain_failure:
+                    return Choice(len(state.nodes), (), None)
             judged, unknown = self._candidates(context, names)
             return self._choose(
                 context,
                 judged,
                 unknown,
                 keep=keep,
-                detail=keep if detail is None else detail,
+                detail=shown,
                 complete=complete,
             )
 
@@ -146,7 +150,7 @@ class Decider:
                 break  # sorted: no class further on can reach the best
             for number in self._roomy(state.rooms[class_id], demand):
                 entry = nodes[next(iter(members[number]))]
-                if judge.lack(context, entry, capacity_kind) is not None:
+                if not judge.fits(context, entry, capacity_kind):
                     continue
                 if best.out_of_reach(total(judge.packing_at_most(context, entry, part), part)):
                     continue

@@ -24,7 +24,7 @@ from suanli.scoring import (
     node_state,
 )
 from suanli.scoring.context import Context
-from suanli.scoring.filters import check_capacity, check_hard
+from suanli.scoring.filters import check_capacity, check_hard, fits_now
 from suanli.scoring.scorers import SCORERS, USAGE_SIGNALS
 from suanli.scoring.scorers.packing import fragmentation_change, packing_value, reservation
 from suanli.scoring.scorers.packing import score as packing_score
@@ -42,7 +42,8 @@ _MEMO_LIMIT = 100_000
 # and far below any real difference of totals keeps pruning safe.
 _MARGIN = 1e-9
 
-Reason = tuple[Outcome, str]  # a failed verdict as a group keeps it: outcome, node-agnostic text
+Reason = tuple[Outcome, str]
+_UNKNOWN = object()  # a failed verdict as a group keeps it: outcome, node-agnostic text
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +70,7 @@ class Judge:
         self._kinds: dict[Hashable, int] = {}
         self._hard: dict[Hashable, tuple[Reason | None, float]] = {}
         self._capacity: dict[Hashable, Reason | None] = {}
+        self._fits: dict[Hashable, bool] = {}
         self._usage: dict[Hashable, float] = {}
         # Expected fragmentation per node state, for the workload's shapes: shared with each
         # decision's context, and the base of the packing bound.
@@ -95,6 +97,7 @@ class Judge:
             self._kinds.clear()
             self._hard.clear()
             self._capacity.clear()
+            self._fits.clear()
             self._usage.clear()
             self.fragmentation.clear()
             self._before.clear()
@@ -104,10 +107,13 @@ class Judge:
             self._usage.clear()
             self.fragmentation.clear()
             self._before.clear()
-        if max(len(self._hard), len(self._capacity), len(self._usage)) > _MEMO_LIMIT:
+        if max(len(self._hard), len(self._capacity), len(self._fits), len(self._usage)) > (
+            _MEMO_LIMIT
+        ):
             self._kinds.clear()
             self._hard.clear()
             self._capacity.clear()
+            self._fits.clear()
             self._usage.clear()
         if max(len(self.fragmentation), len(self._before)) > _MEMO_LIMIT:
             self.fragmentation.clear()
@@ -150,6 +156,20 @@ class Judge:
             return self._capacity[key]
         self.evaluated += 1
         found = self._capacity[key] = reason_of(check_capacity(context, entry.snapshot()))
+        return found
+
+    def fits(self, context: Context, entry: NodeEntry, capacity_kind: int) -> bool:
+        """Whether the node's usage state can take the pod now (as `lack` is None)."""
+        key = (capacity_kind, entry.state)
+        found = self._fits.get(key)
+        if found is None:
+            known = self._capacity.get(key, _UNKNOWN)
+            if known is _UNKNOWN:
+                self.evaluated += 1
+                found = fits_now(context, entry.snapshot())
+            else:
+                found = known is None
+            self._fits[key] = found
         return found
 
     def packing(self, context: Context, entry: NodeEntry, kind: int, part: ClassPart) -> float:

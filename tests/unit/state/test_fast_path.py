@@ -101,6 +101,12 @@ def _assert_same(choice: Choice, reference: Decision, names: list[str], keep: in
     assert choice.ranking == reference.ranking[:keep]
     assert choice.top == tuple((n, reference.result(n).score) for n in reference.ranking[:keep])
     assert choice.ranked == tuple(reference.result(n) for n in reference.ranking[:keep])
+    if choice.feasible is None and not choice.ranked:
+        # Nothing fits and no reasons were asked for.
+        assert not reference.ranking
+        with pytest.raises(ValueError, match="judged only what could be best"):
+            _ = choice.unschedulable_reason
+        return
     assert choice.unschedulable_reason == reference.unschedulable_reason
     if choice.feasible is None:
         # Only when something fits: otherwise the reasons are wanted, and judged for all.
@@ -141,6 +147,7 @@ _PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[Hea
     st.booleans(),
     st.integers(1, 5),
     st.booleans(),
+    st.booleans(),
     st.data(),
 )
 def test_fast_decisions_equal_the_reference(
@@ -149,6 +156,7 @@ def test_fast_decisions_equal_the_reference(
     with_workload: bool,
     keep: int,
     complete: bool,
+    explain: bool,
     data: Any,
 ) -> None:
     feed = _feed(occupied)
@@ -176,6 +184,7 @@ def test_fast_decisions_equal_the_reference(
             workload=workload,
             keep=keep,
             complete=complete,
+            explain_failure=explain,
         )
         _assert_same(choice, reference, names, keep)
         # The pod lands where it was sent: the next decision sees a changed state.
