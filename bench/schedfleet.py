@@ -5,7 +5,6 @@ Everything is seeded, so the in-process and the HTTP measurements judge the same
 
 from __future__ import annotations
 
-import gc
 import json
 import random
 from collections.abc import Iterator
@@ -13,6 +12,7 @@ from typing import Any
 
 from suanli.cli import default_fleet
 from suanli.configfiles import ScoringConfigFiles
+from suanli.extender.server import settle_gc
 from suanli.extender.service import ExtenderService
 from suanli.extender.settings import ExtenderSettings
 from suanli.fleet import node_manifests, scale_fleet
@@ -96,9 +96,7 @@ def filled_feed(count: int) -> ClusterFeed:
     feed = ClusterFeed(lambda: FILES.catalog)
     feed.replace_nodes(nodes)
     feed.replace_pods(list(occupants(nodes)))
-    # As the extender does once its caches are synced (suanli.extender.server).
-    gc.collect()
-    gc.freeze()
+    settle_gc()  # as the extender does once its caches are synced
     return feed
 
 

@@ -34,6 +34,7 @@ from suanli.state import ClusterFeed
 log = logging.getLogger(__name__)
 Handler = Callable[[Any], Any]
 _MiB = 1024 * 1024
+_YOUNG_COLLECTION_THRESHOLD = 20_000
 
 
 def _describe(error: ValidationError) -> str:
@@ -208,9 +209,16 @@ async def _freeze_when_synced(ready: Callable[[], str | None]) -> None:
     collection over every node's facts would otherwise pause a decision now and then."""
     while ready() is not None:
         await asyncio.sleep(0.5)
+    settle_gc()
+    log.info("caches synced; %d objects frozen out of garbage collection", gc.get_freeze_count())
+
+
+def settle_gc() -> None:
+    """Freeze what exists (the cluster's facts live as long as the process) and collect the
+    young generation less often: decisions make many short-lived containers."""
     gc.collect()
     gc.freeze()
-    log.info("caches synced; %d objects frozen out of garbage collection", gc.get_freeze_count())
+    gc.set_threshold(_YOUNG_COLLECTION_THRESHOLD, 20, 20)
 
 
 def run(settings: ExtenderSettings) -> None:

@@ -108,6 +108,8 @@ class ExtenderService:
         uid = _uid(pod)
         if not uid:
             return
+        # Kept until the bind: only what the explanation reads, not one entry per node.
+        decision = decision.summary() if decision is not None else None
         self._memory[uid] = _Remembered(pod, decision)
         self._memory.move_to_end(uid)
         while len(self._memory) > _DECISION_MEMORY:
@@ -124,13 +126,20 @@ class ExtenderService:
             raise BadRequestError("invalid_demand", f"{where}: {error}") from None
 
     def _decide(
-        self, args: ExtenderArgs, verb: str, names: list[str], keep: int, detail: int | None = None
+        self,
+        args: ExtenderArgs,
+        verb: str,
+        names: list[str],
+        keep: int,
+        detail: int | None = None,
+        *,
+        complete: bool = True,
     ) -> tuple[PodDemand, Choice]:
         """Judge the pod on `names`; full results for the best `keep`."""
         self.config_files.refresh()
         self.cache.prepare()
         demand = self._demand(args.pod)
-        choice = self._choose(demand, names, keep, detail)
+        choice = self._choose(demand, names, keep, detail, complete=complete)
         if choice.unknown:
             self.metrics.bad_requests.labels(verb, "unknown_node").inc(len(choice.unknown))
         if names and not choice.candidates:
@@ -142,7 +151,13 @@ class ExtenderService:
         return demand, choice
 
     def _choose(
-        self, demand: PodDemand, names: list[str], keep: int, detail: int | None = None
+        self,
+        demand: PodDemand,
+        names: list[str],
+        keep: int,
+        detail: int | None = None,
+        *,
+        complete: bool = True,
     ) -> Choice:
         return self.cache.decider.decide(
             demand,
@@ -152,6 +167,7 @@ class ExtenderService:
             workload=self.cache.workload(),
             keep=keep,
             detail=detail,
+            complete=complete,
         )
 
     def filter(self, args: ExtenderArgs) -> ExtenderFilterResult:
@@ -168,7 +184,9 @@ class ExtenderService:
                 return ExtenderFilterResult.answer([planned])
         keep = (top_k or len(names)) + self.settings.runners_up
         # Full results for the nodes offered; the runners-up are named with their scores.
-        _, choice = self._decide(args, "filter", names, keep, top_k or None)
+        # Every node's verdict, but exact scores only where they can reach the offered nodes
+        # and their runners-up (all of them when every feasible node is offered).
+        _, choice = self._decide(args, "filter", names, keep, top_k or None, complete=not top_k)
         self._remember(args.pod, choice)
         failed = dict.fromkeys(choice.unknown, "node not in the extender's cache yet")
         # The node-agnostic categories let kube-scheduler group identical reasons.

@@ -80,6 +80,13 @@ class Choice:
     # False when only the best were scored exactly (the decider's complete=False).
     complete: bool = True
 
+    def summary(self) -> Choice:
+        """The same best nodes, counts and results, without the per-node verdicts (small enough
+        to keep around, e.g. between a filter and its bind)."""
+        return Choice(
+            self.candidates, self.ranked, self.feasible, self.unknown, self.top, complete=False
+        )
+
     @property
     def ranking(self) -> tuple[str, ...]:
         return tuple(name for name, _ in self.top)
