@@ -62,8 +62,17 @@ class JobCache:
         name = str(body["metadata"]["name"])
         if deleted:
             pods.pop(name, None)
-        else:
-            pods[name] = dict(body)
+            return key
+        known = pods.get(name)
+        # Our own manifest of a pod just created never replaces what a watch has already shown
+        # of it (the watch can be quicker than the create call's return).
+        if (
+            known is not None
+            and known.get("metadata", {}).get("resourceVersion")
+            and not body["metadata"].get("resourceVersion")
+        ):
+            return key
+        pods[name] = dict(body)
         return key
 
 

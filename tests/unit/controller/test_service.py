@@ -112,3 +112,20 @@ def test_freed_capacity_re_plans_only_waiting_jobs() -> None:
         return set(controller._queued)
 
     assert asyncio.run(scenario()) == {("team", "waiting")}
+
+
+def test_a_manifest_never_hides_what_the_watch_already_showed() -> None:
+    controller = _controller(FakeStore())
+    watched = {
+        "metadata": {"name": "p", "namespace": "team", "resourceVersion": "7"},
+        "spec": {"nodeName": "n1"},
+        "status": {"phase": "Running"},
+    }
+    manifest = {"metadata": {"name": "p", "namespace": "team"}, "spec": {}}
+    controller.cache.put_pod(watched, "job")
+    controller.cache.put_pod(manifest, "job")
+    assert controller.cache.pods[("team", "job")]["p"]["status"]["phase"] == "Running"
+    newer = {**watched, "metadata": {**watched["metadata"], "resourceVersion": "9"}}
+    newer["status"] = {"phase": "Succeeded"}
+    controller.cache.put_pod(newer, "job")
+    assert controller.cache.pods[("team", "job")]["p"]["status"]["phase"] == "Succeeded"
