@@ -18,6 +18,8 @@ import datetime as dt
 import json
 import os
 import platform
+import signal
+import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -183,4 +185,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    # Stopped from outside, still take the local control plane down (the `finally` blocks).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     main()

@@ -135,6 +135,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    # Stopped from outside, still take the local control plane down (the `finally` blocks).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     multiprocessing.set_start_method("spawn")
     signal.signal(signal.SIGINT, signal.default_int_handler)
     main()
