@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
+import orjson
 from kubernetes import client, config
 
 
@@ -23,4 +23,4 @@ def api_client(kubeconfig: Path | None = None, pool_size: int = 16) -> client.Ap
 
 def raw_json(response: Any) -> Any:
     """Decode a `_preload_content=False` response: plain JSON, far cheaper than client models."""
-    return json.loads(response.data)
+    return orjson.loads(response.data)

@@ -7,13 +7,13 @@ so readiness can wait on it.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from kubernetes.client.exceptions import ApiException
 
 from suanli.kube.client import raw_json
@@ -101,4 +101,4 @@ class Reflector:
             *lines, buffer = buffer.split(b"\n")
             for line in lines:
                 if line.strip():
-                    yield json.loads(line)
+                    yield orjson.loads(line)
