@@ -92,7 +92,9 @@ class Decider:
                 fragmentation_memo=self.judge.fragmentation if workload else None,
             )
             shown = keep if detail is None else detail
-            if not complete and names is None and keep > 0:
+            # Nodes of one usage state differ by name for a same-node gang: no shortcut there.
+            by_name = demand.spec.same_domain is Domain.NODE and bool(context.peer_domains)
+            if not complete and names is None and keep > 0 and not by_name:
                 best = self._best_only(context, keep=keep, detail=shown)
                 if best is not None:
                     return best
@@ -113,8 +115,6 @@ class Decider:
         and, within a class, usage states by their bound, until nothing left can reach the
         best found. None when nothing fits (the caller then judges every node for reasons)."""
         demand = context.demand
-        if demand.spec.same_domain is Domain.NODE and context.peer_domains:
-            return None  # nodes of one state differ by name: no shortcut
         judge, state = self.judge, self.state
         kind = judge.kind_id(
             (demand.requests, demand.spec, demand.gpu_milli, bool(context.workload))
