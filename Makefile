@@ -1,4 +1,4 @@
-.PHONY: demo test tools bench bench-jobs bench-scheduler unit down
+.PHONY: demo test tools bench bench-jobs bench-scheduler unit down generate verify
 
 demo:  ## bring up the local control plane with the demo fleet and show it
 	bash hack/demo.sh
@@ -19,8 +19,17 @@ down:  ## stop the local control plane
 	.venv/bin/suanli dev down
 
 unit:  ## static checks and unit tests only (no control plane): the fast loop
-	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy && .venv/bin/lint-imports
+	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy && .venv/bin/lint-imports && bash hack/verify.sh
 	.venv/bin/python -m pytest tests/unit -q
 
 bench-scheduler:  ## decision latency in-process and over HTTP at 1k/5k/10k nodes; end to end vs default-scheduler
 	.venv/bin/python bench/scheduler.py
+
+generate:  ## regenerate every generated file: CRDs, the chart's CRD templates, docs/api.md, docs/configuration.md
+	.venv/bin/python -m suanli.api.crd > crds/suanli.dev_computejobs.yaml
+	.venv/bin/python -m tests.unit.chart.crd_template > charts/suanli/templates/crd-computejobs.yaml
+	.venv/bin/python -m suanli.api.reference > docs/api.md
+	.venv/bin/python -m tests.unit.chart.configdoc --write
+
+verify:  ## fail when a generated file is out of date with its source (run `make generate`)
+	bash hack/verify.sh

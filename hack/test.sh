@@ -15,6 +15,7 @@ ruff check .
 ruff format --check .
 mypy
 lint-imports
+bash hack/verify.sh
 
 echo "== unit tests, then integration tests against the local control plane"
 exec python -m pytest tests/unit tests/integration "$@"
