@@ -64,6 +64,8 @@ _UNIQUE = "self.all(x, self.exists_one(y, y == x))"
 
 # Numbers and booleans are strict, as the apiserver's schema is: "3" is not an integer and 1 is
 # not `true`, so what Python accepts the CRD accepts too.
+# status.placements lists at most this many pods (a status must stay far below etcd's 1.5 MB).
+MAX_STATUS_PLACEMENTS = 100
 Int = Annotated[int, Strict()]
 Number = Annotated[float, Strict()]
 Bool = Annotated[bool, Strict()]
@@ -725,8 +727,16 @@ class ComputeJobStatus(_Model):
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
     )
     placements: list[Placement] = Field(
-        default_factory=list, description="One entry per pod that has been bound."
+        default_factory=list,
+        max_length=MAX_STATUS_PLACEMENTS,
+        description=(
+            f"Where bound pods went and why: the first {MAX_STATUS_PLACEMENTS} by pod name "
+            "(`placed` counts them all; every bound pod carries its own explanation in its "
+            "`suanli.dev/placement` annotation). Bounded so that the status of a job of "
+            "thousands of pods stays small."
+        ),
     )
+    placed: Int | None = Field(default=None, ge=0, description="Pods of the job bound to a node.")
     unschedulable: str | None = Field(
         default=None,
         description=(

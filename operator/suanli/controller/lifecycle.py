@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from suanli.api import (
+    MAX_STATUS_PLACEMENTS,
     ComputeJob,
     ComputeJobStatus,
     Condition,
@@ -145,12 +146,11 @@ def _set_condition(status: dict[str, Any], condition: Condition) -> None:
     status["conditions"] = [*kept, condition]
 
 
-def _placements(observed: Observed, pods: Sequence[Mapping[str, Any]]) -> list[Placement]:
+def _placements(observed: Observed, bound: Sequence[Mapping[str, Any]]) -> list[Placement]:
+    """The first MAX_STATUS_PLACEMENTS bound pods by name, with their explanation."""
     placements = []
-    for pod in sorted(pods, key=_name):
-        node = _node(pod)
-        if not node:
-            continue
+    for pod in sorted(bound, key=_name)[:MAX_STATUS_PLACEMENTS]:
+        node = str(_node(pod))
         raw = (pod["metadata"].get("annotations") or {}).get(PLACEMENT_ANNOTATION)
         explained = json.loads(raw) if raw else {}
         breakdown = explained.get("breakdown")
@@ -471,14 +471,17 @@ class _Reconciler:
         deleting = set(self.actions.delete)
         pods = [p for p in self.live if _name(p) not in deleting]
         counted = [p for p in self.o.pods if _phase(p) in ("Running", "Succeeded", "Failed")]
-        status["placements"] = _placements(self.o, pods)
+        bound = [p for p in pods if _node(p)]
+        status["placements"] = _placements(self.o, bound)
+        status["placed"] = len(bound)
         ready = sum(1 for p in pods if _phase(p) in ("Running", "Succeeded"))
         status["tasks_ready"], status["tasks_total"] = ready, len(self.slots)
         status["ready"] = ready_text(ready, len(self.slots))
+        nodes = {str(_node(p)) for p in bound}
         status["accelerator_type"] = _summary(
-            [pl.accelerator_type for pl in status["placements"] if pl.accelerator_type]
+            [t for t in map(self.o.accelerator_of, nodes) if t is not None]
         )
-        status["nodes"] = _summary([pl.node for pl in status["placements"]])
+        status["nodes"] = _summary(list(nodes))
         per_hour, accrued = _cost(self.o, counted)
         if status["phase"] in _TERMINAL:
             per_hour = 0.0

@@ -35,6 +35,8 @@ _RETRY_SECONDS = 2.0
 _CAPACITY_DEBOUNCE_SECONDS = 0.2
 # Pods created per reconcile of one job before the other queued jobs get their turn.
 _CREATE_BATCH = 200
+# Remembered pod prices before the memo starts over (bounds memory; a pod's price is one entry).
+_PRICES_KEPT = 200_000
 
 
 def _key(body: Mapping[str, Any]) -> JobKey:
@@ -98,6 +100,8 @@ class JobController:
         self._queued: set[JobKey] = set()
         self._timers: dict[JobKey, asyncio.TimerHandle] = {}
         self._capacity_due = False
+        self._prices: dict[tuple[str, Any], float] = {}
+        self._prices_of: object = None
 
     # --- the work queue ----------------------------------------------------------------------
 
@@ -306,9 +310,27 @@ class JobController:
         )
 
     def _price_of(self, pod: Mapping[str, Any]) -> float:
+        """A bound pod's price per hour; remembered per pod, node and catalog, because a job's
+        status sums it over all its pods on every reconcile."""
+        catalog = self.config_files.catalog
+        if self._prices_of is not catalog or len(self._prices) > _PRICES_KEPT:
+            self._prices_of, self._prices = catalog, {}
+        key = (
+            str(pod["metadata"].get("uid") or pod["metadata"]["name"]),
+            pod["spec"].get("nodeName"),
+        )
+        price = self._prices.get(key)
+        if price is None:
+            price = self._price_now(pod)
+            if price is None:
+                return 0.0  # the node is not known yet: ask again next time
+            self._prices[key] = price
+        return price
+
+    def _price_now(self, pod: Mapping[str, Any]) -> float | None:
         node = self.cluster.node(str(pod["spec"].get("nodeName")))
         if node is None:
-            return 0.0
+            return None
         try:
             demand = parse_pod(pod)
         except DemandError:

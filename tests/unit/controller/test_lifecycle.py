@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from suanli.api import ComputeJob, Phase
+from suanli.api import MAX_STATUS_PLACEMENTS, ComputeJob, Phase
 from suanli.controller.admission import Admission
 from suanli.controller.lifecycle import Actions, Observed, reconcile
 from suanli.controller.podspec import PodSlot
@@ -216,3 +216,18 @@ def test_time_driven_changes_ask_for_a_timely_second_look() -> None:
     batch, batch_meta = example(BATCH, runPolicy={"backoffLimit": 6})  # no TTL
     finished = with_status(batch, phase="Succeeded", completionTime=T0.isoformat())
     assert _run(finished, batch_meta, []).requeue_after is None
+
+
+def test_a_large_job_lists_a_bounded_number_of_placements_and_counts_them_all() -> None:
+    job, meta = example(BATCH)
+    spec = job.model_dump(mode="json", by_alias=True, exclude_none=True)
+    spec["spec"]["tasks"][0]["replicas"] = MAX_STATUS_PLACEMENTS + 50
+    job = ComputeJob.model_validate(spec)
+    names = [f"etl-shards-shard-{i}" for i in range(MAX_STATUS_PLACEMENTS + 50)]
+    bound = [pod(n, "Running", f"cpu-use1-{i % 7}") for i, n in enumerate(names[:-1])]
+    actions = _run(job, meta, [*bound, pod(names[-1])])
+    assert actions.status.placed == len(bound)
+    assert [p.pod for p in actions.status.placements] == sorted(names[:-1])[:MAX_STATUS_PLACEMENTS]
+    # The summaries still speak for every bound pod, not only the listed ones.
+    assert actions.status.nodes == "cpu-use1-0,cpu-use1-1,cpu-use1-2 (+4)"
+    assert actions.status.accelerator_type == "H100"
