@@ -91,6 +91,9 @@ class ClusterState:
         # class -> device room (idle devices, largest free milli) -> usage states with nodes: a
         # pod asking for devices visits only the rooms that can hold it.
         self.rooms: dict[int, dict[Room, set[int]]] = {}
+        # class -> a number bumped whenever its set of usage states changes: what is derived from
+        # a class's states (the ones a kind of pod fits) stays valid while it holds.
+        self.room_version: dict[int, int] = {}
         self._by_job: dict[str, dict[str, str]] = {}  # job -> pod key -> node
         self._orphans: dict[str, dict[str, PlacedPod]] = {}  # pods on nodes not known (yet)
         self._idle: dict[str, int] = {}  # idle milli-devices per known accelerator type
@@ -250,6 +253,7 @@ class ClusterState:
             members = self.members[state] = set()
             class_id, room = self._where[state]
             self.rooms.setdefault(class_id, {}).setdefault(room, set()).add(state)
+            self.room_version[class_id] = self.room_version.get(class_id, 0) + 1
         members.add(name)
 
     def _leave(self, name: str, state: int | None) -> None:
@@ -265,6 +269,7 @@ class ClusterState:
                 rooms[room].discard(state)
                 if not rooms[room]:
                     del rooms[room]
+                self.room_version[class_id] = self.room_version.get(class_id, 0) + 1
 
     def _renumber(self) -> None:
         self._state_ids = {}

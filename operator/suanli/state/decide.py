@@ -148,10 +148,8 @@ class Decider:
         for ceiling, class_id, part in classes:
             if best.out_of_reach(ceiling):
                 break  # sorted: no class further on can reach the best
-            for number in self._roomy(state.rooms[class_id], demand):
+            for number in self._fitting(context, class_id, capacity_kind):
                 entry = nodes[next(iter(members[number]))]
-                if not judge.fits(context, entry, capacity_kind):
-                    continue
                 if best.out_of_reach(total(judge.packing_at_most(context, entry, part), part)):
                     continue
                 exact = total(judge.packing(context, entry, kind, part), part)
@@ -177,6 +175,22 @@ class Decider:
             {},
             False,
         )
+
+    def _fitting(self, context: Context, class_id: int, capacity_kind: int) -> list[int]:
+        """The class's usage states that can take the pod now. Between two decisions only the
+        classes whose states changed (the node that took the last pod) are listed again."""
+        state, judge = self.state, self.judge
+        version = state.room_version.get(class_id, 0)
+        found = judge.fitting(class_id, capacity_kind, version)
+        if found is None:
+            nodes, members = state.nodes, state.members
+            found = [
+                number
+                for number in self._roomy(state.rooms[class_id], context.demand)
+                if judge.fits(context, nodes[next(iter(members[number]))], capacity_kind)
+            ]
+            judge.keep_fitting(class_id, capacity_kind, version, found)
+        return found
 
     @staticmethod
     def _roomy(rooms: dict[Room, set[int]], demand: PodDemand) -> Iterator[int]:

@@ -71,6 +71,8 @@ class Judge:
         self._hard: dict[Hashable, tuple[Reason | None, float]] = {}
         self._capacity: dict[Hashable, Reason | None] = {}
         self._fits: dict[Hashable, bool] = {}
+        # (class, capacity kind) -> (the class's room version, its usage states the kind fits)
+        self._fitting: dict[tuple[int, int], tuple[int, list[int]]] = {}
         self._usage: dict[Hashable, float] = {}
         # Expected fragmentation per node state, for the workload's shapes: shared with each
         # decision's context, and the base of the packing bound.
@@ -98,6 +100,7 @@ class Judge:
             self._hard.clear()
             self._capacity.clear()
             self._fits.clear()
+            self._fitting.clear()
             self._usage.clear()
             self.fragmentation.clear()
             self._before.clear()
@@ -107,13 +110,13 @@ class Judge:
             self._usage.clear()
             self.fragmentation.clear()
             self._before.clear()
-        if max(len(self._hard), len(self._capacity), len(self._fits), len(self._usage)) > (
-            _MEMO_LIMIT
-        ):
+        sizes = (len(self._hard), len(self._capacity), len(self._fits), len(self._usage))
+        if max(*sizes, len(self._fitting)) > _MEMO_LIMIT:
             self._kinds.clear()
             self._hard.clear()
             self._capacity.clear()
             self._fits.clear()
+            self._fitting.clear()
             self._usage.clear()
         if max(len(self.fragmentation), len(self._before)) > _MEMO_LIMIT:
             self.fragmentation.clear()
@@ -171,6 +174,17 @@ class Judge:
                 found = known is None
             self._fits[key] = found
         return found
+
+    def fitting(self, class_id: int, capacity_kind: int, version: int) -> list[int] | None:
+        """The class's usage states that the capacity kind fits, as last listed for this room
+        version of the class (None: not listed, or the class's states changed since)."""
+        found = self._fitting.get((class_id, capacity_kind))
+        return found[1] if found is not None and found[0] == version else None
+
+    def keep_fitting(
+        self, class_id: int, capacity_kind: int, version: int, states: list[int]
+    ) -> None:
+        self._fitting[(class_id, capacity_kind)] = (version, states)
 
     def packing(self, context: Context, entry: NodeEntry, kind: int, part: ClassPart) -> float:
         """The packing signal on the node: its usage part remembered per usage state (the
