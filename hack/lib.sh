@@ -16,5 +16,10 @@ ensure_venv() {
 
 ensure_tools() {
   # Prints the folder holding kube-apiserver, etcd, kwok, kubectl, helm, ...; builds on first use.
-  hack/build-tools.sh
+  # One build per cache at a time (suanli.devcluster.tools takes the same lock): a second caller
+  # waits, then finds the first one's result.
+  local lock
+  lock="$(dirname "$(dirname "$(hack/build-tools.sh --print)")")/build.lock"
+  mkdir -p "$(dirname "$lock")"
+  flock "$lock" hack/build-tools.sh
 }

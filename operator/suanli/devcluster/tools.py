@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
@@ -61,7 +62,13 @@ def bin_dir(build: bool = True) -> Path:
         "tens of minutes on 2 cores) ...",
         file=sys.stderr,
     )
-    result = subprocess.run([script], stdout=subprocess.PIPE, text=True, check=False)
+    # One build per cache at a time (hack/lib.sh takes the same lock): a second caller waits and
+    # then finds the first one's result instead of writing into the same partial folder.
+    lock_path = cached.parent.parent / "build.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        result = subprocess.run([script], stdout=subprocess.PIPE, text=True, check=False)
     if result.returncode != 0:
         raise ClusterError(
             f"{script} failed with exit code {result.returncode}; see its output above"
