@@ -78,6 +78,9 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+ApiModel = _Model  # the base of every API model, the ComputeQueue's too
+
+
 def _refuse(message: str, field_path: str | None = None, **context: Any) -> PydanticCustomError:
     """A validation error that points where the apiserver's would.
 
@@ -806,3 +809,8 @@ class ComputeJob(_Model):
     status: ComputeJobStatus | None = Field(
         default=None, description="What was observed; written by Suanli."
     )
+
+
+# Shared with the other API modules (the ComputeQueue's).
+refuse = _refuse
+check_unique = _check_unique

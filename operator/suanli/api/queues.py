@@ -1,0 +1,237 @@
+"""The ComputeQueue API (suanli.dev/v1alpha1, cluster-scoped): quotas that admit ComputeJobs.
+
+A queue holds quotas per resource: a catalog accelerator type (`H100`), `gpu` for any type the
+queue does not list by name, `cpu` (cores) and `memory` (GiB). A job is admitted when its whole
+request fits the queue's nominal quota plus what it may borrow from the other queues of its
+cohort, for one of its accepted accelerator types in preference order. The CRD and the reference
+are generated from these models, like the ComputeJob's.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any, Final, Literal, Self
+
+from pydantic import Field, field_validator, model_validator
+
+from suanli.api.cel import Rule, validations
+from suanli.api.models import (
+    API_VERSION,
+    DNS_LABEL,
+    ApiModel,
+    Bool,
+    Condition,
+    Int,
+    Number,
+    check_unique,
+    refuse,
+)
+
+QUEUE_KIND: Final = "ComputeQueue"
+QUEUE_PLURAL = "computequeues"
+QUEUE_SINGULAR = "computequeue"
+QUEUE_SHORT_NAMES = ("cq", "cqueue")
+
+ANY_GPU: Final = "gpu"
+CPU_RESOURCE: Final = "cpu"
+MEMORY_RESOURCE: Final = "memory"
+MAX_QUOTAS = 32
+MAX_SELECTOR_TERMS = 16
+# An accelerator type of the catalog (canonical name or alias), or one of the pools above.
+RESOURCE_NAME = r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
+QueueName = Annotated[str, Field(min_length=1, max_length=63, pattern=DNS_LABEL)]
+Amount = Annotated[float, Field(ge=0, le=1e12)]
+
+
+class HeadOfLine(StrEnum):
+    """What a queue does when the job at its head does not fit."""
+
+    STRICT_FIFO = "StrictFIFO"
+    BEST_EFFORT_FIFO = "BestEffortFIFO"
+
+
+BORROWING_NEEDS_COHORT = Rule(
+    "has(self.cohort) || self.quotas.all(q, !has(q.borrowingLimit) || q.borrowingLimit == 0.0)",
+    "borrowingLimit needs a cohort to borrow from; set spec.cohort or drop borrowingLimit",
+    field_path=".quotas",
+)
+LENDING_WITHIN_NOMINAL = Rule(
+    "!has(self.lendingLimit) || self.lendingLimit <= self.nominal",
+    "lendingLimit exceeds nominal; a queue lends only its own quota",
+    field_path=".lendingLimit",
+)
+
+
+class Quota(ApiModel):
+    """How much of one resource the queue's admitted jobs may hold at once."""
+
+    model_config = ApiModel.model_config | {
+        "json_schema_extra": validations(LENDING_WITHIN_NOMINAL)
+    }
+
+    resource: str = Field(
+        min_length=1,
+        max_length=63,
+        pattern=RESOURCE_NAME,
+        description=(
+            "A catalog accelerator type (e.g. H100; an alias means its canonical type), `gpu` "
+            "for accelerators of any type the queue does not list by name, `cpu` (cores) or "
+            "`memory` (GiB)."
+        ),
+    )
+    nominal: Amount = Field(
+        description="What the queue is guaranteed: devices, cores or GiB held by its jobs."
+    )
+    borrowing_limit: Amount | None = Field(
+        default=None,
+        alias="borrowingLimit",
+        description=(
+            "How much more than nominal the queue may take from the idle nominal quota of the "
+            "other queues of its cohort; absent: no limit but theirs."
+        ),
+    )
+    lending_limit: Amount | None = Field(
+        default=None,
+        alias="lendingLimit",
+        description=(
+            "How much of its idle nominal quota the queue lends to its cohort; absent: all of it."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _lending_within_nominal(self) -> Self:
+        if self.lending_limit is not None and self.lending_limit > self.nominal:
+            raise refuse(LENDING_WITHIN_NOMINAL.message, "lendingLimit")
+        return self
+
+
+class SelectorRequirement(ApiModel):
+    """One `matchExpressions` term of a label selector."""
+
+    key: str = Field(min_length=1, max_length=317, description="The label key.")
+    operator: Literal["In", "NotIn", "Exists", "DoesNotExist"] = Field(
+        description="In, NotIn, Exists or DoesNotExist."
+    )
+    values: list[Annotated[str, Field(max_length=63)]] = Field(
+        default_factory=list, max_length=64, description="For In and NotIn."
+    )
+
+
+class NamespaceSelector(ApiModel):
+    """A label selector over namespaces, as in the core API."""
+
+    match_labels: dict[str, Annotated[str, Field(max_length=63)]] = Field(
+        default_factory=dict,
+        alias="matchLabels",
+        max_length=MAX_SELECTOR_TERMS,
+        description="Labels a namespace must carry, all of them.",
+    )
+    match_expressions: list[SelectorRequirement] = Field(
+        default_factory=list,
+        alias="matchExpressions",
+        max_length=MAX_SELECTOR_TERMS,
+        description="Further requirements, all of them.",
+    )
+
+
+class ComputeQueueSpec(ApiModel):
+    """Who may submit to the queue and how much their jobs may hold."""
+
+    model_config = ApiModel.model_config | {
+        "json_schema_extra": validations(BORROWING_NEEDS_COHORT)
+    }
+
+    cohort: QueueName | None = Field(
+        default=None,
+        description="Queues of one cohort lend each other their idle nominal quota.",
+    )
+    namespace_selector: NamespaceSelector | None = Field(
+        default=None,
+        alias="namespaceSelector",
+        description="The namespaces whose jobs may use the queue; absent: every namespace.",
+    )
+    default: Bool = Field(
+        default=False,
+        description=(
+            "The queue of jobs that name none, in the namespaces it selects. When several "
+            "default queues select a namespace, the first by name is taken."
+        ),
+    )
+    quotas: list[Quota] = Field(
+        default_factory=list,
+        max_length=MAX_QUOTAS,
+        description=(
+            "Quotas per resource. A resource not listed is not limited, except accelerators: "
+            "a job's devices need the quota of their type or `gpu`."
+        ),
+        json_schema_extra={
+            "x-kubernetes-list-type": "map",
+            "x-kubernetes-list-map-keys": ["resource"],
+        },
+    )
+    head_of_line: HeadOfLine = Field(
+        default=HeadOfLine.BEST_EFFORT_FIFO,
+        alias="headOfLine",
+        description=(
+            "StrictFIFO: nothing behind a job that does not fit is admitted; BestEffortFIFO: "
+            "a job behind it may go if it fits."
+        ),
+    )
+
+    @field_validator("quotas")
+    @classmethod
+    def _one_quota_per_resource(cls, value: list[Quota]) -> list[Quota]:
+        check_unique(
+            [q.resource for q in value],
+            "another quota is already for {value}; give each resource one quota",
+        )
+        return value
+
+    @model_validator(mode="after")
+    def _borrowing_needs_cohort(self) -> Self:
+        borrowing = [i for i, q in enumerate(self.quotas) if q.borrowing_limit]
+        if borrowing and self.cohort is None:
+            raise refuse(BORROWING_NEEDS_COHORT.message, "quotas")
+        return self
+
+    def quota(self, resource: str) -> Quota | None:
+        return next((q for q in self.quotas if q.resource == resource), None)
+
+
+class ResourceUsage(ApiModel):
+    """What the queue's admitted jobs hold of one resource."""
+
+    resource: str = Field(description="The quota's resource.")
+    nominal: Number = Field(description="The quota's nominal amount.")
+    used: Number = Field(description="Held by admitted jobs that have not finished.")
+    borrowed: Number = Field(description="The part of `used` above nominal, from the cohort.")
+
+
+class ComputeQueueStatus(ApiModel):
+    """What the operator last counted."""
+
+    pending: Int = Field(default=0, ge=0, description="Jobs waiting for quota.")
+    admitted: Int = Field(default=0, ge=0, description="Admitted jobs that have not finished.")
+    usage: list[ResourceUsage] = Field(
+        default_factory=list, max_length=MAX_QUOTAS, description="Per quota."
+    )
+    summary: str | None = Field(
+        default=None, description="Usage against quota as text (e.g. H100 12/16), for kubectl get."
+    )
+    conditions: list[Condition] = Field(
+        default_factory=list,
+        description="Standard conditions, one per type.",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
+    )
+
+
+class ComputeQueue(ApiModel):
+    """Quotas per accelerator type, cpu and memory that admit the ComputeJobs sent to it."""
+
+    api_version: Literal["suanli.dev/v1alpha1"] = Field(default=API_VERSION, alias="apiVersion")
+    kind: Literal["ComputeQueue"] = QUEUE_KIND
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    spec: ComputeQueueSpec = Field(description="Who may submit and how much jobs may hold.")
+    status: ComputeQueueStatus | None = Field(
+        default=None, description="What was counted; written by Suanli."
+    )

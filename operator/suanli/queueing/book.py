@@ -1,0 +1,163 @@
+"""What each queue's admitted jobs hold, and whether a job's request fits a queue.
+
+Per queue q and resource r: nominal N, held U, borrowing limit B (absent: none), lending limit L
+(absent: N). A queue lends what it does not use of its nominal quota, at most L; a queue holding
+more than N borrows the difference. Across a cohort, what is borrowed never exceeds what is
+lent. A job fits when, with its request added, its queue stays within N + B and the cohort's
+borrowed total stays within its lent total: a queue gets its nominal quota back as borrowers
+finish (taking it back by preemption is not done here).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from suanli.api.queues import ANY_GPU, CPU_RESOURCE, MEMORY_RESOURCE, ComputeQueueSpec
+
+# Quota amounts are floats (GiB, cores): tolerate rounding when comparing sums.
+_EPSILON = 1e-9
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """A job's whole request: every replica of every task."""
+
+    namespace: str
+    name: str
+    queue: str
+    priority: int
+    created: str  # RFC 3339, so text order is time order
+    devices: float  # accelerator devices in all
+    types: tuple[str, ...]  # accepted canonical types, in preference order; () = any
+    cpu: float  # cores
+    memory: float  # GiB
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.namespace, self.name)
+
+
+@dataclass(frozen=True)
+class Charge:
+    """What an admitted job holds of its queue's quota, and the types its devices may be."""
+
+    queue: str
+    amounts: tuple[tuple[str, float], ...]
+    accelerator_types: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Shortfall:
+    """Why a request does not fit: the resource, and what it would take."""
+
+    resource: str
+    message: str
+
+
+class QuotaBook:
+    """Usage per queue and resource, from the charges of admitted jobs; changed by `hold`."""
+
+    def __init__(self, queues: Mapping[str, ComputeQueueSpec], held: Iterable[Charge]) -> None:
+        self.queues = dict(queues)
+        self._used: dict[tuple[str, str], float] = {}
+        self._cohorts: dict[str, list[str]] = {}
+        for name in sorted(self.queues):
+            cohort = self.queues[name].cohort
+            if cohort is not None:
+                self._cohorts.setdefault(cohort, []).append(name)
+        for charge in held:
+            self.hold(charge)
+
+    def used(self, queue: str, resource: str) -> float:
+        return self._used.get((queue, resource), 0.0)
+
+    def hold(self, charge: Charge) -> None:
+        for resource, amount in charge.amounts:
+            key = (charge.queue, resource)
+            self._used[key] = self._used.get(key, 0.0) + amount
+
+    # --- what a job would take ---------------------------------------------------------------
+
+    def options(self, job: JobRequest, known_types: Sequence[str]) -> list[Charge]:
+        """The charges the job could be admitted with, in its order of preference: one per
+        accelerator type the queue has a named quota for, and one for the `gpu` pool holding
+        the accepted types it does not name (`known_types`, the catalog's, stand for "any")."""
+        spec = self.queues[job.queue]
+        limited = [(r, a) for r, a in ((CPU_RESOURCE, job.cpu), (MEMORY_RESOURCE, job.memory))]
+        base = tuple((r, a) for r, a in limited if a > 0 and spec.quota(r) is not None)
+        if job.devices <= 0:
+            return [Charge(job.queue, base)]
+        named = [q.resource for q in spec.quotas if q.resource not in _POOLS]
+        accepted = list(job.types) or [*named, *(t for t in known_types if t not in named)]
+        options: list[Charge] = []
+        pooled = tuple(t for t in accepted if t not in named)
+        for type_name in accepted:
+            if type_name in named:
+                options.append(Charge(job.queue, ((type_name, job.devices), *base), (type_name,)))
+            elif type_name == pooled[0] and spec.quota(ANY_GPU) is not None:
+                options.append(Charge(job.queue, ((ANY_GPU, job.devices), *base), pooled))
+        return options
+
+    def shortfall(self, charge: Charge) -> Shortfall | None:
+        """Why the charge does not fit now (None: it fits)."""
+        for resource, amount in charge.amounts:
+            missing = self._short_of(charge.queue, resource, amount)
+            if missing is not None:
+                return Shortfall(resource, missing)
+        return None
+
+    def _short_of(self, queue: str, resource: str, amount: float) -> str | None:
+        spec = self.queues[queue]
+        quota = spec.quota(resource)
+        if quota is None:
+            return None
+        held = self.used(queue, resource)
+        after = held + amount
+        wanted = f"needs {amount:g} {resource}; queue {queue} holds {held:g} of {quota.nominal:g}"
+        if after > quota.nominal + _EPSILON:
+            borrow = after - quota.nominal
+            if spec.cohort is None:
+                return f"{wanted} and has no cohort to borrow from"
+            if quota.borrowing_limit is not None and borrow > quota.borrowing_limit + _EPSILON:
+                return f"{wanted}; it may borrow {quota.borrowing_limit:g}, this needs {borrow:g}"
+        if spec.cohort is None:
+            return None
+        lent, borrowed = self._cohort_balance(spec.cohort, resource, queue, after)
+        if borrowed > lent + _EPSILON:
+            if after <= quota.nominal + _EPSILON:
+                return (
+                    f"{wanted}; its idle quota is lent to queues of cohort {spec.cohort} and "
+                    "comes back as their jobs finish"
+                )
+            idle = max(0.0, lent - (borrowed - max(0.0, after - quota.nominal)))
+            return f"{wanted}; cohort {spec.cohort} has {idle:g} {resource} to lend"
+        return None
+
+    def _cohort_balance(
+        self, cohort: str, resource: str, queue: str, queue_after: float
+    ) -> tuple[float, float]:
+        """What the cohort's queues lend and borrow of `resource`, with `queue` at `queue_after`."""
+        lent = borrowed = 0.0
+        for member in self._cohorts.get(cohort, ()):
+            quota = self.queues[member].quota(resource)
+            if quota is None:
+                continue
+            held = queue_after if member == queue else self.used(member, resource)
+            idle = max(0.0, quota.nominal - held)
+            limit = quota.nominal if quota.lending_limit is None else quota.lending_limit
+            lent += min(limit, idle)
+            borrowed += max(0.0, held - quota.nominal)
+        return lent, borrowed
+
+    def dominant_share(self, queue: str) -> float:
+        """The largest share of a nominal quota the queue holds (its fair-share position)."""
+        shares = [
+            self.used(queue, q.resource) / q.nominal
+            for q in self.queues[queue].quotas
+            if q.nominal > 0
+        ]
+        return max(shares, default=0.0)
+
+
+_POOLS = frozenset({ANY_GPU, CPU_RESOURCE, MEMORY_RESOURCE})

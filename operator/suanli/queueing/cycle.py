@@ -1,0 +1,97 @@
+"""One admission cycle: which waiting jobs are admitted now, and why the others wait.
+
+Within a queue, jobs go by priority (higher first), then creation time, then name. Across
+queues, the next job considered is the head of the queue holding the smallest dominant share
+of its nominal quota (ties by queue name), so a cohort's queues take turns by how much they
+already hold. A job that does not fit blocks its queue under StrictFIFO; under BestEffortFIFO
+the jobs behind it are still considered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from suanli.api.queues import HeadOfLine
+from suanli.queueing.book import Charge, JobRequest, QuotaBook
+
+JobKey = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class Admitted:
+    charge: Charge
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A job left waiting: its place in its queue (1 = next) and why, with the resource."""
+
+    position: int
+    reason: str  # QuotaExhausted, BehindHeadOfLine, NoQuotaForType
+    message: str
+
+
+@dataclass
+class CycleResult:
+    admitted: dict[JobKey, Admitted] = field(default_factory=dict)
+    waiting: dict[JobKey, Waiting] = field(default_factory=dict)
+
+
+def queue_order(job: JobRequest) -> tuple[int, str, str, str]:
+    return (-job.priority, job.created, job.namespace, job.name)
+
+
+def admission_cycle(
+    book: QuotaBook, pending: Sequence[JobRequest], known_types: Sequence[str]
+) -> CycleResult:
+    """Admit what fits, in order, charging `book` as it goes."""
+    result = CycleResult()
+    lines: dict[str, list[JobRequest]] = {}
+    for job in sorted(pending, key=queue_order):
+        lines.setdefault(job.queue, []).append(job)
+    positions = {job.key: index + 1 for line in lines.values() for index, job in enumerate(line)}
+    heads = {queue: 0 for queue in lines}
+    while heads:
+        queue = min(heads, key=lambda q: (book.dominant_share(q), q))
+        line = lines[queue]
+        job = line[heads[queue]]
+        heads[queue] += 1
+        verdict = _try(book, job, known_types)
+        if isinstance(verdict, Admitted):
+            book.hold(verdict.charge)
+            result.admitted[job.key] = verdict
+        else:
+            result.waiting[job.key] = Waiting(positions[job.key], verdict[0], verdict[1])
+            if book.queues[queue].head_of_line is HeadOfLine.STRICT_FIFO:
+                for behind in line[heads[queue] :]:
+                    result.waiting[behind.key] = Waiting(
+                        positions[behind.key],
+                        "BehindHeadOfLine",
+                        f"queue {queue} is StrictFIFO and {job.namespace}/{job.name} ahead "
+                        f"does not fit: {verdict[1]}",
+                    )
+                heads[queue] = len(line)
+        if heads[queue] >= len(line):
+            del heads[queue]
+    return result
+
+
+def _try(
+    book: QuotaBook, job: JobRequest, known_types: Sequence[str]
+) -> Admitted | tuple[str, str]:
+    options = book.options(job, known_types)
+    if not options:
+        wanted = ", ".join(job.types) if job.types else "any type"
+        return (
+            "NoQuotaForType",
+            f"queue {job.queue} has no quota for {wanted} nor for gpu; add one to the queue "
+            "or send the job to a queue that has",
+        )
+    reasons = []
+    for charge in options:
+        short = book.shortfall(charge)
+        if short is None:
+            return Admitted(charge)
+        reasons.append(short.message)
+    return "QuotaExhausted", "; ".join(dict.fromkeys(reasons))
