@@ -27,7 +27,9 @@ bench-scheduler:  ## decision latency in-process and over HTTP at 1k/5k/10k node
 
 generate:  ## regenerate every generated file: CRDs, the chart's CRD templates, docs/api.md, docs/configuration.md
 	.venv/bin/python -m suanli.api.crd > crds/suanli.dev_computejobs.yaml
+	.venv/bin/python -m suanli.api.crd computequeues > crds/suanli.dev_computequeues.yaml
 	.venv/bin/python -m tests.unit.chart.crd_template > charts/suanli/templates/crd-computejobs.yaml
+	.venv/bin/python -m tests.unit.chart.crd_template computequeues > charts/suanli/templates/crd-computequeues.yaml
 	.venv/bin/python -m suanli.api.reference > docs/api.md
 	.venv/bin/python -m tests.unit.chart.configdoc --write
 

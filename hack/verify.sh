@@ -17,7 +17,9 @@ check() {  # check FILE COMMAND...: FILE must equal what COMMAND prints
   fi
 }
 check crds/suanli.dev_computejobs.yaml "$py" -m suanli.api.crd
+check crds/suanli.dev_computequeues.yaml "$py" -m suanli.api.crd computequeues
 check charts/suanli/templates/crd-computejobs.yaml "$py" -m tests.unit.chart.crd_template
+check charts/suanli/templates/crd-computequeues.yaml "$py" -m tests.unit.chart.crd_template computequeues
 check docs/api.md "$py" -m suanli.api.reference
 cp docs/configuration.md "$scratch/configuration.md"
 "$py" -m tests.unit.chart.configdoc --write

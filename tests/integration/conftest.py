@@ -150,11 +150,18 @@ def extender(control_plane: ControlPlane, session_dir: Path) -> Iterator[Extende
 
 @pytest.fixture(scope="session")
 def computejob_crd(control_plane: ControlPlane) -> None:
-    """The ComputeJob CRD, applied as a user would and waited on until it is served."""
-    crd = Path(__file__).parents[2] / "crds" / "suanli.dev_computejobs.yaml"
-    control_plane.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(crd))
+    """The ComputeJob and ComputeQueue CRDs, applied as a user would and waited on until they
+    are served."""
+    crds = Path(__file__).parents[2] / "crds"
+    for plural in ("computejobs", "computequeues"):
+        crd = crds / f"suanli.dev_{plural}.yaml"
+        control_plane.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(crd))
     control_plane.kubectl(
-        "wait", "--for=condition=Established", "--timeout=60s", "crd/computejobs.suanli.dev"
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        "crd/computejobs.suanli.dev",
+        "crd/computequeues.suanli.dev",
     )
 
 

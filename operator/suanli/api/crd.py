@@ -1,6 +1,7 @@
-"""The ComputeJob CustomResourceDefinition, generated from the pydantic models.
+"""The CustomResourceDefinitions (ComputeJob, ComputeQueue), generated from the pydantic models.
 
     python -m suanli.api.crd > crds/suanli.dev_computejobs.yaml
+    python -m suanli.api.crd computequeues > crds/suanli.dev_computequeues.yaml
 
 Pydantic writes JSON Schema (draft 2020-12); a v1 CRD needs a *structural* OpenAPI v3 schema:
 every node typed, no `$ref`, no `anyOf`/`oneOf`/`allOf`/`not`, optional fields simply left out
@@ -12,17 +13,15 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
+from pydantic import BaseModel
 
-from suanli.api import models
+from suanli.api import models, queues
 
 NAME = f"{models.PLURAL}.{models.GROUP}"
-HEADER = (
-    "# Generated from operator/suanli/api/models.py; do not edit by hand. Regenerate with:\n"
-    "#   python -m suanli.api.crd > crds/suanli.dev_computejobs.yaml\n"
-)
 
 # Pydantic keywords that carry nothing the apiserver needs.
 _DROPPED = frozenset({"title"})
@@ -55,15 +54,90 @@ PRINTER_COLUMNS: tuple[dict[str, Any], ...] = (
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
 )
 
-# The standard root fields every Kubernetes object has; their schemas are fixed by the API.
-_ROOT_FIELDS: dict[str, dict[str, Any]] = {
-    "apiVersion": {
-        "description": "Versioned schema of this representation: suanli.dev/v1alpha1.",
+QUEUE_PRINTER_COLUMNS: tuple[dict[str, Any], ...] = (
+    {"name": "Cohort", "type": "string", "jsonPath": ".spec.cohort"},
+    {
+        "name": "Usage",
         "type": "string",
+        "jsonPath": ".status.summary",
+        "description": "Held against nominal quota, per resource",
     },
-    "kind": {"description": "The kind of object: ComputeJob.", "type": "string"},
-    "metadata": {"type": "object"},
-}
+    {"name": "Pending", "type": "integer", "jsonPath": ".status.pending"},
+    {"name": "Admitted", "type": "integer", "jsonPath": ".status.admitted"},
+    {"name": "Default", "type": "boolean", "jsonPath": ".spec.default", "priority": 1},
+    {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+)
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One custom resource: its model, names and how kubectl shows it."""
+
+    model: type[BaseModel]
+    kind: str
+    plural: str
+    singular: str
+    short_names: tuple[str, ...]
+    scope: str
+    printer_columns: tuple[dict[str, Any], ...]
+    source: str  # the module its models live in
+
+    @property
+    def name(self) -> str:
+        return f"{self.plural}.{models.GROUP}"
+
+    @property
+    def file(self) -> str:
+        return f"crds/{models.GROUP}_{self.plural}.yaml"
+
+
+JOBS = Resource(
+    models.ComputeJob,
+    models.KIND,
+    models.PLURAL,
+    models.SINGULAR,
+    models.SHORT_NAMES,
+    "Namespaced",
+    PRINTER_COLUMNS,
+    "operator/suanli/api/models.py",
+)
+QUEUES = Resource(
+    queues.ComputeQueue,
+    queues.QUEUE_KIND,
+    queues.QUEUE_PLURAL,
+    queues.QUEUE_SINGULAR,
+    queues.QUEUE_SHORT_NAMES,
+    "Cluster",
+    QUEUE_PRINTER_COLUMNS,
+    "operator/suanli/api/queues.py",
+)
+RESOURCES = {r.plural: r for r in (JOBS, QUEUES)}
+
+
+def header(resource: Resource = JOBS) -> str:
+    command = "python -m suanli.api.crd" + ("" if resource is JOBS else f" {resource.plural}")
+    return (
+        f"# Generated from {resource.source}; do not edit by hand. Regenerate with:\n"
+        f"#   {command} > {resource.file}\n"
+    )
+
+
+HEADER = header()
+
+
+# The standard root fields every Kubernetes object has; their schemas are fixed by the API.
+def _root_fields(kind: str) -> dict[str, dict[str, Any]]:
+    return {
+        "apiVersion": {
+            "description": "Versioned schema of this representation: suanli.dev/v1alpha1.",
+            "type": "string",
+        },
+        "kind": {"description": f"The kind of object: {kind}.", "type": "string"},
+        "metadata": {"type": "object"},
+    }
+
+
+_ROOT_FIELDS = _root_fields(models.KIND)
 
 
 class SchemaError(ValueError):
@@ -140,45 +214,46 @@ def structural_schema(
     return _order(out)
 
 
-def openapi_schema() -> dict[str, Any]:
-    """The `openAPIV3Schema` of the ComputeJob CRD."""
-    source = models.ComputeJob.model_json_schema(by_alias=True)
+def openapi_schema(resource: Resource = JOBS) -> dict[str, Any]:
+    """The `openAPIV3Schema` of the resource's CRD."""
+    source = resource.model.model_json_schema(by_alias=True)
     defs = source.pop("$defs", {})
+    root = _root_fields(resource.kind)
     # The standard fields' schemas are the API machinery's, not the model's (a Literal there
     # would become `const`, which a structural schema cannot hold).
     source["properties"] = {
-        name: value for name, value in source["properties"].items() if name not in _ROOT_FIELDS
+        name: value for name, value in source["properties"].items() if name not in root
     }
     schema = structural_schema(source, defs)
-    schema["properties"] = _ROOT_FIELDS | schema["properties"]
+    schema["properties"] = root | schema["properties"]
     return schema
 
 
-def custom_resource_definition() -> dict[str, Any]:
+def custom_resource_definition(resource: Resource = JOBS) -> dict[str, Any]:
     """The CRD object, ready for `kubectl apply`."""
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
-        "metadata": {"name": NAME},
+        "metadata": {"name": resource.name},
         "spec": {
             "group": models.GROUP,
             "names": {
-                "kind": models.KIND,
-                "listKind": f"{models.KIND}List",
-                "plural": models.PLURAL,
-                "singular": models.SINGULAR,
-                "shortNames": list(models.SHORT_NAMES),
+                "kind": resource.kind,
+                "listKind": f"{resource.kind}List",
+                "plural": resource.plural,
+                "singular": resource.singular,
+                "shortNames": list(resource.short_names),
                 "categories": list(models.CATEGORIES),
             },
-            "scope": "Namespaced",
+            "scope": resource.scope,
             "versions": [
                 {
                     "name": models.VERSION,
                     "served": True,
                     "storage": True,
                     "subresources": {"status": {}},
-                    "additionalPrinterColumns": [dict(c) for c in PRINTER_COLUMNS],
-                    "schema": {"openAPIV3Schema": openapi_schema()},
+                    "additionalPrinterColumns": [dict(c) for c in resource.printer_columns],
+                    "schema": {"openAPIV3Schema": openapi_schema(resource)},
                 }
             ],
         },
@@ -197,16 +272,23 @@ def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 _Dumper.add_representer(str, _str)
 
 
-def render() -> str:
+def render(resource: Resource = JOBS) -> str:
     """The committed file's exact text."""
     body = yaml.dump(
-        custom_resource_definition(), Dumper=_Dumper, sort_keys=False, width=100, allow_unicode=True
+        custom_resource_definition(resource),
+        Dumper=_Dumper,
+        sort_keys=False,
+        width=100,
+        allow_unicode=True,
     )
-    return HEADER + body
+    return header(resource) + body
 
 
 def main() -> None:
-    sys.stdout.write(render())
+    plural = sys.argv[1] if len(sys.argv) > 1 else JOBS.plural
+    if plural not in RESOURCES:
+        sys.exit(f"unknown resource {plural!r}; one of {', '.join(RESOURCES)}")
+    sys.stdout.write(render(RESOURCES[plural]))
 
 
 if __name__ == "__main__":

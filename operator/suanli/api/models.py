@@ -603,6 +603,14 @@ class ComputeJobSpec(_Model):
             "The range of user PriorityClass values."
         ),
     )
+    queue: Annotated[str, Field(min_length=1, max_length=63, pattern=DNS_LABEL)] | None = Field(
+        default=None,
+        description=(
+            "The ComputeQueue that admits the job against its quotas. Absent: the default "
+            "queue of the job's namespace (a queue with `default: true` whose namespaceSelector "
+            "matches), or, when there is none, no queue: the job is admitted at once."
+        ),
+    )
     gang: Gang | None = Field(
         default=None,
         description="All-or-nothing scheduling; absent: pods start as they are placed.",
@@ -720,6 +728,34 @@ class Placement(_Model):
     )
 
 
+class QuotaCharge(_Model):
+    """An amount of one quota resource held by the job."""
+
+    resource: str = Field(
+        max_length=63, description="An accelerator type, `gpu`, `cpu` (cores) or `memory` (GiB)."
+    )
+    amount: Number = Field(ge=0, description="Devices, cores or GiB.")
+
+
+class QueueAdmission(_Model):
+    """The quota the job holds in its queue, from admission until it finishes or is suspended."""
+
+    queue: str = Field(max_length=63, description="The ComputeQueue that admitted the job.")
+    accelerator_types: list[Annotated[str, Field(max_length=63)]] = Field(
+        default_factory=list,
+        alias="acceleratorTypes",
+        max_length=64,
+        description=(
+            "The accelerator types its pods may use: those of the quota it was admitted under, "
+            "in the job's order of preference."
+        ),
+    )
+    charged: list[QuotaCharge] = Field(
+        default_factory=list, max_length=8, description="What it holds, per quota resource."
+    )
+    admitted_at: datetime = Field(alias="admittedAt", description="When it was admitted.")
+
+
 class ComputeJobStatus(_Model):
     """What the operator and the scheduler observed; written only through the status subresource."""
 
@@ -728,6 +764,21 @@ class ComputeJobStatus(_Model):
         default_factory=list,
         description="Standard conditions, one per type.",
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
+    )
+    queue: str | None = Field(
+        default=None, description="The ComputeQueue the job waits in or was admitted by."
+    )
+    queue_position: Int | None = Field(
+        default=None,
+        alias="queuePosition",
+        ge=1,
+        description=(
+            "While waiting for quota: its place in its queue (1 is next), as of the job's last "
+            "reconcile."
+        ),
+    )
+    admission: QueueAdmission | None = Field(
+        default=None, description="The quota the job holds; absent: none (yet)."
     )
     placements: list[Placement] = Field(
         default_factory=list,

@@ -20,7 +20,6 @@ from suanli.api.models import (
     DNS_LABEL,
     ApiModel,
     Bool,
-    Condition,
     Int,
     Number,
     check_unique,
@@ -217,11 +216,6 @@ class ComputeQueueStatus(ApiModel):
     )
     summary: str | None = Field(
         default=None, description="Usage against quota as text (e.g. H100 12/16), for kubectl get."
-    )
-    conditions: list[Condition] = Field(
-        default_factory=list,
-        description="Standard conditions, one per type.",
-        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
     )
 
 

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from suanli.api import crd, models
+from suanli.api import crd, models, queues
 
 _INTRO = f"""\
 # ComputeJob API reference
@@ -159,15 +159,35 @@ def _section(path: str, schema: dict[str, Any]) -> Iterator[str]:
             yield from _section(f"{path}.{name}{suffix}", child)
 
 
-def _columns() -> Iterator[str]:
+def _columns(resource: crd.Resource = crd.JOBS) -> Iterator[str]:
     yield "## `kubectl get` columns"
     yield ""
     yield "| Column | From | Shown |"
     yield "| --- | --- | --- |"
-    for column in crd.PRINTER_COLUMNS:
+    for column in resource.printer_columns:
         shown = "with `-o wide`" if column.get("priority", 0) else "always"
         yield f"| {column['name']} | `{column['jsonPath']}` | {shown} |"
     yield ""
+
+
+_QUEUE_INTRO = f"""\
+# ComputeQueue
+
+| | |
+| --- | --- |
+| Group / version | `{models.API_VERSION}` |
+| Kind | `{queues.QUEUE_KIND}` (cluster-scoped) |
+| Resource | `{queues.QUEUE_PLURAL}`, short names \
+{", ".join(f"`{n}`" for n in queues.QUEUE_SHORT_NAMES)} |
+| CRD | [`{crd.QUEUES.file}`](../{crd.QUEUES.file}) |
+| Models | `suanli.api.queues` (pydantic) |
+
+A ComputeQueue admits the ComputeJobs that name it in `spec.queue` (or that name none, in the
+namespaces of a queue marked `default`) against its quotas: a job is admitted when every
+replica of every task fits the queue's nominal quota plus what it may borrow from its cohort,
+for one of the job's accepted accelerator types in preference order. Until then the job is
+`Queued` with the reason, its position and the quota it waits for on its status.
+"""
 
 
 def render() -> str:
@@ -175,6 +195,10 @@ def render() -> str:
     lines = [_INTRO, *_columns(), "## Fields", ""]
     lines += _section("spec", schema["spec"])
     lines += _section("status", schema["status"])
+    queue = crd.openapi_schema(crd.QUEUES)["properties"]
+    lines += [_QUEUE_INTRO, *_columns(crd.QUEUES), "## ComputeQueue fields", ""]
+    lines += _section("ComputeQueue.spec", queue["spec"])
+    lines += _section("ComputeQueue.status", queue["status"])
     return "\n".join(lines).rstrip("\n") + "\n"
 
 

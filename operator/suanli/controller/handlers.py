@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from suanli.api import ComputeJob
 from suanli.api.models import GROUP, PLURAL, VERSION
+from suanli.api.queues import QUEUE_PLURAL
 from suanli.controller.service import JobController
 from suanli.controller.validation import catalog_problems
 from suanli.kube.reflector import Reflector
@@ -79,6 +80,25 @@ def register(
         key = controller.cache.put_job(_plain(body), deleted=type == "DELETED")
         if type != "DELETED":
             controller.enqueue(key)
+        elif controller.queues.active:
+            controller.queues.forget(key)
+            controller.enqueue_waiting()  # its quota is free
+
+    @kopf.on.event(GROUP, VERSION, QUEUE_PLURAL, registry=registry)
+    async def queue_event(type: str | None, body: kopf.Body, **_: Any) -> None:
+        plain = _plain(body)
+        before = controller.queues.bodies.get(str(plain["metadata"]["name"]), {}).get("spec")
+        controller.queues.put_queue(plain, deleted=type == "DELETED")
+        if type == "DELETED" or plain.get("spec") != before:
+            controller.enqueue_waiting()  # quotas changed: the waiting jobs may fit now
+
+    @kopf.on.event("", "v1", "namespaces", registry=registry)
+    async def namespace_event(type: str | None, body: kopf.Body, **_: Any) -> None:
+        plain = _plain(body)
+        before = controller.queues.namespaces.get(str(plain["metadata"]["name"]))
+        controller.queues.put_namespace(plain, deleted=type == "DELETED")
+        if controller.queues.active and before != (plain["metadata"].get("labels") or {}):
+            controller.enqueue_waiting()
 
     @kopf.on.event("", "v1", "pods", labels={JOB_LABEL: kopf.PRESENT}, registry=registry)
     async def pod_event(type: str | None, body: kopf.Body, labels: kopf.Labels, **_: Any) -> None:

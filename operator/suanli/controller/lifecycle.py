@@ -29,6 +29,15 @@ from suanli.api import (
 )
 from suanli.controller.admission import Admission
 from suanli.controller.podspec import ATTEMPT_ANNOTATION, TASK_LABEL, PodSlot, slots
+from suanli.controller.quota import (
+    QUOTA_CONDITION,
+    QuotaVerdict,
+    QuotaWait,
+    admission_fields,
+    describe,
+    quota_condition,
+    waiting_message,
+)
 
 PLACEMENT_ANNOTATION = "suanli.dev/placement"
 UNSCHEDULABLE_ANNOTATION = "suanli.dev/unschedulable"
@@ -73,6 +82,8 @@ class Observed:
     # Price per hour of a bound pod, and the canonical accelerator type of a node.
     price_of: Callable[[Mapping[str, Any]], float] = lambda _pod: 0.0
     accelerator_of: Callable[[str], str | None] = lambda _node: None
+    # The job's standing in its ComputeQueue; None: it is not queued (no queue applies).
+    quota: QuotaVerdict | None = None
 
 
 # --- reading pods -------------------------------------------------------------------------------
@@ -278,6 +289,20 @@ class _Reconciler:
 
     def _suspend(self) -> None:
         self.actions.delete += [_name(p) for p in self.live]
+        if self.s.get("admission") is not None:
+            # A suspended job holds no quota; resuming queues it again.
+            self.s["admission"] = None
+            _set_condition(
+                self.s,
+                _condition(
+                    self.s["conditions"],
+                    QUOTA_CONDITION,
+                    False,
+                    "Suspended",
+                    "suspended: the quota is released",
+                    self.o.now,
+                ),
+            )
         self._enter(
             Phase.SUSPENDED, "Suspended", "runPolicy.suspend is set: pods deleted, job kept"
         )
@@ -328,6 +353,8 @@ class _Reconciler:
             )
         if not self._restart_failed():
             return
+        if not self._quota_allows():
+            return
         by_name = {_name(p): p for p in self.live}
         missing = [s for s in self.slots if s.name not in by_name]
         if self._gang_timed_out(by_name):
@@ -337,6 +364,23 @@ class _Reconciler:
             if self.s["phase"] is Phase.QUEUED:
                 return
         self._phase_from_pods(by_name, pending_creation=bool(missing))
+
+    def _quota_allows(self) -> bool:
+        """Record the job's standing in its queue; False while it waits for quota."""
+        verdict = self.o.quota
+        condition = quota_condition(self.s["conditions"], verdict, self.o.now)
+        if verdict is None or condition is None:
+            return True
+        self.s.update(admission_fields(verdict))
+        _set_condition(self.s, condition)
+        if isinstance(verdict, QuotaWait):
+            self._enter(Phase.QUEUED, "Queued", waiting_message(verdict))
+            return False
+        if self.previous.admission is None:
+            self.actions.events.append(
+                Event("Normal", "QuotaReserved", describe(verdict.admission))
+            )
+        return True
 
     def _restart_failed(self) -> bool:
         """Delete failed pods for a new attempt; False when the backoff limit is used up."""

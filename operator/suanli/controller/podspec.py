@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,9 +47,14 @@ def slots(job: ComputeJob, job_name: str) -> list[PodSlot]:
     ]
 
 
-def accelerator_resource(task: Task, catalog: Catalog) -> str:
-    """The device plugin's resource for the task's accepted types (the first known vendor)."""
+def accelerator_resource(
+    task: Task, catalog: Catalog, admitted: Sequence[str] | None = None
+) -> str:
+    """The device plugin's resource for the task's accepted types (the first known vendor);
+    `admitted`: the types its queue admitted it for, which take their place."""
     types = task.accelerators.types if task.accelerators else []
+    if admitted:
+        types = list(admitted)
     for name in types:
         known = catalog.get(name)
         if known is not None:
@@ -56,12 +62,13 @@ def accelerator_resource(task: Task, catalog: Catalog) -> str:
     return DEFAULT_ACCELERATOR_RESOURCE
 
 
-def demand_annotation(job: ComputeJob, task: Task) -> str:
-    """The `suanli.dev/demand` JSON the extender scores the pod by."""
+def demand_annotation(job: ComputeJob, task: Task, admitted: Sequence[str] | None = None) -> str:
+    """The `suanli.dev/demand` JSON the extender scores the pod by; `admitted`: the accelerator
+    types the job's queue admitted it for, which narrow the task's own."""
     spec = job.spec
     fields: dict[str, Any] = {}
     if task.accelerators:
-        fields["acceleratorTypes"] = list(task.accelerators.types)
+        fields["acceleratorTypes"] = list(admitted or task.accelerators.types)
         if task.accelerators.min_memory_gib:
             fields["minAcceleratorMemoryGiB"] = task.accelerators.min_memory_gib
     if spec.hpc:
@@ -107,6 +114,7 @@ def pod_manifest(
     *,
     attempt: int = 1,
     planned_node: str | None = None,
+    admitted_types: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     task = next(t for t in job.spec.tasks if t.name == slot.task)
     template = copy.deepcopy(task.template)
@@ -115,13 +123,15 @@ def pod_manifest(
     labels = {**(metadata.get("labels") or {}), JOB_LABEL: meta["name"], TASK_LABEL: slot.task}
     labels[INDEX_LABEL] = str(slot.index)
     annotations = {**(metadata.get("annotations") or {})}
-    annotations[DEMAND_ANNOTATION] = demand_annotation(job, task)
+    admitted = admitted_types if task.accelerators and task.accelerators.count else None
+    annotations[DEMAND_ANNOTATION] = demand_annotation(job, task, admitted)
     annotations[ATTEMPT_ANNOTATION] = str(attempt)
     if planned_node:
         annotations[PLANNED_NODE_ANNOTATION] = planned_node
     count = task.accelerators.count if task.accelerators else 0
     if count and spec.get("containers"):
-        _with_devices(spec["containers"][0], accelerator_resource(task, catalog), count)
+        resource = accelerator_resource(task, catalog, admitted)
+        _with_devices(spec["containers"][0], resource, count)
     spec["schedulerName"] = SCHEDULER_NAME
     # The job restarts failed pods itself (backoffLimit); the kubelet must not.
     spec["restartPolicy"] = "Never"

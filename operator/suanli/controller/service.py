@@ -19,6 +19,9 @@ from suanli.configfiles import ScoringConfigFiles
 from suanli.controller.admission import Admission, plan_gang
 from suanli.controller.lifecycle import Actions, Observed, reconcile
 from suanli.controller.podspec import PodSlot, pod_manifest
+from suanli.controller.queues import QueueBoard
+from suanli.controller.quota import QuotaHeld, QuotaVerdict
+from suanli.controller.quota_gate import QuotaGate
 from suanli.controller.store import JobStore
 from suanli.metrics import OperatorMetrics
 from suanli.scoring import DEFAULT_CONFIG, PLANNED_NODE_ANNOTATION, DemandError, parse_pod
@@ -102,6 +105,16 @@ class JobController:
         self._capacity_due = False
         self._prices: dict[tuple[str, Any], float] = {}
         self._prices_of: object = None
+        self.queues = QueueBoard()
+        self.gate = QuotaGate(
+            board=self.queues,
+            jobs=self.cache.jobs,
+            pods=self.cache.pods,
+            patch_job_status=store.patch_status,
+            patch_queue_status=store.patch_queue_status,
+            post_event=post_event,
+            enqueue=self.enqueue,
+        )
 
     # --- the work queue ----------------------------------------------------------------------
 
@@ -131,9 +144,7 @@ class JobController:
 
         def flush() -> None:
             self._capacity_due = False
-            for key, body in self.cache.jobs.items():
-                if (body.get("status") or {}).get("phase") == Phase.QUEUED.value:
-                    self.enqueue(key)
+            self.enqueue_waiting()
 
         def schedule() -> None:
             if not self._capacity_due:
@@ -144,6 +155,12 @@ class JobController:
             loop.call_soon_threadsafe(schedule)
 
         return listener
+
+    def enqueue_waiting(self) -> None:
+        """Re-plan the jobs that wait (for room, or for quota)."""
+        for key, body in self.cache.jobs.items():
+            if (body.get("status") or {}).get("phase") == Phase.QUEUED.value:
+                self.enqueue(key)
 
     async def resync(self, every: float) -> None:
         """A safety net beside the precise requeues: revisit every job now and then."""
@@ -164,29 +181,36 @@ class JobController:
             log.warning("job %s/%s cannot be read: %s", *key, error)
             return
         self.config_files.refresh()
+        quota = await self.gate.verdict(key, job, body, self.config_files.catalog, self.clock())
         pods = list(self.cache.pods.get(key, {}).values())
-        actions = self._plan(job, body, pods)
+        actions = self._plan(job, body, pods, quota)
         if actions.create:
             # The watch may lag behind our own earlier creations: ask the apiserver before adding.
             listed = await self.store.list_pods(key[0], key[1])
             if {p["metadata"]["name"] for p in listed} != {p["metadata"]["name"] for p in pods}:
                 for pod in listed:
                     self.cache.put_pod(pod, key[1])
-                actions = self._plan(job, body, listed)
+                actions = self._plan(job, body, listed, quota)
         await self._apply(job, body, actions)
 
     def _plan(
-        self, job: ComputeJob, body: Mapping[str, Any], pods: list[dict[str, Any]]
+        self,
+        job: ComputeJob,
+        body: Mapping[str, Any],
+        pods: list[dict[str, Any]],
+        quota: QuotaVerdict | None = None,
     ) -> Actions:
+        types = quota.admission.accelerator_types if isinstance(quota, QuotaHeld) else None
         return reconcile(
             Observed(
                 job=job,
                 meta=body["metadata"],
                 pods=pods,
                 now=self.clock(),
-                admit=lambda missing: self._admit(job, body, missing),
+                admit=lambda missing: self._admit(job, body, missing, types),
                 price_of=self._price_of,
                 accelerator_of=self._accelerator_of,
+                quota=quota,
             )
         )
 
@@ -197,9 +221,16 @@ class JobController:
         # A job of thousands of pods is created a batch per turn, so the jobs queued behind it
         # are reconciled in between (the next turn creates what is still missing).
         batch = actions.create[:_CREATE_BATCH]
+        admission = actions.status.admission
         manifests = [
             pod_manifest(
-                job, dict(meta), c.slot, catalog, attempt=c.attempt, planned_node=c.planned_node
+                job,
+                dict(meta),
+                c.slot,
+                catalog,
+                attempt=c.attempt,
+                planned_node=c.planned_node,
+                admitted_types=admission.accelerator_types if admission else None,
             )
             for c in batch
         ]
@@ -246,8 +277,10 @@ class JobController:
         if new == old:
             return
         self._observe_transition(job, body, actions)
+        # A merge patch keeps what it does not name: fields the new status drops are sent as null.
+        patch: dict[str, Any] = {**dict.fromkeys(old.keys() - new.keys()), **new}
         await self.store.patch_status(
-            str(body["metadata"]["namespace"]), str(body["metadata"]["name"]), new
+            str(body["metadata"]["namespace"]), str(body["metadata"]["name"]), patch
         )
         # Our own write is the newest state: don't let the next reconcile start from an older one.
         cached = self.cache.jobs.get(_key(body))
@@ -290,11 +323,22 @@ class JobController:
                         reserved.append(placed)
         return reserved
 
-    def _admit(self, job: ComputeJob, body: Mapping[str, Any], missing: list[PodSlot]) -> Admission:
+    def _admit(
+        self,
+        job: ComputeJob,
+        body: Mapping[str, Any],
+        missing: list[PodSlot],
+        admitted_types: list[str] | None = None,
+    ) -> Admission:
         meta = body["metadata"]
         catalog = self.config_files.catalog
         try:
-            demands = [parse_pod(pod_manifest(job, dict(meta), slot, catalog)) for slot in missing]
+            demands = [
+                parse_pod(
+                    pod_manifest(job, dict(meta), slot, catalog, admitted_types=admitted_types)
+                )
+                for slot in missing
+            ]
         except DemandError as error:
             return Admission({}, False, f"the job's pods cannot be scored: {error}")
         gang = job.spec.gang

@@ -16,6 +16,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from suanli.api.models import GROUP, PLURAL, VERSION
+from suanli.api.queues import QUEUE_PLURAL
 from suanli.scoring import JOB_LABEL
 
 
@@ -75,6 +76,24 @@ class JobStore:
                     VERSION,
                     namespace,
                     PLURAL,
+                    name,
+                    {"status": status},
+                    _preload_content=False,
+                )
+                response.read()
+            except ApiException as error:
+                if error.status != 404:  # deleted meanwhile
+                    raise
+
+        await asyncio.to_thread(call)
+
+    async def patch_queue_status(self, name: str, status: dict[str, Any]) -> None:
+        def call() -> None:
+            try:
+                response: Any = self.custom.patch_cluster_custom_object_status(
+                    GROUP,
+                    VERSION,
+                    QUEUE_PLURAL,
                     name,
                     {"status": status},
                     _preload_content=False,

@@ -9,7 +9,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from suanli.api.crd import render
+from suanli.api.crd import RESOURCES, render
 from suanli.devcluster.cluster import ClusterState, locked, write_state
 from suanli.devcluster.processes import ClusterError, Daemon, free_port, is_alive
 
@@ -33,9 +33,16 @@ def kubectl(state: ClusterState, *args: str, stdin: str | None = None) -> str:
 
 
 def install_crd(state: ClusterState) -> None:
-    kubectl(state, "apply", "--server-side", "--force-conflicts", "-f", "-", stdin=render())
+    for resource in RESOURCES.values():
+        kubectl(
+            state, "apply", "--server-side", "--force-conflicts", "-f", "-", stdin=render(resource)
+        )
     kubectl(
-        state, "wait", "--for=condition=Established", "--timeout=60s", "crd/computejobs.suanli.dev"
+        state,
+        "wait",
+        "--for=condition=Established",
+        "--timeout=60s",
+        *(f"crd/{resource.name}" for resource in RESOURCES.values()),
     )
     namespaces = kubectl(state, "get", "namespaces", "-o", "name")
     if f"namespace/{OPERATOR_NAMESPACE}" not in namespaces.split():

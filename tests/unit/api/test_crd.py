@@ -153,3 +153,15 @@ def test_string_maps_become_additional_properties() -> None:
         "type": "object",
         "additionalProperties": {"type": "string"},
     }
+
+
+def test_committed_queue_crd_is_the_generated_one_and_structural() -> None:
+    committed = ROOT / crd.QUEUES.file
+    assert committed.read_text() == crd.render(crd.QUEUES), (
+        f"{crd.QUEUES.file} is out of date with the models; regenerate it with `make generate`"
+    )
+    definition = crd.custom_resource_definition(crd.QUEUES)
+    assert definition["spec"]["scope"] == "Cluster"
+    for path, node in _nodes(crd.openapi_schema(crd.QUEUES)):
+        assert not FORBIDDEN & node.keys(), f"{path} has {FORBIDDEN & node.keys()}"
+        assert "type" in node or node.get("x-kubernetes-preserve-unknown-fields"), path

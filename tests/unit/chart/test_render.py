@@ -77,6 +77,7 @@ def test_objects_are_labelled_and_namespaced(scenario: str) -> None:
 def test_default_install_creates_exactly_these_objects() -> None:
     assert render().names() == {
         ("CustomResourceDefinition", "computejobs.suanli.dev"),
+        ("CustomResourceDefinition", "computequeues.suanli.dev"),
         ("ConfigMap", "suanli-catalog"),
         ("ConfigMap", "suanli-scheduler-config"),
         ("ServiceAccount", "suanli-operator"),
@@ -220,6 +221,8 @@ OPERATOR_RULES = (
     _grant("suanli.dev", "computejobs", "get list watch patch update delete")
     | _grant("suanli.dev", "computejobs/status", "get patch update")
     | _grant("suanli.dev", "computejobs/finalizers", "update")
+    | _grant("suanli.dev", "computequeues", "get list watch")
+    | _grant("suanli.dev", "computequeues/status", "get patch update")
     | _grant("", "pods", "get list watch create delete patch")
     | _grant("", "events", "create patch")
     | _grant("events.k8s.io", "events", "create patch")
@@ -630,11 +633,12 @@ def test_a_scheduler_config_change_rolls_the_scheduler_only() -> None:
 )
 def test_crd_is_gated_and_kept(enabled: bool, keep: bool, present: bool, kept: bool) -> None:
     manifest = render(values={"crds": {"enabled": enabled, "keep": keep}})
-    assert manifest.has("CustomResourceDefinition", "computejobs.suanli.dev") is present
-    if present:
-        crd = manifest.get("CustomResourceDefinition", "computejobs.suanli.dev")
-        annotations = crd["metadata"].get("annotations") or {}
-        assert (annotations.get("helm.sh/resource-policy") == "keep") is kept
+    for name in ("computejobs.suanli.dev", "computequeues.suanli.dev"):
+        assert manifest.has("CustomResourceDefinition", name) is present
+        if present:
+            crd = manifest.get("CustomResourceDefinition", name)
+            annotations = crd["metadata"].get("annotations") or {}
+            assert (annotations.get("helm.sh/resource-policy") == "keep") is kept
 
 
 # --- combinations that cannot work are refused with a sentence ------------------------------------

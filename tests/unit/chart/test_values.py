@@ -184,12 +184,15 @@ def test_comment_parser(text: str, expected: dict[str, str]) -> None:
 # --- the CRD in the chart is the generated one -----------------------------------------------------
 
 
-def test_chart_crd_template_is_a_copy_of_crds() -> None:
-    assert crd_template.TEMPLATE_FILE.read_text() == crd_template.render(
-        crd_template.CRD_FILE.read_text()
+@pytest.mark.parametrize("plural", crd_template.PLURALS)
+def test_chart_crd_template_is_a_copy_of_crds(plural: str) -> None:
+    argument = "" if plural == "computejobs" else f" {plural}"
+    assert crd_template.template_file(plural).read_text() == crd_template.render(
+        crd_template.crd_file(plural).read_text(), plural
     ), (
-        "charts/suanli/templates/crd-computejobs.yaml differs from crds/; refresh it with\n"
-        "    python -m tests.unit.chart.crd_template > charts/suanli/templates/crd-computejobs.yaml"
+        f"charts/suanli/templates/crd-{plural}.yaml differs from crds/; refresh it with\n"
+        f"    python -m tests.unit.chart.crd_template{argument} > "
+        f"charts/suanli/templates/crd-{plural}.yaml"
     )
 
 

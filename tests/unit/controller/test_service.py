@@ -25,6 +25,7 @@ class FakeStore:
         self.created: list[tuple[str, str]] = []  # (job, pod)
         self.pods: dict[str, dict[str, Any]] = {}
         self.statuses: dict[str, dict[str, Any]] = {}
+        self.queue_statuses: dict[str, dict[str, Any]] = {}
 
     async def list_pods(self, namespace: str, job: str) -> list[dict[str, Any]]:
         return [p for p in self.pods.values() if p["metadata"]["labels"]["suanli.dev/job"] == job]
@@ -43,6 +44,9 @@ class FakeStore:
 
     async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
         self.statuses[name] = status
+
+    async def patch_queue_status(self, name: str, status: dict[str, Any]) -> None:
+        self.queue_statuses[name] = status
 
     async def delete_job(self, namespace: str, name: str) -> None:
         return None

@@ -1,0 +1,185 @@
+"""ComputeQueues at the operator: the queues and namespace labels the watches report, which
+queue a job belongs to, and the inputs of the admission cycle read from the cached jobs.
+
+The cycle itself is `suanli.queueing` (pure). Admission lives in the jobs' status
+(`status.admission`), so the usage of every queue is rebuilt from the API objects after a
+restart and never counted twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from suanli.api import ComputeJob, Phase
+from suanli.api.queues import ComputeQueueSpec, NamespaceSelector
+from suanli.controller.podspec import pod_manifest, slots
+from suanli.controller.quota import QuotaWait
+from suanli.queueing import Charge, JobRequest
+from suanli.scoring import Catalog, DemandError, parse_pod
+from suanli.scoring.resources import CPU, MEMORY
+
+_GIB = 1024**3
+# A job in these phases holds no quota: finished, or suspended (its admission is released).
+_RELEASED = frozenset({Phase.SUCCEEDED.value, Phase.FAILED.value, Phase.SUSPENDED.value})
+
+
+def selects(selector: NamespaceSelector | None, labels: Mapping[str, str]) -> bool:
+    """Whether a label selector matches a namespace's labels (absent: every namespace)."""
+    if selector is None:
+        return True
+    if any(labels.get(k) != v for k, v in selector.match_labels.items()):
+        return False
+    for term in selector.match_expressions:
+        present = term.key in labels
+        value = labels.get(term.key)
+        matched = {
+            "In": present and value in term.values,
+            "NotIn": not present or value not in term.values,
+            "Exists": present,
+            "DoesNotExist": not present,
+        }[term.operator]
+        if not matched:
+            return False
+    return True
+
+
+class QueueBoard:
+    """The ComputeQueues (parsed once per change) and the labels of every namespace."""
+
+    def __init__(self) -> None:
+        self.specs: dict[str, ComputeQueueSpec] = {}
+        self.bodies: dict[str, dict[str, Any]] = {}
+        self.invalid: dict[str, str] = {}
+        self.namespaces: dict[str, dict[str, str]] = {}
+        self._requests: dict[tuple[str, str], tuple[Any, JobRequest | None]] = {}
+
+    def put_queue(self, body: Mapping[str, Any], deleted: bool = False) -> None:
+        name = str(body["metadata"]["name"])
+        self.specs.pop(name, None)
+        self.invalid.pop(name, None)
+        self.bodies.pop(name, None)
+        if deleted:
+            return
+        self.bodies[name] = dict(body)
+        try:
+            self.specs[name] = ComputeQueueSpec.model_validate(body.get("spec") or {})
+        except ValidationError as error:
+            self.invalid[name] = str(error)
+
+    def put_namespace(self, body: Mapping[str, Any], deleted: bool = False) -> None:
+        name = str(body["metadata"]["name"])
+        if deleted:
+            self.namespaces.pop(name, None)
+        else:
+            self.namespaces[name] = dict(body["metadata"].get("labels") or {})
+
+    @property
+    def active(self) -> bool:
+        return bool(self.specs or self.invalid)
+
+    def queue_of(self, job: ComputeJob, namespace: str) -> tuple[str | None, QuotaWait | None]:
+        """The queue the job belongs to, or why it cannot be admitted by one; (None, None):
+        no queue applies and the job is admitted at once."""
+        labels = self.namespaces.get(namespace, {})
+        name = job.spec.queue
+        if name is None:
+            defaults = sorted(
+                n
+                for n, q in self.specs.items()
+                if q.default and selects(q.namespace_selector, labels)
+            )
+            return (defaults[0], None) if defaults else (None, None)
+        if name in self.invalid:
+            return name, QuotaWait(
+                name, None, "QueueInvalid", f"queue {name} is invalid: {self.invalid[name]}"
+            )
+        spec = self.specs.get(name)
+        if spec is None:
+            return name, QuotaWait(
+                name,
+                None,
+                "QueueNotFound",
+                f"no ComputeQueue named {name}; create it or change spec.queue",
+            )
+        if not selects(spec.namespace_selector, labels):
+            problem = (
+                f"queue {name} does not take jobs from namespace {namespace} (namespaceSelector)"
+            )
+            return name, QuotaWait(name, None, "NamespaceNotAllowed", problem)
+        return name, None
+
+    def request(
+        self, body: Mapping[str, Any], job: ComputeJob, queue: str, catalog: Catalog
+    ) -> JobRequest | None:
+        """The job's whole request (remembered per spec generation); None when its pods cannot
+        be read (the lifecycle reports that on the job)."""
+        meta = body["metadata"]
+        key = (str(meta["namespace"]), str(meta["name"]))
+        version = (meta.get("uid"), meta.get("generation"), queue, id(catalog))
+        known = self._requests.get(key)
+        if known is not None and known[0] == version:
+            return known[1]
+        found = job_request(job, meta, queue, catalog)
+        self._requests[key] = (version, found)
+        return found
+
+    def forget(self, key: tuple[str, str]) -> None:
+        self._requests.pop(key, None)
+
+
+def job_request(
+    job: ComputeJob, meta: Mapping[str, Any], queue: str, catalog: Catalog
+) -> JobRequest | None:
+    """Every replica's devices, cores and GiB, and the accelerator types all its device
+    tasks accept (canonical, in the first such task's order)."""
+    devices = cpu = memory = 0.0
+    types: list[str] | None = None
+    first = {s.task: s for s in reversed(slots(job, str(meta["name"])))}
+    for task in job.spec.tasks:
+        try:
+            demand = parse_pod(pod_manifest(job, dict(meta), first[task.name], catalog))
+        except DemandError:
+            return None
+        cpu += task.replicas * demand.requests.amount(CPU) / 1000
+        memory += task.replicas * demand.requests.amount(MEMORY) / _GIB
+        if task.devices_per_pod:
+            devices += task.replicas * task.devices_per_pod
+            accepted = _canonical(task.accelerators.types if task.accelerators else [], catalog)
+            if accepted:
+                types = accepted if types is None else [t for t in types if t in accepted]
+    return JobRequest(
+        namespace=str(meta["namespace"]),
+        name=str(meta["name"]),
+        queue=queue,
+        priority=job.spec.priority,
+        created=str(meta.get("creationTimestamp") or ""),
+        devices=devices,
+        types=tuple(types or ()),
+        cpu=cpu,
+        memory=memory,
+    )
+
+
+def _canonical(names: Iterable[str], catalog: Catalog) -> list[str]:
+    found: list[str] = []
+    for name in names:
+        known = catalog.get(name)
+        canonical = known.name if known is not None else name
+        if canonical not in found:
+            found.append(canonical)
+    return found
+
+
+def held_charge(status: Mapping[str, Any]) -> Charge | None:
+    """What a cached job holds of its queue (None: nothing)."""
+    admission = status.get("admission")
+    if not admission or status.get("phase") in _RELEASED:
+        return None
+    return Charge(
+        str(admission["queue"]),
+        tuple((str(c["resource"]), float(c["amount"])) for c in admission.get("charged") or []),
+        tuple(admission.get("acceleratorTypes") or ()),
+    )

@@ -1,0 +1,88 @@
+"""A job's standing in its ComputeQueue, as the lifecycle reads it and writes it to the status.
+
+Pure: the verdict comes from the admission cycle (`suanli.queueing`), run by the controller;
+here it becomes status fields, the QuotaReserved condition and events.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from suanli.api import Condition, ConditionStatus, QueueAdmission
+
+QUOTA_CONDITION = "QuotaReserved"
+_MAX_MESSAGE = 2000
+
+
+@dataclass(frozen=True)
+class QuotaHeld:
+    """The job holds quota: admitted now or earlier."""
+
+    admission: QueueAdmission
+
+
+@dataclass(frozen=True)
+class QuotaWait:
+    """The job waits for quota (or for its queue to exist or to take its namespace)."""
+
+    queue: str | None
+    position: int | None
+    reason: str  # QuotaExhausted, BehindHeadOfLine, NoQuotaForType, QueueNotFound, ...
+    message: str
+
+
+QuotaVerdict = QuotaHeld | QuotaWait
+
+
+def describe(admission: QueueAdmission) -> str:
+    held = ", ".join(f"{c.resource} {c.amount:g}" for c in admission.charged) or "nothing"
+    types = (
+        f"; accelerator types {', '.join(admission.accelerator_types)}"
+        if admission.accelerator_types
+        else ""
+    )
+    return f"admitted by queue {admission.queue}: holds {held}{types}"
+
+
+def quota_condition(
+    previous: Sequence[Condition], verdict: QuotaVerdict | None, now: dt.datetime
+) -> Condition | None:
+    """The QuotaReserved condition for the verdict (None: the job is not queued)."""
+    if verdict is None:
+        return None
+    if isinstance(verdict, QuotaHeld):
+        held, reason, message = True, "QuotaReserved", describe(verdict.admission)
+    else:
+        held, reason, message = False, verdict.reason, verdict.message
+    value = ConditionStatus.TRUE if held else ConditionStatus.FALSE
+    old = next((c for c in previous if c.type == QUOTA_CONDITION), None)
+    since = old.last_transition_time if old is not None and old.status == value else now
+    return Condition(
+        type=QUOTA_CONDITION,
+        status=value,
+        reason=reason,
+        message=message[:_MAX_MESSAGE],
+        last_transition_time=since,
+    )
+
+
+def waiting_message(verdict: QuotaWait) -> str:
+    where = f"queue {verdict.queue}" if verdict.queue else "its queue"
+    place = f", position {verdict.position}" if verdict.position else ""
+    return f"waiting for quota in {where}{place}: {verdict.message}"
+
+
+def admission_fields(verdict: QuotaVerdict | None) -> dict[str, Any]:
+    """The status fields the verdict sets."""
+    if verdict is None:
+        return {}
+    if isinstance(verdict, QuotaHeld):
+        return {
+            "queue": verdict.admission.queue,
+            "queue_position": None,
+            "admission": verdict.admission,
+        }
+    return {"queue": verdict.queue, "queue_position": verdict.position, "admission": None}

@@ -1,0 +1,183 @@
+"""The quota gate in front of a job's pods: runs the admission cycle over every waiting job,
+records each admission in that job's status before any of its pods exists, and keeps the
+queues' status counts.
+
+One worker reconciles at a time, so two cycles never admit onto the same quota; the admissions
+are written to the API before they count, so a restart rebuilds the same usage.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from suanli.api import ComputeJob, QueueAdmission, QuotaCharge
+from suanli.controller.queues import QueueBoard, held_charge
+from suanli.controller.quota import QUOTA_CONDITION, QuotaHeld, QuotaVerdict, QuotaWait, describe
+from suanli.queueing import Admitted, JobRequest, QuotaBook, admission_cycle
+from suanli.scoring import Catalog
+
+log = logging.getLogger(__name__)
+JobKey = tuple[str, str]
+StatusPatch = Callable[[str, str, dict[str, Any]], Awaitable[None]]
+QueuePatch = Callable[[str, dict[str, Any]], Awaitable[None]]
+EventPoster = Callable[[Mapping[str, Any], str, str, str], Awaitable[None]]
+
+_RELEASED = frozenset({"Succeeded", "Failed", "Suspended"})
+
+
+def admission_of(admitted: Admitted, now: dt.datetime) -> QueueAdmission:
+    charge = admitted.charge
+    return QueueAdmission(
+        queue=charge.queue,
+        accelerator_types=list(charge.accelerator_types),
+        charged=[QuotaCharge(resource=r, amount=round(a, 6)) for r, a in charge.amounts],
+        admitted_at=now,
+    )
+
+
+class QuotaGate:
+    def __init__(
+        self,
+        *,
+        board: QueueBoard,
+        jobs: Mapping[JobKey, dict[str, Any]],
+        pods: Mapping[JobKey, Mapping[str, Any]],
+        patch_job_status: StatusPatch,
+        patch_queue_status: QueuePatch,
+        post_event: EventPoster,
+        enqueue: Callable[[JobKey], None],
+    ) -> None:
+        self.board = board
+        self.jobs = jobs
+        self.pods = pods
+        self.patch_job_status = patch_job_status
+        self.patch_queue_status = patch_queue_status
+        self.post_event = post_event
+        self.enqueue = enqueue
+
+    async def verdict(
+        self,
+        key: JobKey,
+        job: ComputeJob,
+        body: Mapping[str, Any],
+        catalog: Catalog,
+        now: dt.datetime,
+    ) -> QuotaVerdict | None:
+        """The job's standing (None: no queue applies, or it ran before it had one)."""
+        status = body.get("status") or {}
+        if status.get("phase") in _RELEASED or job.spec.run_policy.suspend:
+            return None
+        if status.get("admission"):
+            return QuotaHeld(QueueAdmission.model_validate(status["admission"]))
+        if self.pods.get(key):
+            return None  # running since before a queue applied to it: not taken back
+        queue, problem = self.board.queue_of(job, key[0])
+        if queue is None or problem is not None:
+            return problem
+        if self.board.request(body, job, queue, catalog) is None:
+            return None  # its pods cannot be read: the lifecycle says why on the job
+        book, pending = self._book_and_pending(catalog)
+        result = admission_cycle(book, pending, catalog.names)
+        for other, admitted in result.admitted.items():
+            if other != key:
+                await self._admit(other, admitted, now)
+        await self._write_queue_statuses(book, pending, result.admitted)
+        if key in result.admitted:
+            return QuotaHeld(admission_of(result.admitted[key], now))
+        waiting = result.waiting[key]
+        return QuotaWait(queue, waiting.position, waiting.reason, waiting.message)
+
+    def _book_and_pending(self, catalog: Catalog) -> tuple[QuotaBook, list[JobRequest]]:
+        held = []
+        pending = []
+        for key, body in self.jobs.items():
+            status = body.get("status") or {}
+            charge = held_charge(status)
+            if charge is not None:
+                held.append(charge)
+                continue
+            if status.get("phase") in _RELEASED or status.get("admission") or self.pods.get(key):
+                continue
+            spec = body.get("spec") or {}
+            if (spec.get("runPolicy") or {}).get("suspend"):
+                continue
+            try:
+                job = ComputeJob.model_validate(body)
+            except ValueError:
+                continue
+            queue, problem = self.board.queue_of(job, key[0])
+            if queue is None or problem is not None:
+                continue
+            request = self.board.request(body, job, queue, catalog)
+            if request is not None:
+                pending.append(request)
+        return QuotaBook(self.board.specs, held), pending
+
+    async def _admit(self, key: JobKey, admitted: Admitted, now: dt.datetime) -> None:
+        """Record another job's admission in its status; its own reconcile creates its pods."""
+        body = self.jobs.get(key)
+        if body is None:
+            return
+        admission = admission_of(admitted, now)
+        status = dict(body.get("status") or {})
+        message = describe(admission)
+        conditions = [c for c in status.get("conditions") or [] if c.get("type") != QUOTA_CONDITION]
+        conditions.append(
+            {
+                "type": QUOTA_CONDITION,
+                "status": "True",
+                "reason": "QuotaReserved",
+                "message": message,
+                "lastTransitionTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            }
+        )
+        patch = {
+            "queue": admission.queue,
+            "queuePosition": None,
+            "admission": admission.model_dump(mode="json", by_alias=True),
+            "conditions": conditions,
+        }
+        await self.patch_job_status(key[0], key[1], patch)
+        body["status"] = {**{k: v for k, v in status.items() if k != "queuePosition"}, **patch}
+        del body["status"]["queuePosition"]
+        await self.post_event(body, "Normal", "QuotaReserved", message)
+        self.enqueue(key)
+
+    async def _write_queue_statuses(
+        self, book: QuotaBook, pending: list[JobRequest], admitted: Mapping[JobKey, Admitted]
+    ) -> None:
+        for name, spec in self.board.specs.items():
+            usage = []
+            for quota in spec.quotas:
+                used = book.used(name, quota.resource)
+                usage.append(
+                    {
+                        "resource": quota.resource,
+                        "nominal": quota.nominal,
+                        "used": round(used, 6),
+                        "borrowed": round(max(0.0, used - quota.nominal), 6),
+                    }
+                )
+            waiting = sum(1 for j in pending if j.queue == name and j.key not in admitted)
+            holding = sum(
+                1
+                for body in self.jobs.values()
+                if (charge := held_charge(body.get("status") or {})) is not None
+                and charge.queue == name
+            )
+            # The job being reconciled is admitted here but its status is written after.
+            holding += sum(
+                1
+                for key, a in admitted.items()
+                if a.charge.queue == name
+                and not ((self.jobs.get(key) or {}).get("status") or {}).get("admission")
+            )
+            summary = ", ".join(f"{u['resource']} {u['used']:g}/{u['nominal']:g}" for u in usage)
+            status = {"pending": waiting, "admitted": holding, "usage": usage, "summary": summary}
+            body = self.board.bodies.get(name) or {}
+            if (body.get("status") or {}) != status:
+                await self.patch_queue_status(name, status)
+                body["status"] = status

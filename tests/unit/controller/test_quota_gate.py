@@ -1,0 +1,136 @@
+"""ComputeQueues in the reconcile loop: admission recorded before pods, fallback to the next
+accepted type's quota, waiting with reason and position, quota released by finished jobs."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import datetime as dt
+import json
+from typing import Any
+
+from suanli.controller.service import JobController
+from tests.unit.controller.conftest import example
+from tests.unit.controller.test_service import FakeStore, _controller
+
+NOW = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+QUEUE = {
+    "metadata": {"name": "research"},
+    "spec": {
+        "quotas": [
+            {"resource": "H100", "nominal": 32},
+            {"resource": "A100", "nominal": 32},
+            {"resource": "cpu", "nominal": 1024},
+        ]
+    },
+}
+
+
+def _gang(name: str, second: int) -> dict[str, Any]:
+    job, meta = example("training-gang.yaml", queue="research")
+    body = job.model_dump(mode="json", by_alias=True, exclude_none=True)
+    body["metadata"] = {
+        **copy.deepcopy(meta),
+        "name": name,
+        "uid": f"uid-{name}",
+        # Just now, one second apart: queue order follows creation.
+        "creationTimestamp": (NOW + dt.timedelta(seconds=second)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    return body
+
+
+async def _settle(controller: JobController, store: FakeStore) -> None:
+    worker = asyncio.ensure_future(controller.worker())
+    for _ in range(100):
+        await asyncio.sleep(0.01)
+        if controller._queue.empty():
+            break
+    await asyncio.sleep(0.05)
+    worker.cancel()
+
+
+def _reason(status: dict[str, Any]) -> tuple[str, str]:
+    condition = next(c for c in status["conditions"] if c["type"] == "QuotaReserved")
+    return condition["status"], condition["reason"]
+
+
+def test_queue_admits_by_type_preference_and_the_rest_waits_with_its_place() -> None:
+    async def scenario() -> tuple[FakeStore, JobController]:
+        store = FakeStore()
+        controller = _controller(store)
+        controller.queues.put_queue(QUEUE)
+        for index, name in enumerate(("first", "second", "third")):
+            controller.enqueue(controller.cache.put_job(_gang(name, index)))
+        await _settle(controller, store)
+        return store, controller
+
+    store, controller = asyncio.run(scenario())
+    first, second, third = (
+        controller.cache.jobs[("team", n)]["status"] for n in ("first", "second", "third")
+    )
+    assert first["admission"]["acceleratorTypes"] == ["H100"]
+    assert {c["resource"]: c["amount"] for c in first["admission"]["charged"]} == {
+        "H100": 32,
+        "cpu": 256,
+    }
+    # H100 quota used up: the second takes the A100 quota, and its pods may use A100 only.
+    assert second["admission"]["acceleratorTypes"] == ["A100"]
+    demands = [
+        json.loads(p["metadata"]["annotations"]["suanli.dev/demand"])
+        for p in store.pods.values()
+        if p["metadata"]["labels"]["suanli.dev/job"] == "second"
+    ]
+    assert demands
+    assert all(d["acceleratorTypes"] == ["A100"] for d in demands)
+    assert third["phase"] == "Queued"
+    assert third["queue"] == "research"
+    assert third["queuePosition"] == 1
+    assert _reason(third) == ("False", "QuotaExhausted")
+    assert "admission" not in third
+    assert not [
+        p for p in store.pods.values() if p["metadata"]["labels"]["suanli.dev/job"] == "third"
+    ]
+    queue = store.queue_statuses["research"]
+    assert (queue["admitted"], queue["pending"]) == (2, 1)
+    assert queue["summary"] == "H100 32/32, A100 32/32, cpu 512/1024"
+
+
+def test_a_finished_job_releases_its_quota_to_the_next() -> None:
+    async def scenario() -> dict[str, Any]:
+        store = FakeStore()
+        controller = _controller(store)
+        controller.queues.put_queue(
+            {
+                "metadata": {"name": "research"},
+                "spec": {"quotas": [{"resource": "H100", "nominal": 32}]},
+            }
+        )
+        for index, name in enumerate(("first", "second")):
+            controller.enqueue(controller.cache.put_job(_gang(name, index)))
+        await _settle(controller, store)
+        waiting = controller.cache.jobs[("team", "second")]["status"]
+        assert _reason(waiting) == ("False", "QuotaExhausted")
+        controller.cache.jobs[("team", "first")]["status"]["phase"] = "Succeeded"
+        controller.enqueue_waiting()
+        await _settle(controller, store)
+        return controller.cache.jobs[("team", "second")]["status"]
+
+    status = asyncio.run(scenario())
+    assert _reason(status) == ("True", "QuotaReserved")
+    assert status["admission"]["acceleratorTypes"] == ["H100"]
+
+
+def test_a_job_naming_a_missing_queue_waits_and_says_so() -> None:
+    async def scenario() -> dict[str, Any]:
+        store = FakeStore()
+        controller = _controller(store)
+        controller.enqueue(controller.cache.put_job(_gang("lost", 0)))
+        await _settle(controller, store)
+        return controller.cache.jobs[("team", "lost")]["status"]
+
+    status = asyncio.run(scenario())
+    assert status["phase"] == "Queued"
+    assert _reason(status) == ("False", "QueueNotFound")
+    assert "no ComputeQueue named research" in next(
+        c["message"] for c in status["conditions"] if c["type"] == "QuotaReserved"
+    )
