@@ -1,0 +1,214 @@
+"""ComputeQueues against the real control plane: quota admission with fallback to the next
+accepted type, waiting with reason and position, release when a job finishes, the default
+queue of a namespace, and the apiserver refusing a malformed queue."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.integration.conftest import ControlPlane, Operator
+from tests.integration.helpers import (
+    delete_namespace_and_wait,
+    eventually,
+    new_namespace,
+    node_labels,
+)
+
+
+@pytest.fixture
+def namespace(control_plane: ControlPlane, operator: Operator) -> Iterator[str]:
+    name = new_namespace(control_plane.core, "queue")
+    yield name
+    control_plane.kubectl("delete", "computejobs", "--all", "-n", name, "--wait=false")
+    control_plane.kubectl("delete", "computequeues", "-l", f"test={name}", "--wait=false")
+    delete_namespace_and_wait(control_plane.core, name, timeout=120)
+
+
+def apply(control_plane: ControlPlane, namespace: str, body: dict[str, Any]) -> None:
+    path = Path(control_plane.state.state_dir) / f"{namespace}-{body['metadata']['name']}.yaml"
+    path.write_text(yaml.safe_dump(body))
+    control_plane.kubectl("apply", "-n", namespace, "-f", str(path))
+
+
+def queue(name: str, namespace: str, **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "suanli.dev/v1alpha1",
+        "kind": "ComputeQueue",
+        "metadata": {"name": name, "labels": {"test": namespace}},
+        "spec": spec,
+    }
+
+
+def gpu_job(name: str, queue_name: str | None, run: str) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "workload": "training",
+        "tasks": [
+            {
+                "name": "work",
+                "replicas": 1,
+                "accelerators": {"count": 8, "types": ["H100", "A100"]},
+                "template": {
+                    "metadata": {"annotations": {"suanli.dev/run-duration": run}},
+                    "spec": {
+                        "containers": [
+                            {
+                                "name": "main",
+                                "image": "busybox",
+                                "resources": {"requests": {"cpu": "8", "memory": "32Gi"}},
+                            }
+                        ]
+                    },
+                },
+            }
+        ],
+    }
+    if queue_name is not None:
+        spec["queue"] = queue_name
+    return {
+        "apiVersion": "suanli.dev/v1alpha1",
+        "kind": "ComputeJob",
+        "metadata": {"name": name},
+        "spec": spec,
+    }
+
+
+def status(control_plane: ControlPlane, namespace: str, name: str) -> dict[str, Any]:
+    body = json.loads(
+        control_plane.kubectl("get", "computejob", name, "-n", namespace, "-o", "json")
+    )
+    return dict(body.get("status") or {})
+
+
+def condition(found: dict[str, Any], kind: str) -> dict[str, Any]:
+    return next((c for c in found.get("conditions") or [] if c["type"] == kind), {})
+
+
+def test_quota_admits_in_type_order_holds_the_rest_and_releases_on_finish(
+    control_plane: ControlPlane, namespace: str
+) -> None:
+    name = f"{namespace}-q"
+    apply(
+        control_plane,
+        namespace,
+        queue(
+            name,
+            namespace,
+            quotas=[{"resource": "H100", "nominal": 8}, {"resource": "A100", "nominal": 8}],
+        ),
+    )
+    apply(control_plane, namespace, gpu_job("first", name, "20s"))
+    first = eventually(
+        lambda: (s := status(control_plane, namespace, "first")).get("admission") and s,
+        60,
+        "first admitted",
+    )
+    apply(control_plane, namespace, gpu_job("second", name, "1h"))
+    second = eventually(
+        lambda: (s := status(control_plane, namespace, "second")).get("admission") and s,
+        60,
+        "second admitted",
+    )
+    apply(control_plane, namespace, gpu_job("third", name, "1h"))
+    third = eventually(
+        lambda: (
+            condition(s := status(control_plane, namespace, "third"), "QuotaReserved").get("reason")
+            == "QuotaExhausted"
+            and s
+        ),
+        60,
+        "third waiting for quota",
+    )
+    assert first["admission"]["acceleratorTypes"] == ["H100"]
+    # The H100 quota is held by the first: the second is admitted under A100 and runs there.
+    assert second["admission"]["acceleratorTypes"] == ["A100"]
+    running = eventually(
+        lambda: (s := status(control_plane, namespace, "second")).get("phase") == "Running" and s,
+        90,
+        "second Running",
+    )
+    node = running["placements"][0]["node"]
+    assert (
+        node_labels(control_plane.core, node)["nvidia.com/gpu.product"] == "NVIDIA-A100-SXM4-80GB"
+    )
+    assert third["phase"] == "Queued"
+    assert third["queuePosition"] == 1
+    assert "needs 8 H100" in condition(third, "QuotaReserved")["message"]
+    pods = control_plane.core.list_namespaced_pod(
+        namespace, label_selector="suanli.dev/job=third"
+    ).items
+    assert pods == []  # nothing of a waiting job exists but the job
+    listed = control_plane.kubectl("get", "computequeues", name)
+    assert "H100 8/8, A100 8/8" in listed, listed
+    reasons = control_plane.kubectl(
+        "get",
+        "events",
+        "-n",
+        namespace,
+        "--field-selector",
+        "involvedObject.name=second",
+        "-o",
+        "json",
+    )
+    assert "QuotaReserved" in {e["reason"] for e in json.loads(reasons)["items"]}
+    # The first finishes: its H100 quota goes to the third.
+    released = eventually(
+        lambda: (s := status(control_plane, namespace, "third")).get("admission") and s,
+        120,
+        "third admitted",
+    )
+    assert released["admission"]["acceleratorTypes"] == ["H100"]
+    assert status(control_plane, namespace, "first")["phase"] == "Succeeded"
+
+
+def test_a_default_queue_takes_the_jobs_of_the_namespaces_it_selects(
+    control_plane: ControlPlane, namespace: str
+) -> None:
+    control_plane.kubectl("label", "namespace", namespace, f"team={namespace}")
+    name = f"{namespace}-default"
+    apply(
+        control_plane,
+        namespace,
+        queue(
+            name,
+            namespace,
+            default=True,
+            namespaceSelector={"matchLabels": {"team": namespace}},
+            quotas=[{"resource": "gpu", "nominal": 0}],
+        ),
+    )
+    apply(control_plane, namespace, gpu_job("unnamed", None, "1h"))
+    found = eventually(
+        lambda: condition(s := status(control_plane, namespace, "unnamed"), "QuotaReserved") and s,
+        60,
+        "unnamed queued",
+    )
+    assert found["queue"] == name
+    assert condition(found, "QuotaReserved")["reason"] == "QuotaExhausted"
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        (
+            {"quotas": [{"resource": "H100", "nominal": 4, "lendingLimit": 8}]},
+            "lendingLimit exceeds nominal",
+        ),
+        (
+            {"quotas": [{"resource": "H100", "nominal": 4, "borrowingLimit": 8}]},
+            "borrowingLimit needs a cohort",
+        ),
+    ],
+    ids=["lending above nominal", "borrowing without a cohort"],
+)
+def test_the_apiserver_refuses_a_malformed_queue(
+    control_plane: ControlPlane, namespace: str, spec: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(AssertionError) as refused:  # kubectl's exit code, with its stderr
+        apply(control_plane, namespace, queue(f"{namespace}-bad", namespace, **spec))
+    assert message in str(refused.value), refused.value
