@@ -122,3 +122,22 @@ class OperatorMetrics:
             "ComputeJobs waiting to be reconciled.",
             registry=self.registry,
         )
+        self.queue_jobs = Gauge(
+            "suanli_computequeue_jobs",
+            "ComputeJobs per ComputeQueue: pending (waiting for quota) or admitted (holding it).",
+            ["queue", "state"],
+            registry=self.registry,
+        )
+        self.queue_quota = Gauge(
+            "suanli_computequeue_quota",
+            "Per ComputeQueue and quota resource: nominal, used (held by admitted jobs) and "
+            "borrowed (used above nominal, from the cohort); devices, cores or GiB.",
+            ["queue", "resource", "amount"],
+            registry=self.registry,
+        )
+        self.preemptions = Counter(
+            "suanli_computequeue_preemptions_total",
+            "ComputeJobs preempted, by the queue of the preempted job and why.",
+            ["queue", "reason"],
+            registry=self.registry,
+        )

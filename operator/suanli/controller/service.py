@@ -400,6 +400,16 @@ class JobController:
             self.metrics.jobs.labels(namespace, status.get("phase") or "Pending").inc()
             self.metrics.cost.labels(namespace).inc(float(status.get("pricePerHour") or 0))
             self.metrics.cost_accrued.labels(namespace).inc(float(status.get("costAccrued") or 0))
+        self.metrics.queue_jobs.clear()
+        self.metrics.queue_quota.clear()
+        for name, queue in self.queues.bodies.items():
+            counted = queue.get("status") or {}
+            for state in ("pending", "admitted"):
+                self.metrics.queue_jobs.labels(name, state).set(float(counted.get(state) or 0))
+            for usage in counted.get("usage") or []:
+                for amount in ("nominal", "used", "borrowed"):
+                    gauge = self.metrics.queue_quota.labels(name, usage["resource"], amount)
+                    gauge.set(float(usage.get(amount) or 0))
 
 
 def _parse_time(text: str | None) -> dt.datetime | None:
