@@ -45,7 +45,7 @@ def queue(name: str, namespace: str, **spec: Any) -> dict[str, Any]:
     }
 
 
-def gpu_job(name: str, queue_name: str | None, run: str) -> dict[str, Any]:
+def gpu_job(name: str, queue_name: str | None, run: str, **extra: Any) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "workload": "training",
         "tasks": [
@@ -70,6 +70,7 @@ def gpu_job(name: str, queue_name: str | None, run: str) -> dict[str, Any]:
     }
     if queue_name is not None:
         spec["queue"] = queue_name
+    spec.update(extra)
     return {
         "apiVersion": "suanli.dev/v1alpha1",
         "kind": "ComputeJob",
@@ -212,3 +213,56 @@ def test_the_apiserver_refuses_a_malformed_queue(
     with pytest.raises(AssertionError) as refused:  # kubectl's exit code, with its stderr
         apply(control_plane, namespace, queue(f"{namespace}-bad", namespace, **spec))
     assert message in str(refused.value), refused.value
+
+
+def test_a_higher_priority_job_preempts_a_lower_one_which_waits_again(
+    control_plane: ControlPlane, namespace: str
+) -> None:
+    name = f"{namespace}-prio"
+    apply(
+        control_plane,
+        namespace,
+        queue(name, namespace, quotas=[{"resource": "H100", "nominal": 8}]),
+    )
+    apply(control_plane, namespace, gpu_job("low", name, "1h", priority=1))
+    eventually(
+        lambda: status(control_plane, namespace, "low").get("phase") == "Running", 90, "low Running"
+    )
+    apply(control_plane, namespace, gpu_job("high", name, "1h", priority=10))
+    low = eventually(
+        lambda: condition(s := status(control_plane, namespace, "low"), "Preempted") and s,
+        60,
+        "low preempted",
+    )
+    assert "preempted by" in condition(low, "Preempted")["message"]
+    assert not low.get("admission")
+    high = eventually(
+        lambda: (s := status(control_plane, namespace, "high")).get("phase") == "Running" and s,
+        90,
+        "high Running",
+    )
+    assert high["admission"]["acceleratorTypes"] == ["H100"]
+    # The preempted job holds nothing: no pods, waiting for quota again.
+    eventually(
+        lambda: (
+            not control_plane.core.list_namespaced_pod(
+                namespace, label_selector="suanli.dev/job=low"
+            ).items
+        ),
+        60,
+        "low's pods gone",
+    )
+    waiting = status(control_plane, namespace, "low")
+    assert waiting["phase"] == "Queued"
+    assert condition(waiting, "QuotaReserved")["status"] == "False"
+    events = control_plane.kubectl(
+        "get",
+        "events",
+        "-n",
+        namespace,
+        "--field-selector",
+        "involvedObject.name=low",
+        "-o",
+        "json",
+    )
+    assert "Preempted" in {e["reason"] for e in json.loads(events)["items"]}

@@ -599,8 +599,9 @@ class ComputeJobSpec(_Model):
         ge=-1_000_000_000,
         le=1_000_000_000,
         description=(
-            "Queue order: higher runs first, and may preempt lower-priority jobs' pods. "
-            "The range of user PriorityClass values."
+            "Order within the job's ComputeQueue: higher is admitted first, and may preempt "
+            "admitted jobs of lower priority there (the queue's preemption policy). A job that "
+            "no queue admits is not ordered by it. The range of user PriorityClass values."
         ),
     )
     queue: Annotated[str, Field(min_length=1, max_length=63, pattern=DNS_LABEL)] | None = Field(
@@ -609,6 +610,13 @@ class ComputeJobSpec(_Model):
             "The ComputeQueue that admits the job against its quotas. Absent: the default "
             "queue of the job's namespace (a queue with `default: true` whose namespaceSelector "
             "matches), or, when there is none, no queue: the job is admitted at once."
+        ),
+    )
+    preemptible: Bool = Field(
+        default=True,
+        description=(
+            "false: the job is never preempted to admit another (its queue's preemption "
+            "policy does not apply to it)."
         ),
     )
     gang: Gang | None = Field(

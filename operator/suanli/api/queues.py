@@ -49,6 +49,34 @@ class HeadOfLine(StrEnum):
     BEST_EFFORT_FIFO = "BestEffortFIFO"
 
 
+class WithinQueue(StrEnum):
+    """Whether a job may take the quota of lower-priority jobs of its own queue."""
+
+    NEVER = "Never"
+    LOWER_PRIORITY = "LowerPriority"
+
+
+class Preemption(ApiModel):
+    """When admitting a job may stop admitted ones (whole jobs, never part of a gang)."""
+
+    within_queue: WithinQueue = Field(
+        default=WithinQueue.LOWER_PRIORITY,
+        alias="withinQueue",
+        description=(
+            "LowerPriority: a job that does not fit may preempt admitted jobs of the same queue "
+            "with a lower priority; Never: it waits."
+        ),
+    )
+    reclaim_borrowed: Bool = Field(
+        default=True,
+        alias="reclaimBorrowed",
+        description=(
+            "A job that fits the queue's nominal quota, but whose quota is lent to the cohort, "
+            "may preempt jobs of other queues that borrow it, whatever their priority."
+        ),
+    )
+
+
 BORROWING_NEEDS_COHORT = Rule(
     "has(self.cohort) || self.quotas.all(q, !has(q.borrowingLimit) || q.borrowingLimit == 0.0)",
     "borrowingLimit needs a cohort to borrow from; set spec.cohort or drop borrowingLimit",
@@ -167,6 +195,11 @@ class ComputeQueueSpec(ApiModel):
             "x-kubernetes-list-type": "map",
             "x-kubernetes-list-map-keys": ["resource"],
         },
+    )
+    preemption: Preemption = Field(
+        default_factory=Preemption,
+        description="When admitting a job may preempt admitted ones.",
+        json_schema_extra={"default": {}},
     )
     head_of_line: HeadOfLine = Field(
         default=HeadOfLine.BEST_EFFORT_FIFO,

@@ -374,6 +374,8 @@ class _Reconciler:
         self.s.update(admission_fields(verdict))
         _set_condition(self.s, condition)
         if isinstance(verdict, QuotaWait):
+            # A job without quota runs nothing (pods left by a preemption go too).
+            self.actions.delete += [_name(p) for p in self.live]
             self._enter(Phase.QUEUED, "Queued", waiting_message(verdict))
             return False
         if self.previous.admission is None:

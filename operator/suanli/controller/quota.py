@@ -14,6 +14,7 @@ from typing import Any
 from suanli.api import Condition, ConditionStatus, QueueAdmission
 
 QUOTA_CONDITION = "QuotaReserved"
+PREEMPTED_CONDITION = "Preempted"
 _MAX_MESSAGE = 2000
 
 

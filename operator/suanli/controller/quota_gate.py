@@ -15,8 +15,15 @@ from typing import Any
 
 from suanli.api import ComputeJob, QueueAdmission, QuotaCharge
 from suanli.controller.queues import QueueBoard, held_charge
-from suanli.controller.quota import QUOTA_CONDITION, QuotaHeld, QuotaVerdict, QuotaWait, describe
-from suanli.queueing import Admitted, JobRequest, QuotaBook, admission_cycle
+from suanli.controller.quota import (
+    PREEMPTED_CONDITION,
+    QUOTA_CONDITION,
+    QuotaHeld,
+    QuotaVerdict,
+    QuotaWait,
+    describe,
+)
+from suanli.queueing import Admitted, Charge, Holder, JobRequest, QuotaBook, admission_cycle
 from suanli.scoring import Catalog
 
 log = logging.getLogger(__name__)
@@ -24,6 +31,7 @@ JobKey = tuple[str, str]
 StatusPatch = Callable[[str, str, dict[str, Any]], Awaitable[None]]
 QueuePatch = Callable[[str, dict[str, Any]], Awaitable[None]]
 EventPoster = Callable[[Mapping[str, Any], str, str, str], Awaitable[None]]
+PodsDeleter = Callable[[JobKey], Awaitable[None]]
 
 _RELEASED = frozenset({"Succeeded", "Failed", "Suspended"})
 
@@ -38,6 +46,16 @@ def admission_of(admitted: Admitted, now: dt.datetime) -> QueueAdmission:
     )
 
 
+def _condition(kind: str, value: bool, reason: str, message: str, stamp: str) -> dict[str, Any]:
+    return {
+        "type": kind,
+        "status": "True" if value else "False",
+        "reason": reason,
+        "message": message[:2000],
+        "lastTransitionTime": stamp,
+    }
+
+
 class QuotaGate:
     def __init__(
         self,
@@ -49,6 +67,8 @@ class QuotaGate:
         patch_queue_status: QueuePatch,
         post_event: EventPoster,
         enqueue: Callable[[JobKey], None],
+        delete_pods: PodsDeleter,
+        preempted: Callable[[str, str], None] = lambda _queue, _reason: None,
     ) -> None:
         self.board = board
         self.jobs = jobs
@@ -57,6 +77,8 @@ class QuotaGate:
         self.patch_queue_status = patch_queue_status
         self.post_event = post_event
         self.enqueue = enqueue
+        self.delete_pods = delete_pods
+        self.preempted = preempted
 
     async def verdict(
         self,
@@ -72,16 +94,18 @@ class QuotaGate:
             return None
         if status.get("admission"):
             return QuotaHeld(QueueAdmission.model_validate(status["admission"]))
-        if self.pods.get(key):
+        if self.pods.get(key) and not status.get("queue"):
             return None  # running since before a queue applied to it: not taken back
         queue, problem = self.board.queue_of(job, key[0])
         if queue is None or problem is not None:
             return problem
         if self.board.request(body, job, queue, catalog) is None:
             return None  # its pods cannot be read: the lifecycle says why on the job
-        book, pending = self._book_and_pending(catalog)
-        result = admission_cycle(book, pending, catalog.names)
+        book, pending, holders = self._book_and_pending(catalog)
+        result = admission_cycle(book, pending, catalog.names, holders)
         for other, admitted in result.admitted.items():
+            for victim, reason in zip(admitted.victims, admitted.reasons, strict=True):
+                await self._preempt(victim, reason, other, admitted, now)
             if other != key:
                 await self._admit(other, admitted, now)
         await self._write_queue_statuses(book, pending, result.admitted)
@@ -90,18 +114,33 @@ class QuotaGate:
         waiting = result.waiting[key]
         return QuotaWait(queue, waiting.position, waiting.reason, waiting.message)
 
-    def _book_and_pending(self, catalog: Catalog) -> tuple[QuotaBook, list[JobRequest]]:
-        held = []
-        pending = []
+    def _book_and_pending(
+        self, catalog: Catalog
+    ) -> tuple[QuotaBook, list[JobRequest], list[Holder]]:
+        held: list[Charge] = []
+        holders: list[Holder] = []
+        pending: list[JobRequest] = []
         for key, body in self.jobs.items():
             status = body.get("status") or {}
+            spec = body.get("spec") or {}
             charge = held_charge(status)
             if charge is not None:
                 held.append(charge)
+                holders.append(
+                    Holder(
+                        key[0],
+                        key[1],
+                        charge,
+                        int(spec.get("priority") or 0),
+                        str(status["admission"].get("admittedAt") or ""),
+                        spec.get("preemptible", True) is not False,
+                    )
+                )
                 continue
-            if status.get("phase") in _RELEASED or status.get("admission") or self.pods.get(key):
+            if status.get("phase") in _RELEASED or status.get("admission"):
                 continue
-            spec = body.get("spec") or {}
+            if self.pods.get(key) and not status.get("queue"):
+                continue
             if (spec.get("runPolicy") or {}).get("suspend"):
                 continue
             try:
@@ -114,7 +153,42 @@ class QuotaGate:
             request = self.board.request(body, job, queue, catalog)
             if request is not None:
                 pending.append(request)
-        return QuotaBook(self.board.specs, held), pending
+        return QuotaBook(self.board.specs, held), pending, holders
+
+    async def _preempt(
+        self, victim: Holder, reason: str, by: JobKey, admitted: Admitted, now: dt.datetime
+    ) -> None:
+        """Take a job's quota back: its status first (so a restart never counts it twice),
+        then its pods; it waits in its queue again."""
+        body = self.jobs.get(victim.key)
+        if body is None:
+            return
+        why = (
+            "a job of higher priority in the same queue needed its quota"
+            if reason == "InQueuePriority"
+            else f"queue {admitted.charge.queue} took back the quota it lent to the cohort"
+        )
+        message = f"preempted by {by[0]}/{by[1]}: {why}"
+        status = dict(body.get("status") or {})
+        stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+        kept = [
+            c
+            for c in status.get("conditions") or []
+            if c.get("type") not in (QUOTA_CONDITION, PREEMPTED_CONDITION)
+        ]
+        conditions = [
+            *kept,
+            _condition(QUOTA_CONDITION, False, "Preempted", message, stamp),
+            _condition(PREEMPTED_CONDITION, True, reason, message, stamp),
+        ]
+        patch = {"admission": None, "phase": "Queued", "conditions": conditions}
+        await self.patch_job_status(victim.namespace, victim.name, patch)
+        body["status"] = {**{k: v for k, v in status.items() if k != "admission"}, **patch}
+        del body["status"]["admission"]
+        await self.delete_pods(victim.key)
+        await self.post_event(body, "Warning", "Preempted", message)
+        self.preempted(victim.charge.queue, reason)
+        log.info("preempted %s/%s: %s", victim.namespace, victim.name, message)
 
     async def _admit(self, key: JobKey, admitted: Admitted, now: dt.datetime) -> None:
         """Record another job's admission in its status; its own reconcile creates its pods."""
@@ -126,13 +200,9 @@ class QuotaGate:
         message = describe(admission)
         conditions = [c for c in status.get("conditions") or [] if c.get("type") != QUOTA_CONDITION]
         conditions.append(
-            {
-                "type": QUOTA_CONDITION,
-                "status": "True",
-                "reason": "QuotaReserved",
-                "message": message,
-                "lastTransitionTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            }
+            _condition(
+                QUOTA_CONDITION, True, "QuotaReserved", message, now.strftime("%Y-%m-%dT%H:%M:%SZ")
+            )
         )
         patch = {
             "queue": admission.queue,

@@ -114,6 +114,8 @@ class JobController:
             patch_queue_status=store.patch_queue_status,
             post_event=post_event,
             enqueue=self.enqueue,
+            delete_pods=self._delete_pods,
+            preempted=lambda queue, reason: self.metrics.preemptions.labels(queue, reason).inc(),
         )
 
     # --- the work queue ----------------------------------------------------------------------
@@ -248,6 +250,10 @@ class JobController:
             self.enqueue(_key(body))  # behind the jobs already waiting
         if actions.requeue_after is not None:
             self._requeue(_key(body), actions.requeue_after)
+
+    async def _delete_pods(self, key: JobKey) -> None:
+        names = list(self.cache.pods.get(key, {}))
+        await _gather(self.store.delete_pod(key[0], name) for name in names)
 
     def _requeue(self, key: JobKey, delay: float) -> None:
         """One timer per job: the earliest wanted look wins, later ones are dropped."""

@@ -77,6 +77,34 @@ class QuotaBook:
             key = (charge.queue, resource)
             self._used[key] = self._used.get(key, 0.0) + amount
 
+    def release(self, charge: Charge) -> None:
+        for resource, amount in charge.amounts:
+            key = (charge.queue, resource)
+            self._used[key] = self._used.get(key, 0.0) - amount
+
+    def within_nominal(self, charge: Charge) -> bool:
+        """Whether the queue stays within its nominal quota with the charge added."""
+        spec = self.queues[charge.queue]
+        for resource, amount in charge.amounts:
+            quota = spec.quota(resource)
+            if (
+                quota is not None
+                and self.used(charge.queue, resource) + amount > quota.nominal + _EPSILON
+            ):
+                return False
+        return True
+
+    def borrows(self, queue: str, resources: Iterable[str]) -> bool:
+        """Whether the queue holds more than its nominal quota of any of the resources."""
+        spec = self.queues[queue]
+        return any(
+            (quota := spec.quota(r)) is not None and self.used(queue, r) > quota.nominal + _EPSILON
+            for r in resources
+        )
+
+    def cohort_of(self, queue: str) -> str | None:
+        return self.queues[queue].cohort
+
     # --- what a job would take ---------------------------------------------------------------
 
     def options(self, job: JobRequest, known_types: Sequence[str]) -> list[Charge]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from suanli.api.queues import HeadOfLine
 from suanli.queueing.book import Charge, JobRequest, QuotaBook
+from suanli.queueing.preempt import Holder, plan_preemption
 
 JobKey = tuple[str, str]
 
@@ -21,6 +22,9 @@ JobKey = tuple[str, str]
 @dataclass(frozen=True)
 class Admitted:
     charge: Charge
+    # Jobs to preempt first (with why: InQueuePriority or ReclaimBorrowed); empty: none.
+    victims: tuple[Holder, ...] = ()
+    reasons: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -43,10 +47,15 @@ def queue_order(job: JobRequest) -> tuple[int, str, str, str]:
 
 
 def admission_cycle(
-    book: QuotaBook, pending: Sequence[JobRequest], known_types: Sequence[str]
+    book: QuotaBook,
+    pending: Sequence[JobRequest],
+    known_types: Sequence[str],
+    holders: Sequence[Holder] = (),
 ) -> CycleResult:
-    """Admit what fits, in order, charging `book` as it goes."""
+    """Admit what fits, in order, charging `book` as it goes; a job that does not fit may
+    preempt some of the admitted `holders`, as its queue's preemption policy allows."""
     result = CycleResult()
+    standing = list(holders)
     lines: dict[str, list[JobRequest]] = {}
     for job in sorted(pending, key=queue_order):
         lines.setdefault(job.queue, []).append(job)
@@ -58,6 +67,13 @@ def admission_cycle(
         job = line[heads[queue]]
         heads[queue] += 1
         verdict = _try(book, job, known_types)
+        if not isinstance(verdict, Admitted) and verdict[0] == "QuotaExhausted" and standing:
+            plan = plan_preemption(book, job, book.options(job, known_types), standing)
+            if plan is not None:
+                for victim in plan.victims:
+                    book.release(victim.charge)
+                    standing.remove(victim)
+                verdict = Admitted(plan.charge, plan.victims, plan.reasons)
         if isinstance(verdict, Admitted):
             book.hold(verdict.charge)
             result.admitted[job.key] = verdict

@@ -134,3 +134,39 @@ def test_a_job_naming_a_missing_queue_waits_and_says_so() -> None:
     assert "no ComputeQueue named research" in next(
         c["message"] for c in status["conditions"] if c["type"] == "QuotaReserved"
     )
+
+
+def test_a_higher_priority_job_preempts_a_whole_lower_one_which_waits_again() -> None:
+    async def scenario() -> tuple[FakeStore, JobController]:
+        store = FakeStore()
+        controller = _controller(store)
+        controller.queues.put_queue(
+            {
+                "metadata": {"name": "research"},
+                "spec": {"quotas": [{"resource": "H100", "nominal": 32}]},
+            }
+        )
+        low = _gang("low", 0)
+        low["spec"]["priority"] = 1
+        controller.enqueue(controller.cache.put_job(low))
+        await _settle(controller, store)
+        # What the pod watch would report: the low job's pods exist.
+        for pod in list(store.pods.values()):
+            controller.cache.put_pod(pod, pod["metadata"]["labels"]["suanli.dev/job"])
+        high = _gang("high", 2)
+        high["spec"]["priority"] = 10
+        controller.enqueue(controller.cache.put_job(high))
+        await _settle(controller, store)
+        return store, controller
+
+    store, controller = asyncio.run(scenario())
+    low = controller.cache.jobs[("team", "low")]["status"]
+    high = controller.cache.jobs[("team", "high")]["status"]
+    assert high["admission"]["acceleratorTypes"] == ["H100"]
+    assert "admission" not in low
+    assert low["phase"] == "Queued"
+    preempted = next(c for c in low["conditions"] if c["type"] == "Preempted")
+    assert preempted["reason"] == "InQueuePriority"
+    assert "preempted by team/high" in preempted["message"]
+    # The whole gang goes, not part of it.
+    assert sorted(store.deleted) == sorted(f"low-worker-{i}" for i in range(4))

@@ -26,6 +26,7 @@ class FakeStore:
         self.pods: dict[str, dict[str, Any]] = {}
         self.statuses: dict[str, dict[str, Any]] = {}
         self.queue_statuses: dict[str, dict[str, Any]] = {}
+        self.deleted: list[str] = []
 
     async def list_pods(self, namespace: str, job: str) -> list[dict[str, Any]]:
         return [p for p in self.pods.values() if p["metadata"]["labels"]["suanli.dev/job"] == job]
@@ -40,7 +41,7 @@ class FakeStore:
         return True
 
     async def delete_pod(self, namespace: str, name: str) -> None:
-        return None
+        self.deleted.append(name)
 
     async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
         self.statuses[name] = status

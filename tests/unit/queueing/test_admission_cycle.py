@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from suanli.api.queues import ComputeQueueSpec
-from suanli.queueing import Charge, JobRequest, QuotaBook, admission_cycle
+from suanli.queueing import Charge, Holder, JobRequest, QuotaBook, admission_cycle
 
 TYPES = ("H100", "A100", "L4")
 
@@ -288,13 +288,25 @@ def job_mixes(draw: st.DrawFn) -> list[JobRequest]:
 def test_quota_invariants_hold_over_any_mix(
     queues: dict[str, ComputeQueueSpec], first: list[JobRequest], second: list[JobRequest]
 ) -> None:
-    # Two cycles, the second on top of what the first admitted (as the operator runs them).
-    held: list[Charge] = []
+    # Two cycles, the second on top of what the first admitted (as the operator runs them),
+    # free to preempt what the first admitted.
+    holders: list[Holder] = []
     for pending in (first, [j.__class__(**{**j.__dict__, "name": "b" + j.name}) for j in second]):
-        result = admission_cycle(QuotaBook(queues, held), pending, TYPES)
-        held += [a.charge for a in result.admitted.values()]
-        assert set(result.admitted) | set(result.waiting) == {j.key for j in pending}
+        by_key = {j.key: j for j in pending}
+        result = admission_cycle(
+            QuotaBook(queues, [h.charge for h in holders]), pending, TYPES, holders
+        )
+        assert set(result.admitted) | set(result.waiting) == set(by_key)
         assert not set(result.admitted) & set(result.waiting)
+        for key, admitted in result.admitted.items():
+            for victim, reason in zip(admitted.victims, admitted.reasons, strict=True):
+                assert victim.preemptible
+                if reason == "InQueuePriority":
+                    assert victim.charge.queue == by_key[key].queue
+                    assert victim.priority < by_key[key].priority
+                holders.remove(victim)
+            holders.append(Holder(key[0], key[1], admitted.charge, by_key[key].priority, "2026"))
+    held = [h.charge for h in holders]
     book = QuotaBook(queues, held)
     for name, queue in queues.items():
         for quota in queue.quotas:
