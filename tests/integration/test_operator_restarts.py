@@ -171,3 +171,84 @@ def test_two_replicas_one_leader_and_failover(
             operator.start()
     # The standby released the lease on its clean stop: the first replica leads again at once.
     eventually(lambda: _holder(control_plane) == operator.identity, 30, "first replica leads again")
+
+
+QUEUED_JOBS = 24
+QUEUE_KILLS = 10
+
+
+def test_killing_the_operator_during_queue_admissions_never_over_admits(
+    control_plane: ControlPlane, operator: Operator, namespace: str
+) -> None:
+    queue = f"{namespace}-cpu"
+    control_plane.kubectl(
+        "apply",
+        "-f",
+        "-",
+        stdin=json.dumps(
+            {
+                "apiVersion": "suanli.dev/v1alpha1",
+                "kind": "ComputeQueue",
+                "metadata": {"name": queue},
+                "spec": {"quotas": [{"resource": "cpu", "nominal": 4}]},
+            }
+        ),
+    )
+    custom = client.CustomObjectsApi(control_plane.core.api_client)
+    for index in range(QUEUED_JOBS):
+        body = _job(f"q-{index:02d}", gang=False)
+        body["spec"]["queue"] = queue
+        custom.create_namespaced_custom_object(
+            "suanli.dev", "v1alpha1", namespace, "computejobs", body, _preload_content=False
+        ).read()
+    worst = {"held": 0.0, "running": 0}
+    stop = threading.Event()
+
+    def watch() -> None:
+        # Sampled throughout: quota held by unfinished jobs, and pods running, never above 4.
+        while not stop.is_set():
+            jobs = _jobs(control_plane, namespace)
+            held = sum(
+                c["amount"]
+                for j in jobs
+                if j.get("status", {}).get("phase") not in ("Succeeded", "Failed")
+                for c in (j.get("status", {}).get("admission") or {}).get("charged", [])
+                if c["resource"] == "cpu"
+            )
+            running = sum(
+                1
+                for p in raw_pods(control_plane.core, namespace)
+                if p["status"].get("phase") == "Running"
+            )
+            worst["held"] = max(worst["held"], held)
+            worst["running"] = max(worst["running"], running)
+            time.sleep(0.3)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    chance = random.Random(11)
+    try:
+        for _ in range(QUEUE_KILLS):
+            time.sleep(chance.uniform(0.3, 2.0))
+            operator.kill()
+            operator.start()
+
+        def all_done() -> bool:
+            jobs = _jobs(control_plane, namespace)
+            return all(j.get("status", {}).get("phase") == "Succeeded" for j in jobs)
+
+        eventually(all_done, 300, "every queued job Succeeded")
+    finally:
+        stop.set()
+        watcher.join()
+        if operator.daemon is None:
+            operator.start()
+        control_plane.kubectl("delete", "computequeue", queue, "--wait=false")
+    assert worst["held"] <= 4, worst
+    assert worst["running"] <= 4, worst
+    per_job = Counter(
+        p["metadata"]["labels"]["suanli.dev/job"] for p in raw_pods(control_plane.core, namespace)
+    )
+    assert per_job == {f"q-{i:02d}": 2 for i in range(QUEUED_JOBS)}, (
+        "every job ran exactly its two pods"
+    )
