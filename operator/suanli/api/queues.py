@@ -9,6 +9,7 @@ are generated from these models, like the ComputeJob's.
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Final, Literal, Self
 
@@ -73,6 +74,26 @@ class Preemption(ApiModel):
         description=(
             "A job that fits the queue's nominal quota, but whose quota is lent to the cohort, "
             "may preempt jobs of other queues that borrow it, whatever their priority."
+        ),
+    )
+
+
+class FairShare(ApiModel):
+    """How the queues of a cohort take turns: by dominant share of quota, weighted."""
+
+    weight: Annotated[float, Field(ge=0.001, le=1e6)] = Field(
+        default=1.0,
+        description=(
+            "A queue's share is divided by its weight: a queue of weight 2 is served before "
+            "one of weight 1 until it holds twice the share."
+        ),
+    )
+    usage_half_life_hours: Annotated[float, Field(ge=0, le=8760)] = Field(
+        default=24.0,
+        alias="usageHalfLifeHours",
+        description=(
+            "How fast past usage is forgotten: the share counts what the queue holds now plus "
+            "its usage averaged with this half-life; 0 counts only what it holds now."
         ),
     )
 
@@ -196,6 +217,12 @@ class ComputeQueueSpec(ApiModel):
             "x-kubernetes-list-map-keys": ["resource"],
         },
     )
+    fair_share: FairShare = Field(
+        default_factory=FairShare,
+        alias="fairShare",
+        description="The queue's weight and memory among the queues of its cohort.",
+        json_schema_extra={"default": {}},
+    )
     preemption: Preemption = Field(
         default_factory=Preemption,
         description="When admitting a job may preempt admitted ones.",
@@ -239,6 +266,13 @@ class ResourceUsage(ApiModel):
     borrowed: Number = Field(description="The part of `used` above nominal, from the cohort.")
 
 
+class ResourceAmount(ApiModel):
+    """An amount of one quota resource."""
+
+    resource: str = Field(description="The quota's resource.")
+    amount: Number = Field(description="Devices, cores or GiB.")
+
+
 class ComputeQueueStatus(ApiModel):
     """What the operator last counted."""
 
@@ -249,6 +283,25 @@ class ComputeQueueStatus(ApiModel):
     )
     summary: str | None = Field(
         default=None, description="Usage against quota as text (e.g. H100 12/16), for kubectl get."
+    )
+    fair_share: Number | None = Field(
+        default=None,
+        alias="fairShare",
+        description=(
+            "The queue's weighted dominant share: the largest share of a nominal quota it holds "
+            "now plus its averaged past usage, over its weight; the cohort serves the lowest first."
+        ),
+    )
+    average_usage: list[ResourceAmount] = Field(
+        default_factory=list,
+        alias="averageUsage",
+        max_length=MAX_QUOTAS,
+        description="Past usage per quota, averaged with the queue's usage half-life.",
+    )
+    averaged_at: datetime | None = Field(
+        default=None,
+        alias="averagedAt",
+        description="When averageUsage was last brought up to date.",
     )
 
 

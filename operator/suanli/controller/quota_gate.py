@@ -24,6 +24,7 @@ from suanli.controller.quota import (
     describe,
 )
 from suanli.queueing import Admitted, Charge, Holder, JobRequest, QuotaBook, admission_cycle
+from suanli.queueing.fairshare import averaged
 from suanli.scoring import Catalog
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,8 @@ EventPoster = Callable[[Mapping[str, Any], str, str, str], Awaitable[None]]
 PodsDeleter = Callable[[JobKey], Awaitable[None]]
 
 _RELEASED = frozenset({"Succeeded", "Failed", "Suspended"})
+# How often a queue's averaged usage is brought up to date (each update is a status write).
+AVERAGE_EVERY_SECONDS = 30.0
 
 
 def admission_of(admitted: Admitted, now: dt.datetime) -> QueueAdmission:
@@ -108,7 +111,7 @@ class QuotaGate:
                 await self._preempt(victim, reason, other, admitted, now)
             if other != key:
                 await self._admit(other, admitted, now)
-        await self._write_queue_statuses(book, pending, result.admitted)
+        await self._write_queue_statuses(book, pending, result.admitted, now)
         if key in result.admitted:
             return QuotaHeld(admission_of(result.admitted[key], now))
         waiting = result.waiting[key]
@@ -153,7 +156,12 @@ class QuotaGate:
             request = self.board.request(body, job, queue, catalog)
             if request is not None:
                 pending.append(request)
-        return QuotaBook(self.board.specs, held), pending, holders
+        history = {
+            name: {u["resource"]: float(u["amount"]) for u in status.get("averageUsage") or []}
+            for name, body in self.board.bodies.items()
+            if (status := body.get("status") or {})
+        }
+        return QuotaBook(self.board.specs, held, history), pending, holders
 
     async def _preempt(
         self, victim: Holder, reason: str, by: JobKey, admitted: Admitted, now: dt.datetime
@@ -217,9 +225,15 @@ class QuotaGate:
         self.enqueue(key)
 
     async def _write_queue_statuses(
-        self, book: QuotaBook, pending: list[JobRequest], admitted: Mapping[JobKey, Admitted]
+        self,
+        book: QuotaBook,
+        pending: list[JobRequest],
+        admitted: Mapping[JobKey, Admitted],
+        now: dt.datetime,
     ) -> None:
         for name, spec in self.board.specs.items():
+            body = self.board.bodies.get(name) or {}
+            before = body.get("status") or {}
             usage = []
             for quota in spec.quotas:
                 used = book.used(name, quota.resource)
@@ -231,23 +245,45 @@ class QuotaGate:
                         "borrowed": round(max(0.0, used - quota.nominal), 6),
                     }
                 )
-            waiting = sum(1 for j in pending if j.queue == name and j.key not in admitted)
-            holding = sum(
-                1
-                for body in self.jobs.values()
-                if (charge := held_charge(body.get("status") or {})) is not None
-                and charge.queue == name
-            )
-            # The job being reconciled is admitted here but its status is written after.
-            holding += sum(
-                1
-                for key, a in admitted.items()
-                if a.charge.queue == name
-                and not ((self.jobs.get(key) or {}).get("status") or {}).get("admission")
-            )
             summary = ", ".join(f"{u['resource']} {u['used']:g}/{u['nominal']:g}" for u in usage)
-            status = {"pending": waiting, "admitted": holding, "usage": usage, "summary": summary}
-            body = self.board.bodies.get(name) or {}
-            if (body.get("status") or {}) != status:
+            status = {
+                "pending": sum(1 for j in pending if j.queue == name and j.key not in admitted),
+                "admitted": self._holding(name, admitted),
+                "usage": usage,
+                "summary": summary,
+                "fairShare": round(book.dominant_share(name), 6),
+                **queue_averages(before, spec.fair_share.usage_half_life_hours, now),
+            }
+            if before != status:
                 await self.patch_queue_status(name, status)
                 body["status"] = status
+
+    def _holding(self, queue: str, admitted: Mapping[JobKey, Admitted]) -> int:
+        holding = 0
+        for key, body in self.jobs.items():
+            # The job being reconciled is admitted here, but its status is written after.
+            charge = held_charge(body.get("status") or {}) or (
+                admitted[key].charge if key in admitted else None
+            )
+            holding += charge is not None and charge.queue == queue
+        return holding
+
+
+def queue_averages(
+    before: Mapping[str, Any], half_life_hours: float, now: dt.datetime
+) -> dict[str, Any]:
+    """The queue's averaged past usage, brought up to date at most every AVERAGE_EVERY (the
+    usage held since the last update is the one its status recorded then)."""
+    stamp = before.get("averagedAt")
+    previous = {u["resource"]: float(u["amount"]) for u in before.get("averageUsage") or []}
+    if stamp:
+        since = dt.datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+        elapsed = (now - since).total_seconds()
+        if elapsed < AVERAGE_EVERY_SECONDS:
+            return {"averageUsage": before.get("averageUsage") or [], "averagedAt": stamp}
+        held = {u["resource"]: float(u["used"]) for u in before.get("usage") or []}
+        previous = averaged(previous, held, elapsed, half_life_hours)
+    return {
+        "averageUsage": [{"resource": r, "amount": round(a, 6)} for r, a in previous.items()],
+        "averagedAt": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }

@@ -58,8 +58,15 @@ class Shortfall:
 class QuotaBook:
     """Usage per queue and resource, from the charges of admitted jobs; changed by `hold`."""
 
-    def __init__(self, queues: Mapping[str, ComputeQueueSpec], held: Iterable[Charge]) -> None:
+    def __init__(
+        self,
+        queues: Mapping[str, ComputeQueueSpec],
+        held: Iterable[Charge],
+        history: Mapping[str, Mapping[str, float]] | None = None,
+    ) -> None:
         self.queues = dict(queues)
+        # Per queue, past usage per resource averaged over its half-life (fairshare.averaged).
+        self.history = {q: dict(h) for q, h in (history or {}).items()}
         self._used: dict[tuple[str, str], float] = {}
         self._cohorts: dict[str, list[str]] = {}
         for name in sorted(self.queues):
@@ -179,13 +186,16 @@ class QuotaBook:
         return lent, borrowed
 
     def dominant_share(self, queue: str) -> float:
-        """The largest share of a nominal quota the queue holds (its fair-share position)."""
+        """The queue's fair-share position: the largest share of a nominal quota it holds now
+        plus its averaged past usage, over its weight."""
+        spec = self.queues[queue]
+        past = self.history.get(queue, {})
         shares = [
-            self.used(queue, q.resource) / q.nominal
-            for q in self.queues[queue].quotas
+            (self.used(queue, q.resource) + past.get(q.resource, 0.0)) / q.nominal
+            for q in spec.quotas
             if q.nominal > 0
         ]
-        return max(shares, default=0.0)
+        return max(shares, default=0.0) / spec.fair_share.weight
 
 
 _POOLS = frozenset({ANY_GPU, CPU_RESOURCE, MEMORY_RESOURCE})

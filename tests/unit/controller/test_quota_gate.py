@@ -9,6 +9,9 @@ import datetime as dt
 import json
 from typing import Any
 
+import pytest
+
+from suanli.controller.quota_gate import queue_averages
 from suanli.controller.service import JobController
 from tests.unit.controller.conftest import example
 from tests.unit.controller.test_service import FakeStore, _controller
@@ -170,3 +173,21 @@ def test_a_higher_priority_job_preempts_a_whole_lower_one_which_waits_again() ->
     assert "preempted by team/high" in preempted["message"]
     # The whole gang goes, not part of it.
     assert sorted(store.deleted) == sorted(f"low-worker-{i}" for i in range(4))
+
+
+def test_a_queue_status_averages_past_usage_at_most_every_thirty_seconds() -> None:
+    hour_ago = (NOW - dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    before = {
+        "usage": [{"resource": "H100", "nominal": 8, "used": 8, "borrowed": 0}],
+        "averageUsage": [{"resource": "H100", "amount": 0}],
+        "averagedAt": hour_ago,
+    }
+    updated = queue_averages(before, 1.0, NOW)
+    # One half-life (to the second: timestamps are written without fractions).
+    assert updated["averageUsage"][0]["amount"] == pytest.approx(4.0, abs=0.01)
+    assert updated["averagedAt"] == NOW.strftime("%Y-%m-%dT%H:%M:%SZ")
+    recent = {
+        **before,
+        "averagedAt": (NOW - dt.timedelta(seconds=5)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    assert queue_averages(recent, 1.0, NOW)["averageUsage"] == before["averageUsage"]

@@ -1,0 +1,84 @@
+"""Fair share across a cohort: weights, and past usage averaged over a half-life."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from suanli.queueing import QuotaBook, admission_cycle
+from suanli.queueing.fairshare import averaged
+from tests.unit.queueing.test_admission_cycle import TYPES, job, spec
+
+
+@dataclass(frozen=True)
+class Average:
+    name: str
+    previous: dict[str, float]
+    used: dict[str, float]
+    elapsed_seconds: float
+    half_life_hours: float
+    expected: dict[str, float]
+
+
+AVERAGES = [
+    Average("one half-life moves halfway", {}, {"H100": 8}, 3600, 1, {"H100": 4}),
+    Average("two half-lives move three quarters", {"H100": 0}, {"H100": 8}, 7200, 1, {"H100": 6}),
+    Average("idle usage fades", {"H100": 8}, {}, 3600, 1, {"H100": 4}),
+    Average("no time, no change", {"H100": 3}, {"H100": 8}, 0, 1, {"H100": 3}),
+    Average("half-life 0 keeps nothing", {"H100": 3}, {"H100": 8}, 60, 0, {}),
+]
+
+
+@pytest.mark.parametrize("case", AVERAGES, ids=[c.name for c in AVERAGES])
+def test_averaged(case: Average) -> None:
+    found = averaged(case.previous, case.used, case.elapsed_seconds, case.half_life_hours)
+    assert found == pytest.approx(case.expected)
+
+
+@dataclass(frozen=True)
+class Turns:
+    name: str
+    weights: dict[str, float]
+    history: dict[str, dict[str, float]] = field(default_factory=dict)
+    expected: dict[str, int] = field(default_factory=dict)  # devices admitted per queue
+
+
+TURNS = [
+    Turns("equal weights split evenly", {"a": 1, "b": 1}, expected={"a": 4, "b": 4}),
+    Turns("weight 2 gets about twice as much", {"a": 2, "b": 1}, expected={"a": 5, "b": 3}),
+    Turns(
+        "a queue that used much lately waits its turn",
+        {"a": 1, "b": 1},
+        history={"b": {"H100": 4}},
+        expected={"a": 6, "b": 2},
+    ),
+]
+
+
+@pytest.mark.parametrize("case", TURNS, ids=[c.name for c in TURNS])
+def test_queues_of_a_cohort_take_turns_by_weighted_share(case: Turns) -> None:
+    queues: dict[str, Any] = {
+        name: spec(
+            cohort="c", fairShare={"weight": weight}, quotas=[{"resource": "H100", "nominal": 4}]
+        )
+        for name, weight in case.weights.items()
+    }
+    book = QuotaBook(queues, [], case.history)
+    pending = [
+        job(
+            f"{queue}{i:02d}",
+            queue,
+            devices=1.0,
+            types=("H100",),
+            created=f"2026-01-01T00:00:{i:02d}Z",
+        )
+        for queue in case.weights
+        for i in range(10)
+    ]
+    result = admission_cycle(book, pending, TYPES)
+    admitted = {queue: 0 for queue in case.weights}
+    for admission in result.admitted.values():
+        admitted[admission.charge.queue] += 1
+    assert admitted == case.expected
