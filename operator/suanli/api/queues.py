@@ -33,6 +33,8 @@ QUEUE_SINGULAR = "computequeue"
 QUEUE_SHORT_NAMES = ("cq", "cqueue")
 
 ANY_GPU: Final = "gpu"
+# The pseudo-resource a charge carries for the budget: USD per hour of the job's devices.
+PRICE_RESOURCE: Final = "pricePerHour"
 CPU_RESOURCE: Final = "cpu"
 MEMORY_RESOURCE: Final = "memory"
 MAX_QUOTAS = 32
@@ -94,6 +96,51 @@ class FairShare(ApiModel):
         description=(
             "How fast past usage is forgotten: the share counts what the queue holds now plus "
             "its usage averaged with this half-life; 0 counts only what it holds now."
+        ),
+    )
+
+
+PERIOD = r"^[1-9][0-9]{0,3}(h|d)$"
+
+
+class SpendLimit(ApiModel):
+    """What the queue's jobs may spend per period (prepaid compute, as the services bill it)."""
+
+    limit: Amount = Field(description="USD per period.")
+    period: str = Field(
+        max_length=5,
+        pattern=PERIOD,
+        description=(
+            "Hours or days (e.g. 24h, 7d, 30d); periods start at whole multiples of it since "
+            "1970-01-01 UTC, and spending starts from 0 in each."
+        ),
+    )
+
+    @property
+    def seconds(self) -> float:
+        unit = 3600 if self.period.endswith("h") else 86400
+        return float(self.period[:-1]) * unit
+
+
+class Budget(ApiModel):
+    """Money limits on the queue's jobs."""
+
+    max_price_per_hour: Amount | None = Field(
+        default=None,
+        alias="maxPricePerHour",
+        description=(
+            "USD per hour that the queue's admitted jobs may cost together, each counted at "
+            "its devices' catalog price (jobs without accelerators count 0)."
+        ),
+    )
+    spend: SpendLimit | None = Field(
+        default=None,
+        description=(
+            "A spend limit per period, charged from the price per hour of the queue's running "
+            "jobs. A job is admitted only if the period's spend plus what the running jobs and "
+            "it cost over the next accounting interval stays within the limit; when the spend "
+            "would pass it, running jobs are preempted (lowest priority first) and wait for "
+            "the next period."
         ),
     )
 
@@ -223,6 +270,7 @@ class ComputeQueueSpec(ApiModel):
         description="The queue's weight and memory among the queues of its cohort.",
         json_schema_extra={"default": {}},
     )
+    budget: Budget | None = Field(default=None, description="Money limits; absent: none.")
     preemption: Preemption = Field(
         default_factory=Preemption,
         description="When admitting a job may preempt admitted ones.",
@@ -273,6 +321,17 @@ class ResourceAmount(ApiModel):
     amount: Number = Field(description="Devices, cores or GiB.")
 
 
+class Spend(ApiModel):
+    """Spending in the current budget period."""
+
+    period_start: datetime = Field(alias="periodStart", description="When the period began.")
+    spent: Number = Field(ge=0, description="USD charged in the period so far.")
+    price_per_hour: Number = Field(
+        ge=0, alias="pricePerHour", description="USD per hour of the queue's running jobs."
+    )
+    accounted_at: datetime = Field(alias="accountedAt", description="When last charged.")
+
+
 class ComputeQueueStatus(ApiModel):
     """What the operator last counted."""
 
@@ -298,6 +357,7 @@ class ComputeQueueStatus(ApiModel):
         max_length=MAX_QUOTAS,
         description="Past usage per quota, averaged with the queue's usage half-life.",
     )
+    spend: Spend | None = Field(default=None, description="Spending against budget.spend.")
     averaged_at: datetime | None = Field(
         default=None,
         alias="averagedAt",

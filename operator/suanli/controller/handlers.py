@@ -71,7 +71,7 @@ def register(
         for reflector in reflectors:
             reflector.start()
         await asyncio.to_thread(lambda: [r.synced.wait(60) for r in reflectors])
-        tasks = [controller.worker(), controller.resync(resync_seconds)]
+        tasks = [controller.worker(), controller.resync(resync_seconds), controller.keep_budgets()]
         for coroutine in tasks:
             asyncio.get_running_loop().create_task(coroutine)
 

@@ -37,6 +37,8 @@ PodsDeleter = Callable[[JobKey], Awaitable[None]]
 _RELEASED = frozenset({"Succeeded", "Failed", "Suspended"})
 # How often a queue's averaged usage is brought up to date (each update is a status write).
 AVERAGE_EVERY_SECONDS = 30.0
+# How often budgeted queues are charged; admission affords what runs for this long ahead.
+ACCOUNTING_SECONDS = 30.0  # the budget keeper's interval (controller/budgets.py)
 
 
 def admission_of(admitted: Admitted, now: dt.datetime) -> QueueAdmission:
@@ -105,10 +107,18 @@ class QuotaGate:
         if self.board.request(body, job, queue, catalog) is None:
             return None  # its pods cannot be read: the lifecycle says why on the job
         book, pending, holders = self._book_and_pending(catalog)
-        result = admission_cycle(book, pending, catalog.names, holders)
+        prices = {t: known.price_per_hour for t in catalog.names if (known := catalog.get(t))}
+        result = admission_cycle(book, pending, catalog.names, holders, prices)
         for other, admitted in result.admitted.items():
             for victim, reason in zip(admitted.victims, admitted.reasons, strict=True):
-                await self._preempt(victim, reason, other, admitted, now)
+                why = (
+                    "a job of higher priority in the same queue needed its quota"
+                    if reason == "InQueuePriority"
+                    else f"queue {admitted.charge.queue} took back the quota it lent to the cohort"
+                )
+                await self.preempt(
+                    victim, reason, f"preempted by {other[0]}/{other[1]}: {why}", now
+                )
             if other != key:
                 await self._admit(other, admitted, now)
         await self._write_queue_statuses(book, pending, result.admitted, now)
@@ -161,22 +171,20 @@ class QuotaGate:
             for name, body in self.board.bodies.items()
             if (status := body.get("status") or {})
         }
-        return QuotaBook(self.board.specs, held, history), pending, holders
+        spent = {
+            name: float((status.get("spend") or {}).get("spent") or 0.0)
+            for name, body in self.board.bodies.items()
+            if (status := body.get("status") or {})
+        }
+        book = QuotaBook(self.board.specs, held, history, spent, ACCOUNTING_SECONDS / 3600)
+        return book, pending, holders
 
-    async def _preempt(
-        self, victim: Holder, reason: str, by: JobKey, admitted: Admitted, now: dt.datetime
-    ) -> None:
+    async def preempt(self, victim: Holder, reason: str, message: str, now: dt.datetime) -> None:
         """Take a job's quota back: its status first (so a restart never counts it twice),
         then its pods; it waits in its queue again."""
         body = self.jobs.get(victim.key)
         if body is None:
             return
-        why = (
-            "a job of higher priority in the same queue needed its quota"
-            if reason == "InQueuePriority"
-            else f"queue {admitted.charge.queue} took back the quota it lent to the cohort"
-        )
-        message = f"preempted by {by[0]}/{by[1]}: {why}"
         status = dict(body.get("status") or {})
         stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
         kept = [
@@ -254,6 +262,8 @@ class QuotaGate:
                 "fairShare": round(book.dominant_share(name), 6),
                 **queue_averages(before, spec.fair_share.usage_half_life_hours, now),
             }
+            if "spend" in before:
+                status["spend"] = before["spend"]
             if before != status:
                 await self.patch_queue_status(name, status)
                 body["status"] = status

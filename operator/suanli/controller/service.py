@@ -17,11 +17,12 @@ from pydantic import ValidationError
 from suanli.api import ComputeJob, Phase
 from suanli.configfiles import ScoringConfigFiles
 from suanli.controller.admission import Admission, plan_gang
+from suanli.controller.budgets import BudgetKeeper
 from suanli.controller.lifecycle import Actions, Observed, reconcile
 from suanli.controller.podspec import PodSlot, pod_manifest
 from suanli.controller.queues import QueueBoard
 from suanli.controller.quota import QuotaHeld, QuotaVerdict
-from suanli.controller.quota_gate import QuotaGate
+from suanli.controller.quota_gate import ACCOUNTING_SECONDS, QuotaGate
 from suanli.controller.store import JobStore
 from suanli.metrics import OperatorMetrics
 from suanli.scoring import DEFAULT_CONFIG, PLANNED_NODE_ANNOTATION, DemandError, parse_pod
@@ -117,6 +118,7 @@ class JobController:
             delete_pods=self._delete_pods,
             preempted=lambda queue, reason: self.metrics.preemptions.labels(queue, reason).inc(),
         )
+        self.budgets = BudgetKeeper(self.gate)
 
     # --- the work queue ----------------------------------------------------------------------
 
@@ -163,6 +165,15 @@ class JobController:
         for key, body in self.cache.jobs.items():
             if (body.get("status") or {}).get("phase") == Phase.QUEUED.value:
                 self.enqueue(key)
+
+    async def keep_budgets(self, every: float = ACCOUNTING_SECONDS) -> None:
+        """Charge budgeted queues for what runs, on the accounting interval."""
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self.budgets.account(self.clock())
+            except Exception:
+                log.exception("charging queue budgets failed; trying again next interval")
 
     async def resync(self, every: float) -> None:
         """A safety net beside the precise requeues: revisit every job now and then."""

@@ -13,7 +13,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from suanli.api.queues import ANY_GPU, CPU_RESOURCE, MEMORY_RESOURCE, ComputeQueueSpec
+from suanli.api.queues import (
+    ANY_GPU,
+    CPU_RESOURCE,
+    MEMORY_RESOURCE,
+    PRICE_RESOURCE,
+    ComputeQueueSpec,
+)
 
 # Quota amounts are floats (GiB, cores): tolerate rounding when comparing sums.
 _EPSILON = 1e-9
@@ -63,8 +69,14 @@ class QuotaBook:
         queues: Mapping[str, ComputeQueueSpec],
         held: Iterable[Charge],
         history: Mapping[str, Mapping[str, float]] | None = None,
+        spent: Mapping[str, float] | None = None,
+        accounting_hours: float = 0.0,
     ) -> None:
         self.queues = dict(queues)
+        # Per queue, USD spent in its budget period, and how far ahead admission must afford
+        # what runs (the accounting interval, in hours).
+        self.spent = dict(spent or {})
+        self.accounting_hours = accounting_hours
         # Per queue, past usage per resource averaged over its half-life (fairshare.averaged).
         self.history = {q: dict(h) for q, h in (history or {}).items()}
         self._used: dict[tuple[str, str], float] = {}
@@ -114,10 +126,29 @@ class QuotaBook:
 
     # --- what a job would take ---------------------------------------------------------------
 
-    def options(self, job: JobRequest, known_types: Sequence[str]) -> list[Charge]:
+    def options(
+        self,
+        job: JobRequest,
+        known_types: Sequence[str],
+        prices: Mapping[str, float] | None = None,
+    ) -> list[Charge]:
         """The charges the job could be admitted with, in its order of preference: one per
         accelerator type the queue has a named quota for, and one for the `gpu` pool holding
-        the accepted types it does not name (`known_types`, the catalog's, stand for "any")."""
+        the accepted types it does not name (`known_types`, the catalog's, stand for "any").
+        A queue with a budget also charges the devices' price per hour (`prices`, per device
+        of each type; the dearest type of a pool counts)."""
+        found = self._options(job, known_types)
+        if self.queues[job.queue].budget is None or not prices:
+            return found
+        priced = []
+        for charge in found:
+            each = max((prices.get(t, 0.0) for t in charge.accelerator_types), default=0.0)
+            price = round(job.devices * each, 6)
+            amounts = (*charge.amounts, (PRICE_RESOURCE, price)) if price > 0 else charge.amounts
+            priced.append(Charge(charge.queue, amounts, charge.accelerator_types))
+        return priced
+
+    def _options(self, job: JobRequest, known_types: Sequence[str]) -> list[Charge]:
         spec = self.queues[job.queue]
         limited = [(r, a) for r, a in ((CPU_RESOURCE, job.cpu), (MEMORY_RESOURCE, job.memory))]
         base = tuple((r, a) for r, a in limited if a > 0 and spec.quota(r) is not None)
@@ -144,6 +175,8 @@ class QuotaBook:
 
     def _short_of(self, queue: str, resource: str, amount: float) -> str | None:
         spec = self.queues[queue]
+        if resource == PRICE_RESOURCE:
+            return self._over_budget(queue, amount)
         quota = spec.quota(resource)
         if quota is None:
             return None
@@ -167,6 +200,28 @@ class QuotaBook:
                 )
             idle = max(0.0, lent - (borrowed - max(0.0, after - quota.nominal)))
             return f"{wanted}; cohort {spec.cohort} has {idle:g} {resource} to lend"
+        return None
+
+    def _over_budget(self, queue: str, price: float) -> str | None:
+        budget = self.queues[queue].budget
+        if budget is None:
+            return None
+        held = self.used(queue, PRICE_RESOURCE)
+        ceiling = budget.max_price_per_hour
+        if ceiling is not None and held + price > ceiling + _EPSILON:
+            return (
+                f"costs {price:g} USD/h; queue {queue}'s jobs cost {held:g} of its "
+                f"{ceiling:g} USD/h budget"
+            )
+        spend = budget.spend
+        if spend is not None:
+            spent = self.spent.get(queue, 0.0)
+            ahead = (held + price) * self.accounting_hours
+            if spent + ahead > spend.limit + _EPSILON:
+                return (
+                    f"costs {price:g} USD/h; queue {queue} has spent {spent:g} of its "
+                    f"{spend.limit:g} USD budget for {spend.period}: it waits for the next period"
+                )
         return None
 
     def _cohort_balance(

@@ -9,10 +9,10 @@ the jobs behind it are still considered.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from suanli.api.queues import HeadOfLine
+from suanli.api.queues import PRICE_RESOURCE, HeadOfLine
 from suanli.queueing.book import Charge, JobRequest, QuotaBook
 from suanli.queueing.preempt import Holder, plan_preemption
 
@@ -51,6 +51,7 @@ def admission_cycle(
     pending: Sequence[JobRequest],
     known_types: Sequence[str],
     holders: Sequence[Holder] = (),
+    prices: Mapping[str, float] | None = None,
 ) -> CycleResult:
     """Admit what fits, in order, charging `book` as it goes; a job that does not fit may
     preempt some of the admitted `holders`, as its queue's preemption policy allows."""
@@ -66,9 +67,9 @@ def admission_cycle(
         line = lines[queue]
         job = line[heads[queue]]
         heads[queue] += 1
-        verdict = _try(book, job, known_types)
+        verdict = _try(book, job, known_types, prices)
         if not isinstance(verdict, Admitted) and verdict[0] == "QuotaExhausted" and standing:
-            plan = plan_preemption(book, job, book.options(job, known_types), standing)
+            plan = plan_preemption(book, job, book.options(job, known_types, prices), standing)
             if plan is not None:
                 for victim in plan.victims:
                     book.release(victim.charge)
@@ -94,9 +95,12 @@ def admission_cycle(
 
 
 def _try(
-    book: QuotaBook, job: JobRequest, known_types: Sequence[str]
+    book: QuotaBook,
+    job: JobRequest,
+    known_types: Sequence[str],
+    prices: Mapping[str, float] | None,
 ) -> Admitted | tuple[str, str]:
-    options = book.options(job, known_types)
+    options = book.options(job, known_types, prices)
     if not options:
         wanted = ", ".join(job.types) if job.types else "any type"
         return (
@@ -105,9 +109,12 @@ def _try(
             "or send the job to a queue that has",
         )
     reasons = []
+    over_budget = True
     for charge in options:
         short = book.shortfall(charge)
         if short is None:
             return Admitted(charge)
         reasons.append(short.message)
-    return "QuotaExhausted", "; ".join(dict.fromkeys(reasons))
+        over_budget = over_budget and short.resource == PRICE_RESOURCE
+    reason = "BudgetExhausted" if over_budget else "QuotaExhausted"
+    return reason, "; ".join(dict.fromkeys(reasons))

@@ -83,7 +83,7 @@ def _candidates(
         and h.priority < job.priority
         and wanted & {r for r, _ in h.charge.amounts}
     ]
-    return _in_victim_order(found)
+    return in_victim_order(found)
 
 
 def _borrowers(book: QuotaBook, charge: Charge, holders: Sequence[Holder]) -> list[Holder]:
@@ -99,10 +99,10 @@ def _borrowers(book: QuotaBook, charge: Charge, holders: Sequence[Holder]) -> li
         and book.cohort_of(h.charge.queue) == cohort
         and book.borrows(h.charge.queue, wanted & {r for r, _ in h.charge.amounts})
     ]
-    return _in_victim_order(found)
+    return in_victim_order(found)
 
 
-def _in_victim_order(holders: list[Holder]) -> list[Holder]:
+def in_victim_order(holders: list[Holder]) -> list[Holder]:
     """Lowest priority first; among equals the most recently admitted (it has run the least)."""
     by_name = sorted(holders, key=lambda h: h.key)
     newest_first = sorted(by_name, key=lambda h: h.admitted_at, reverse=True)

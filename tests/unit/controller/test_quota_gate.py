@@ -191,3 +191,66 @@ def test_a_queue_status_averages_past_usage_at_most_every_thirty_seconds() -> No
         "averagedAt": (NOW - dt.timedelta(seconds=5)).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     assert queue_averages(recent, 1.0, NOW)["averageUsage"] == before["averageUsage"]
+
+
+def test_the_budget_keeper_charges_what_runs_and_stops_jobs_when_the_money_runs_out() -> None:
+    async def scenario() -> tuple[FakeStore, JobController]:
+        store = FakeStore()
+        controller = _controller(store)
+        stamp = (NOW - dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        period = NOW.replace(hour=0, minute=0, second=0, microsecond=0).strftime(
+            "%Y-%m-%dT%H:%M:%SZ"
+        )
+        controller.queues.put_queue(
+            {
+                "metadata": {"name": "research"},
+                "spec": {
+                    "budget": {"spend": {"limit": 1000, "period": "24h"}},
+                    "quotas": [{"resource": "H100", "nominal": 64}],
+                },
+                "status": {
+                    "spend": {
+                        "periodStart": period,
+                        "spent": 900.0,
+                        "pricePerHour": 60.0,
+                        "accountedAt": stamp,
+                    }
+                },
+            }
+        )
+        for name, priority in (("keep", 5), ("stop", 1)):
+            body = _gang(name, priority)
+            body["spec"]["priority"] = priority
+            body["status"] = {
+                "phase": "Running",
+                "pricePerHour": 30.0,
+                "admission": {
+                    "queue": "research",
+                    "acceleratorTypes": ["H100"],
+                    "charged": [{"resource": "H100", "amount": 32}],
+                    "admittedAt": stamp,
+                },
+            }
+            controller.cache.put_job(body)
+        await controller.budgets.account(NOW)
+        return store, controller
+
+    store, controller = asyncio.run(scenario())
+    spend = store.queue_statuses["research"]["spend"]
+    # An hour at 60 USD/h: 960 of 1000 spent, and 60/h for the next 30 s fits: nothing stops.
+    assert spend["spent"] == pytest.approx(960.0, abs=0.1)
+    assert not store.deleted
+
+    async def later() -> None:
+        # 39.6 minutes more at 60 USD/h: 999.6 spent. Both jobs for another 30 s would pass
+        # 1000; one of them would not: the lower-priority one stops, the other runs on.
+        await controller.budgets.account(NOW + dt.timedelta(seconds=2376))
+
+    asyncio.run(later())
+    stopped = controller.cache.jobs[("team", "stop")]["status"]
+    assert stopped["phase"] == "Queued"
+    assert (
+        next(c for c in stopped["conditions"] if c["type"] == "Preempted")["reason"]
+        == "BudgetExhausted"
+    )
+    assert "admission" in controller.cache.jobs[("team", "keep")]["status"]
