@@ -266,3 +266,46 @@ def test_a_higher_priority_job_preempts_a_lower_one_which_waits_again(
         "json",
     )
     assert "Preempted" in {e["reason"] for e in json.loads(events)["items"]}
+
+
+def test_budgets_send_a_job_to_a_cheaper_type_and_hold_what_the_money_cannot_pay(
+    control_plane: ControlPlane, namespace: str
+) -> None:
+    # 8 H100 cost 98.32 USD/h at catalog prices, 8 A100 40.96: a 140 USD/h ceiling takes one
+    # H100 job, then sends the next to A100 (98.32 + 40.96 fits, 2 x 98.32 does not).
+    ceiling = f"{namespace}-ceiling"
+    quotas = [{"resource": "H100", "nominal": 64}, {"resource": "A100", "nominal": 64}]
+    apply(
+        control_plane,
+        namespace,
+        queue(ceiling, namespace, budget={"maxPricePerHour": 140}, quotas=quotas),
+    )
+    apply(control_plane, namespace, gpu_job("dear", ceiling, "1h"))
+    dear = eventually(
+        lambda: (s := status(control_plane, namespace, "dear")).get("admission") and s,
+        60,
+        "dear admitted",
+    )
+    assert dear["admission"]["acceleratorTypes"] == ["H100"]
+    apply(control_plane, namespace, gpu_job("cheap", ceiling, "1h"))
+    cheap = eventually(
+        lambda: condition(s := status(control_plane, namespace, "cheap"), "QuotaReserved") and s,
+        60,
+        "cheap decided",
+    )
+    assert (cheap.get("admission") or {}).get("acceleratorTypes") == ["A100"], cheap
+    # A spend limit of one cent cannot pay half a minute of either: the job waits and says so.
+    broke = f"{namespace}-broke"
+    apply(
+        control_plane,
+        namespace,
+        queue(broke, namespace, budget={"spend": {"limit": 0.01, "period": "24h"}}, quotas=quotas),
+    )
+    apply(control_plane, namespace, gpu_job("unpaid", broke, "1h"))
+    unpaid = eventually(
+        lambda: condition(s := status(control_plane, namespace, "unpaid"), "QuotaReserved") and s,
+        60,
+        "unpaid decided",
+    )
+    assert condition(unpaid, "QuotaReserved")["reason"] == "BudgetExhausted"
+    assert "budget for 24h" in condition(unpaid, "QuotaReserved")["message"]
