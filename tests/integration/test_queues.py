@@ -309,3 +309,31 @@ def test_budgets_send_a_job_to_a_cheaper_type_and_hold_what_the_money_cannot_pay
     )
     assert condition(unpaid, "QuotaReserved")["reason"] == "BudgetExhausted"
     assert "budget for 24h" in condition(unpaid, "QuotaReserved")["message"]
+
+
+def test_two_gangs_of_two_queues_wanting_the_same_nodes_both_finish(
+    control_plane: ControlPlane, namespace: str
+) -> None:
+    # Each queue admits its gang (quota is not the limit), but the four H100 nodes hold one
+    # 4 x 8-GPU gang at a time: the second waits whole, holding nothing, then runs.
+    names = []
+    for team in ("red", "blue"):
+        name = f"{namespace}-{team}"
+        apply(
+            control_plane,
+            namespace,
+            queue(name, namespace, quotas=[{"resource": "H100", "nominal": 32}]),
+        )
+        body = gpu_job(team, name, "15s", gang={"minMember": 4, "timeoutSeconds": 300})
+        body["spec"]["tasks"][0]["replicas"] = 4
+        body["spec"]["tasks"][0]["accelerators"]["types"] = ["H100"]
+        apply(control_plane, namespace, body)
+        names.append(team)
+    for team in names:
+        eventually(
+            lambda team=team: status(control_plane, namespace, team).get("phase") == "Succeeded",
+            240,
+            f"{team} Succeeded",
+        )
+    starts = sorted(status(control_plane, namespace, team)["startTime"] for team in names)
+    assert starts[0] < starts[1]
