@@ -571,6 +571,11 @@ class RunPolicy(_Model):
     )
 
 
+ONE_PRIORITY = Rule(
+    rule="!has(self.priorityClassName) || !has(self.priority) || self.priority == 0",
+    message="give either priority or priorityClassName, not both",
+    field_path=".priorityClassName",
+)
 GANG_FITS_TASKS = Rule(
     rule="!has(self.gang) || self.gang.minMember <= self.tasks.map(t, t.replicas).sum()",
     message=(
@@ -591,7 +596,7 @@ GANG_FITS_TASKS = Rule(
 class ComputeJobSpec(_Model):
     """What to run and where it may run."""
 
-    model_config = ConfigDict(json_schema_extra=validations(GANG_FITS_TASKS))
+    model_config = ConfigDict(json_schema_extra=validations(GANG_FITS_TASKS, ONE_PRIORITY))
 
     workload: Workload = Field(description="The kind of work.")
     priority: Int = Field(
@@ -610,6 +615,17 @@ class ComputeJobSpec(_Model):
             "The ComputeQueue that admits the job against its quotas. Absent: the default "
             "queue of the job's namespace (a queue with `default: true` whose namespaceSelector "
             "matches), or, when there is none, no queue: the job is admitted at once."
+        ),
+    )
+    priority_class_name: str | None = Field(
+        default=None,
+        alias="priorityClassName",
+        min_length=1,
+        max_length=253,
+        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+        description=(
+            "A PriorityClass whose value is the job's priority (instead of `priority`). The "
+            "job's pods do not carry it: Suanli orders and preempts whole jobs itself."
         ),
     )
     preemptible: Bool = Field(
@@ -651,6 +667,11 @@ class ComputeJobSpec(_Model):
             "another task is already named {value}; give each task its own name",
         )
         return value
+
+    @model_validator(mode="after")
+    def _one_priority(self) -> Self:
+        _check(ONE_PRIORITY, self.priority_class_name is None or self.priority == 0)
+        return self
 
     @model_validator(mode="after")
     def _gang_fits(self) -> Self:

@@ -68,7 +68,7 @@ class BudgetKeeper:
                 key[0],
                 key[1],
                 charge,
-                int(spec.get("priority") or 0),
+                self.gate.board.priority_of(spec) or 0,
                 str(status["admission"].get("admittedAt") or ""),
                 spec.get("preemptible", True) is not False,
             )

@@ -92,6 +92,12 @@ def register(
         if type == "DELETED" or plain.get("spec") != before:
             controller.enqueue_waiting()  # quotas changed: the waiting jobs may fit now
 
+    @kopf.on.event("scheduling.k8s.io", "v1", "priorityclasses", registry=registry)
+    async def priority_class_event(type: str | None, body: kopf.Body, **_: Any) -> None:
+        controller.queues.put_priority_class(_plain(body), deleted=type == "DELETED")
+        if controller.queues.active:
+            controller.enqueue_waiting()
+
     @kopf.on.event("", "v1", "namespaces", registry=registry)
     async def namespace_event(type: str | None, body: kopf.Body, **_: Any) -> None:
         plain = _plain(body)

@@ -54,6 +54,7 @@ class QueueBoard:
         self.bodies: dict[str, dict[str, Any]] = {}
         self.invalid: dict[str, str] = {}
         self.namespaces: dict[str, dict[str, str]] = {}
+        self.priority_classes: dict[str, int] = {}
         self._requests: dict[tuple[str, str], tuple[Any, JobRequest | None]] = {}
 
     def put_queue(self, body: Mapping[str, Any], deleted: bool = False) -> None:
@@ -75,6 +76,21 @@ class QueueBoard:
             self.namespaces.pop(name, None)
         else:
             self.namespaces[name] = dict(body["metadata"].get("labels") or {})
+
+    def put_priority_class(self, body: Mapping[str, Any], deleted: bool = False) -> None:
+        name = str(body["metadata"]["name"])
+        if deleted:
+            self.priority_classes.pop(name, None)
+        else:
+            self.priority_classes[name] = int(body.get("value") or 0)
+
+    def priority_of(self, spec: Mapping[str, Any]) -> int | None:
+        """A job's priority: its PriorityClass's value or `priority` (None: the class named
+        does not exist)."""
+        name = spec.get("priorityClassName")
+        if name:
+            return self.priority_classes.get(str(name))
+        return int(spec.get("priority") or 0)
 
     @property
     def active(self) -> bool:
@@ -118,11 +134,14 @@ class QueueBoard:
         be read (the lifecycle reports that on the job)."""
         meta = body["metadata"]
         key = (str(meta["namespace"]), str(meta["name"]))
-        version = (meta.get("uid"), meta.get("generation"), queue, id(catalog))
+        priority = self.priority_of(body.get("spec") or {})
+        if priority is None:
+            return None
+        version = (meta.get("uid"), meta.get("generation"), queue, id(catalog), priority)
         known = self._requests.get(key)
         if known is not None and known[0] == version:
             return known[1]
-        found = job_request(job, meta, queue, catalog)
+        found = job_request(job, meta, queue, catalog, priority)
         self._requests[key] = (version, found)
         return found
 
@@ -131,7 +150,7 @@ class QueueBoard:
 
 
 def job_request(
-    job: ComputeJob, meta: Mapping[str, Any], queue: str, catalog: Catalog
+    job: ComputeJob, meta: Mapping[str, Any], queue: str, catalog: Catalog, priority: int
 ) -> JobRequest | None:
     """Every replica's devices, cores and GiB, and the accelerator types all its device
     tasks accept (canonical, in the first such task's order)."""
@@ -154,7 +173,7 @@ def job_request(
         namespace=str(meta["namespace"]),
         name=str(meta["name"]),
         queue=queue,
-        priority=job.spec.priority,
+        priority=priority,
         created=str(meta.get("creationTimestamp") or ""),
         devices=devices,
         types=tuple(types or ()),

@@ -104,6 +104,12 @@ class QuotaGate:
         queue, problem = self.board.queue_of(job, key[0])
         if queue is None or problem is not None:
             return problem
+        if self.board.priority_of(body.get("spec") or {}) is None:
+            missing = (
+                f"no PriorityClass named {job.spec.priority_class_name}; create it or change "
+                "spec.priorityClassName"
+            )
+            return QuotaWait(queue, None, "PriorityClassNotFound", missing)
         if self.board.request(body, job, queue, catalog) is None:
             return None  # its pods cannot be read: the lifecycle says why on the job
         book, pending, holders = self._book_and_pending(catalog)
@@ -144,7 +150,7 @@ class QuotaGate:
                         key[0],
                         key[1],
                         charge,
-                        int(spec.get("priority") or 0),
+                        self.board.priority_of(spec) or 0,
                         str(status["admission"].get("admittedAt") or ""),
                         spec.get("preemptible", True) is not False,
                     )

@@ -223,6 +223,7 @@ OPERATOR_RULES = (
     | _grant("suanli.dev", "computejobs/finalizers", "update")
     | _grant("suanli.dev", "computequeues", "get list watch")
     | _grant("suanli.dev", "computequeues/status", "get patch update")
+    | _grant("scheduling.k8s.io", "priorityclasses", "get list watch")
     | _grant("", "pods", "get list watch create delete patch")
     | _grant("", "events", "create patch")
     | _grant("events.k8s.io", "events", "create patch")

@@ -254,3 +254,36 @@ def test_the_budget_keeper_charges_what_runs_and_stops_jobs_when_the_money_runs_
         == "BudgetExhausted"
     )
     assert "admission" in controller.cache.jobs[("team", "keep")]["status"]
+
+
+def test_a_priority_class_orders_the_job_and_a_missing_one_is_named() -> None:
+    async def scenario() -> JobController:
+        store = FakeStore()
+        controller = _controller(store)
+        controller.queues.put_priority_class({"metadata": {"name": "urgent"}, "value": 100})
+        controller.queues.put_queue(
+            {
+                "metadata": {"name": "research"},
+                "spec": {"quotas": [{"resource": "H100", "nominal": 32}]},
+            }
+        )
+        for name, spec in (
+            ("plain", {"priority": 50}),
+            ("classy", {"priorityClassName": "urgent"}),
+            ("lost", {"priorityClassName": "nowhere"}),
+        ):
+            body = _gang(name, 0)
+            body["spec"].pop("priority", None)
+            body["spec"].update(spec)
+            controller.cache.put_job(body)
+        for name in ("plain", "classy", "lost"):
+            controller.enqueue(("team", name))
+        await _settle(controller, store)
+        return controller
+
+    controller = asyncio.run(scenario())
+    jobs = {n: controller.cache.jobs[("team", n)]["status"] for n in ("plain", "classy", "lost")}
+    # Created at the same second, the class's 100 goes before the plain 50.
+    assert jobs["classy"]["admission"]["acceleratorTypes"] == ["H100"]
+    assert _reason(jobs["plain"]) == ("False", "QuotaExhausted")
+    assert _reason(jobs["lost"]) == ("False", "PriorityClassNotFound")
