@@ -233,8 +233,10 @@ class Accelerators(_Model):
         ge=0,
         le=64,
         description=(
-            "Whole devices per pod, requested as the node's extended resource (nvidia.com/gpu, "
-            "amd.com/gpu, huawei.com/Ascend910, ...). 0 means the pod takes no device."
+            "Whole devices per pod, requested as the extended resource of the accepted types "
+            "(each catalog type names its own: nvidia.com/gpu, amd.com/gpu, "
+            "huawei.com/Ascend910, huawei.com/Ascend310P, cambricon.com/mlu, hygon.com/dcu, "
+            "...; nvidia.com/gpu when types is empty). 0 means the pod takes no device."
         ),
     )
     types: list[Name] = Field(
@@ -243,7 +245,9 @@ class Accelerators(_Model):
         description=(
             "Acceptable canonical accelerator types from the catalog (H100, A100, L4, "
             "Ascend910B, ...), most preferred first. A node of another type is never used; "
-            "earlier types score higher. Empty: any type."
+            "earlier types score higher. Empty: any type. All must use one device resource "
+            "(a pod requests one): H100 with A100, or Ascend910B with Ascend910, not H100 with "
+            "Ascend910B."
         ),
         json_schema_extra={
             "x-kubernetes-list-type": "atomic",

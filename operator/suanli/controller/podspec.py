@@ -20,7 +20,6 @@ from suanli.scoring import (
     Catalog,
     DemandSpec,
 )
-from suanli.scoring.resources import VENDOR_RESOURCES
 
 SCHEDULER_NAME = "suanli-scheduler"
 TASK_LABEL = "suanli.dev/task"
@@ -46,14 +45,18 @@ def slots(job: ComputeJob, job_name: str) -> list[PodSlot]:
     ]
 
 
-def accelerator_resource(task: Task, catalog: Catalog) -> str:
-    """The device plugin's resource for the task's accepted types (the first known vendor)."""
+def accelerator_resources(task: Task, catalog: Catalog) -> list[str]:
+    """The device resources of the task's accepted types, in their order, each once."""
     types = task.accelerators.types if task.accelerators else []
-    for name in types:
-        known = catalog.get(name)
-        if known is not None:
-            return VENDOR_RESOURCES[known.vendor.value][0]
-    return DEFAULT_ACCELERATOR_RESOURCE
+    found = [known.resource for name in types if (known := catalog.get(name)) is not None]
+    return list(dict.fromkeys(found))
+
+
+def accelerator_resource(task: Task, catalog: Catalog) -> str:
+    """The device plugin's resource the task's pods request: that of its accepted types (the
+    validating webhook refuses types that need different ones), nvidia.com/gpu for any type."""
+    found = accelerator_resources(task, catalog)
+    return found[0] if found else DEFAULT_ACCELERATOR_RESOURCE
 
 
 def demand_annotation(job: ComputeJob, task: Task) -> str:

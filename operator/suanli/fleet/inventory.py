@@ -73,6 +73,16 @@ class GpuVendor(StrEnum):
     HYGON = "hygon"
 
 
+# Where each vendor's device plugins name their resources.
+_VENDOR_DOMAINS = {
+    GpuVendor.NVIDIA: "nvidia.com",
+    GpuVendor.AMD: "amd.com",
+    GpuVendor.HUAWEI: "huawei.com",
+    GpuVendor.CAMBRICON: "cambricon.com",
+    GpuVendor.HYGON: "hygon.com",
+}
+
+
 class Interconnect(StrEnum):
     INFINIBAND = "infiniband"
     ROCE = "roce"
@@ -94,11 +104,28 @@ class GpuSpec(_Strict):
     count: int = Field(ge=1, le=64)
     memory_mib: int = Field(alias="memoryMiB", ge=1, description="Memory of one device in MiB")
     family: str | None = Field(default=None, description="GPU family label, e.g. hopper")
+    resource: str | None = Field(
+        default=None,
+        description=(
+            "Extended resource the device plugin advertises when not the vendor's usual one "
+            "(huawei.com/Ascend310P, huawei.com/Ascend310)"
+        ),
+    )
 
     @field_validator("product", "family")
     @classmethod
     def _label_values(cls, value: str | None) -> str | None:
         return value if value is None else _check_label_value(value)
+
+    @model_validator(mode="after")
+    def _resource_of_vendor(self) -> GpuSpec:
+        domain = _VENDOR_DOMAINS[self.vendor]
+        if self.resource is not None and not self.resource.startswith(f"{domain}/"):
+            raise ValueError(
+                f"resource {self.resource!r} is not a {self.vendor.value} device resource; "
+                f"{self.vendor.value} device plugins advertise names under {domain}/"
+            )
+        return self
 
 
 class HpcSpec(_Strict):

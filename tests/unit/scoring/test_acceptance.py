@@ -171,7 +171,7 @@ def test_over_the_price_ceiling_is_unresolvable(
     assert verdict.outcome is Outcome.UNRESOLVABLE
     assert verdict.reason == "price 98.32 USD/h (on-demand) for 8 of 8 nvidia.com/gpu > 40 USD/h"
     assert "4 nodes: price above 40 USD/h" in decision.unschedulable_reason
-    assert decision.unschedulable_reason.startswith("22 nodes: accelerator type not in [H100]")
+    assert decision.unschedulable_reason.startswith("18 nodes: accelerator type not in [H100]")
 
 
 def test_best_nodes_narrows_deterministically(
