@@ -106,7 +106,7 @@ def _check_unique(values: Sequence[str], message: str) -> None:
 
 
 class Workload(StrEnum):
-    """What kind of work the job is; it selects defaults and how reasons are worded."""
+    """What kind of work the job is; it selects the default weights of the score signals."""
 
     TRAINING = "training"
     INFERENCE = "inference"
@@ -592,7 +592,13 @@ class ComputeJobSpec(_Model):
 
     model_config = ConfigDict(json_schema_extra=validations(GANG_FITS_TASKS))
 
-    workload: Workload = Field(description="The kind of work.")
+    workload: Workload = Field(
+        default=Workload.BATCH,
+        description=(
+            "The kind of work. It selects the default weight of each score signal that "
+            "policy.weights leaves unset (see Workload defaults)."
+        ),
+    )
     priority: Int = Field(
         default=0,
         ge=-1_000_000_000,

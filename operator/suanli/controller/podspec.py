@@ -13,6 +13,7 @@ from typing import Any
 
 from suanli.api import ComputeJob, Task
 from suanli.api.models import API_VERSION, KIND
+from suanli.api.workloads import job_weights
 from suanli.scoring import (
     DEMAND_ANNOTATION,
     JOB_LABEL,
@@ -83,10 +84,8 @@ def demand_annotation(job: ComputeJob, task: Task) -> str:
         )
     if spec.cost:
         fields.update(maxPricePerHour=spec.cost.max_price_per_hour, billing=spec.cost.billing.value)
-    if spec.policy and spec.policy.weights:
-        weights = spec.policy.weights.model_dump(exclude_none=True)
-        if weights:
-            fields["weights"] = weights
+    # Always written: the extender's own defaults are for pods that name no workload.
+    fields["weights"] = job_weights(spec)
     # Validate through the extender's own model so the two never disagree on the format.
     demand = DemandSpec.model_validate({k: v for k, v in fields.items() if v is not None})
     return json.dumps(
