@@ -272,6 +272,14 @@ def test_operator_metrics(operator: Operator, namespace: str, control_plane: Con
             "spec.cost.maxPricePerHour",
             "below the cheapest",
         ),
+        (
+            # Two vendors in preference order: a pod's device request is fixed at creation, so
+            # the job is refused rather than left unschedulable on one of them.
+            {"count": 1, "types": ["MLU370", "K100-AI"]},
+            None,
+            "spec.tasks[0].accelerators.types",
+            "MLU370 uses cambricon.com/mlu, K100-AI uses hygon.com/dcu",
+        ),
     ],
 )
 def test_catalog_checks_refuse_at_apply_time(
