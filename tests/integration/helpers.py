@@ -61,6 +61,7 @@ def suanli_pod(
     memory: str = "1Gi",
     job: str | None = None,
     run: str | None = None,
+    tolerations: list[dict[str, str]] | None = None,
 ) -> dict[str, Any]:
     """A pod for the suanli-scheduler, as the operator would create it."""
     annotations: dict[str, str] = {}
@@ -80,6 +81,7 @@ def suanli_pod(
         "spec": {
             "schedulerName": "suanli-scheduler",
             "containers": [{"name": "main", "image": "busybox", "resources": resources}],
+            **({"tolerations": tolerations} if tolerations else {}),
         },
     }
 

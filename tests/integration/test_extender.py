@@ -141,16 +141,20 @@ def test_infiniband_job_stays_within_one_rack(control_plane: ControlPlane, names
 def test_edge_job_stays_near_its_data_site(control_plane: ControlPlane, namespace: str) -> None:
     core = control_plane.core
     demand = {"tiers": ["edge"], "sites": ["sh-edge-1"], "maxLatencyMs": 20}
+    # The fleet's edge nodes carry KubeEdge's taint, as the operator's edge pods tolerate it.
+    edge = dict(tolerations=[{"key": "node-role.kubernetes.io/edge", "operator": "Exists"}])
     for index in range(3):
         name = _create(
-            control_plane, namespace, suanli_pod(f"edge-{index}", demand=demand, gpus=1, cpu="2")
+            control_plane,
+            namespace,
+            suanli_pod(f"edge-{index}", demand=demand, gpus=1, cpu="2", **edge),
         )
         labels = node_labels(core, node_of(core, namespace, name))
         assert labels["suanli.dev/site"] == "sh-edge-1"
         assert labels["topology.kubernetes.io/region"] == "cn-east-1"
     # The Shanghai edge GPUs are full; Beijing is 28 ms away: the pod waits instead of going far.
     name = _create(
-        control_plane, namespace, suanli_pod("edge-extra", demand=demand, gpus=1, cpu="2")
+        control_plane, namespace, suanli_pod("edge-extra", demand=demand, gpus=1, cpu="2", **edge)
     )
     assert "latency" in _unschedulable(control_plane, namespace, name)
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from suanli.api import ComputeJob, Task
 from suanli.api.models import API_VERSION, KIND
 from suanli.api.workloads import job_weights
+from suanli.controller.edge import DEFAULTS, with_edge_tolerations
 from suanli.scoring import (
     DEMAND_ANNOTATION,
     JOB_LABEL,
@@ -109,6 +111,7 @@ def pod_manifest(
     *,
     attempt: int = 1,
     planned_node: str | None = None,
+    edge_tolerations: Sequence[dict[str, str]] = DEFAULTS,
 ) -> dict[str, Any]:
     task = next(t for t in job.spec.tasks if t.name == slot.task)
     template = copy.deepcopy(task.template)
@@ -124,6 +127,7 @@ def pod_manifest(
     count = task.accelerators.count if task.accelerators else 0
     if count and spec.get("containers"):
         _with_devices(spec["containers"][0], accelerator_resource(task, catalog), count)
+    with_edge_tolerations(job, spec, edge_tolerations)
     spec["schedulerName"] = SCHEDULER_NAME
     # The job restarts failed pods itself (backoffLimit); the kubelet must not.
     spec["restartPolicy"] = "Never"

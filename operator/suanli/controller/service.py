@@ -8,7 +8,7 @@ import asyncio
 import datetime as dt
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from suanli.api import ComputeJob, Phase
 from suanli.configfiles import ScoringConfigFiles
+from suanli.controller import edge
 from suanli.controller.admission import Admission, plan_gang
 from suanli.controller.lifecycle import Actions, Observed, reconcile
 from suanli.controller.podspec import PodSlot, pod_manifest
@@ -86,7 +87,9 @@ class JobController:
         metrics: OperatorMetrics,
         post_event: EventPoster,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        edge_tolerations: Sequence[dict[str, str]] = edge.DEFAULTS,
     ) -> None:
+        self.edge_tolerations = tuple(edge_tolerations)
         self.store = store
         self.cluster = cluster
         self.config_files = config_files
@@ -195,7 +198,13 @@ class JobController:
         batch = actions.create[:_CREATE_BATCH]
         manifests = [
             pod_manifest(
-                job, dict(meta), c.slot, catalog, attempt=c.attempt, planned_node=c.planned_node
+                job,
+                dict(meta),
+                c.slot,
+                catalog,
+                attempt=c.attempt,
+                planned_node=c.planned_node,
+                edge_tolerations=self.edge_tolerations,
             )
             for c in batch
         ]
@@ -290,7 +299,14 @@ class JobController:
         meta = body["metadata"]
         catalog = self.config_files.catalog
         try:
-            demands = [parse_pod(pod_manifest(job, dict(meta), slot, catalog)) for slot in missing]
+            demands = [
+                parse_pod(
+                    pod_manifest(
+                        job, dict(meta), slot, catalog, edge_tolerations=self.edge_tolerations
+                    )
+                )
+                for slot in missing
+            ]
         except DemandError as error:
             return Admission({}, False, f"the job's pods cannot be scored: {error}")
         gang = job.spec.gang

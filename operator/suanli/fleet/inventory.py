@@ -158,6 +158,27 @@ class HpcSpec(_Strict):
         return value
 
 
+class TaintEffect(StrEnum):
+    NO_SCHEDULE = "NoSchedule"
+    PREFER_NO_SCHEDULE = "PreferNoSchedule"
+    NO_EXECUTE = "NoExecute"
+
+
+class TaintSpec(_Strict):
+    """A taint on every node of the pool, as `kubectl taint` or an edge agent sets it."""
+
+    key: str = Field(
+        min_length=1, max_length=253, pattern=r"^[A-Za-z0-9]([-A-Za-z0-9_./]*[A-Za-z0-9])?$"
+    )
+    value: str = ""
+    effect: TaintEffect
+
+    @field_validator("value")
+    @classmethod
+    def _value_is_label(cls, value: str) -> str:
+        return _check_label_value(value)
+
+
 class NodePool(_Strict):
     """A group of identical nodes named `<name>-<index>`."""
 
@@ -176,6 +197,7 @@ class NodePool(_Strict):
     hpc: HpcSpec | None = None
     price_per_hour: float | None = Field(default=None, alias="pricePerHour", ge=0)
     labels: dict[str, str] = Field(default_factory=dict)
+    taints: list[TaintSpec] = Field(default_factory=list)
 
     @field_validator("name")
     @classmethod

@@ -147,7 +147,9 @@ def node_manifest(pool: NodePool, index: int) -> dict[str, Any]:
             "labels": node_labels(pool, index, name),
             "annotations": annotations,
         },
-        "spec": {},
+        "spec": {"taints": [t.model_dump(mode="json", exclude_defaults=True) for t in pool.taints]}
+        if pool.taints
+        else {},
         "status": {
             "capacity": capacity,
             "allocatable": dict(capacity),

@@ -22,6 +22,7 @@ from suanli.scoring.resources import (
     Resources,
     parse_resource_list,
 )
+from suanli.scoring.taints import Taint, node_taints
 
 PRICE_ANNOTATION = "suanli.dev/price-per-hour"
 CPUID_PREFIX = "feature.node.kubernetes.io/cpu-cpuid."
@@ -92,6 +93,8 @@ class NodeFacts:
     tier: Tier
     allocatable: Resources
     price_per_hour: float
+    # NoSchedule and NoExecute taints, sorted: nodes tainted alike stay one class.
+    taints: tuple[Taint, ...] = ()
 
     def domain(self, kind: Domain) -> str | None:
         """The node's value for a topology domain, None if it does not carry one."""
@@ -234,4 +237,5 @@ def node_facts(
         tier=_tier(labels, keys),
         allocatable=allocatable,
         price_per_hour=_price(annotations, accelerator),
+        taints=node_taints(_mapping(node.get("spec"))),
     )

@@ -55,6 +55,7 @@ def test_default_fleet_has_every_kind_of_node() -> None:
             "label value",
         ),
         (_pool(tier="orbit"), "pools[0](gpu).tier", "'cloud', 'edge' or 'device'"),
+        (_pool(taints=[{"key": "edge", "effect": "Never"}]), "taints[0].effect", "'NoSchedule'"),
         (
             _pool(gpu={"product": "310P3", "count": 1, "memoryMiB": 1, "resource": "huawei.com/x"}),
             "pools[0](gpu).gpu",

@@ -2,6 +2,7 @@
 
 import pytest
 
+from suanli.cli import default_fleet
 from suanli.fleet import node_manifests, parse_fleet
 from suanli.fleet.nodes import KWOK_NODE_ANNOTATION
 
@@ -124,6 +125,19 @@ def test_edge_pool_carries_kubeedge_and_openyurt_markers() -> None:
     assert labels["node-role.kubernetes.io/edge"] == ""
     assert labels["openyurt.io/is-edge-worker"] == "true"
     assert labels["apps.openyurt.io/nodepool"] == "shanghai"
+
+
+def test_pool_taints_go_on_every_node() -> None:
+    taint = {"key": "node-role.kubernetes.io/edge", "effect": "NoSchedule"}
+    nodes = _nodes({"tier": "edge", "taints": [taint]})
+    assert [n["spec"] for n in nodes] == [{"taints": [taint]}] * 2
+    assert _nodes({})[0]["spec"] == {}
+
+
+def test_demo_edge_nodes_are_tainted_as_kubeedge_taints_them() -> None:
+    fleet = list(node_manifests(default_fleet()))
+    tainted = {n["metadata"]["labels"]["suanli.dev/pool"] for n in fleet if n["spec"]}
+    assert tainted == {"edge-sh", "edge-bj", "device-sh"}
 
 
 def test_price_annotation_and_extra_labels() -> None:
