@@ -98,3 +98,8 @@ def node_of(core: client.CoreV1Api, namespace: str, name: str, timeout: float = 
 def node_labels(core: client.CoreV1Api, node: str) -> dict[str, str]:
     response: Any = core.read_node(node, _preload_content=False)
     return dict(json.loads(response.data)["metadata"].get("labels") or {})
+
+
+def node_taints(core: client.CoreV1Api, node: str) -> list[dict[str, str]]:
+    response: Any = core.read_node(node, _preload_content=False)
+    return list(json.loads(response.data)["spec"].get("taints") or [])

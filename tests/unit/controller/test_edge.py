@@ -108,3 +108,14 @@ def test_gang_planning_sees_the_taints_kube_scheduler_filters_by() -> None:
     assert not refused.admitted
     assert "untolerated taint node-role.kubernetes.io/edge:NoSchedule" in refused.reason
     assert plan().admitted
+
+
+def test_taints_survive_a_catalog_reload() -> None:
+    catalogs = [FILES.catalog]
+    feed = ClusterFeed(lambda: catalogs[-1])
+    feed.replace_nodes(node_manifests(default_fleet()))
+    catalogs.append(ScoringConfigFiles(None, None).catalog)  # a new catalog object: re-read
+    feed.refresh_catalog()
+    node = feed.node("edge-sh-0")
+    assert node is not None
+    assert [str(t) for t in node.facts.taints] == ["node-role.kubernetes.io/edge:NoSchedule"]
