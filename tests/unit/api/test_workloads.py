@@ -9,11 +9,15 @@ import pytest
 
 from suanli.api import ComputeJob, Workload, crd
 from suanli.api.workloads import DEFAULT_WORKLOAD, WORKLOAD_WEIGHTS, job_weights
+from suanli.cli import default_fleet
 from suanli.configfiles import ScoringConfigFiles
 from suanli.controller.podspec import pod_manifest, slots
-from suanli.scoring import parse_pod
+from suanli.fleet import node_manifests
+from suanli.scoring import Snapshot, evaluate, parse_pod
 
-CATALOG = ScoringConfigFiles(None, None).catalog
+FILES = ScoringConfigFiles(None, None)
+REQUESTS = {"requests": {"cpu": "2", "memory": "4Gi"}}
+CATALOG, LATENCY = FILES.catalog, FILES.latency
 
 
 def _job(**spec: Any) -> ComputeJob:
@@ -97,3 +101,34 @@ def test_the_apiserver_fills_in_the_same_default() -> None:
     workload = crd.openapi_schema()["properties"]["spec"]["properties"]["workload"]
     assert workload["default"] == DEFAULT_WORKLOAD.value == "batch"
     assert "workload" not in crd.openapi_schema()["properties"]["spec"].get("required", [])
+
+
+@pytest.mark.parametrize(
+    ("workload", "pool"),
+    [
+        # Accelerator fit first: the preferred, faster L40S, far from the data.
+        ("training", "l40s-usw2"),
+        # Locality first: the L4 at the edge site the data comes from.
+        ("inference", "edge-sh"),
+        ("edge", "edge-sh"),
+    ],
+)
+def test_the_workload_changes_where_the_same_job_lands(workload: str, pool: str) -> None:
+    job = _job(
+        workload=workload,
+        tasks=[
+            {
+                "name": "w",
+                "replicas": 1,
+                "accelerators": {"count": 1, "types": ["L40S", "L4"]},
+                "template": {"spec": {"containers": [{"name": "c", "resources": REQUESTS}]}},
+            }
+        ],
+        locality={"tiers": ["edge", "cloud"], "sites": ["sh-edge-1"]},
+    )
+    manifest = pod_manifest(
+        job, {"name": "j", "namespace": "ns", "uid": "u"}, slots(job, "j")[0], CATALOG
+    )
+    nodes = Snapshot.from_objects(list(node_manifests(default_fleet())), [], CATALOG).nodes
+    decision = evaluate(parse_pod(manifest), nodes, CATALOG, LATENCY)
+    assert decision.ranking[0].rsplit("-", 1)[0] == pool
