@@ -418,7 +418,9 @@ class Locality(_Model):
         max_length=3,
         description=(
             "Acceptable tiers, most preferred first; nodes of other tiers are not used. "
-            "Empty: any tier, cloud preferred."
+            "Empty: any tier, cloud preferred. Naming edge or device gives the pods the "
+            "operator's edge tolerations (KubeEdge's node-role.kubernetes.io/edge:NoSchedule "
+            "by default), so tainted edge nodes can take them."
         ),
         json_schema_extra={"x-kubernetes-list-type": "atomic", **validations(UNIQUE_TIERS)},
     )
