@@ -126,7 +126,10 @@ def pending_pods(kind: str, index: int) -> dict[str, Any]:
         return _pod(name, None, {"cpu": "2", "memory": "4Gi"})
     if kind == "edge-latency":
         demand = {"tiers": ["edge"], "sites": ["sh-edge-1"], "maxLatencyMs": 30}
-        return _pod(name, None, {"cpu": "500m"}, demand)
+        pod = _pod(name, None, {"cpu": "500m"}, demand)
+        # As the operator gives edge jobs: the fleet's edge nodes are tainted.
+        pod["spec"]["tolerations"] = [{"key": "node-role.kubernetes.io/edge", "operator": "Exists"}]
+        return pod
     raise ValueError(kind)
 
 

@@ -207,12 +207,14 @@ def _cmd_operator(args: argparse.Namespace) -> int:
         webhook_port=args.webhook_port,
         webhook_addr=args.webhook_addr,
         webhook_host=args.webhook_host,
+        edge_tolerations=args.edge_tolerations,
         **({"identity": args.identity} if args.identity else {}),
     )
     return run(settings)
 
 
 def _add_operator(commands: Any) -> None:
+    from suanli.controller.edge import DEFAULT_EDGE_TOLERATIONS, parse_tolerations
     from suanli.devcluster.cluster import default_state_dir
 
     operator = commands.add_parser("operator", help="run the ComputeJob operator (kopf)")
@@ -246,6 +248,24 @@ def _add_operator(commands: Any) -> None:
         "--catalog", type=Path, help="accelerator catalog file (re-read on change)"
     )
     operator.add_argument("--latency", type=Path, help="site latency map file (re-read on change)")
+
+    def edge_tolerations(text: str) -> tuple[str, ...]:
+        listed = tuple(t.strip() for t in text.split(",") if t.strip())
+        try:
+            parse_tolerations(listed)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+        return listed
+
+    operator.add_argument(
+        "--edge-tolerations",
+        type=edge_tolerations,
+        default=",".join(DEFAULT_EDGE_TOLERATIONS),
+        help=(
+            "taints that pods of jobs asking for the edge or device tier tolerate, comma-separated "
+            "key[=value][:effect] (default: %(default)s; empty: none)"
+        ),
+    )
     operator.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error"]
     )

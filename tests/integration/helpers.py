@@ -61,6 +61,7 @@ def suanli_pod(
     memory: str = "1Gi",
     job: str | None = None,
     run: str | None = None,
+    tolerations: list[dict[str, str]] | None = None,
 ) -> dict[str, Any]:
     """A pod for the suanli-scheduler, as the operator would create it."""
     annotations: dict[str, str] = {}
@@ -80,6 +81,7 @@ def suanli_pod(
         "spec": {
             "schedulerName": "suanli-scheduler",
             "containers": [{"name": "main", "image": "busybox", "resources": resources}],
+            **({"tolerations": tolerations} if tolerations else {}),
         },
     }
 
@@ -96,3 +98,8 @@ def node_of(core: client.CoreV1Api, namespace: str, name: str, timeout: float = 
 def node_labels(core: client.CoreV1Api, node: str) -> dict[str, str]:
     response: Any = core.read_node(node, _preload_content=False)
     return dict(json.loads(response.data)["metadata"].get("labels") or {})
+
+
+def node_taints(core: client.CoreV1Api, node: str) -> list[dict[str, str]]:
+    response: Any = core.read_node(node, _preload_content=False)
+    return list(json.loads(response.data)["spec"].get("taints") or [])

@@ -27,9 +27,9 @@ def _suanli(state_dir: Path, *args: str, timeout: float = 240) -> subprocess.Com
 
 def test_up_refuses_a_second_start_and_down_leaves_nothing(tmp_path: Path) -> None:
     state_dir = tmp_path / "dev"
-    started = _suanli(state_dir, "up", "--nodes=11")
+    started = _suanli(state_dir, "up", "--nodes=14")
     assert started.returncode == 0, started.stderr
-    assert "11 nodes Ready" in started.stdout
+    assert "14 nodes Ready" in started.stdout
     state = ClusterState.model_validate_json((state_dir / "cluster.json").read_text())
     try:
         assert _suanli(state_dir, "status").returncode == 0

@@ -19,6 +19,7 @@ from tests.integration.helpers import (
     eventually,
     new_namespace,
     node_labels,
+    node_taints,
     raw_pods,
     suanli_pod,
 )
@@ -92,6 +93,13 @@ def test_examples_run_to_completion_with_placements_and_cost(
     assert done["llm-finetune"]["status"]["acceleratorType"] == "H100"
     assert len({lab["suanli.dev/rack"] for lab in labels_of("cfd-mpi")}) == 1
     assert {lab["suanli.dev/site"] for lab in labels_of("camera-inference")} == {"sh-edge-1"}
+    # The edge nodes are tainted as KubeEdge's are; the edge job's pods tolerate it.
+    kubeedge = {"key": "node-role.kubernetes.io/edge", "effect": "NoSchedule"}
+    for placement in done["camera-inference"]["status"]["placements"]:
+        assert kubeedge in node_taints(core, placement["node"])
+    edge_pods = [p for p in raw_pods(core, namespace) if p["metadata"]["name"].startswith("camera")]
+    assert edge_pods
+    assert all({**kubeedge, "operator": "Exists"} in p["spec"]["tolerations"] for p in edge_pods)
     assert not any("nvidia.com/gpu.product" in lab for lab in labels_of("etl-shards"))
     for name, body in done.items():
         status = body["status"]
@@ -271,6 +279,14 @@ def test_operator_metrics(operator: Operator, namespace: str, control_plane: Con
             {"maxPricePerHour": 5},
             "spec.cost.maxPricePerHour",
             "below the cheapest",
+        ),
+        (
+            # Two vendors in preference order: a pod's device request is fixed at creation, so
+            # the job is refused rather than left unschedulable on one of them.
+            {"count": 1, "types": ["MLU370", "K100-AI"]},
+            None,
+            "spec.tasks[0].accelerators.types",
+            "MLU370 uses cambricon.com/mlu, K100-AI uses hygon.com/dcu",
         ),
     ],
 )

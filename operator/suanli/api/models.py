@@ -111,7 +111,7 @@ def _check_unique(values: Sequence[str], message: str) -> None:
 
 
 class Workload(StrEnum):
-    """What kind of work the job is; it selects defaults and how reasons are worded."""
+    """What kind of work the job is; it selects the default weights of the score signals."""
 
     TRAINING = "training"
     INFERENCE = "inference"
@@ -238,8 +238,10 @@ class Accelerators(_Model):
         ge=0,
         le=64,
         description=(
-            "Whole devices per pod, requested as the node's extended resource (nvidia.com/gpu, "
-            "amd.com/gpu, huawei.com/Ascend910, ...). 0 means the pod takes no device."
+            "Whole devices per pod, requested as the extended resource of the accepted types "
+            "(each catalog type names its own: nvidia.com/gpu, amd.com/gpu, "
+            "huawei.com/Ascend910, huawei.com/Ascend310P, cambricon.com/mlu, hygon.com/dcu, "
+            "...; nvidia.com/gpu when types is empty). 0 means the pod takes no device."
         ),
     )
     types: list[Name] = Field(
@@ -248,7 +250,9 @@ class Accelerators(_Model):
         description=(
             "Acceptable canonical accelerator types from the catalog (H100, A100, L4, "
             "Ascend910B, ...), most preferred first. A node of another type is never used; "
-            "earlier types score higher. Empty: any type."
+            "earlier types score higher. Empty: any type. All must use one device resource "
+            "(a pod requests one): H100 with A100, or Ascend910B with Ascend910, not H100 with "
+            "Ascend910B."
         ),
         json_schema_extra={
             "x-kubernetes-list-type": "atomic",
@@ -419,7 +423,9 @@ class Locality(_Model):
         max_length=3,
         description=(
             "Acceptable tiers, most preferred first; nodes of other tiers are not used. "
-            "Empty: any tier, cloud preferred."
+            "Empty: any tier, cloud preferred. Naming edge or device gives the pods the "
+            "operator's edge tolerations (KubeEdge's node-role.kubernetes.io/edge:NoSchedule "
+            "by default), so tainted edge nodes can take them."
         ),
         json_schema_extra={"x-kubernetes-list-type": "atomic", **validations(UNIQUE_TIERS)},
     )
@@ -598,7 +604,13 @@ class ComputeJobSpec(_Model):
 
     model_config = ConfigDict(json_schema_extra=validations(GANG_FITS_TASKS, ONE_PRIORITY))
 
-    workload: Workload = Field(description="The kind of work.")
+    workload: Workload = Field(
+        default=Workload.BATCH,
+        description=(
+            "The kind of work. It selects the default weight of each score signal that "
+            "policy.weights leaves unset (see Workload defaults)."
+        ),
+    )
     priority: Int = Field(
         default=0,
         ge=-1_000_000_000,

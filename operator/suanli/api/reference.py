@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from suanli.api import crd, models, queues
+from suanli.api.workloads import DEFAULT_WORKLOAD, weights_table
 
 _INTRO = f"""\
 # ComputeJob API reference
@@ -190,9 +191,29 @@ for one of the job's accepted accelerator types in preference order. Until then 
 """
 
 
+def _workloads() -> Iterator[str]:
+    yield "## Workload defaults"
+    yield ""
+    yield (
+        f"`spec.workload` (default `{DEFAULT_WORKLOAD.value}`) selects the weight of each "
+        "score signal that `spec.policy.weights` leaves unset; a weight the job sets wins. "
+        "The operator writes the resulting weights into every pod's `suanli.dev/demand` "
+        "annotation, so the extender and the gang planner score with them (signals: "
+        "docs/scoring.md)."
+    )
+    yield ""
+    yield weights_table()
+    yield ""
+    yield (
+        "Nothing else depends on the workload: filters, gang admission and the pods created "
+        "are the same for every kind; it also fills the `Workload` column."
+    )
+    yield ""
+
+
 def render() -> str:
     schema = crd.openapi_schema()["properties"]
-    lines = [_INTRO, *_columns(), "## Fields", ""]
+    lines = [_INTRO, *_columns(), *_workloads(), "## Fields", ""]
     lines += _section("spec", schema["spec"])
     lines += _section("status", schema["status"])
     queue = crd.openapi_schema(crd.QUEUES)["properties"]

@@ -14,6 +14,8 @@ from typing import Any
 
 from suanli.api import ComputeJob, Task
 from suanli.api.models import API_VERSION, KIND
+from suanli.api.workloads import job_weights
+from suanli.controller.edge import DEFAULTS, with_edge_tolerations
 from suanli.scoring import (
     DEMAND_ANNOTATION,
     JOB_LABEL,
@@ -21,7 +23,6 @@ from suanli.scoring import (
     Catalog,
     DemandSpec,
 )
-from suanli.scoring.resources import VENDOR_RESOURCES
 
 SCHEDULER_NAME = "suanli-scheduler"
 TASK_LABEL = "suanli.dev/task"
@@ -47,19 +48,24 @@ def slots(job: ComputeJob, job_name: str) -> list[PodSlot]:
     ]
 
 
+def accelerator_resources(
+    task: Task, catalog: Catalog, admitted: Sequence[str] | None = None
+) -> list[str]:
+    """The device resources of the task's accepted types, in their order, each once;
+    `admitted`: the types its queue admitted it for, which take their place."""
+    types = list(admitted) if admitted else (task.accelerators.types if task.accelerators else [])
+    found = [known.resource for name in types if (known := catalog.get(name)) is not None]
+    return list(dict.fromkeys(found))
+
+
 def accelerator_resource(
     task: Task, catalog: Catalog, admitted: Sequence[str] | None = None
 ) -> str:
-    """The device plugin's resource for the task's accepted types (the first known vendor);
-    `admitted`: the types its queue admitted it for, which take their place."""
-    types = task.accelerators.types if task.accelerators else []
-    if admitted:
-        types = list(admitted)
-    for name in types:
-        known = catalog.get(name)
-        if known is not None:
-            return VENDOR_RESOURCES[known.vendor.value][0]
-    return DEFAULT_ACCELERATOR_RESOURCE
+    """The device plugin's resource the task's pods request: that of its accepted (or
+    admitted) types (the validating webhook refuses types that need different ones),
+    nvidia.com/gpu for any type."""
+    found = accelerator_resources(task, catalog, admitted)
+    return found[0] if found else DEFAULT_ACCELERATOR_RESOURCE
 
 
 def demand_annotation(job: ComputeJob, task: Task, admitted: Sequence[str] | None = None) -> str:
@@ -87,10 +93,8 @@ def demand_annotation(job: ComputeJob, task: Task, admitted: Sequence[str] | Non
         )
     if spec.cost:
         fields.update(maxPricePerHour=spec.cost.max_price_per_hour, billing=spec.cost.billing.value)
-    if spec.policy and spec.policy.weights:
-        weights = spec.policy.weights.model_dump(exclude_none=True)
-        if weights:
-            fields["weights"] = weights
+    # Always written: the extender's own defaults are for pods that name no workload.
+    fields["weights"] = job_weights(spec)
     # Validate through the extender's own model so the two never disagree on the format.
     demand = DemandSpec.model_validate({k: v for k, v in fields.items() if v is not None})
     return json.dumps(
@@ -115,6 +119,7 @@ def pod_manifest(
     attempt: int = 1,
     planned_node: str | None = None,
     admitted_types: Sequence[str] | None = None,
+    edge_tolerations: Sequence[dict[str, str]] = DEFAULTS,
 ) -> dict[str, Any]:
     task = next(t for t in job.spec.tasks if t.name == slot.task)
     template = copy.deepcopy(task.template)
@@ -132,6 +137,7 @@ def pod_manifest(
     if count and spec.get("containers"):
         resource = accelerator_resource(task, catalog, admitted)
         _with_devices(spec["containers"][0], resource, count)
+    with_edge_tolerations(job, spec, edge_tolerations)
     spec["schedulerName"] = SCHEDULER_NAME
     # The job restarts failed pods itself (backoffLimit); the kubelet must not.
     spec["restartPolicy"] = "Never"

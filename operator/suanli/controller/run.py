@@ -15,9 +15,10 @@ import kopf
 from aiohttp import web
 from kubernetes import client
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from suanli.configfiles import ScoringConfigFiles
+from suanli.controller.edge import DEFAULT_EDGE_TOLERATIONS, parse_tolerations
 from suanli.controller.handlers import Webhook, register
 from suanli.controller.service import JobController
 from suanli.controller.store import JobStore
@@ -49,6 +50,17 @@ class OperatorSettings(BaseModel):
     webhook_host: str = Field(
         default="127.0.0.1", description="the address the apiserver calls the webhook on"
     )
+    edge_tolerations: tuple[str, ...] = Field(
+        default=DEFAULT_EDGE_TOLERATIONS,
+        description="key[=value][:effect] taints the pods of jobs asking for the edge tolerate",
+    )
+
+    @field_validator("edge_tolerations")
+    @classmethod
+    def _tolerations_parse(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        parse_tolerations(value)  # a ValueError names the entry and the syntax
+        return value
+
     identity: str = Field(
         default_factory=socket.gethostname,
         description="leader-election identity: the pod name, so a restarted container resumes",
@@ -147,6 +159,7 @@ async def run_operator(settings: OperatorSettings) -> int:
         config_files=config_files,
         metrics=metrics,
         post_event=store.post_event,
+        edge_tolerations=parse_tolerations(settings.edge_tolerations),
     )
     before_scrape.append(controller.export_gauges)
     # Waiting gangs are re-planned as soon as a pod leaves a node or a node appears.

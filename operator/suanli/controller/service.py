@@ -8,7 +8,7 @@ import asyncio
 import datetime as dt
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from suanli.api import ComputeJob, Phase
 from suanli.configfiles import ScoringConfigFiles
+from suanli.controller import edge
 from suanli.controller.admission import Admission, plan_gang
 from suanli.controller.budgets import BudgetKeeper
 from suanli.controller.lifecycle import Actions, Observed, reconcile
@@ -92,7 +93,9 @@ class JobController:
         metrics: OperatorMetrics,
         post_event: EventPoster,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        edge_tolerations: Sequence[dict[str, str]] = edge.DEFAULTS,
     ) -> None:
+        self.edge_tolerations = tuple(edge_tolerations)
         self.store = store
         self.cluster = cluster
         self.config_files = config_files
@@ -244,6 +247,7 @@ class JobController:
                 attempt=c.attempt,
                 planned_node=c.planned_node,
                 admitted_types=admission.accelerator_types if admission else None,
+                edge_tolerations=self.edge_tolerations,
             )
             for c in batch
         ]
@@ -352,7 +356,14 @@ class JobController:
         try:
             demands = [
                 parse_pod(
-                    pod_manifest(job, dict(meta), slot, catalog, admitted_types=admitted_types)
+                    pod_manifest(
+                        job,
+                        dict(meta),
+                        slot,
+                        catalog,
+                        admitted_types=admitted_types,
+                        edge_tolerations=self.edge_tolerations,
+                    )
                 )
                 for slot in missing
             ]

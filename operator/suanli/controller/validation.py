@@ -25,11 +25,15 @@ def _known_types(
             )
         else:
             known.append(found)
-    vendors = sorted({t.vendor.value for t in known})
-    if len(vendors) > 1:
+    # A pod's device request is fixed when it is created and names one resource, so one pod
+    # cannot take whichever of two resources is free when it is scheduled.
+    resources = {t.name: t.resource for t in known}
+    if len(set(resources.values())) > 1:
+        uses = ", ".join(f"{name} uses {resource}" for name, resource in resources.items())
         problems.append(
-            f"{where}.types: mixes vendors ({', '.join(vendors)}); a pod requests one vendor's "
-            "devices, so split the task into one task per vendor"
+            f"{where}.types: the types need different device resources ({uses}); a pod requests "
+            "one resource, so list only types of one resource in a task (submit one job per "
+            "resource to try each)"
         )
     return known, problems
 

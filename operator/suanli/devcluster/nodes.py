@@ -42,8 +42,8 @@ def _create_or_update(api: client.CoreV1Api, manifest: dict[str, Any]) -> None:
             raise ClusterError(
                 f"creating node {name} failed: {error.status} {error.reason}"
             ) from None
-        # Re-applying a fleet updates labels and capacity in place.
-        api.patch_node(name, {"metadata": manifest["metadata"]})
+        # Re-applying a fleet updates labels, taints and capacity in place.
+        api.patch_node(name, {"metadata": manifest["metadata"], "spec": manifest["spec"]})
         api.patch_node_status(name, {"status": manifest["status"]})
 
 

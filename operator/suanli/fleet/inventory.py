@@ -73,6 +73,16 @@ class GpuVendor(StrEnum):
     HYGON = "hygon"
 
 
+# Where each vendor's device plugins name their resources.
+_VENDOR_DOMAINS = {
+    GpuVendor.NVIDIA: "nvidia.com",
+    GpuVendor.AMD: "amd.com",
+    GpuVendor.HUAWEI: "huawei.com",
+    GpuVendor.CAMBRICON: "cambricon.com",
+    GpuVendor.HYGON: "hygon.com",
+}
+
+
 class Interconnect(StrEnum):
     INFINIBAND = "infiniband"
     ROCE = "roce"
@@ -94,11 +104,28 @@ class GpuSpec(_Strict):
     count: int = Field(ge=1, le=64)
     memory_mib: int = Field(alias="memoryMiB", ge=1, description="Memory of one device in MiB")
     family: str | None = Field(default=None, description="GPU family label, e.g. hopper")
+    resource: str | None = Field(
+        default=None,
+        description=(
+            "Extended resource the device plugin advertises when not the vendor's usual one "
+            "(huawei.com/Ascend310P, huawei.com/Ascend310)"
+        ),
+    )
 
     @field_validator("product", "family")
     @classmethod
     def _label_values(cls, value: str | None) -> str | None:
         return value if value is None else _check_label_value(value)
+
+    @model_validator(mode="after")
+    def _resource_of_vendor(self) -> GpuSpec:
+        domain = _VENDOR_DOMAINS[self.vendor]
+        if self.resource is not None and not self.resource.startswith(f"{domain}/"):
+            raise ValueError(
+                f"resource {self.resource!r} is not a {self.vendor.value} device resource; "
+                f"{self.vendor.value} device plugins advertise names under {domain}/"
+            )
+        return self
 
 
 class HpcSpec(_Strict):
@@ -131,6 +158,27 @@ class HpcSpec(_Strict):
         return value
 
 
+class TaintEffect(StrEnum):
+    NO_SCHEDULE = "NoSchedule"
+    PREFER_NO_SCHEDULE = "PreferNoSchedule"
+    NO_EXECUTE = "NoExecute"
+
+
+class TaintSpec(_Strict):
+    """A taint on every node of the pool, as `kubectl taint` or an edge agent sets it."""
+
+    key: str = Field(
+        min_length=1, max_length=253, pattern=r"^[A-Za-z0-9]([-A-Za-z0-9_./]*[A-Za-z0-9])?$"
+    )
+    value: str = ""
+    effect: TaintEffect
+
+    @field_validator("value")
+    @classmethod
+    def _value_is_label(cls, value: str) -> str:
+        return _check_label_value(value)
+
+
 class NodePool(_Strict):
     """A group of identical nodes named `<name>-<index>`."""
 
@@ -149,6 +197,7 @@ class NodePool(_Strict):
     hpc: HpcSpec | None = None
     price_per_hour: float | None = Field(default=None, alias="pricePerHour", ge=0)
     labels: dict[str, str] = Field(default_factory=dict)
+    taints: list[TaintSpec] = Field(default_factory=list)
 
     @field_validator("name")
     @classmethod

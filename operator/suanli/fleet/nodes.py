@@ -1,8 +1,9 @@
 """Turn a fleet into Node objects carrying the labels and capacity real clusters show.
 
-GPU labels follow NVIDIA GPU Feature Discovery and the AMD labeller, CPU and RDMA features follow
-Node Feature Discovery, edge markers follow KubeEdge and OpenYurt, topology uses the well-known
-`topology.kubernetes.io/*` keys; our own facts live under `suanli.dev/`.
+Accelerator labels follow each vendor's labeller (NVIDIA GPU Feature Discovery, the AMD labeller,
+the Ascend device plugin, Cambricon's device plugin labeller, Hygon's DCU-Label-Node), CPU and
+RDMA features follow Node Feature Discovery, edge markers follow KubeEdge and OpenYurt, topology
+uses the well-known `topology.kubernetes.io/*` keys; our own facts live under `suanli.dev/`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ GPU_RESOURCE: dict[GpuVendor, str] = {
 }
 
 
+def gpu_resource(gpu: GpuSpec) -> str:
+    return gpu.resource or GPU_RESOURCE[gpu.vendor]
+
+
 def _gpu_labels(gpu: GpuSpec) -> dict[str, str]:
     if gpu.vendor is GpuVendor.NVIDIA:
         labels = {
@@ -44,13 +49,20 @@ def _gpu_labels(gpu: GpuSpec) -> dict[str, str]:
             "amd.com/gpu.vram": f"{max(1, gpu.memory_mib // 1024)}G",
             "amd.com/gpu.count": str(gpu.count),
         }
-    # Ascend, MLU and DCU device plugins carry no product labeller of note: the product goes under
-    # our own key so the catalog can still tell models apart.
+    if gpu.vendor is GpuVendor.HUAWEI:
+        # The Ascend device plugin names the chip (910B3, 310P3); `accelerator` is the label its
+        # deployment guide has operators set, one value per device resource.
+        return {
+            "node.kubernetes.io/npu.chip.name": gpu.product,
+            "accelerator": "huawei-" + gpu_resource(gpu).removeprefix("huawei.com/"),
+        }
+    if gpu.vendor is GpuVendor.CAMBRICON:
+        # The Cambricon device plugin's labeller writes bare keys.
+        return {"Model": gpu.product}
     return {
-        "suanli.dev/accelerator.vendor": gpu.vendor.value,
-        "suanli.dev/accelerator.product": gpu.product,
-        "suanli.dev/accelerator.count": str(gpu.count),
-        "suanli.dev/accelerator.memory": str(gpu.memory_mib),
+        "hygon.com/dcu": "true",
+        "hygon.com/dcu.name": gpu.product,
+        "hygon.com/dcu.vram": f"{max(1, gpu.memory_mib // 1024)}G",
     }
 
 
@@ -111,7 +123,7 @@ def node_capacity(pool: NodePool) -> dict[str, str]:
         "ephemeral-storage": pool.ephemeral_storage,
     }
     if pool.gpu:
-        capacity[GPU_RESOURCE[pool.gpu.vendor]] = str(pool.gpu.count)
+        capacity[gpu_resource(pool.gpu)] = str(pool.gpu.count)
     if pool.hpc and pool.hpc.rdma:
         capacity[RDMA_RESOURCE] = str(RDMA_DEVICES_PER_NODE)
     return capacity
@@ -135,7 +147,9 @@ def node_manifest(pool: NodePool, index: int) -> dict[str, Any]:
             "labels": node_labels(pool, index, name),
             "annotations": annotations,
         },
-        "spec": {},
+        "spec": {"taints": [t.model_dump(mode="json", exclude_defaults=True) for t in pool.taints]}
+        if pool.taints
+        else {},
         "status": {
             "capacity": capacity,
             "allocatable": dict(capacity),

@@ -12,11 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from suanli.scoring.errors import CatalogError, load_document
+from suanli.scoring.resources import VENDOR_RESOURCES
 
 
 class Vendor(StrEnum):
@@ -39,6 +40,13 @@ class AcceleratorType:
     # Approximate on-demand list price, USD per hour per device.
     price_per_hour: float
     aliases: tuple[str, ...] = ()
+    # The extended resource its device plugin advertises; empty: the vendor's usual one.
+    resource: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.resource:
+            # Frozen: the default is filled in once, at construction.
+            object.__setattr__(self, "resource", VENDOR_RESOURCES[self.vendor.value][0])
 
 
 # --- the file format (a pydantic boundary) ---------------------------------------------------
@@ -55,6 +63,7 @@ class _TypeSpec(_Strict):
     performance: float = Field(gt=0, le=100)
     price_per_hour: float = Field(alias="pricePerHour", ge=0)
     aliases: tuple[str, ...] = ()
+    resource: str | None = None
 
     @field_validator("aliases")
     @classmethod
@@ -62,6 +71,18 @@ class _TypeSpec(_Strict):
         if any(not alias.strip() for alias in value):
             raise ValueError("aliases must not be empty strings")
         return value
+
+    @model_validator(mode="after")
+    def _resource_of_vendor(self) -> Self:
+        # Filters, packing and the operator know accelerators by these names only; another
+        # name would make the type's devices look like an ordinary resource.
+        known = VENDOR_RESOURCES[self.vendor.value]
+        if self.resource is not None and self.resource not in known:
+            raise ValueError(
+                f"resource {self.resource!r} is not a {self.vendor.value} device resource; "
+                f"use one of {', '.join(known)}"
+            )
+        return self
 
 
 class _CatalogSpec(_Strict):
@@ -173,6 +194,7 @@ def parse_catalog(
                 performance=t.performance,
                 price_per_hour=t.price_per_hour,
                 aliases=t.aliases,
+                resource=t.resource or "",
             )
             for t in spec.types
         )

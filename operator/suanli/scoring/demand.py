@@ -26,6 +26,7 @@ from suanli.scoring.devices import GPU_MILLI_ANNOTATION, MILLI_PER_DEVICE, GpuRe
 from suanli.scoring.errors import DemandError, QuantityError, describe
 from suanli.scoring.facts import Domain, Tier
 from suanli.scoring.resources import ACCELERATOR_RESOURCES, Resources, pod_requests
+from suanli.scoring.taints import Toleration, pod_tolerations
 
 DEMAND_ANNOTATION = "suanli.dev/demand"
 JOB_LABEL = "suanli.dev/job"
@@ -149,6 +150,7 @@ class PodDemand:
     # A share of one device in milli-devices (1..1000) from `suanli.dev/gpu-milli`; 0 when the
     # pod asks for whole devices or none.
     gpu_milli: int = 0
+    tolerations: tuple[Toleration, ...] = ()
 
     # Derived from the requests once: decisions read them for every node they judge.
     _accelerators: tuple[str, ...] = field(init=False, repr=False, compare=False)
@@ -168,6 +170,12 @@ class PodDemand:
     @property
     def key(self) -> str:
         return f"{self.namespace}/{self.name}"
+
+    @property
+    def judged_by(self) -> tuple[object, ...]:
+        """Everything of the pod that filters and scores read (peers aside): pods equal in
+        these are judged alike, so decisions may share memos by it."""
+        return (self.requests, self.spec, self.gpu_milli, self.tolerations)
 
     @property
     def accelerator_resources(self) -> tuple[str, ...]:
@@ -252,4 +260,5 @@ def parse_pod(pod: Mapping[str, Any]) -> PodDemand:
         name=str(metadata.get("name") or ""),
         job=job_of(pod),
         gpu_milli=parse_gpu_milli(annotations.get(GPU_MILLI_ANNOTATION), requests),
+        tolerations=pod_tolerations(_mapping(pod.get("spec"))),
     )

@@ -7,15 +7,14 @@ facts; nothing downstream looks at raw labels again.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from types import MappingProxyType
 from typing import Any
 
 from suanli.scoring.catalog import AcceleratorType, Catalog, Vendor
 from suanli.scoring.errors import QuantityError
+from suanli.scoring.labellers import labelled_devices
 from suanli.scoring.resources import (
     EMPTY,
     RDMA_RESOURCE,
@@ -23,6 +22,7 @@ from suanli.scoring.resources import (
     Resources,
     parse_resource_list,
 )
+from suanli.scoring.taints import Taint, node_taints
 
 PRICE_ANNOTATION = "suanli.dev/price-per-hour"
 CPUID_PREFIX = "feature.node.kubernetes.io/cpu-cpuid."
@@ -30,7 +30,6 @@ _RDMA_LABELS = (
     "feature.node.kubernetes.io/rdma.capable",
     "feature.node.kubernetes.io/custom-rdma.capable",
 )
-_MIB_PER_GIB = 1024
 
 
 class Tier(StrEnum):
@@ -60,7 +59,6 @@ class TopologyKeys:
 
 
 DEFAULT_KEYS = TopologyKeys()
-_VENDORS = frozenset(v.value for v in Vendor)
 _TIERS = frozenset(t.value for t in Tier)
 
 
@@ -95,6 +93,8 @@ class NodeFacts:
     tier: Tier
     allocatable: Resources
     price_per_hour: float
+    # NoSchedule and NoExecute taints, sorted: nodes tainted alike stay one class.
+    taints: tuple[Taint, ...] = ()
 
     def domain(self, kind: Domain) -> str | None:
         """The node's value for a topology domain, None if it does not carry one."""
@@ -134,72 +134,12 @@ def _str_map(value: object) -> dict[str, str]:
     return {str(k): str(v) for k, v in _mapping(value).items()}
 
 
-def _count(text: str | None) -> int | None:
-    if text is None or not text.strip().isdigit():
-        return None
-    return int(text)
-
-
-def _mib_to_gib(text: str | None) -> float | None:
-    count = _count(text)
-    return None if not count else count / _MIB_PER_GIB
-
-
-_VRAM = re.compile(r"^(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>[KMGT]i?)?B?$", re.IGNORECASE)
-_VRAM_GIB: Mapping[str, float] = MappingProxyType(
-    {"k": 1 / 1024**2, "m": 1 / 1024, "g": 1.0, "t": 1024.0, "": 1 / 1024}
-)
-
-
-def _vram_to_gib(text: str | None) -> float | None:
-    """The AMD labeller writes `64G` (binary gigabytes); a bare number is MiB."""
-    match = _VRAM.match(text.strip()) if text else None
-    if match is None:
-        return None
-    unit = (match["unit"] or "")[:1].lower()
-    value = float(match["n"]) * _VRAM_GIB[unit]
-    return value or None
-
-
-@dataclass(frozen=True, slots=True)
-class _Labelled:
-    """What a product labeller says about a node's devices."""
-
-    vendor: Vendor
-    product: str
-    count: int | None
-    memory_gib: float | None
-
-
-def _labelled(labels: Mapping[str, str]) -> _Labelled | None:
-    if "nvidia.com/gpu.product" in labels:
-        return _Labelled(
-            Vendor.NVIDIA,
-            labels["nvidia.com/gpu.product"],
-            _count(labels.get("nvidia.com/gpu.count")),
-            _mib_to_gib(labels.get("nvidia.com/gpu.memory")),
-        )
-    if "amd.com/gpu.product-name" in labels:
-        return _Labelled(
-            Vendor.AMD,
-            labels["amd.com/gpu.product-name"],
-            _count(labels.get("amd.com/gpu.count")),
-            _vram_to_gib(labels.get("amd.com/gpu.vram")),
-        )
-    vendor = labels.get("suanli.dev/accelerator.vendor", "").lower()
-    if vendor not in _VENDORS:
-        return None
-    return _Labelled(
-        Vendor(vendor),
-        labels.get("suanli.dev/accelerator.product", ""),
-        _count(labels.get("suanli.dev/accelerator.count")),
-        _mib_to_gib(labels.get("suanli.dev/accelerator.memory")),
-    )
-
-
-def _resource_of(vendor: Vendor, allocatable: Resources) -> str:
+def _resource_of(vendor: Vendor, allocatable: Resources, known: AcceleratorType | None) -> str:
+    """The resource the node advertises; before it advertises any, the one its type's plugin
+    will (an Ascend 310P node's is huawei.com/Ascend310P, not the vendor's first)."""
     names = VENDOR_RESOURCES[vendor.value]
-    return next((n for n in names if allocatable.amount(n) > 0), names[0])
+    fallback = known.resource if known is not None else names[0]
+    return next((n for n in names if allocatable.amount(n) > 0), fallback)
 
 
 def _unlabelled(allocatable: Resources) -> AcceleratorFacts | None:
@@ -215,14 +155,14 @@ def _unlabelled(allocatable: Resources) -> AcceleratorFacts | None:
 def accelerator_facts(
     labels: Mapping[str, str], allocatable: Resources, catalog: Catalog
 ) -> AcceleratorFacts | None:
-    labelled = _labelled(labels)
+    labelled = labelled_devices(labels, allocatable)
     if labelled is None:
         return _unlabelled(allocatable)
     resolved = catalog.resolve(labelled.product)
     # A type of another vendor is a catalog or label mistake; trusting it would mis-place pods.
     if resolved is not None and resolved.vendor is not labelled.vendor:
         resolved = None
-    resource = _resource_of(labelled.vendor, allocatable)
+    resource = _resource_of(labelled.vendor, allocatable, resolved)
     # Allocatable is what pods can actually get; the count label is only a fallback.
     count = allocatable.amount(resource) or labelled.count or 0
     # The node's own memory label is exact (40 GB vs 80 GB A100s, MIG slices); the catalog is not.
@@ -297,4 +237,5 @@ def node_facts(
         tier=_tier(labels, keys),
         allocatable=allocatable,
         price_per_hour=_price(annotations, accelerator),
+        taints=node_taints(_mapping(node.get("spec"))),
     )

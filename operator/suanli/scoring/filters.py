@@ -19,6 +19,7 @@ from suanli.scoring.devices import MILLI_PER_DEVICE, candidates, free_of
 from suanli.scoring.pricing import pod_price
 from suanli.scoring.resources import ACCELERATOR_RESOURCES, CPU, MEMORY, PODS
 from suanli.scoring.snapshot import NodeSnapshot
+from suanli.scoring.taints import untolerated
 
 
 class Outcome(StrEnum):
@@ -49,6 +50,15 @@ _Check = Callable[[Context, NodeSnapshot], _Failure | None]
 
 
 # --- hard requirements -----------------------------------------------------------------------
+
+
+def _taints(context: Context, node: NodeSnapshot) -> _Failure | None:
+    # kube-scheduler's TaintToleration reports this as unresolvable too: evicting pods never
+    # removes a taint.
+    taint = untolerated(node.facts.taints, context.demand.tolerations)
+    if taint is None:
+        return None
+    return _Failure(f"taint {taint} not tolerated", f"untolerated taint {taint}")
 
 
 def _accelerator_present(context: Context, node: NodeSnapshot) -> _Failure | None:
@@ -226,6 +236,7 @@ _HARD: tuple[_Check, ...] = (
     _rdma,
     _cpu_features,
     _tier,
+    _taints,
     _zone,
     _latency,
     _price,

@@ -116,9 +116,7 @@ class Decider:
         best found. None when nothing fits (the caller then judges every node for reasons)."""
         demand = context.demand
         judge, state = self.judge, self.state
-        kind = judge.kind_id(
-            (demand.requests, demand.spec, demand.gpu_milli, bool(context.workload))
-        )
+        kind = judge.kind_id((*demand.judged_by, bool(context.workload)))
         capacity_kind = judge.kind_id((demand.requests, demand.gpu_milli))
         peer_key = tuple(context.peer_domains.items())
         same = demand.spec.same_domain if peer_key else None
@@ -259,7 +257,7 @@ class Decider:
         demand = context.demand
         judge = self.judge
         return (
-            judge.kind_id((demand.requests, demand.spec, demand.gpu_milli, bool(context.workload))),
+            judge.kind_id((*demand.judged_by, bool(context.workload))),
             judge.kind_id((demand.requests, demand.gpu_milli)),
         )
 

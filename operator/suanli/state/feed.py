@@ -42,14 +42,16 @@ CapacityListener = Callable[[str], None]
 
 def slim_node(node: Mapping[str, Any]) -> dict[str, Any]:
     """The parts of a Node that its facts are read from (kept to re-read them after a catalog
-    change): names, labels, annotations, allocatable and capacity; not the images, conditions
-    and managed fields that make most of a Node's size."""
+    change): names, labels, annotations, taints, allocatable and capacity; not the images,
+    conditions and managed fields that make most of a Node's size."""
     metadata = node.get("metadata") or {}
+    spec = node.get("spec") or {}
     status = node.get("status") or {}
     return {
         "metadata": {
             key: metadata[key] for key in ("name", "labels", "annotations") if key in metadata
         },
+        "spec": {key: spec[key] for key in ("taints",) if key in spec},
         "status": {key: status[key] for key in ("allocatable", "capacity") if key in status},
     }
 

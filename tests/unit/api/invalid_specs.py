@@ -109,7 +109,6 @@ CASES: tuple[Case, ...] = (
     _case("negative-replicas", "spec.tasks[1].replicas", -2),
     _case("negative-device-count", "spec.tasks[1].accelerators.count", -1),
     _case("unknown-workload", "spec.workload", "quantum"),
-    _case("missing-workload", "spec.workload", DELETE),
     _case("unknown-tier", "spec.locality.tiers", ["cloud", "orbit"], "spec.locality.tiers[1]"),
     _case("repeated-tier", "spec.locality.tiers", ["edge", "edge"]),
     _case("gang-above-replicas", "spec.gang.minMember", 5),

@@ -742,3 +742,26 @@ def test_webhook_is_served_where_the_apiserver_is_told_to_call(
     # The URL the operator registers carries the port: the Service must expose the same one.
     assert flags == {"--webhook-port": port, "--webhook-addr": "0.0.0.0", "--webhook-host": host}
     assert ports["webhook"] == int(port)
+
+
+@pytest.mark.parametrize(
+    ("tolerations", "parsed"),
+    [
+        (None, ("node-role.kubernetes.io/edge:NoSchedule",)),  # the chart's default
+        (
+            ["node-role.kubernetes.io/edge:NoSchedule", "apps.openyurt.io/pool=sh:NoSchedule"],
+            ("node-role.kubernetes.io/edge:NoSchedule", "apps.openyurt.io/pool=sh:NoSchedule"),
+        ),
+        ([], ()),
+    ],
+    ids=["default", "openyurt-pool-added", "none"],
+)
+def test_edge_tolerations_reach_the_operator(
+    tolerations: list[str] | None, parsed: tuple[str, ...]
+) -> None:
+    values = {} if tolerations is None else {"operator.edgeTolerations": tolerations}
+    manifest = render(values=values)
+    (container,) = manifest.get("Deployment", "suanli-operator")["spec"]["template"]["spec"][
+        "containers"
+    ]
+    assert _parse(container["args"]).edge_tolerations == parsed

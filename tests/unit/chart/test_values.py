@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from suanli.scoring.catalog import Vendor, _TypeSpec
+from suanli.scoring.resources import ACCELERATOR_RESOURCES
 from tests.unit.chart import configdoc, crd_template
 from tests.unit.chart.helm import CHART, render, render_error
 
@@ -116,6 +117,7 @@ def test_catalog_schema_matches_the_catalog_file_format() -> None:
     fields = {field.alias or name for name, field in _TypeSpec.model_fields.items()}
     assert set(item["properties"]) == fields
     assert set(item["properties"]["vendor"]["enum"]) == {v.value for v in Vendor}
+    assert set(item["properties"]["resource"]["enum"]) == ACCELERATOR_RESOURCES
     required = {f.alias or n for n, f in _TypeSpec.model_fields.items() if f.is_required()}
     assert set(item["required"]) == required
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from suanli.api import ComputeJob
 from suanli.configfiles import ScoringConfigFiles
 from suanli.controller.podspec import pod_manifest, slots
@@ -53,10 +55,25 @@ def test_accelerators_become_the_vendors_resource_and_parse_back() -> None:
     assert demand.spec.max_price_per_hour == 100
 
 
-def test_ascend_types_ask_for_the_ascend_resource() -> None:
+@pytest.mark.parametrize(
+    ("types", "resource"),
+    [
+        (["Ascend910B"], "huawei.com/Ascend910"),
+        (["Ascend910", "Ascend910B"], "huawei.com/Ascend910"),
+        (["Ascend310P"], "huawei.com/Ascend310P"),
+        (["Ascend310"], "huawei.com/Ascend310"),
+        (["MLU370"], "cambricon.com/mlu"),
+        (["K100-AI", "Z100"], "hygon.com/dcu"),
+        (["MI300X"], "amd.com/gpu"),
+        (["H100"], "nvidia.com/gpu"),
+        ([], "nvidia.com/gpu"),
+    ],
+)
+def test_the_device_resource_follows_the_accepted_types(types: list[str], resource: str) -> None:
     job, meta = example("training-gang.yaml")
     body = job.model_dump(mode="json", by_alias=True, exclude_none=True)
-    body["spec"]["tasks"][0]["accelerators"] = {"count": 8, "types": ["Ascend910B"]}
-    ascend = ComputeJob.model_validate(body)
-    manifest = pod_manifest(ascend, meta, slots(ascend, meta["name"])[0], CATALOG)
-    assert manifest["spec"]["containers"][0]["resources"]["limits"] == {"huawei.com/Ascend910": "8"}
+    body["spec"]["tasks"][0]["accelerators"] = {"count": 2, "types": types}
+    typed = ComputeJob.model_validate(body)
+    manifest = pod_manifest(typed, meta, slots(typed, meta["name"])[0], CATALOG)
+    assert manifest["spec"]["containers"][0]["resources"]["limits"] == {resource: "2"}
+    assert parse_pod(manifest).accelerator_resources == (resource,)

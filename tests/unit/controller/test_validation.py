@@ -43,7 +43,14 @@ def test_examples_pass() -> None:
             {"count": 1, "types": ["H100", "Ascend910B"]},
             None,
             "spec.tasks[0].accelerators.types",
-            "mixes vendors",
+            "H100 uses nvidia.com/gpu, Ascend910B uses huawei.com/Ascend910",
+        ),
+        (
+            # One vendor, two device plugins' resources: as unplaceable as two vendors.
+            {"count": 1, "types": ["Ascend910B", "Ascend310P"]},
+            None,
+            "spec.tasks[0].accelerators.types",
+            "Ascend310P uses huawei.com/Ascend310P",
         ),
         (
             {"count": 8, "types": ["H100"]},
@@ -66,6 +73,19 @@ def test_problems_name_the_field(
     assert len(problems) == 1
     assert problems[0].startswith(field)
     assert says in problems[0]
+
+
+@pytest.mark.parametrize(
+    "types",
+    [
+        ["Ascend910B", "Ascend910"],  # two Huawei types, one resource: huawei.com/Ascend910
+        ["MLU590", "MLU370"],
+        ["K100-AI", "Z100"],
+        ["MI300X", "MI250X"],
+    ],
+)
+def test_types_of_one_resource_pass(types: list[str]) -> None:
+    assert catalog_problems(_job({"count": 1, "types": types}), CATALOG) == []
 
 
 def test_spot_billing_makes_a_ceiling_reachable() -> None:

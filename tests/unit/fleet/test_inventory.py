@@ -16,7 +16,14 @@ def test_default_fleet_has_every_kind_of_node() -> None:
     fleet = default_fleet()
     products = {pool.gpu.product for pool in fleet.pools if pool.gpu}
     assert {"NVIDIA-H100-80GB-HBM3", "NVIDIA-A100-SXM4-80GB", "NVIDIA-L40S", "Tesla-T4"} <= products
-    assert "Ascend910B" in products
+    assert {"910B3", "310P3", "MLU370-X8", "K100_AI", "AMD-Instinct-MI300X"} <= products
+    assert {pool.gpu.vendor.value for pool in fleet.pools if pool.gpu} == {
+        "nvidia",
+        "amd",
+        "huawei",
+        "cambricon",
+        "hygon",
+    }
     assert {pool.tier.value for pool in fleet.pools} == {"cloud", "edge", "device"}
     assert any(
         pool.hpc and pool.hpc.rdma and pool.hpc.racks and not pool.gpu for pool in fleet.pools
@@ -48,6 +55,12 @@ def test_default_fleet_has_every_kind_of_node() -> None:
             "label value",
         ),
         (_pool(tier="orbit"), "pools[0](gpu).tier", "'cloud', 'edge' or 'device'"),
+        (_pool(taints=[{"key": "edge", "effect": "Never"}]), "taints[0].effect", "'NoSchedule'"),
+        (
+            _pool(gpu={"product": "310P3", "count": 1, "memoryMiB": 1, "resource": "huawei.com/x"}),
+            "pools[0](gpu).gpu",
+            "not a nvidia device resource",
+        ),
         (_pool(hpc={"cpuFeatures": ["avx512f"]}), "hpc.cpuFeatures", "CPUID feature name"),
     ],
 )

@@ -1,5 +1,8 @@
 """Node objects carry the labels and capacity that real clusters' labellers write."""
 
+import pytest
+
+from suanli.cli import default_fleet
 from suanli.fleet import node_manifests, parse_fleet
 from suanli.fleet.nodes import KWOK_NODE_ANNOTATION
 
@@ -49,11 +52,45 @@ def test_vendor_resources() -> None:
     assert amd[0]["status"]["capacity"]["amd.com/gpu"] == "8"
     assert amd[0]["metadata"]["labels"]["amd.com/gpu.product-name"] == "AMD-Instinct-MI300X"
     assert amd[0]["metadata"]["labels"]["amd.com/gpu.vram"] == "192G"
-    ascend = _nodes(
-        {"gpu": {"vendor": "huawei", "product": "Ascend910B", "count": 8, "memoryMiB": 65536}}
-    )
-    assert ascend[0]["status"]["capacity"]["huawei.com/Ascend910"] == "8"
-    assert ascend[0]["metadata"]["labels"]["suanli.dev/accelerator.product"] == "Ascend910B"
+
+
+@pytest.mark.parametrize(
+    ("gpu", "resource", "labels"),
+    [
+        (
+            {"vendor": "huawei", "product": "910B3", "count": 8, "memoryMiB": 65536},
+            "huawei.com/Ascend910",
+            {"node.kubernetes.io/npu.chip.name": "910B3", "accelerator": "huawei-Ascend910"},
+        ),
+        (
+            {
+                "vendor": "huawei",
+                "product": "310P3",
+                "count": 4,
+                "memoryMiB": 24576,
+                "resource": "huawei.com/Ascend310P",
+            },
+            "huawei.com/Ascend310P",
+            {"node.kubernetes.io/npu.chip.name": "310P3", "accelerator": "huawei-Ascend310P"},
+        ),
+        (
+            {"vendor": "cambricon", "product": "MLU370-X8", "count": 8, "memoryMiB": 49152},
+            "cambricon.com/mlu",
+            {"Model": "MLU370-X8"},
+        ),
+        (
+            {"vendor": "hygon", "product": "K100_AI", "count": 8, "memoryMiB": 65536},
+            "hygon.com/dcu",
+            {"hygon.com/dcu": "true", "hygon.com/dcu.name": "K100_AI", "hygon.com/dcu.vram": "64G"},
+        ),
+    ],
+)
+def test_domestic_accelerators_carry_their_labellers_labels(
+    gpu: dict[str, object], resource: str, labels: dict[str, str]
+) -> None:
+    node = _nodes({"gpu": gpu})[0]
+    assert node["status"]["capacity"][resource] == str(gpu["count"])
+    assert labels.items() <= node["metadata"]["labels"].items()
 
 
 def test_hpc_pool_has_nfd_labels_rdma_and_racks_round_robin() -> None:
@@ -88,6 +125,19 @@ def test_edge_pool_carries_kubeedge_and_openyurt_markers() -> None:
     assert labels["node-role.kubernetes.io/edge"] == ""
     assert labels["openyurt.io/is-edge-worker"] == "true"
     assert labels["apps.openyurt.io/nodepool"] == "shanghai"
+
+
+def test_pool_taints_go_on_every_node() -> None:
+    taint = {"key": "node-role.kubernetes.io/edge", "effect": "NoSchedule"}
+    nodes = _nodes({"tier": "edge", "taints": [taint]})
+    assert [n["spec"] for n in nodes] == [{"taints": [taint]}] * 2
+    assert _nodes({})[0]["spec"] == {}
+
+
+def test_demo_edge_nodes_are_tainted_as_kubeedge_taints_them() -> None:
+    fleet = list(node_manifests(default_fleet()))
+    tainted = {n["metadata"]["labels"]["suanli.dev/pool"] for n in fleet if n["spec"]}
+    assert tainted == {"edge-sh", "edge-bj", "device-sh"}
 
 
 def test_price_annotation_and_extra_labels() -> None:

@@ -8,7 +8,7 @@ from suanli.cli import default_fleet
 from suanli.fleet import FleetError, scale_fleet
 
 
-@pytest.mark.parametrize("nodes", [11, 50, 100, 1000, 5000, 5003])
+@pytest.mark.parametrize("nodes", [14, 50, 100, 1000, 5000, 5003])
 def test_scaled_fleet_has_exact_count_and_every_pool(nodes: int) -> None:
     fleet = default_fleet()
     scaled = scale_fleet(fleet, nodes)
@@ -24,11 +24,11 @@ def test_proportions_are_kept() -> None:
 
 
 def test_too_few_nodes_is_refused() -> None:
-    with pytest.raises(FleetError, match="at least 11 nodes"):
+    with pytest.raises(FleetError, match="at least 14 nodes"):
         scale_fleet(default_fleet(), 5)
 
 
-@given(st.integers(min_value=11, max_value=20_000))
+@given(st.integers(min_value=14, max_value=20_000))
 def test_any_target_is_met_exactly(nodes: int) -> None:
     scaled = scale_fleet(default_fleet(), nodes)
     assert scaled.node_count == nodes

@@ -22,6 +22,11 @@ from suanli.scoring import Catalog, CatalogError, Vendor, parse_catalog
         ("Ascend910B", "Ascend910B"),
         ("MLU370-X8", "MLU370"),
         ("DCU-Z100", "Z100"),
+        # Vendor labellers: Ascend chip names, Hygon DCU names.
+        ("910B3", "Ascend910B"),
+        ("310P3", "Ascend310P"),
+        ("310", "Ascend310"),
+        ("K100_AI", "K100-AI"),
         # Canonical names and case differences.
         ("H100", "H100"),
         ("nvidia-h100-80gb-hbm3", "H100"),
@@ -54,6 +59,9 @@ def test_default_catalog_covers_the_fleet(catalog: Catalog, fleet: list[dict[str
         product = (
             labels.get("nvidia.com/gpu.product")
             or labels.get("amd.com/gpu.product-name")
+            or labels.get("node.kubernetes.io/npu.chip.name")
+            or labels.get("hygon.com/dcu.name")
+            or labels.get("Model")
             or labels.get("suanli.dev/accelerator.product")
         )
         if product:
@@ -70,6 +78,25 @@ def test_default_catalog_shape(catalog: Catalog) -> None:
     assert catalog.get("NVIDIA-H100-80GB-HBM3") is None  # get takes canonical names only
 
 
+@pytest.mark.parametrize(
+    ("name", "resource"),
+    [
+        ("H100", "nvidia.com/gpu"),
+        ("MI300X", "amd.com/gpu"),
+        ("Ascend910B", "huawei.com/Ascend910"),
+        ("Ascend910", "huawei.com/Ascend910"),
+        ("Ascend310P", "huawei.com/Ascend310P"),
+        ("Ascend310", "huawei.com/Ascend310"),
+        ("MLU590", "cambricon.com/mlu"),
+        ("K100-AI", "hygon.com/dcu"),
+    ],
+)
+def test_each_type_knows_its_device_resource(catalog: Catalog, name: str, resource: str) -> None:
+    known = catalog.get(name)
+    assert known is not None
+    assert known.resource == resource
+
+
 _GOOD = {"name": "X1", "vendor": "nvidia", "memoryGiB": 8, "performance": 0.1, "pricePerHour": 1}
 
 
@@ -80,6 +107,10 @@ _GOOD = {"name": "X1", "vendor": "nvidia", "memoryGiB": 8, "performance": 0.1, "
         ({"types": [{**_GOOD, "memoryGib": 8}]}, r"types\[0\]\(X1\)\.memoryGib: unknown field"),
         ({"types": [{**_GOOD, "vendor": "intel"}]}, r"types\[0\]\(X1\)\.vendor"),
         ({"types": []}, r"types: "),
+        (
+            {"types": [{**_GOOD, "resource": "huawei.com/Ascend310P"}]},
+            r"types\[0\]\(X1\): resource 'huawei.com/Ascend310P' is not a nvidia device resource",
+        ),
         ({"kind": "Fleet", "types": [_GOOD]}, r"kind"),
         ({"types": [_GOOD, {**_GOOD, "aliases": ["x1"]}]}, r"already a name or alias of X1"),
         ({"types": [_GOOD, _GOOD]}, r"types\[1\]\(X1\)\.name"),

@@ -42,6 +42,9 @@ def test_h100_node(fleet: list[dict[str, Any]], catalog: Catalog) -> None:
     [
         ("mi300x-euw1-0", "MI300X", Vendor.AMD, "amd.com/gpu", 192),
         ("ascend-cnn1-0", "Ascend910B", Vendor.HUAWEI, "huawei.com/Ascend910", 64),
+        ("ascend310p-cnn1-0", "Ascend310P", Vendor.HUAWEI, "huawei.com/Ascend310P", 24),
+        ("mlu370-cnn1-0", "MLU370", Vendor.CAMBRICON, "cambricon.com/mlu", 48),
+        ("dcu-cnn1-0", "K100-AI", Vendor.HYGON, "hygon.com/dcu", 64),
         ("edge-sh-0", "L4", Vendor.NVIDIA, "nvidia.com/gpu", 23034 / 1024),
         ("t4-usw2-0", "T4", Vendor.NVIDIA, "nvidia.com/gpu", 15),
     ],
@@ -62,6 +65,68 @@ def test_vendor_labels(
     assert accelerator.type.name == type_name
     assert (accelerator.vendor, accelerator.resource) == (vendor, resource)
     assert accelerator.memory_gib == pytest.approx(memory)
+
+
+@pytest.mark.parametrize(
+    ("labels", "allocatable", "type_name", "resource", "memory"),
+    [
+        # The Ascend device plugin's chip name; the resource is what the node advertises.
+        (
+            {"node.kubernetes.io/npu.chip.name": "310P3"},
+            {"huawei.com/Ascend310P": "4"},
+            "Ascend310P",
+            "huawei.com/Ascend310P",
+            24,
+        ),
+        # Before the plugin advertises anything, the type's own resource, not the vendor's first.
+        ({"node.kubernetes.io/npu.chip.name": "310"}, {}, "Ascend310", "huawei.com/Ascend310", 8),
+        (
+            {"node.kubernetes.io/npu.chip.name": "910B3"},
+            {},
+            "Ascend910B",
+            "huawei.com/Ascend910",
+            64,
+        ),
+        # Hygon's DCU-Label-Node: name and VRAM (the label's memory wins over the catalog's).
+        (
+            {"hygon.com/dcu": "true", "hygon.com/dcu.name": "Z100L", "hygon.com/dcu.vram": "16G"},
+            {"hygon.com/dcu": "8"},
+            "Z100",
+            "hygon.com/dcu",
+            16,
+        ),
+        # Cambricon's labeller writes a bare `Model`, read on nodes with Cambricon devices.
+        ({"Model": "MLU590-M9"}, {"cambricon.com/mlu": "8"}, "MLU590", "cambricon.com/mlu", 80),
+        # Our own keys still work where no vendor labeller runs.
+        (
+            {
+                "suanli.dev/accelerator.vendor": "cambricon",
+                "suanli.dev/accelerator.product": "MLU370-X4",
+            },
+            {},
+            "MLU370",
+            "cambricon.com/mlu",
+            48,
+        ),
+    ],
+)
+def test_vendor_labellers(
+    *,
+    catalog: Catalog,
+    labels: dict[str, str],
+    allocatable: dict[str, str],
+    type_name: str,
+    resource: str,
+    memory: float,
+) -> None:
+    accelerator = node_facts(node("n", labels, allocatable), catalog).accelerator
+    assert accelerator is not None
+    assert (accelerator.type_name, accelerator.resource) == (type_name, resource)
+    assert accelerator.memory_gib == pytest.approx(memory)
+
+
+def test_a_bare_model_label_without_cambricon_devices_names_nothing(catalog: Catalog) -> None:
+    assert node_facts(node("n", {"Model": "MLU370-X8"}, {"cpu": "8"}), catalog).accelerator is None
 
 
 @pytest.mark.parametrize(
