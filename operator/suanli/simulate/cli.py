@@ -76,9 +76,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
     out: Path = args.out
     report.write_json(outcome, out / "simulate.json")
     (out / "simulate.txt").write_text(text + "\n", encoding="utf-8")
-    if not args.no_plot:
+    plotted = not args.no_plot and report.can_plot()
+    if plotted:
         report.plot(outcome, out / "simulate.png")
-    print(f"wrote {out / 'simulate.json'}" + ("" if args.no_plot else f", {out / 'simulate.png'}"))
+    elif not args.no_plot:
+        print(
+            "no PNG: plotting needs matplotlib, from the plot extra (pip install 'suanli[plot]')",
+            file=sys.stderr,
+        )
+    print(f"wrote {out / 'simulate.json'}" + (f", {out / 'simulate.png'}" if plotted else ""))
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import statistics
@@ -161,6 +162,11 @@ def write_json(run: RunResult, path: Path) -> dict[str, Any]:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     return data
+
+
+def can_plot() -> bool:
+    """Whether matplotlib (the `plot` extra, not in the operator's image) is installed."""
+    return importlib.util.find_spec("matplotlib") is not None
 
 
 def plot(run: RunResult, path: Path) -> None:

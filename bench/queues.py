@@ -1,0 +1,438 @@
+"""Benchmark: quota admission side by side, Suanli's ComputeQueues and Kueue's ClusterQueues.
+
+One workload, run through each system on a fresh local control plane with the same fleet
+(--nodes, the demo mix of NVIDIA types): 2 cohorts x 3 queues (weights 1, 1, 2), --jobs-per-queue
+jobs each of 1-4 pods x 1-8 GPUs accepting one or two GPU types, each pod running 20-60 s (KWOK
+ends it). Every queue's nominal quota is a sixth of each type's GPUs; queues borrow freely inside
+their cohort. Suanli gets ComputeJobs; Kueue gets batch/v1 Jobs (suspended, labelled with their
+LocalQueue, node affinity to the accepted types), which kube-controller-manager runs and
+default-scheduler places once Kueue admits them.
+
+Reported per system: admission throughput (the best 60 s window of admissions, as Kueue's own
+performance tests measure it, and the mean), time until every job is admitted and until every
+job finished, each queue's GPU-seconds against its weighted fair share while every queue had
+work waiting, and fleet GPU utilisation over time (sampled; a PNG plot).
+
+    python bench/queues.py [--nodes 500] [--jobs-per-queue 300] [--out bench/results/queues.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import platform
+import random
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import kueuepeer
+
+from suanli.cli import default_fleet
+from suanli.devcluster import cluster, components, nodes
+from suanli.fleet import scale_fleet
+from suanli.kube.client import api_client
+
+PRODUCTS = {
+    "H100": "NVIDIA-H100-80GB-HBM3",
+    "A100": "NVIDIA-A100-SXM4-80GB",
+    "L40S": "NVIDIA-L40S",
+    "T4": "Tesla-T4",
+}
+COHORTS = ("vision", "speech")
+WEIGHTS = (1, 1, 2)
+SAMPLE_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class Job:
+    queue: str
+    name: str
+    replicas: int
+    gpus: int
+    types: tuple[str, ...]
+    seconds: int
+
+
+def queues() -> dict[str, dict[str, Any]]:
+    return {
+        f"{cohort}-{index}": {"cohort": cohort, "weight": weight}
+        for cohort in COHORTS
+        for index, weight in enumerate(WEIGHTS)
+    }
+
+
+def workload(per_queue: int, seed: int = 7) -> list[Job]:
+    chance = random.Random(seed)
+    jobs = []
+    for queue in queues():
+        for index in range(per_queue):
+            gpus = chance.choice((1, 1, 2, 4, 8))
+            first = chance.choice(list(PRODUCTS) if gpus <= 4 else ["H100", "A100"])
+            others = [t for t in PRODUCTS if t != first and (gpus <= 4 or t in ("H100", "A100"))]
+            types = (first, chance.choice(others)) if chance.random() < 0.5 else (first,)
+            jobs.append(
+                Job(
+                    queue,
+                    f"{queue}-{index:04d}",
+                    chance.choice((1, 1, 2, 4)),
+                    gpus,
+                    types,
+                    chance.randint(20, 60),
+                )
+            )
+    return jobs
+
+
+def fleet_gpus(node_count: int) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for pool in scale_fleet(default_fleet(), node_count).pools:
+        gpu = pool.gpu
+        if gpu is not None:
+            for name, product in PRODUCTS.items():
+                if gpu.product == product:
+                    total[name] = total.get(name, 0) + gpu.count * pool.count
+    return total
+
+
+def nominal(gpus: dict[str, int]) -> dict[str, int]:
+    share = len(queues())
+    return {name: count // share for name, count in gpus.items()}
+
+
+def _template(job: Job, extra: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "metadata": {"annotations": {"suanli.dev/run-duration": f"{job.seconds}s"}},
+        "spec": {
+            "restartPolicy": "Never",
+            "containers": [
+                {
+                    "name": "main",
+                    "image": "busybox",
+                    "resources": {
+                        "requests": {"cpu": "1", "memory": "1Gi", **extra},
+                        "limits": extra,
+                    },
+                }
+            ],
+        },
+    }
+
+
+class Suanli:
+    name = "suanli"
+
+    def start(self, state: cluster.ClusterState, work: Path) -> None:
+        components.start_suanli(state)
+
+    def setup(self, custom: client.CustomObjectsApi, quota: dict[str, int]) -> None:
+        for queue, spec in queues().items():
+            body = {
+                "apiVersion": "suanli.dev/v1alpha1",
+                "kind": "ComputeQueue",
+                "metadata": {"name": queue},
+                "spec": {
+                    "cohort": spec["cohort"],
+                    "fairShare": {"weight": spec["weight"], "usageHalfLifeHours": 0},
+                    "quotas": [{"resource": t, "nominal": n} for t, n in quota.items()],
+                },
+            }
+            custom.create_cluster_custom_object("suanli.dev", "v1alpha1", "computequeues", body)
+
+    def submit(self, api: client.ApiClient, job: Job) -> None:
+        task = {
+            "name": "work",
+            "replicas": job.replicas,
+            "accelerators": {"count": job.gpus, "types": list(job.types)},
+            "template": _template(job, {}),
+        }
+        body = {
+            "apiVersion": "suanli.dev/v1alpha1",
+            "kind": "ComputeJob",
+            "metadata": {"name": job.name},
+            "spec": {"queue": job.queue, "workload": "training", "tasks": [task]},
+        }
+        client.CustomObjectsApi(api).create_namespaced_custom_object(
+            "suanli.dev", "v1alpha1", job.queue, "computejobs", body, _preload_content=False
+        ).read()
+
+    def observe(self, api: client.ApiClient) -> dict[str, dict[str, Any]]:
+        items = client.CustomObjectsApi(api).list_cluster_custom_object(
+            "suanli.dev", "v1alpha1", "computejobs"
+        )["items"]
+        seen = {}
+        for item in items:
+            status = item.get("status") or {}
+            seen[item["metadata"]["name"]] = {
+                "admitted": (status.get("admission") or {}).get("admittedAt"),
+                "done": status.get("phase") == "Succeeded",
+                "running_pods": int(status.get("tasksReady") or 0)
+                if status.get("phase") == "Running"
+                else 0,
+            }
+        return seen
+
+
+class Kueue:
+    name = "kueue"
+
+    def __init__(self, binary: Path) -> None:
+        self.binary = binary
+
+    def start(self, state: cluster.ClusterState, work: Path) -> None:
+        kueuepeer.install_crds(state)
+        kueuepeer.start(state, self.binary, work)
+
+    def setup(self, custom: client.CustomObjectsApi, quota: dict[str, int]) -> None:
+        specs = {q: {**s, "nominal": quota} for q, s in queues().items()}
+        for body in kueuepeer.quota_objects(specs, PRODUCTS, {q: q for q in specs}):
+            group, version = body["apiVersion"].split("/")
+            plural = body["kind"].lower() + "s"
+            namespace = body["metadata"].get("namespace")
+            if namespace:
+                custom.create_namespaced_custom_object(group, version, namespace, plural, body)
+            else:
+                custom.create_cluster_custom_object(group, version, plural, body)
+
+    def submit(self, api: client.ApiClient, job: Job) -> None:
+        template = _template(job, {"nvidia.com/gpu": str(job.gpus)})
+        affinity = {
+            "key": kueuepeer.FLAVOR_LABEL,
+            "operator": "In",
+            "values": [PRODUCTS[t] for t in job.types],
+        }
+        template["spec"]["affinity"] = {
+            "nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {
+                    "nodeSelectorTerms": [{"matchExpressions": [affinity]}]
+                }
+            }
+        }
+        body = {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {"name": job.name, "labels": {"kueue.x-k8s.io/queue-name": job.queue}},
+            "spec": {
+                "suspend": True,
+                "parallelism": job.replicas,
+                "completions": job.replicas,
+                "backoffLimit": 0,
+                "template": template,
+            },
+        }
+        client.BatchV1Api(api).create_namespaced_job(job.queue, body, _preload_content=False).read()
+
+    def observe(self, api: client.ApiClient) -> dict[str, dict[str, Any]]:
+        workloads = client.CustomObjectsApi(api).list_cluster_custom_object(
+            "kueue.x-k8s.io", "v1beta2", "workloads"
+        )["items"]
+        admitted: dict[str, str | None] = {}
+        for item in workloads:
+            owner = next(iter(item["metadata"].get("ownerReferences") or []), {}).get("name")
+            reserved = next(
+                (
+                    c
+                    for c in (item.get("status") or {}).get("conditions") or []
+                    if c["type"] == "QuotaReserved" and c["status"] == "True"
+                ),
+                None,
+            )
+            if owner:
+                admitted[owner] = reserved["lastTransitionTime"] if reserved else None
+        listed = client.BatchV1Api(api).list_job_for_all_namespaces(_preload_content=False)
+        seen: dict[str, dict[str, Any]] = {}
+        for job in json.loads(listed.data)["items"]:
+            status = job.get("status") or {}
+            completions = int((job.get("spec") or {}).get("completions") or 1)
+            seen[job["metadata"]["name"]] = {
+                "admitted": admitted.get(job["metadata"]["name"]),
+                "done": int(status.get("succeeded") or 0) >= completions,
+                "running_pods": int(status.get("ready") or 0),
+            }
+        return seen
+
+
+def _time(text: str) -> float:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def run_one(
+    system: Suanli | Kueue, node_count: int, jobs: list[Job], timeout: float
+) -> dict[str, Any]:
+    by_name = {j.name: j for j in jobs}
+    gpus = fleet_gpus(node_count)
+    capacity = sum(gpus.values())
+    with tempfile.TemporaryDirectory(prefix=f"suanli-bench-q-{system.name}-") as tmp:
+        state = cluster.up(cluster.UpOptions(state_dir=Path(tmp)))
+        try:
+            count = nodes.apply_fleet(
+                Path(state.kubeconfig), scale_fleet(default_fleet(), node_count)
+            )
+            nodes.wait_nodes_ready(Path(state.kubeconfig), count, timeout=600)
+            system.start(state, Path(tmp))
+            api = api_client(Path(state.kubeconfig))
+            for queue in queues():
+                body: Any = {"metadata": {"name": queue}}
+                client.CoreV1Api(api).create_namespace(body)
+            system.setup(client.CustomObjectsApi(api), nominal(gpus))
+            began = time.time()
+            with ThreadPoolExecutor(8) as pool:
+                list(pool.map(lambda job: system.submit(api, job), jobs))
+            submitted = time.time() - began
+            samples: list[dict[str, Any]] = []
+            seen: dict[str, dict[str, Any]] = {}
+            while time.time() - began < timeout:
+                seen = system.observe(api)
+                now = time.time() - began
+                running = {q: 0 for q in queues()}
+                waiting = {q: 0 for q in queues()}
+                for name, found in seen.items():
+                    job = by_name.get(name)
+                    if job is None:
+                        continue
+                    running[job.queue] += found["running_pods"] * job.gpus
+                    waiting[job.queue] += 0 if found["admitted"] or found["done"] else 1
+                samples.append({"t": round(now, 1), "gpus": running, "waiting": waiting})
+                if len(seen) == len(jobs) and all(f["done"] for f in seen.values()):
+                    break
+                time.sleep(SAMPLE_SECONDS)
+        finally:
+            cluster.down(Path(tmp))
+    return summarise(system.name, jobs, seen, samples, began, submitted, capacity)
+
+
+def summarise(  # noqa: PLR0917 - one run's raw observations, all of them
+    name: str,
+    jobs: list[Job],
+    seen: dict[str, dict[str, Any]],
+    samples: list[dict[str, Any]],
+    began: float,
+    submitted: float,
+    capacity: int,
+) -> dict[str, Any]:
+    admitted = sorted(_time(f["admitted"]) - began for f in seen.values() if f["admitted"])
+    best = 0
+    for index, start in enumerate(admitted):
+        best = max(best, sum(1 for t in admitted[index:] if t < start + 60))
+    done = all(f["done"] for f in seen.values()) and len(seen) == len(jobs)
+    # Fair share while every queue had work waiting: GPU-seconds per queue over those samples.
+    contended = [s for s in samples if all(s["waiting"].values())]
+    used = {q: sum(s["gpus"][q] for s in contended) * SAMPLE_SECONDS for q in queues()}
+    total = sum(used.values()) or 1.0
+    weights = {q: spec["weight"] for q, spec in queues().items()}
+    shares = {}
+    for cohort in COHORTS:
+        members = [q for q in queues() if q.startswith(cohort)]
+        cohort_used = sum(used[q] for q in members) or 1.0
+        weight_sum = sum(weights[q] for q in members)
+        for q in members:
+            shares[q] = {
+                "share": round(used[q] / cohort_used, 3),
+                "fair": round(weights[q] / weight_sum, 3),
+                "gpu_seconds": round(used[q]),
+            }
+    utilisation = [sum(s["gpus"].values()) / capacity for s in samples]
+    return {
+        "system": name,
+        "jobs": len(jobs),
+        "submit_s": round(submitted, 1),
+        "admitted": len(admitted),
+        "best_60s_admissions_per_s": round(best / 60, 2),
+        "mean_admissions_per_s": round(len(admitted) / admitted[-1], 2) if admitted else None,
+        "all_admitted_s": round(admitted[-1], 1) if len(admitted) == len(jobs) else None,
+        "all_finished": done,
+        "finished_s": round(samples[-1]["t"], 1) if done and samples else None,
+        "contended_seconds": round(len(contended) * SAMPLE_SECONDS),
+        "fair_share": shares,
+        "worst_share_error": round(
+            max((abs(v["share"] - v["fair"]) for v in shares.values()), default=0.0), 3
+        ),
+        "mean_gpu_utilisation": round(sum(utilisation) / len(utilisation), 3)
+        if utilisation
+        else None,
+        "gpu_total": total,
+        "timeline": [
+            {"t": s["t"], "utilisation": round(sum(s["gpus"].values()) / capacity, 3)}
+            for s in samples
+        ],
+    }
+
+
+def plot(results: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib  # noqa: PLC0415 - only the plot needs it
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    figure, axes = plt.subplots(figsize=(9, 4))
+    for result in results:
+        points = result["timeline"]
+        axes.plot(
+            [p["t"] for p in points],
+            [100 * p["utilisation"] for p in points],
+            label=result["system"],
+        )
+    axes.set_xlabel("seconds since the first submission")
+    axes.set_ylabel("fleet GPUs running (%)")
+    axes.set_ylim(0, 100)
+    axes.legend()
+    axes.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--nodes", type=int, default=500)
+    parser.add_argument("--jobs-per-queue", type=int, default=300)
+    parser.add_argument("--timeout", type=float, default=3600)
+    parser.add_argument("--systems", default="suanli,kueue")
+    parser.add_argument("--out", type=Path, default=Path("bench/results/queues.json"))
+    args = parser.parse_args()
+    jobs = workload(args.jobs_per_queue)
+    systems: list[Suanli | Kueue] = []
+    for name in args.systems.split(","):
+        if name == "suanli":
+            systems.append(Suanli())
+        elif name == "kueue":
+            systems.append(Kueue(kueuepeer.build()))
+    results = [run_one(system, args.nodes, jobs, args.timeout) for system in systems]
+    keys = (
+        "best_60s_admissions_per_s",
+        "mean_admissions_per_s",
+        "all_admitted_s",
+        "finished_s",
+        "worst_share_error",
+        "mean_gpu_utilisation",
+    )
+    print(f"{'':28}" + "".join(f"{r['system']:>12}" for r in results))
+    for key in keys:
+        print(f"{key:28}" + "".join(f"{r[key]!s:>12}" for r in results))
+    for result in results:
+        print(
+            f"\n{result['system']}: GPU share per queue while all waited "
+            f"({result['contended_seconds']} s)"
+        )
+        for queue, share in result["fair_share"].items():
+            print(f"  {queue:12} share {share['share']:.3f}  fair {share['fair']:.3f}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    machine = {"cpus": __import__("os").cpu_count(), "python": platform.python_version()}
+    args.out.write_text(
+        json.dumps({"machine": machine, "nodes": args.nodes, "results": results}, indent=2)
+    )
+    plot(results, args.out.with_suffix(".png"))
+    print(f"wrote {args.out} and {args.out.with_suffix('.png')}")
+
+
+if __name__ == "__main__":
+    main()
