@@ -62,7 +62,9 @@ _ROOT_FIELDS: dict[str, dict[str, Any]] = {
         "type": "string",
     },
     "kind": {"description": "The kind of object: ComputeJob.", "type": "string"},
-    "metadata": {"type": "object"},
+    # A CRD may declare only name and generateName of the metadata; the name is declared so a
+    # rule on the job's name can point at it (the rule itself is ComputeJob's).
+    "metadata": {"type": "object", "properties": {"name": {"type": "string"}}},
 }
 
 
