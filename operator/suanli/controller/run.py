@@ -127,7 +127,7 @@ def _webhook(
         tls=_tls(settings, Path(tempfile.mkdtemp(prefix="suanli-webhook-"))),
         admission=client.AdmissionregistrationV1Api(api),
         catalog=lambda: config_files.catalog,
-        dry_run=dry_run_with(client.CoreV1Api(api)),
+        dry_run=dry_run_with(api),
         failure_policy=settings.webhook_failure_policy,
     )
 

@@ -25,6 +25,7 @@ from kubernetes.client.exceptions import ApiException
 
 from suanli.api.models import GROUP, PLURAL, VERSION
 from suanli.controller.review import DryRun, review_job
+from suanli.kube.client import post_json
 from suanli.scoring import Catalog
 
 log = logging.getLogger(__name__)
@@ -165,16 +166,11 @@ class JobWebhook:
         self.serving = False
 
 
-def dry_run_with(core: client.CoreV1Api) -> DryRun:
+def dry_run_with(api: client.ApiClient) -> DryRun:
     """Create the pod with dryRun=All: the apiserver validates and admits it, stores nothing."""
 
     async def dry_run(namespace: str, manifest: dict[str, Any]) -> None:
-        def call() -> None:
-            response: Any = core.create_namespaced_pod(
-                namespace, cast(client.V1Pod, manifest), dry_run="All", _preload_content=False
-            )
-            response.read()
-
-        await asyncio.to_thread(call)
+        path = f"/api/v1/namespaces/{namespace}/pods"
+        await asyncio.to_thread(post_json, api, path, manifest, dry_run=True)
 
     return dry_run
