@@ -15,11 +15,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from suanli.api import ComputeJobStatus, ConditionStatus, Phase
-from suanli.controller.conditions import condition, find, set_condition
+from suanli.controller.conditions import MAX_MESSAGE, condition, find, set_condition
 from suanli.controller.lifecycle import Event
 
 # The condition a job carries while its pods cannot be created but retrying can help.
 PODS_CREATED = "PodsCreated"
+# The condition a job carries while the operator cannot read its spec (stored before the CRD
+# refused such specs, or written for another version of the operator).
+VALID = "Valid"
 # How long a job whose pods were refused for a passing reason waits before trying again.
 RETRY_SECONDS = 5.0
 # Forbidden answers that are not about the pod: retrying helps once the cause goes away.
@@ -151,3 +154,30 @@ def after_creation(
         events = [Event("Normal", "Created", message)]
         return Outcome(ComputeJobStatus.model_validate(fields), events)
     return Outcome(status, [])
+
+
+def unreadable(
+    status: dict[str, Any], problems: list[str], now: dt.datetime
+) -> tuple[dict[str, Any], Event | None]:
+    """The raw status of a job whose spec the operator cannot read, and the event to post.
+
+    Raw dicts: the stored status may not read either. The phase and the pods are left alone,
+    since a newer operator may read the job; only the condition and one event say why nothing
+    happens.
+    """
+    message = "the operator cannot read this job: " + "; ".join(problems)
+    message = message[:MAX_MESSAGE]
+    conditions = [c for c in status.get("conditions") or [] if isinstance(c, dict)]
+    old = next((c for c in conditions if c.get("type") == VALID), None)
+    if old is not None and old.get("status") == "False" and old.get("message") == message:
+        return status, None
+    stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    new = {
+        "type": VALID,
+        "status": "False",
+        "reason": "InvalidSpec",
+        "message": message,
+        "lastTransitionTime": stamp,
+    }
+    kept = [c for c in conditions if c.get("type") != VALID]
+    return {**status, "conditions": [*kept, new]}, Event("Warning", "InvalidSpec", message)

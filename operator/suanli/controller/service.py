@@ -16,11 +16,12 @@ from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
 from suanli.api import ComputeJob, Phase
+from suanli.api.errors import field_errors
 from suanli.configfiles import ScoringConfigFiles
 from suanli.controller.admission import Admission, plan_gang
 from suanli.controller.lifecycle import Actions, Observed, reconcile
 from suanli.controller.podspec import TASK_LABEL, PodSlot, pod_manifest
-from suanli.controller.refusal import PodRefusal, after_creation, refusal_from
+from suanli.controller.refusal import PodRefusal, after_creation, refusal_from, unreadable
 from suanli.controller.store import JobStore
 from suanli.metrics import OperatorMetrics
 from suanli.scoring import DEFAULT_CONFIG, PLANNED_NODE_ANNOTATION, DemandError, parse_pod
@@ -160,6 +161,7 @@ class JobController:
             job = ComputeJob.model_validate(body)
         except ValidationError as error:
             log.warning("job %s/%s cannot be read: %s", *key, error)
+            await self._unreadable(body, [str(e) for e in field_errors(error)])
             return
         self.config_files.refresh()
         pods = list(self.cache.pods.get(key, {}).values())
@@ -172,6 +174,16 @@ class JobController:
                     self.cache.put_pod(pod, key[1])
                 actions = self._plan(job, body, listed)
         await self._apply(job, body, actions)
+
+    async def _unreadable(self, body: dict[str, Any], problems: list[str]) -> None:
+        """Say on the job why nothing happens to it, once per distinct reason."""
+        status, event = unreadable(dict(body.get("status") or {}), problems, self.clock())
+        if event is None:
+            return
+        meta = body["metadata"]
+        await self.store.patch_status(str(meta["namespace"]), str(meta["name"]), status)
+        body["status"] = status
+        await self.post_event(body, event.type, event.reason, event.message)
 
     def _plan(
         self, job: ComputeJob, body: Mapping[str, Any], pods: list[dict[str, Any]]

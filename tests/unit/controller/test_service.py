@@ -191,3 +191,28 @@ def test_a_pod_refused_for_now_leaves_the_job_waiting_with_the_reason_and_a_retr
     assert "exceeded quota" in waiting["message"]
     assert events.count("PodCreateRefused") == 1
     assert ("team", "waits") in controller._timers  # tried again in a few seconds
+
+
+def test_a_job_the_operator_cannot_read_says_so_once_and_is_left_alone() -> None:
+    # Stored before the CRD refused containers without an image.
+    body = _batch_job("old", 1)
+    del body["spec"]["tasks"][0]["template"]["spec"]["containers"][0]["image"]
+    store = FakeStore()
+    events: list[str] = []
+
+    async def post(job: Mapping[str, Any], kind: str, reason: str, message: str) -> None:
+        events.append(reason)
+
+    async def scenario() -> None:
+        controller = _controller(store)
+        controller.post_event = post
+        key = controller.cache.put_job(body)
+        await controller.reconcile(key)
+        await controller.reconcile(key)  # the same reason again: no second event
+
+    asyncio.run(scenario())
+    (valid,) = store.statuses["old"]["conditions"]
+    assert (valid["type"], valid["status"], valid["reason"]) == ("Valid", "False", "InvalidSpec")
+    assert "spec.tasks[0].template.spec.containers[0].image" in valid["message"]
+    assert events == ["InvalidSpec"]
+    assert store.created == []
