@@ -653,7 +653,7 @@ class TestProgramsAsServiceAccounts:
                 result.returncode != 0 and "denied the request" in result.stderr and result.stderr
             )
 
-        # kopf registers the webhook (create, then patch) shortly after it starts.
+        # The operator registers the webhook (create, or patch) as soon as it serves it.
         message = eventually(refused, 60, "the webhook refusing an unknown accelerator type")
         assert "unknown accelerator type" in message
         kubectl(cp, "get", "validatingwebhookconfiguration", "suanli.dev")
