@@ -55,6 +55,8 @@ async def review_job(
 
     One pod per task is dry-run: the pods of a task differ only in their index.
     """
+    if (body.get("metadata") or {}).get("deletionTimestamp"):
+        return [], []  # a job on its way out (finalizers being removed) is not held back
     try:
         job = ComputeJob.model_validate(body)
     except ValidationError:

@@ -80,6 +80,13 @@ def test_a_malformed_quantity_is_named_before_any_dry_run() -> None:
     ]
 
 
+def test_a_job_being_deleted_is_never_held_back() -> None:
+    job = full_job()
+    job["spec"]["tasks"][1]["accelerators"]["types"] = ["H1000"]
+    job["metadata"]["deletionTimestamp"] = "2026-12-01T00:00:00Z"
+    assert _review(job, _refusing(422, {"message": "invalid"})) == ([], [])
+
+
 def test_catalog_problems_still_refuse() -> None:
     job = full_job()
     job["spec"]["tasks"][1]["accelerators"]["types"] = ["H1000"]
