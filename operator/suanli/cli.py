@@ -208,6 +208,8 @@ def _cmd_operator(args: argparse.Namespace) -> int:
         webhook_addr=args.webhook_addr,
         webhook_host=args.webhook_host,
         edge_tolerations=args.edge_tolerations,
+        webhook_cert_dir=args.webhook_cert_dir,
+        webhook_failure_policy=args.webhook_failure_policy,
         **({"identity": args.identity} if args.identity else {}),
     )
     return run(settings)
@@ -237,12 +239,23 @@ def _add_operator(commands: Any) -> None:
     operator.add_argument(
         "--webhook-host", default="127.0.0.1", help="host the apiserver calls the webhook by"
     )
-    operator.add_argument("--identity", help="leader-election identity (default: the host name)")
     operator.add_argument(
-        "--metrics-host", default="0.0.0.0", help="address for /metrics and /healthz"
+        "--webhook-cert-dir",
+        type=Path,
+        help="tls.crt, tls.key and ca.crt shared by all replicas (default: a CA of this process)",
     )
     operator.add_argument(
-        "--metrics-port", type=int, default=8080, help="port for /metrics and /healthz"
+        "--webhook-failure-policy",
+        choices=("Ignore", "Fail"),
+        default="Ignore",
+        help="what the apiserver does when no replica answers a review",
+    )
+    operator.add_argument("--identity", help="leader-election identity (default: the host name)")
+    operator.add_argument(
+        "--metrics-host", default="0.0.0.0", help="address for /metrics, /healthz and /readyz"
+    )
+    operator.add_argument(
+        "--metrics-port", type=int, default=8080, help="port for /metrics, /healthz and /readyz"
     )
     operator.add_argument(
         "--catalog", type=Path, help="accelerator catalog file (re-read on change)"

@@ -175,12 +175,16 @@ class Operator:
     control_plane: ControlPlane
     log_dir: Path
     identity: str = "operator-0"
+    args: tuple[str, ...] = ()
     daemon: Daemon | None = None
     port: int = 0
+    webhook_port: int = 0
     starts: int = 0
 
-    def start(self) -> None:
+    def start(self, ready: bool = True) -> None:
+        """Start and wait until healthy, and with `ready` until /readyz says it serves."""
         self.port = free_port()
+        self.webhook_port = free_port()
         self.starts += 1
         self.daemon = Daemon.start(
             f"suanli-operator-{self.identity}",
@@ -194,12 +198,18 @@ class Operator:
                 f"--identity={self.identity}",
                 "--metrics-host=127.0.0.1",
                 f"--metrics-port={self.port}",
-                f"--webhook-port={free_port()}",
+                f"--webhook-port={self.webhook_port}",
+                *self.args,
             ],
             self.log_dir / f"operator-{self.identity}.log",
         )
         healthz = f"http://127.0.0.1:{self.port}/healthz"
         self.daemon.wait_until(lambda: _http_ok(healthz), 60, "healthy")
+        if ready:
+            self.daemon.wait_until(self.ready, 60, "ready")
+
+    def ready(self) -> bool:
+        return _http_ok(f"http://127.0.0.1:{self.port}/readyz")
 
     def kill(self) -> None:
         """SIGKILL: no cleanup, no Lease release — a crash."""

@@ -499,6 +499,19 @@ def test_service_account_can_i(
     assert result.stdout.strip() == answer, result.stderr
 
 
+VWC = "validatingwebhookconfigurations.admissionregistration.k8s.io"
+# With operator.webhook.enabled: the operator writes its own webhook configuration, nothing else.
+WEBHOOK_CAN_I = [
+    ("yes", ["create", VWC]),
+    ("yes", ["patch", f"{VWC}/suanli.dev"]),
+    ("no", ["patch", f"{VWC}/someone-elses"]),
+    ("no", ["delete", f"{VWC}/suanli.dev"]),
+    ("no", ["create", "mutatingwebhookconfigurations.admissionregistration.k8s.io"]),
+    # The certificate Secret is mounted into the pods, never read through the API.
+    ("no", ["get", f"secrets/{RELEASE}-operator-webhook", "-n", NAMESPACE]),
+]
+
+
 # --- the programs themselves, running with those credentials ----------------------------------------
 
 
@@ -653,11 +666,27 @@ class TestProgramsAsServiceAccounts:
                 result.returncode != 0 and "denied the request" in result.stderr and result.stderr
             )
 
-        # kopf registers the webhook (create, then patch) shortly after it starts.
+        # The operator registers the webhook (create, or patch) as soon as it serves it.
         message = eventually(refused, 60, "the webhook refusing an unknown accelerator type")
         assert "unknown accelerator type" in message
         kubectl(cp, "get", "validatingwebhookconfiguration", "suanli.dev")
         assert forbidden_lines(programs.operator_log) == []
+
+    @pytest.mark.parametrize(
+        ("answer", "question"), WEBHOOK_CAN_I, ids=[" ".join(q) for _, q in WEBHOOK_CAN_I]
+    )
+    def test_with_the_webhook_the_operator_may_write_only_its_configuration(
+        self, programs: Programs, answer: str, question: list[str]
+    ) -> None:
+        result = kubectl(
+            programs.control_plane,
+            "auth",
+            "can-i",
+            *question,
+            f"--as=system:serviceaccount:{NAMESPACE}:{OP}",
+            check=False,
+        )
+        assert result.stdout.strip() == answer, result.stderr
 
     def test_kube_scheduler_runs_with_the_chart_configuration(
         self, programs: Programs, workspace: str, tmp_path: Path

@@ -133,7 +133,9 @@ def _root_fields(kind: str) -> dict[str, dict[str, Any]]:
             "type": "string",
         },
         "kind": {"description": f"The kind of object: {kind}.", "type": "string"},
-        "metadata": {"type": "object"},
+        # A CRD may declare only name and generateName of the metadata; the name is declared
+        # so a rule on the object's name can point at it (the rule itself is the model's).
+        "metadata": {"type": "object", "properties": {"name": {"type": "string"}}},
     }
 
 

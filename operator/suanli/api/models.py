@@ -29,6 +29,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from suanli.api.cel import FIELD_PATH, Reason, Rule, validations
+from suanli.api.podtemplate import POD_TEMPLATE_SCHEMA, template_problems
 
 GROUP: Final = "suanli.dev"
 VERSION: Final = "v1alpha1"
@@ -280,41 +281,6 @@ class Accelerators(_Model):
         return self
 
 
-CONTAINERS_REQUIRED = Rule(
-    rule="has(self.spec) && has(self.spec.containers) && size(self.spec.containers) > 0",
-    message="template.spec.containers must list at least one container",
-    field_path=".spec.containers",
-    reason=Reason.REQUIRED,
-)
-
-
-def _preserved(description: str, **properties: dict[str, Any]) -> dict[str, Any]:
-    """An object kept as given, with only the named fields declared."""
-    schema: dict[str, Any] = {
-        "description": description,
-        "type": "object",
-        "x-kubernetes-preserve-unknown-fields": True,
-    }
-    return schema | ({"properties": properties} if properties else {})
-
-
-# A full PodTemplateSpec schema would be most of the core API; only the path the CEL rule
-# reads is declared (CEL cannot see undeclared fields), the rest is preserved as written.
-_POD_TEMPLATE: dict[str, Any] = {
-    "x-kubernetes-preserve-unknown-fields": True,
-    "properties": {
-        "spec": _preserved(
-            "A core/v1 PodSpec.",
-            containers={
-                "description": "The pod's containers (core/v1 Container); at least one.",
-                "type": "array",
-                "items": _preserved("A core/v1 Container."),
-            },
-        )
-    },
-}
-
-
 class Task(_Model):
     """A role in the job (e.g. launcher or worker): identical pods made from one template."""
 
@@ -336,18 +302,20 @@ class Task(_Model):
     template: dict[str, Any] = Field(
         description=(
             "A core/v1 PodTemplateSpec (metadata and spec) for the pods of this task. Stored "
-            "as given and validated as a Pod when the pods are created; spec.containers must "
-            "not be empty. The operator sets the scheduler name and the accelerator requests."
+            "as given; spec.containers must not be empty, every container and init container "
+            "needs a DNS-1123 name of its own and an image, and label values must be valid. "
+            "The operator's webhook also has the apiserver dry-run the pods, so anything else a "
+            "Pod would be refused for is refused here. The operator sets the scheduler name "
+            "and the accelerator requests."
         ),
-        json_schema_extra=_POD_TEMPLATE | validations(CONTAINERS_REQUIRED),
+        json_schema_extra=POD_TEMPLATE_SCHEMA,
     )
 
     @field_validator("template")
     @classmethod
-    def _has_containers(cls, value: dict[str, Any]) -> dict[str, Any]:
-        spec = value.get("spec")
-        containers = spec.get("containers") if isinstance(spec, dict) else None
-        _check(CONTAINERS_REQUIRED, isinstance(containers, list) and len(containers) > 0)
+    def _template_makes_pods(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for path, message in template_problems(value):
+            raise _refuse(message, path)
         return value
 
     @property
@@ -887,12 +855,28 @@ def ready_text(ready: int, total: int) -> str:
     return f"{ready}/{total}"
 
 
+# The job's name is the value of the `suanli.dev/job` label on its pods (at most 63 characters);
+# the pod names `<job>-<task>-<index>` then stay within the 253 a pod name may have.
+JOB_NAME_MAX = 63
+JOB_NAME_FITS_LABEL = Rule(
+    rule=f"size(self.metadata.name) <= {JOB_NAME_MAX}",
+    message=(
+        f"metadata.name must be at most {JOB_NAME_MAX} characters, since it labels the pods of "
+        "the job (suanli.dev/job) and a label value may not be longer; choose a shorter name"
+    ),
+    field_path=".metadata.name",
+    reason=Reason.INVALID,
+)
+
+
 class ComputeJob(_Model):
     """A job of one or more tasks placed by accelerator type, HPC capability and locality.
 
     Suanli creates the pods, starts gangs all-or-nothing through its scheduler, and reports
     where each pod went and why in the status.
     """
+
+    model_config = ConfigDict(json_schema_extra=validations(JOB_NAME_FITS_LABEL))
 
     api_version: Literal["suanli.dev/v1alpha1"] = Field(default=API_VERSION, alias="apiVersion")
     kind: Literal["ComputeJob"] = KIND
@@ -901,6 +885,15 @@ class ComputeJob(_Model):
     status: ComputeJobStatus | None = Field(
         default=None, description="What was observed; written by Suanli."
     )
+
+    @field_validator("metadata")
+    @classmethod
+    def _name_fits_label(cls, value: dict[str, Any]) -> dict[str, Any]:
+        name = value.get("name")
+        if isinstance(name, str) and len(name) > JOB_NAME_MAX:
+            # The rule sits on the whole job; this validator sees the metadata only.
+            raise _refuse(JOB_NAME_FITS_LABEL.message, ".name")
+        return value
 
 
 # Shared with the other API modules (the ComputeQueue's).

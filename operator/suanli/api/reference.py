@@ -131,6 +131,14 @@ def _rules(schema: dict[str, Any], field: str = "") -> Iterator[str]:
         yield f"- {where}`{rule['rule']}`{at}: {rule['message']}"
 
 
+def _nested_rules(schema: dict[str, Any], field: str) -> Iterator[str]:
+    """The rules of a field without a section and of everything declared inside it."""
+    yield from _rules(schema, field)
+    target = schema["items"] if schema.get("type") == "array" else schema
+    for name, child in target.get("properties", {}).items():
+        yield from _nested_rules(child, f"{field}.{name}")
+
+
 def _section(path: str, schema: dict[str, Any]) -> Iterator[str]:
     """The table of one object's fields, its rules, then the sections of its object fields."""
     target = schema["items"] if schema.get("type") == "array" else schema
@@ -148,7 +156,7 @@ def _section(path: str, schema: dict[str, Any]) -> Iterator[str]:
     # Rules on a field that has no section of its own are listed with its parent's.
     rules = [*_rules(target), *(_rules(schema) if target is not schema else [])]
     for name, child in children.items():
-        rules += _rules(child, name) if not _is_object(child) else []
+        rules += _nested_rules(child, name) if not _is_object(child) else []
     if rules:
         yield "Rules checked by the apiserver:"
         yield ""
@@ -212,8 +220,11 @@ def _workloads() -> Iterator[str]:
 
 
 def render() -> str:
-    schema = crd.openapi_schema()["properties"]
+    root = crd.openapi_schema()
+    schema = root["properties"]
     lines = [_INTRO, *_columns(), *_workloads(), "## Fields", ""]
+    if whole := list(_rules(root)):
+        lines += ["Rules on the whole job, checked by the apiserver:", "", *whole, ""]
     lines += _section("spec", schema["spec"])
     lines += _section("status", schema["status"])
     queue = crd.openapi_schema(crd.QUEUES)["properties"]

@@ -8,32 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import kopf
-from pydantic import ValidationError
 
-from suanli.api import ComputeJob
 from suanli.api.models import GROUP, PLURAL, VERSION
 from suanli.api.queues import QUEUE_PLURAL
 from suanli.controller.service import JobController
-from suanli.controller.validation import catalog_problems
 from suanli.kube.reflector import Reflector
 from suanli.scoring import JOB_LABEL
-
-
-@dataclass(frozen=True)
-class Webhook:
-    """Where the validating webhook listens and how the apiserver reaches it."""
-
-    addr: str
-    port: int
-    host: str
-    certfile: Path
-    keyfile: Path
-    cafile: Path
 
 
 def register(
@@ -43,7 +27,6 @@ def register(
     *,
     kubeconfig: Path | None,
     resync_seconds: float,
-    webhook: Webhook | None = None,
 ) -> None:
     @kopf.on.login(registry=registry)
     def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
@@ -57,17 +40,6 @@ def register(
         settings.peering.standalone = True
         settings.posting.enabled = False
         settings.watching.server_timeout = 300
-        if webhook is not None:
-            settings.admission.server = kopf.WebhookServer(
-                addr=webhook.addr,
-                port=webhook.port,
-                host=webhook.host,
-                certfile=str(webhook.certfile),
-                pkeyfile=str(webhook.keyfile),
-                cafile=str(webhook.cafile),
-            )
-            # kopf keeps the ValidatingWebhookConfiguration in step with this server.
-            settings.admission.managed = "suanli.dev"
         for reflector in reflectors:
             reflector.start()
         await asyncio.to_thread(lambda: [r.synced.wait(60) for r in reflectors])
@@ -112,28 +84,6 @@ def register(
             _plain(body), str(labels[JOB_LABEL]), deleted=type == "DELETED"
         )
         controller.enqueue(key)
-
-    if webhook is not None:
-
-        @kopf.on.validate(
-            GROUP,
-            VERSION,
-            PLURAL,
-            id="catalog",
-            operations=["CREATE", "UPDATE"],
-            # The schema and CEL rules still hold while no operator runs; this check needs one.
-            ignore_failures=True,
-            side_effects=False,
-            registry=registry,
-        )
-        def validate(body: kopf.Body, **_: Any) -> None:
-            try:
-                job = ComputeJob.model_validate(_plain(body))
-            except ValidationError:
-                return  # the CRD schema reports what is malformed, field by field
-            problems = catalog_problems(job, controller.config_files.catalog)
-            if problems:
-                raise kopf.AdmissionError("; ".join(problems), code=422)
 
     @kopf.on.cleanup(registry=registry)
     async def cleanup(**_: Any) -> None:

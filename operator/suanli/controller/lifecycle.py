@@ -20,7 +20,6 @@ from suanli.api import (
     MAX_STATUS_PLACEMENTS,
     ComputeJob,
     ComputeJobStatus,
-    Condition,
     ConditionStatus,
     Phase,
     Placement,
@@ -28,6 +27,9 @@ from suanli.api import (
     ready_text,
 )
 from suanli.controller.admission import Admission
+from suanli.controller.conditions import MAX_MESSAGE as _MAX_REASON
+from suanli.controller.conditions import condition as _condition
+from suanli.controller.conditions import set_condition as _set_condition
 from suanli.controller.podspec import ATTEMPT_ANNOTATION, TASK_LABEL, PodSlot, slots
 from suanli.controller.quota import (
     QUOTA_CONDITION,
@@ -42,7 +44,6 @@ from suanli.controller.quota import (
 PLACEMENT_ANNOTATION = "suanli.dev/placement"
 UNSCHEDULABLE_ANNOTATION = "suanli.dev/unschedulable"
 _TERMINAL = (Phase.SUCCEEDED, Phase.FAILED)
-_MAX_REASON = 2000
 # How often the accrued cost of a running job is brought up to date.
 COST_REFRESH_SECONDS = 30.0
 
@@ -130,31 +131,6 @@ def _finished_at(pod: Mapping[str, Any]) -> dt.datetime | None:
 
 
 # --- status pieces ------------------------------------------------------------------------------
-
-
-def _condition(  # noqa: PLR0917 - the six parts of a metav1.Condition, always all given
-    previous: Sequence[Condition],
-    kind: str,
-    status: bool,
-    reason: str,
-    message: str,
-    now: dt.datetime,
-) -> Condition:
-    value = ConditionStatus.TRUE if status else ConditionStatus.FALSE
-    old = next((c for c in previous if c.type == kind), None)
-    since = old.last_transition_time if old is not None and old.status == value else now
-    return Condition(
-        type=kind,
-        status=value,
-        reason=reason,
-        message=message[:_MAX_REASON],
-        last_transition_time=since,
-    )
-
-
-def _set_condition(status: dict[str, Any], condition: Condition) -> None:
-    kept = [c for c in status["conditions"] if c.type != condition.type]
-    status["conditions"] = [*kept, condition]
 
 
 def _placements(observed: Observed, bound: Sequence[Mapping[str, Any]]) -> list[Placement]:

@@ -1,4 +1,7 @@
-"""`suanli operator`: the ComputeJob operator process, one leader at a time."""
+"""`suanli operator`: the ComputeJob operator process, one leader at a time.
+
+Every replica serves the validating webhook from its start; only the leader reconciles jobs.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ import socket
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 import kopf
 from aiohttp import web
@@ -19,9 +23,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from suanli.configfiles import ScoringConfigFiles
 from suanli.controller.edge import DEFAULT_EDGE_TOLERATIONS, parse_tolerations
-from suanli.controller.handlers import Webhook, register
+from suanli.controller.handlers import register
 from suanli.controller.service import JobController
 from suanli.controller.store import JobStore
+from suanli.controller.webhook import PATH, JobWebhook, WebhookTLS, dry_run_with
 from suanli.devcluster.pki import CertificateAuthority
 from suanli.kube.client import api_client
 from suanli.kube.lease import LeaseConfig, LeaseElector
@@ -61,6 +66,11 @@ class OperatorSettings(BaseModel):
         parse_tolerations(value)  # a ValueError names the entry and the syntax
         return value
 
+    webhook_cert_dir: Path | None = Field(
+        default=None,
+        description="tls.crt, tls.key, ca.crt shared by all replicas; absent: a CA of our own",
+    )
+    webhook_failure_policy: Literal["Ignore", "Fail"] = "Ignore"
     identity: str = Field(
         default_factory=socket.gethostname,
         description="leader-election identity: the pod name, so a restarted container resumes",
@@ -68,7 +78,10 @@ class OperatorSettings(BaseModel):
 
 
 async def _serve_metrics(
-    settings: OperatorSettings, metrics: OperatorMetrics, before_scrape: list[Callable[[], None]]
+    settings: OperatorSettings,
+    metrics: OperatorMetrics,
+    before_scrape: list[Callable[[], None]],
+    ready: Callable[[], bool],
 ) -> web.AppRunner:
     async def metrics_handler(_: web.Request) -> web.Response:
         for refresh in before_scrape:
@@ -79,19 +92,27 @@ async def _serve_metrics(
     async def healthz(_: web.Request) -> web.Response:
         return web.Response(text="ok")
 
+    async def readyz(_: web.Request) -> web.Response:
+        # Ready means "can take webhook traffic": a standby is ready too, leadership aside.
+        if ready():
+            return web.Response(text="ok")
+        return web.Response(status=503, text="the webhook is not serving yet")
+
     app = web.Application()
     app.router.add_get("/metrics", metrics_handler)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, settings.metrics_host, settings.metrics_port).start()
     return runner
 
 
-def _webhook(settings: OperatorSettings, directory: Path) -> Webhook | None:
-    """A serving certificate from a CA of our own; kopf puts the CA into the webhook config."""
-    if not settings.webhook_port:
-        return None
+def _tls(settings: OperatorSettings, directory: Path) -> WebhookTLS:
+    """The serving certificate: the shared one, or one from a CA of this process's own."""
+    if settings.webhook_cert_dir is not None:
+        given = settings.webhook_cert_dir
+        return WebhookTLS(given / "tls.crt", given / "tls.key", given / "ca.crt")
     authority = CertificateAuthority(directory)
     host = settings.webhook_host
     is_ip = host.replace(".", "").isdigit() or ":" in host
@@ -101,13 +122,25 @@ def _webhook(settings: OperatorSettings, directory: Path) -> Webhook | None:
         server_ips=(host,) if is_ip else (),
         server_dns=() if is_ip else (host,),
     )
-    return Webhook(
+    return WebhookTLS(pair.cert, pair.key, authority.pair.cert)
+
+
+def _webhook(
+    settings: OperatorSettings, api: client.ApiClient, config_files: ScoringConfigFiles
+) -> JobWebhook | None:
+    if not settings.webhook_port:
+        return None
+    host = settings.webhook_host
+    url_host = f"[{host}]" if ":" in host else host
+    return JobWebhook(
         addr=settings.webhook_addr,
         port=settings.webhook_port,
-        host=host,
-        certfile=pair.cert,
-        keyfile=pair.key,
-        cafile=authority.pair.cert,
+        url=f"https://{url_host}:{settings.webhook_port}{PATH}",
+        tls=_tls(settings, Path(tempfile.mkdtemp(prefix="suanli-webhook-"))),
+        admission=client.AdmissionregistrationV1Api(api),
+        catalog=lambda: config_files.catalog,
+        dry_run=dry_run_with(api),
+        failure_policy=settings.webhook_failure_policy,
     )
 
 
@@ -120,7 +153,14 @@ async def run_operator(settings: OperatorSettings) -> int:
     api = api_client(settings.kubeconfig)
     metrics = OperatorMetrics()
     before_scrape: list[Callable[[], None]] = []
-    runner = await _serve_metrics(settings, metrics, before_scrape)
+    config_files = ScoringConfigFiles(settings.catalog, settings.latency)
+    webhook = _webhook(settings, api, config_files)
+    runner = await _serve_metrics(
+        settings, metrics, before_scrape, lambda: webhook is None or webhook.ready
+    )
+    if webhook is not None:
+        # Before the Lease: a standby validates jobs as well as the leader does.
+        await webhook.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -138,6 +178,8 @@ async def run_operator(settings: OperatorSettings) -> int:
         await asyncio.wait([acquiring, stopping], return_when=asyncio.FIRST_COMPLETED)
         if stop.is_set():
             acquiring.cancel()
+            if webhook is not None:
+                await webhook.stop()
             await runner.cleanup()
             return 0
     lost = asyncio.Event()
@@ -150,7 +192,6 @@ async def run_operator(settings: OperatorSettings) -> int:
 
         holding = asyncio.ensure_future(elector.hold(on_lost))
     store = JobStore(api)
-    config_files = ScoringConfigFiles(settings.catalog, settings.latency)
     cluster = ClusterFeed(lambda: config_files.catalog)
     reflectors = cluster_reflectors(client.CoreV1Api(api), cluster)
     controller = JobController(
@@ -165,20 +206,20 @@ async def run_operator(settings: OperatorSettings) -> int:
     # Waiting gangs are re-planned as soon as a pod leaves a node or a node appears.
     cluster.listeners.append(controller.capacity_freed(asyncio.get_running_loop()))
     registry = kopf.OperatorRegistry()
-    webhook = _webhook(settings, Path(tempfile.mkdtemp(prefix="suanli-webhook-")))
     register(
         registry,
         controller,
         reflectors,
         kubeconfig=settings.kubeconfig,
         resync_seconds=settings.resync_seconds,
-        webhook=webhook,
     )
     await kopf.operator(registry=registry, clusterwide=True, standalone=True, stop_flag=stop)
     if holding is not None:
         holding.cancel()
     if elector is not None and not lost.is_set():
         await asyncio.to_thread(elector.release)
+    if webhook is not None:
+        await webhook.stop()
     await runner.cleanup()
     return EXIT_LOST_LEASE if lost.is_set() else 0
 

@@ -12,18 +12,21 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
 from suanli.api import ComputeJob, Phase
+from suanli.api.errors import field_errors
 from suanli.configfiles import ScoringConfigFiles
 from suanli.controller import edge
 from suanli.controller.admission import Admission, plan_gang
 from suanli.controller.budgets import BudgetKeeper
 from suanli.controller.lifecycle import Actions, Observed, reconcile
-from suanli.controller.podspec import PodSlot, pod_manifest
+from suanli.controller.podspec import TASK_LABEL, PodSlot, pod_manifest
 from suanli.controller.queues import QueueBoard
 from suanli.controller.quota import QuotaHeld, QuotaVerdict
 from suanli.controller.quota_gate import ACCOUNTING_SECONDS, QuotaGate
+from suanli.controller.refusal import PodRefusal, after_creation, refusal_from, unreadable
 from suanli.controller.store import JobStore
 from suanli.metrics import OperatorMetrics
 from suanli.scoring import DEFAULT_CONFIG, PLANNED_NODE_ANNOTATION, DemandError, parse_pod
@@ -195,6 +198,7 @@ class JobController:
             job = ComputeJob.model_validate(body)
         except ValidationError as error:
             log.warning("job %s/%s cannot be read: %s", *key, error)
+            await self._unreadable(body, [str(e) for e in field_errors(error)])
             return
         self.config_files.refresh()
         quota = await self.gate.verdict(key, job, body, self.config_files.catalog, self.clock())
@@ -208,6 +212,16 @@ class JobController:
                     self.cache.put_pod(pod, key[1])
                 actions = self._plan(job, body, listed, quota)
         await self._apply(job, body, actions)
+
+    async def _unreadable(self, body: dict[str, Any], problems: list[str]) -> None:
+        """Say on the job why nothing happens to it, once per distinct reason."""
+        status, event = unreadable(dict(body.get("status") or {}), problems, self.clock())
+        if event is None:
+            return
+        meta = body["metadata"]
+        await self.store.patch_status(str(meta["namespace"]), str(meta["name"]), status)
+        body["status"] = status
+        await self.post_event(body, event.type, event.reason, event.message)
 
     def _plan(
         self,
@@ -252,10 +266,18 @@ class JobController:
             for c in batch
         ]
         await _gather(self.store.delete_pod(namespace, name) for name in actions.delete)
-        created = await _gather(self.store.create_pod(namespace, m) for m in manifests)
-        self.metrics.pods_created.inc(sum(1 for c in created if c))
-        for manifest in manifests:
-            self.cache.put_pod(manifest, str(meta["name"]))
+        results = await _gather(self._create_pod(job, namespace, m) for m in manifests)
+        created = sum(1 for r in results if r is True)
+        self.metrics.pods_created.inc(created)
+        for manifest, result in zip(manifests, results, strict=True):
+            if not isinstance(result, PodRefusal):
+                self.cache.put_pod(manifest, str(meta["name"]))
+        refusals = [r for r in results if isinstance(r, PodRefusal)]
+        if refusals or created:
+            outcome = after_creation(actions.status, refusals, created, self.clock())
+            actions.status, actions.events = outcome.status, [*actions.events, *outcome.events]
+            if outcome.retry_after is not None:
+                actions.requeue_after = min(actions.requeue_after or 1e9, outcome.retry_after)
         await self._write_status(job, body, actions)
         await _gather(self.post_event(body, e.type, e.reason, e.message) for e in actions.events)
         if actions.delete_job:
@@ -269,6 +291,19 @@ class JobController:
     async def _delete_pods(self, key: JobKey) -> None:
         names = list(self.cache.pods.get(key, {}))
         await _gather(self.store.delete_pod(key[0], name) for name in names)
+
+    async def _create_pod(
+        self, job: ComputeJob, namespace: str, manifest: dict[str, Any]
+    ) -> bool | PodRefusal:
+        """True when created, False when it already was, the apiserver's refusal otherwise."""
+        try:
+            return await self.store.create_pod(namespace, manifest)
+        except ApiException as error:
+            task = manifest["metadata"]["labels"][TASK_LABEL]
+            index = next(i for i, t in enumerate(job.spec.tasks) if t.name == task)
+            refusal = refusal_from(manifest["metadata"]["name"], index, error.status, error.body)
+            log.warning("creating a pod in %s refused: %s", namespace, refusal.describe())
+            return refusal
 
     def _requeue(self, key: JobKey, delay: float) -> None:
         """One timer per job: the earliest wanted look wins, later ones are dropped."""

@@ -17,6 +17,7 @@ from kubernetes.client.exceptions import ApiException
 
 from suanli.api.models import GROUP, PLURAL, VERSION
 from suanli.api.queues import QUEUE_PLURAL
+from suanli.kube.client import post_json
 from suanli.scoring import JOB_LABEL
 
 
@@ -39,14 +40,14 @@ class JobStore:
         return await asyncio.to_thread(call)
 
     async def create_pod(self, namespace: str, manifest: dict[str, Any]) -> bool:
-        """True when created, False when a pod of that name already exists."""
+        """True when created, False when a pod of that name already exists.
+
+        Sent as it is: the apiserver, not the client library's models, judges the template.
+        """
 
         def call() -> bool:
             try:
-                response: Any = self.core.create_namespaced_pod(
-                    namespace, cast(client.V1Pod, manifest), _preload_content=False
-                )
-                response.read()
+                post_json(self.core.api_client, f"/api/v1/namespaces/{namespace}/pods", manifest)
             except ApiException as error:
                 if error.status == 409:
                     return False

@@ -175,4 +175,42 @@ CASES: tuple[Case, ...] = (
     _case("unknown-spec-field", "spec.colour", "red"),
     _case("unknown-task-field", "spec.tasks[0].replica", 2),
     _case("unknown-accelerator-field", "spec.tasks[1].accelerators.memoryGiB", 40),
+    # What the pods made from the job would be refused for (issue 11).
+    _case("job-name-over-63", "metadata.name", "j" * 64),
+    _case("container-without-image", "spec.tasks[0].template.spec.containers[0].image", DELETE),
+    _case("container-empty-image", "spec.tasks[0].template.spec.containers[0].image", ""),
+    _case("image-with-blank", "spec.tasks[0].template.spec.containers[0].image", " busybox"),
+    _case("container-without-name", "spec.tasks[0].template.spec.containers[0].name", DELETE),
+    _case("container-name-not-dns", "spec.tasks[0].template.spec.containers[0].name", "Main_1"),
+    _case("container-name-over-63", "spec.tasks[0].template.spec.containers[0].name", "c" * 64),
+    _case(
+        "repeated-container-name",
+        "spec.tasks[0].template.spec.containers",
+        [CONTAINER, CONTAINER],
+        "spec.tasks[0].template.spec.containers[1]",
+    ),
+    _case(
+        "init-container-without-image",
+        "spec.tasks[0].template.spec.initContainers",
+        [{"name": "setup"}],
+        "spec.tasks[0].template.spec.initContainers[0].image",
+    ),
+    _case(
+        "init-container-reuses-name",
+        "spec.tasks[0].template.spec.initContainers",
+        [CONTAINER],
+        "spec.tasks[0].template.spec.initContainers",
+    ),
+    _case(
+        "label-value-over-63",
+        "spec.tasks[0].template.metadata",
+        {"labels": {"team": "t" * 64}},
+        "spec.tasks[0].template.metadata.labels.team",
+    ),
+    _case(
+        "label-value-not-a-label",
+        "spec.tasks[0].template.metadata",
+        {"labels": {"team": "-a"}},
+        "spec.tasks[0].template.metadata.labels.team",
+    ),
 )

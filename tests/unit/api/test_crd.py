@@ -12,7 +12,7 @@ import pytest
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from suanli.api import crd, models
+from suanli.api import crd, models, podtemplate
 from suanli.api.cel import Rule
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -90,7 +90,12 @@ def test_defaults_respect_their_own_constraints() -> None:
 
 
 def test_rules_come_from_the_models() -> None:
-    messages = {rule.message for rule in vars(models).values() if isinstance(rule, Rule)}
+    messages = {
+        rule.message
+        for module in (models, podtemplate)
+        for rule in vars(module).values()
+        if isinstance(rule, Rule)
+    }
     found = [
         rule["message"]
         for _, node in _nodes(_schema())

@@ -101,7 +101,7 @@ def test_full_job_round_trips_and_defaults_fill_in() -> None:
                 {
                     "name": "a",
                     "replicas": 1,
-                    "template": {"spec": {"containers": [{}]}},
+                    "template": {"spec": {"containers": [{"name": "a", "image": "busybox"}]}},
                     "accelerators": {},
                 }
             ],

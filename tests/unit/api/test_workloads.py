@@ -27,7 +27,11 @@ def _job(**spec: Any) -> ComputeJob:
         "metadata": {"name": "j", "namespace": "ns"},
         "spec": {
             "tasks": [
-                {"name": "w", "replicas": 1, "template": {"spec": {"containers": [{"name": "c"}]}}}
+                {
+                    "name": "w",
+                    "replicas": 1,
+                    "template": {"spec": {"containers": [{"name": "c", "image": "busybox"}]}},
+                }
             ],
             **spec,
         },
@@ -121,7 +125,11 @@ def test_the_workload_changes_where_the_same_job_lands(workload: str, pool: str)
                 "name": "w",
                 "replicas": 1,
                 "accelerators": {"count": 1, "types": ["L40S", "L4"]},
-                "template": {"spec": {"containers": [{"name": "c", "resources": REQUESTS}]}},
+                "template": {
+                    "spec": {
+                        "containers": [{"name": "c", "image": "busybox", "resources": REQUESTS}]
+                    }
+                },
             }
         ],
         locality={"tiers": ["edge", "cloud"], "sites": ["sh-edge-1"]},

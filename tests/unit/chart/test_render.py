@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import io
 import subprocess
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
+from cryptography import x509
 
 import suanli
 from suanli.cli import build_parser
@@ -232,10 +234,8 @@ OPERATOR_RULES = (
     | _grant("", "namespaces", "get list watch")
 )
 OPERATOR_WEBHOOK_RULES = _grant(
-    "admissionregistration.k8s.io",
-    "validatingwebhookconfigurations mutatingwebhookconfigurations",
-    "create patch",
-)
+    "admissionregistration.k8s.io", "validatingwebhookconfigurations", "create"
+) | _grant("admissionregistration.k8s.io", "validatingwebhookconfigurations", "patch", "suanli.dev")
 EXTENDER_RULES = (
     _grant("", "nodes", "get list watch")
     | _grant("", "pods", "get list watch patch")
@@ -460,11 +460,16 @@ def test_every_file_a_container_is_given_is_mounted(scenario: str) -> None:
     ]:
         volumes = {v["name"]: v for v in spec["volumes"]}
         mounts = {m["mountPath"]: volumes[m["name"]] for m in container.get("volumeMounts", [])}
-        files = [
-            arg.split("=", 1)[1]
+        given = [
+            arg
             for arg in [*container.get("args", []), *container.get("command", [])]
             if "=/" in arg and arg.startswith("--") and not arg.startswith("--host")
         ]
+        # A folder of files (the webhook's certificate) is a volume mounted there.
+        folders = [a.split("=", 1)[1] for a in given if a.startswith("--webhook-cert-dir=")]
+        for folder in folders:
+            assert "secret" in mounts.get(folder, {}), f"{name}/{container['name']}: {folder}"
+        files = [a.split("=", 1)[1] for a in given if not a.startswith("--webhook-cert-dir=")]
         for file in files:
             folder, _, key = file.rpartition("/")
             assert folder in mounts, f"{name}/{container['name']}: {file} is not mounted"
@@ -740,8 +745,27 @@ def test_webhook_is_served_where_the_apiserver_is_told_to_call(
         return
     port, host = expected
     # The URL the operator registers carries the port: the Service must expose the same one.
-    assert flags == {"--webhook-port": port, "--webhook-addr": "0.0.0.0", "--webhook-host": host}
+    assert flags == {
+        "--webhook-port": port,
+        "--webhook-addr": "0.0.0.0",
+        "--webhook-host": host,
+        "--webhook-cert-dir": "/etc/suanli/webhook",
+        "--webhook-failure-policy": "Ignore",
+    }
     assert ports["webhook"] == int(port)
+    # Every replica serves the one certificate of the chart's Secret, made for that host.
+    secret = manifest.get("Secret", "suanli-operator-webhook")
+    certificate = x509.load_pem_x509_certificate(base64.b64decode(secret["data"]["tls.crt"]))
+    names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert names.get_values_for_type(x509.DNSName) == [host]
+    pod = manifest.get("Deployment", "suanli-operator")["spec"]["template"]["spec"]
+    (volume,) = [v for v in pod["volumes"] if v["name"] == "webhook-cert"]
+    assert volume["secret"]["secretName"] == "suanli-operator-webhook"
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    assert mounts["webhook-cert"] == "/etc/suanli/webhook"
+    # Ready means serving the webhook, which a standby does too; alive is /healthz.
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
 
 
 @pytest.mark.parametrize(

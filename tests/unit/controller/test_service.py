@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 from collections.abc import Mapping
 from typing import Any
+
+from kubernetes.client.exceptions import ApiException
 
 from suanli.cli import default_fleet
 from suanli.configfiles import ScoringConfigFiles
@@ -134,3 +137,87 @@ def test_a_manifest_never_hides_what_the_watch_already_showed() -> None:
     newer["status"] = {"phase": "Succeeded"}
     controller.cache.put_pod(newer, "job")
     assert controller.cache.pods[("team", "job")]["p"]["status"]["phase"] == "Succeeded"
+
+
+class RefusingStore(FakeStore):
+    """The apiserver refusing every pod with one answer."""
+
+    def __init__(self, code: int, body: dict[str, Any]) -> None:
+        super().__init__()
+        self.code, self.body = code, body
+
+    async def create_pod(self, namespace: str, manifest: dict[str, Any]) -> bool:
+        error = ApiException(status=self.code, reason="refused")
+        error.body = json.dumps(self.body)
+        raise error
+
+
+def _reconcile_once(store: FakeStore, body: dict[str, Any]) -> tuple[JobController, list[str]]:
+    events: list[str] = []
+
+    async def post(job: Mapping[str, Any], kind: str, reason: str, message: str) -> None:
+        events.append(reason)
+
+    async def scenario() -> JobController:
+        controller = _controller(store)
+        controller.post_event = post
+        await controller.reconcile(controller.cache.put_job(body))
+        return controller
+
+    return asyncio.run(scenario()), events
+
+
+def test_a_pod_the_apiserver_refuses_for_good_fails_the_job_at_once() -> None:
+    invalid = {
+        "reason": "Invalid",
+        "message": 'Pod "x" is invalid: spec.containers[0].image: Required value',
+        "details": {"causes": [{"field": "spec.containers[0].image", "message": "Required"}]},
+    }
+    store = RefusingStore(422, invalid)
+    controller, events = _reconcile_once(store, _batch_job("bad", 2))
+    status = store.statuses["bad"]
+    assert status["phase"] == "Failed"
+    failed = next(c for c in status["conditions"] if c["type"] == "Failed")
+    assert failed["reason"] == "PodRejected"
+    assert "spec.tasks[0].template.spec.containers[0].image: Required" in failed["message"]
+    assert "PodRejected" in events
+    # A refused pod is not taken for one that exists: nothing in the cache pretends it does.
+    assert controller.cache.pods.get(("team", "bad"), {}) == {}
+
+
+def test_a_pod_refused_for_now_leaves_the_job_waiting_with_the_reason_and_a_retry() -> None:
+    quota = {"reason": "Forbidden", "message": "exceeded quota: q, requested: pods=1"}
+    store = RefusingStore(403, quota)
+    controller, events = _reconcile_once(store, _batch_job("waits", 2))
+    status = store.statuses["waits"]
+    assert status["phase"] != "Failed"
+    waiting = next(c for c in status["conditions"] if c["type"] == "PodsCreated")
+    assert waiting["status"] == "False"
+    assert "exceeded quota" in waiting["message"]
+    assert events.count("PodCreateRefused") == 1
+    assert ("team", "waits") in controller._timers  # tried again in a few seconds
+
+
+def test_a_job_the_operator_cannot_read_says_so_once_and_is_left_alone() -> None:
+    # Stored before the CRD refused containers without an image.
+    body = _batch_job("old", 1)
+    del body["spec"]["tasks"][0]["template"]["spec"]["containers"][0]["image"]
+    store = FakeStore()
+    events: list[str] = []
+
+    async def post(job: Mapping[str, Any], kind: str, reason: str, message: str) -> None:
+        events.append(reason)
+
+    async def scenario() -> None:
+        controller = _controller(store)
+        controller.post_event = post
+        key = controller.cache.put_job(body)
+        await controller.reconcile(key)
+        await controller.reconcile(key)  # the same reason again: no second event
+
+    asyncio.run(scenario())
+    (valid,) = store.statuses["old"]["conditions"]
+    assert (valid["type"], valid["status"], valid["reason"]) == ("Valid", "False", "InvalidSpec")
+    assert "spec.tasks[0].template.spec.containers[0].image" in valid["message"]
+    assert events == ["InvalidSpec"]
+    assert store.created == []
