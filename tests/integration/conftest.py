@@ -168,6 +168,10 @@ def computejob_crd(control_plane: ControlPlane) -> None:
 OPERATOR_NAMESPACE = "suanli-system"
 
 
+# Operators started in this session, so a test that writes a job's status itself can stop them.
+STARTED_OPERATORS: list[Operator] = []
+
+
 @dataclass
 class Operator:
     """`suanli operator` as its own process (one replica; tests may start more)."""
@@ -203,6 +207,8 @@ class Operator:
             ],
             self.log_dir / f"operator-{self.identity}.log",
         )
+        if self not in STARTED_OPERATORS:
+            STARTED_OPERATORS.append(self)
         healthz = f"http://127.0.0.1:{self.port}/healthz"
         self.daemon.wait_until(lambda: _http_ok(healthz), 60, "healthy")
         if ready:
@@ -245,3 +251,17 @@ def operator(
         yield running
     finally:
         running.stop()
+
+
+@pytest.fixture
+def no_operator() -> Iterator[None]:
+    """No operator runs during the test (one that ran before is started again after): for
+    tests that write a job's status themselves."""
+    running = [o for o in STARTED_OPERATORS if o.daemon is not None]
+    for started in running:
+        started.stop()
+    try:
+        yield
+    finally:
+        for started in running:
+            started.start()

@@ -39,13 +39,15 @@ from tests.integration.helpers import (
     raw_pod,
     suanli_pod,
 )
-from tests.unit.chart.crd_template import CRD_FILE
+from tests.unit.chart.crd_template import PLURALS, crd_file
 from tests.unit.chart.helm import CHART, ROOT, bin_dir, helm, render
 
 RELEASE = "suanli"
 NAMESPACE = "suanli-chart"
 QUICKSTART_NAMESPACE = "suanli-quickstart"
 CRD = "computejobs.suanli.dev"
+# Every CRD the chart carries: each is adopted, kept, restored and checked alike.
+CRDS = tuple(f"{plural}.suanli.dev" for plural in PLURALS)
 INSTANCE = f"app.kubernetes.io/instance={RELEASE}"
 GPU_PRODUCT = "nvidia.com/gpu.product"
 # The operator the conftest `operator` fixture runs holds this Lease; if it is live, a second
@@ -87,34 +89,45 @@ def restricted_namespace(control_plane: ControlPlane, name: str) -> None:
 
 
 def adopt_crd(control_plane: ControlPlane, namespace: str) -> None:
-    """Let the release take over a CRD applied before it (docs/troubleshooting.md)."""
-    if kubectl(control_plane, "get", "crd", CRD, check=False).returncode != 0:
-        return
-    kubectl(control_plane, "label", "--overwrite", "crd", CRD, "app.kubernetes.io/managed-by=Helm")
-    kubectl(
-        control_plane,
-        "annotate",
-        "--overwrite",
-        "crd",
-        CRD,
-        f"meta.helm.sh/release-name={RELEASE}",
-        f"meta.helm.sh/release-namespace={namespace}",
-    )
+    """Let the release take over CRDs applied before it (docs/troubleshooting.md)."""
+    for crd in CRDS:
+        if kubectl(control_plane, "get", "crd", crd, check=False).returncode != 0:
+            continue
+        kubectl(
+            control_plane, "label", "--overwrite", "crd", crd, "app.kubernetes.io/managed-by=Helm"
+        )
+        kubectl(
+            control_plane,
+            "annotate",
+            "--overwrite",
+            "crd",
+            crd,
+            f"meta.helm.sh/release-name={RELEASE}",
+            f"meta.helm.sh/release-namespace={namespace}",
+        )
 
 
 def restore_crd(control_plane: ControlPlane) -> None:
-    """Leave the CRD as the other test modules expect it: applied from crds/."""
-    eventually(
-        lambda: (
-            kubectl(control_plane, "get", "crd", CRD, check=False).returncode != 0
-            or "deletionTimestamp"
-            not in kubectl(control_plane, "get", "crd", CRD, "-o", "json").stdout
-        ),
-        120,
-        "CRD not terminating",
-    )
-    kubectl(control_plane, "apply", "--server-side", "--force-conflicts", "-f", str(CRD_FILE))
-    kubectl(control_plane, "wait", "--for=condition=Established", "--timeout=60s", f"crd/{CRD}")
+    """Leave the CRDs as the other test modules expect them: applied from crds/."""
+    for plural, crd in zip(PLURALS, CRDS, strict=True):
+        eventually(
+            lambda crd=crd: (
+                kubectl(control_plane, "get", "crd", crd, check=False).returncode != 0
+                or "deletionTimestamp"
+                not in kubectl(control_plane, "get", "crd", crd, "-o", "json").stdout
+            ),
+            120,
+            f"{crd} not terminating",
+        )
+        kubectl(
+            control_plane,
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "-f",
+            str(crd_file(plural)),
+        )
+        kubectl(control_plane, "wait", "--for=condition=Established", "--timeout=60s", f"crd/{crd}")
 
 
 def manifest_objects(control_plane: ControlPlane, namespace: str) -> list[dict[str, Any]]:
@@ -359,8 +372,9 @@ def test_install_creates_every_object_under_restricted_pod_security(release: Rel
     scheduler = release.pods("scheduler")[0]["spec"]
     assert [c["name"] for c in scheduler["containers"]] == ["kube-scheduler", "extender"]
     assert scheduler["serviceAccountName"] == f"{RELEASE}-scheduler"
-    crd = json.loads(kubectl(cp, "get", "crd", CRD, "-o", "json").stdout)
-    assert crd["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    for name in CRDS:
+        crd = json.loads(kubectl(cp, "get", "crd", name, "-o", "json").stdout)
+        assert crd["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep", name
 
 
 def test_upgrade_with_a_changed_catalog_rolls_it_out(release: Release) -> None:
@@ -789,10 +803,11 @@ def test_uninstall_leaves_nothing_but_the_kept_crd(release: Release) -> None:
     helm_ok(cp, "uninstall", RELEASE, "-n", NAMESPACE, "--wait", "--timeout=120s")
     eventually(
         lambda: (
-            _leftovers(cp, NAMESPACE) == [f"customresourcedefinition.apiextensions.k8s.io/{CRD}"]
+            _leftovers(cp, NAMESPACE)
+            == sorted(f"customresourcedefinition.apiextensions.k8s.io/{crd}" for crd in CRDS)
         ),
         60,
-        "only the CRD left",
+        "only the CRDs left",
     )
     for obj in objects:
         exists = kubectl(cp, "get", *ref(obj, NAMESPACE), check=False).returncode == 0
@@ -811,9 +826,12 @@ def test_uninstall_leaves_nothing_but_the_kept_crd(release: Release) -> None:
         "--timeout=180s",
     )
     helm_ok(cp, "uninstall", RELEASE, "-n", NAMESPACE, "--wait", "--timeout=120s")
-    eventually(
-        lambda: kubectl(cp, "get", "crd", CRD, check=False).returncode != 0, 120, "CRD deleted"
-    )
+    for crd in CRDS:
+        eventually(
+            lambda crd=crd: kubectl(cp, "get", "crd", crd, check=False).returncode != 0,
+            120,
+            f"{crd} deleted",
+        )
     eventually(lambda: _leftovers(cp, NAMESPACE) == [], 60, "nothing left")
 
 

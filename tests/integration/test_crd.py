@@ -109,6 +109,7 @@ def _get(control_plane: ControlPlane, namespace: str, *args: str) -> list[list[s
     return [line.split() for line in text.splitlines()]
 
 
+@pytest.mark.usefixtures("no_operator")  # the status is written here, not by an operator
 def test_examples_show_printer_columns(control_plane: ControlPlane, namespace: str) -> None:
     control_plane.kubectl("apply", f"--namespace={namespace}", "-f", str(ROOT / "examples"))
     status = {
