@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PIN = ROOT / "hack" / "peers" / "kueue" / "go.mod"
 NAMESPACE = "kueue-system"
 FLAVOR_LABEL = "nvidia.com/gpu.product"
+METRICS_CERTS = Path("/etc/kueue/metrics/certs")
 
 
 def version() -> str:
@@ -92,7 +93,12 @@ def start(state: ClusterState, binary: Path, work: Path) -> Daemon:
     pair = authority.issue("webhook", "127.0.0.1", server_ips=("127.0.0.1",))
     (certs / "tls.crt").write_bytes(pair.cert.read_bytes())
     (certs / "tls.key").write_bytes(pair.key.read_bytes())
-    webhook, health = free_port(), free_port()
+    # Without its internal certificate management, Kueue reads its metrics certificate from a
+    # fixed path (cmd/kueue/main.go); the metrics server itself stays off ("0").
+    METRICS_CERTS.mkdir(parents=True, exist_ok=True)
+    for name in ("tls.crt", "tls.key"):
+        (METRICS_CERTS / name).write_bytes((certs / name).read_bytes())
+    webhook, health, visibility = free_port(), free_port(), free_port()
     config = {
         "apiVersion": "config.kueue.x-k8s.io/v1beta2",
         "kind": "Configuration",
@@ -115,7 +121,14 @@ def start(state: ClusterState, binary: Path, work: Path) -> Daemon:
         components.kubectl(state, "create", "namespace", NAMESPACE)
     daemon = Daemon.start(
         "kueue",
-        [str(binary), f"--config={config_file}"],
+        [
+            str(binary),
+            f"--config={config_file}",
+            # The on-demand visibility API server wants certificates of its own at a fixed path
+            # and is not what the benchmark measures.
+            "--feature-gates=VisibilityOnDemand=false",
+            f"--visibility-server-port={visibility}",
+        ],
         work / "kueue.log",
         env={"KUBECONFIG": str(state.kubeconfig), "POD_NAMESPACE": NAMESPACE},
     )

@@ -70,24 +70,26 @@ def queues() -> dict[str, dict[str, Any]]:
     }
 
 
-def workload(per_queue: int, seed: int = 7) -> list[Job]:
+def workload(per_queue: int, quota: dict[str, int], seed: int = 7) -> list[Job]:
+    """Seeded jobs; each fits the cohort's quota of every type it accepts (three queues'
+    nominal), so every job can be admitted by both systems in the end."""
     chance = random.Random(seed)
-    jobs = []
+    cohort = {name: 3 * amount for name, amount in quota.items()}
+    jobs: list[Job] = []
     for queue in queues():
-        for index in range(per_queue):
+        while sum(1 for j in jobs if j.queue == queue) < per_queue:
             gpus = chance.choice((1, 1, 2, 4, 8))
-            first = chance.choice(list(PRODUCTS) if gpus <= 4 else ["H100", "A100"])
-            others = [t for t in PRODUCTS if t != first and (gpus <= 4 or t in ("H100", "A100"))]
-            types = (first, chance.choice(others)) if chance.random() < 0.5 else (first,)
+            replicas = chance.choice((1, 1, 2, 4))
+            first = chance.choice(list(PRODUCTS))
+            types = (first, chance.choice([t for t in PRODUCTS if t != first]))
+            types = types if chance.random() < 0.5 else (first,)
+            if gpus > 4 and any(t in ("L40S", "T4") for t in types):
+                continue  # those nodes have 4 devices
+            if any(gpus * replicas > cohort.get(t, 0) for t in types):
+                continue
+            index = sum(1 for j in jobs if j.queue == queue)
             jobs.append(
-                Job(
-                    queue,
-                    f"{queue}-{index:04d}",
-                    chance.choice((1, 1, 2, 4)),
-                    gpus,
-                    types,
-                    chance.randint(20, 60),
-                )
+                Job(queue, f"{queue}-{index:04d}", replicas, gpus, types, chance.randint(20, 60))
             )
     return jobs
 
@@ -399,7 +401,7 @@ def main() -> None:
     parser.add_argument("--systems", default="suanli,kueue")
     parser.add_argument("--out", type=Path, default=Path("bench/results/queues.json"))
     args = parser.parse_args()
-    jobs = workload(args.jobs_per_queue)
+    jobs = workload(args.jobs_per_queue, nominal(fleet_gpus(args.nodes)))
     systems: list[Suanli | Kueue] = []
     for name in args.systems.split(","):
         if name == "suanli":
