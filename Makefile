@@ -1,4 +1,4 @@
-.PHONY: demo test tools bench bench-jobs bench-scheduler unit down generate verify
+.PHONY: demo test tools bench bench-jobs bench-scheduler bench-queues unit down generate verify
 
 demo:  ## bring up the local control plane with the demo fleet and show it
 	bash hack/demo.sh
@@ -21,6 +21,9 @@ down:  ## stop the local control plane
 unit:  ## static checks and unit tests only (no control plane): the fast loop
 	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy && .venv/bin/lint-imports && bash hack/verify.sh
 	.venv/bin/python -m pytest tests/unit -q
+
+bench-queues:  ## one queue workload through Suanli's ComputeQueues and through Kueue (built on first use), side by side
+	.venv/bin/python bench/queues.py
 
 bench-scheduler:  ## decision latency in-process and over HTTP at 1k/5k/10k nodes; end to end vs default-scheduler
 	.venv/bin/python bench/scheduler.py

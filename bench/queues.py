@@ -38,6 +38,8 @@ import kueuepeer
 
 from suanli.cli import default_fleet
 from suanli.devcluster import cluster, components, nodes
+from suanli.devcluster.processes import Daemon
+from suanli.devcluster.processes import stop as stop_daemon
 from suanli.fleet import scale_fleet
 from suanli.kube.client import api_client
 
@@ -132,6 +134,9 @@ def _template(job: Job, extra: dict[str, Any]) -> dict[str, Any]:
 class Suanli:
     name = "suanli"
 
+    def stop(self) -> None:
+        return None  # its processes are the control plane's: `cluster.down` stops them
+
     def start(self, state: cluster.ClusterState, work: Path) -> None:
         components.start_suanli(state)
 
@@ -188,10 +193,17 @@ class Kueue:
 
     def __init__(self, binary: Path) -> None:
         self.binary = binary
+        self.daemon: Daemon | None = None
 
     def start(self, state: cluster.ClusterState, work: Path) -> None:
         kueuepeer.install_crds(state)
-        kueuepeer.start(state, self.binary, work)
+        self.daemon = kueuepeer.start(state, self.binary, work)
+
+    def stop(self) -> None:
+        # Not one of the control plane's own processes: `cluster.down` does not stop it.
+        if self.daemon is not None:
+            stop_daemon(self.daemon.record())
+            self.daemon = None
 
     def setup(self, custom: client.CustomObjectsApi, quota: dict[str, int]) -> None:
         specs = {q: {**s, "nominal": quota} for q, s in queues().items()}
@@ -307,6 +319,7 @@ def run_one(
                     break
                 time.sleep(SAMPLE_SECONDS)
         finally:
+            system.stop()
             cluster.down(Path(tmp))
     return summarise(system.name, jobs, seen, samples, began, submitted, capacity)
 

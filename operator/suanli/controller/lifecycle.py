@@ -11,26 +11,29 @@ Succeeded | Failed, and Suspended while `runPolicy.suspend` is set.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from suanli.api import (
-    MAX_STATUS_PLACEMENTS,
     ComputeJob,
     ComputeJobStatus,
     ConditionStatus,
     Phase,
-    Placement,
-    ScoreBreakdown,
     ready_text,
 )
 from suanli.controller.admission import Admission
 from suanli.controller.conditions import MAX_MESSAGE as _MAX_REASON
 from suanli.controller.conditions import condition as _condition
 from suanli.controller.conditions import set_condition as _set_condition
-from suanli.controller.podspec import ATTEMPT_ANNOTATION, TASK_LABEL, PodSlot, slots
+from suanli.controller.podspec import PodSlot, slots
+from suanli.controller.podstatus import cost, placements, summary, unschedulable
+from suanli.controller.podstatus import deleting as _deleting
+from suanli.controller.podstatus import parse_time as _time
+from suanli.controller.podstatus import pod_name as _name
+from suanli.controller.podstatus import pod_names as _names
+from suanli.controller.podstatus import pod_node as _node
+from suanli.controller.podstatus import pod_phase as _phase
 from suanli.controller.quota import (
     QUOTA_CONDITION,
     QuotaVerdict,
@@ -41,8 +44,6 @@ from suanli.controller.quota import (
     waiting_message,
 )
 
-PLACEMENT_ANNOTATION = "suanli.dev/placement"
-UNSCHEDULABLE_ANNOTATION = "suanli.dev/unschedulable"
 _TERMINAL = (Phase.SUCCEEDED, Phase.FAILED)
 # How often the accrued cost of a running job is brought up to date.
 COST_REFRESH_SECONDS = 30.0
@@ -85,106 +86,6 @@ class Observed:
     accelerator_of: Callable[[str], str | None] = lambda _node: None
     # The job's standing in its ComputeQueue; None: it is not queued (no queue applies).
     quota: QuotaVerdict | None = None
-
-
-# --- reading pods -------------------------------------------------------------------------------
-
-
-def _name(pod: Mapping[str, Any]) -> str:
-    return str(pod["metadata"]["name"])
-
-
-def _phase(pod: Mapping[str, Any]) -> str:
-    return str((pod.get("status") or {}).get("phase") or "Pending")
-
-
-def _node(pod: Mapping[str, Any]) -> str | None:
-    return (pod.get("spec") or {}).get("nodeName")
-
-
-def _names(pods: Sequence[Mapping[str, Any]]) -> str:
-    return ", ".join(sorted(_name(p) for p in pods))
-
-
-def _deleting(pod: Mapping[str, Any]) -> bool:
-    return bool(pod["metadata"].get("deletionTimestamp"))
-
-
-def _attempt(pod: Mapping[str, Any]) -> int:
-    text = (pod["metadata"].get("annotations") or {}).get(ATTEMPT_ANNOTATION, "1")
-    return int(text) if str(text).isdigit() else 1
-
-
-def _time(text: str | None) -> dt.datetime | None:
-    if not text:
-        return None
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def _finished_at(pod: Mapping[str, Any]) -> dt.datetime | None:
-    ends = [
-        _time((s.get("state") or {}).get("terminated", {}).get("finishedAt"))
-        for s in (pod.get("status") or {}).get("containerStatuses") or []
-    ]
-    known = [e for e in ends if e is not None]
-    return max(known) if known else None
-
-
-# --- status pieces ------------------------------------------------------------------------------
-
-
-def _placements(observed: Observed, bound: Sequence[Mapping[str, Any]]) -> list[Placement]:
-    """The first MAX_STATUS_PLACEMENTS bound pods by name, with their explanation."""
-    placements = []
-    for pod in sorted(bound, key=_name)[:MAX_STATUS_PLACEMENTS]:
-        node = str(_node(pod))
-        raw = (pod["metadata"].get("annotations") or {}).get(PLACEMENT_ANNOTATION)
-        explained = json.loads(raw) if raw else {}
-        breakdown = explained.get("breakdown")
-        placements.append(
-            Placement(
-                pod=_name(pod),
-                node=node,
-                task=(pod["metadata"].get("labels") or {}).get(TASK_LABEL),
-                accelerator_type=observed.accelerator_of(node),
-                score=explained.get("score"),
-                breakdown=ScoreBreakdown.model_validate(breakdown) if breakdown else None,
-            )
-        )
-    return placements
-
-
-def _summary(values: Sequence[str], limit: int = 3) -> str | None:
-    distinct = sorted(set(values))
-    if not distinct:
-        return None
-    more = f" (+{len(distinct) - limit})" if len(distinct) > limit else ""
-    return ",".join(distinct[:limit]) + more
-
-
-def _cost(observed: Observed, pods: Sequence[Mapping[str, Any]]) -> tuple[float, float]:
-    """Price per hour of the pods running now, and the cost accrued by every pod so far."""
-    per_hour = 0.0
-    accrued = 0.0
-    for pod in pods:
-        started = _time((pod.get("status") or {}).get("startTime"))
-        if not _node(pod) or started is None:
-            continue
-        price = observed.price_of(pod)
-        ended = _finished_at(pod) if _phase(pod) in ("Succeeded", "Failed") else None
-        if ended is None:
-            per_hour += price
-        accrued += price * max(0.0, ((ended or observed.now) - started).total_seconds()) / 3600
-    return round(per_hour, 4), round(accrued, 4)
-
-
-def _unschedulable(pods: Sequence[Mapping[str, Any]]) -> str | None:
-    reasons = [
-        str((p["metadata"].get("annotations") or {}).get(UNSCHEDULABLE_ANNOTATION))
-        for p in pods
-        if not _node(p) and (p["metadata"].get("annotations") or {}).get(UNSCHEDULABLE_ANNOTATION)
-    ]
-    return "; ".join(sorted(set(reasons)))[:_MAX_REASON] if reasons else None
 
 
 # --- the state machine --------------------------------------------------------------------------
@@ -408,7 +309,7 @@ class _Reconciler:
             _condition(self.s["conditions"], "Admitted", False, "GangTimeout", message, self.o.now),
         )
         self._enter(Phase.QUEUED, "GangTimeout", message)
-        self.s["unschedulable"] = _unschedulable(list(by_name.values())) or message
+        self.s["unschedulable"] = unschedulable(list(by_name.values())) or message
         return True
 
     def _create(self, missing: list[PodSlot], fresh: bool) -> None:
@@ -469,11 +370,11 @@ class _Reconciler:
         if not pending_creation and all(p in ("Running", "Succeeded") for p in phases):
             if self.s["start_time"] is None:
                 self.s["start_time"] = self.o.now
-            nodes = _summary([n for p in by_name.values() if (n := _node(p))]) or ""
+            nodes = summary([n for p in by_name.values() if (n := _node(p))]) or ""
             self._enter(Phase.RUNNING, "Running", f"all {len(phases)} pods running on {nodes}")
             self.s["unschedulable"] = None
             return
-        self.s["unschedulable"] = _unschedulable(list(by_name.values()))
+        self.s["unschedulable"] = unschedulable(list(by_name.values()))
         self._enter(Phase.SCHEDULING, "Scheduling", "pods created, waiting for placement")
 
     def _enter(self, phase: Phase, reason: str, message: str) -> None:
@@ -494,17 +395,17 @@ class _Reconciler:
         pods = [p for p in self.live if _name(p) not in deleting]
         counted = [p for p in self.o.pods if _phase(p) in ("Running", "Succeeded", "Failed")]
         bound = [p for p in pods if _node(p)]
-        status["placements"] = _placements(self.o, bound)
+        status["placements"] = placements(self.o.accelerator_of, bound)
         status["placed"] = len(bound)
         ready = sum(1 for p in pods if _phase(p) in ("Running", "Succeeded"))
         status["tasks_ready"], status["tasks_total"] = ready, len(self.slots)
         status["ready"] = ready_text(ready, len(self.slots))
         nodes = {str(_node(p)) for p in bound}
-        status["accelerator_type"] = _summary(
+        status["accelerator_type"] = summary(
             [t for t in map(self.o.accelerator_of, nodes) if t is not None]
         )
-        status["nodes"] = _summary(list(nodes))
-        per_hour, accrued = _cost(self.o, counted)
+        status["nodes"] = summary(list(nodes))
+        per_hour, accrued = cost(self.o.price_of, self.o.now, counted)
         if status["phase"] in _TERMINAL:
             per_hour = 0.0
         status["price_per_hour"] = per_hour

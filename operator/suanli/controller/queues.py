@@ -56,6 +56,7 @@ class QueueBoard:
         self.namespaces: dict[str, dict[str, str]] = {}
         self.priority_classes: dict[str, int] = {}
         self._requests: dict[tuple[str, str], tuple[Any, JobRequest | None]] = {}
+        self._jobs: dict[tuple[str, str], tuple[Any, ComputeJob | None]] = {}
 
     def put_queue(self, body: Mapping[str, Any], deleted: bool = False) -> None:
         name = str(body["metadata"]["name"])
@@ -145,8 +146,25 @@ class QueueBoard:
         self._requests[key] = (version, found)
         return found
 
+    def job_of(self, body: Mapping[str, Any]) -> ComputeJob | None:
+        """The cached job parsed (remembered per spec generation: an admission cycle reads
+        every waiting job, and parsing is most of its cost); None when it cannot be read."""
+        meta = body["metadata"]
+        key = (str(meta["namespace"]), str(meta["name"]))
+        version = (meta.get("uid"), meta.get("generation"))
+        known = self._jobs.get(key)
+        if known is not None and known[0] == version:
+            return known[1]
+        try:
+            found: ComputeJob | None = ComputeJob.model_validate(body)
+        except ValueError:
+            found = None
+        self._jobs[key] = (version, found)
+        return found
+
     def forget(self, key: tuple[str, str]) -> None:
         self._requests.pop(key, None)
+        self._jobs.pop(key, None)
 
 
 def job_request(

@@ -162,9 +162,8 @@ class QuotaGate:
                 continue
             if (spec.get("runPolicy") or {}).get("suspend"):
                 continue
-            try:
-                job = ComputeJob.model_validate(body)
-            except ValueError:
+            job = self.board.job_of(body)
+            if job is None:
                 continue
             queue, problem = self.board.queue_of(job, key[0])
             if queue is None or problem is not None:

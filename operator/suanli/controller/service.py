@@ -9,7 +9,6 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
@@ -21,6 +20,9 @@ from suanli.configfiles import ScoringConfigFiles
 from suanli.controller import edge
 from suanli.controller.admission import Admission, plan_gang
 from suanli.controller.budgets import BudgetKeeper
+from suanli.controller.cache import JobCache, JobKey, job_key
+from suanli.controller.facts import ClusterFacts
+from suanli.controller.gauges import export_gauges
 from suanli.controller.lifecycle import Actions, Observed, reconcile
 from suanli.controller.podspec import TASK_LABEL, PodSlot, pod_manifest
 from suanli.controller.queues import QueueBoard
@@ -29,61 +31,16 @@ from suanli.controller.quota_gate import ACCOUNTING_SECONDS, QuotaGate
 from suanli.controller.refusal import PodRefusal, after_creation, refusal_from, unreadable
 from suanli.controller.store import JobStore
 from suanli.metrics import OperatorMetrics
-from suanli.scoring import DEFAULT_CONFIG, PLANNED_NODE_ANNOTATION, DemandError, parse_pod
-from suanli.scoring.context import build_context
-from suanli.scoring.pricing import pod_price
-from suanli.scoring.snapshot import PlacedPod
-from suanli.state import ClusterFeed, placed_pod
+from suanli.scoring import DemandError, parse_pod
+from suanli.state import ClusterFeed
 
 log = logging.getLogger(__name__)
-JobKey = tuple[str, str]
 EventPoster = Callable[[Mapping[str, Any], str, str, str], Awaitable[None]]
 _RETRY_SECONDS = 2.0
 # Pods ending in a burst re-plan waiting jobs once, not once per pod.
 _CAPACITY_DEBOUNCE_SECONDS = 0.2
 # Pods created per reconcile of one job before the other queued jobs get their turn.
 _CREATE_BATCH = 200
-# Remembered pod prices before the memo starts over (bounds memory; a pod's price is one entry).
-_PRICES_KEPT = 200_000
-
-
-def _key(body: Mapping[str, Any]) -> JobKey:
-    return (str(body["metadata"]["namespace"]), str(body["metadata"]["name"]))
-
-
-@dataclass
-class JobCache:
-    """ComputeJobs and their pods as the watches report them (plain dicts)."""
-
-    jobs: dict[JobKey, dict[str, Any]] = field(default_factory=dict)
-    pods: dict[JobKey, dict[str, dict[str, Any]]] = field(default_factory=dict)
-
-    def put_job(self, body: Mapping[str, Any], deleted: bool = False) -> JobKey:
-        key = _key(body)
-        if deleted:
-            self.jobs.pop(key, None)
-        else:
-            self.jobs[key] = dict(body)
-        return key
-
-    def put_pod(self, body: Mapping[str, Any], job: str, deleted: bool = False) -> JobKey:
-        key = (str(body["metadata"]["namespace"]), job)
-        pods = self.pods.setdefault(key, {})
-        name = str(body["metadata"]["name"])
-        if deleted:
-            pods.pop(name, None)
-            return key
-        known = pods.get(name)
-        # Our own manifest of a pod just created never replaces what a watch has already shown
-        # of it (the watch can be quicker than the create call's return).
-        if (
-            known is not None
-            and known.get("metadata", {}).get("resourceVersion")
-            and not body["metadata"].get("resourceVersion")
-        ):
-            return key
-        pods[name] = dict(body)
-        return key
 
 
 class JobController:
@@ -110,8 +67,7 @@ class JobController:
         self._queued: set[JobKey] = set()
         self._timers: dict[JobKey, asyncio.TimerHandle] = {}
         self._capacity_due = False
-        self._prices: dict[tuple[str, Any], float] = {}
-        self._prices_of: object = None
+        self.facts = ClusterFacts(cluster, config_files, self.cache)
         self.queues = QueueBoard()
         self.gate = QuotaGate(
             board=self.queues,
@@ -238,8 +194,8 @@ class JobController:
                 pods=pods,
                 now=self.clock(),
                 admit=lambda missing: self._admit(job, body, missing, types),
-                price_of=self._price_of,
-                accelerator_of=self._accelerator_of,
+                price_of=self.facts.price_of,
+                accelerator_of=self.facts.accelerator_of,
                 quota=quota,
             )
         )
@@ -284,9 +240,9 @@ class JobController:
             await self.store.delete_job(namespace, str(meta["name"]))
             return
         if len(actions.create) > len(batch):
-            self.enqueue(_key(body))  # behind the jobs already waiting
+            self.enqueue(job_key(body))  # behind the jobs already waiting
         if actions.requeue_after is not None:
-            self._requeue(_key(body), actions.requeue_after)
+            self._requeue(job_key(body), actions.requeue_after)
 
     async def _delete_pods(self, key: JobKey) -> None:
         names = list(self.cache.pods.get(key, {}))
@@ -339,7 +295,7 @@ class JobController:
             str(body["metadata"]["namespace"]), str(body["metadata"]["name"]), patch
         )
         # Our own write is the newest state: don't let the next reconcile start from an older one.
-        cached = self.cache.jobs.get(_key(body))
+        cached = self.cache.jobs.get(job_key(body))
         if cached is not None:
             cached["status"] = new
 
@@ -358,26 +314,6 @@ class JobController:
             self.metrics.gang_wait.observe(waited)
 
     # --- facts for the lifecycle ---------------------------------------------------------------
-
-    def _reserved(self, job_key: JobKey) -> list[PlacedPod]:
-        """Pods of other admitted gangs planned on a node but not bound yet: their capacity is
-        promised."""
-        reserved: list[PlacedPod] = []
-        for key, pods in self.cache.pods.items():
-            if key == job_key:
-                continue
-            for pod in pods.values():
-                node = (pod["metadata"].get("annotations") or {}).get(PLANNED_NODE_ANNOTATION)
-                status = pod.get("status") or {}
-                if (
-                    node
-                    and not pod["spec"].get("nodeName")
-                    and status.get("phase", "Pending") == "Pending"
-                ):
-                    placed = placed_pod(pod, str(node))
-                    if placed is not None:
-                        reserved.append(placed)
-        return reserved
 
     def _admit(
         self,
@@ -413,66 +349,12 @@ class JobController:
             min_member,
             catalog=catalog,
             latency=self.config_files.latency,
-            reserved=self._reserved(_key(body)),
+            reserved=self.facts.reserved(job_key(body)),
         )
-
-    def _price_of(self, pod: Mapping[str, Any]) -> float:
-        """A bound pod's price per hour; remembered per pod, node and catalog, because a job's
-        status sums it over all its pods on every reconcile."""
-        catalog = self.config_files.catalog
-        if self._prices_of is not catalog or len(self._prices) > _PRICES_KEPT:
-            self._prices_of, self._prices = catalog, {}
-        key = (
-            str(pod["metadata"].get("uid") or pod["metadata"]["name"]),
-            pod["spec"].get("nodeName"),
-        )
-        price = self._prices.get(key)
-        if price is None:
-            price = self._price_now(pod)
-            if price is None:
-                return 0.0  # the node is not known yet: ask again next time
-            self._prices[key] = price
-        return price
-
-    def _price_now(self, pod: Mapping[str, Any]) -> float | None:
-        node = self.cluster.node(str(pod["spec"].get("nodeName")))
-        if node is None:
-            return None
-        try:
-            demand = parse_pod(pod)
-        except DemandError:
-            return 0.0
-        files = self.config_files
-        context = build_context(
-            demand, [node], files.catalog, files.latency, peers=(), config=DEFAULT_CONFIG
-        )
-        return float(pod_price(context, node).per_hour)
-
-    def _accelerator_of(self, node_name: str) -> str | None:
-        node = self.cluster.node(node_name)
-        accelerator = node.facts.accelerator if node else None
-        return accelerator.type_name if accelerator else None
 
     def export_gauges(self) -> None:
-        """Jobs by phase and cost by namespace, as the cache knows them (called per scrape)."""
-        self.metrics.jobs.clear()
-        self.metrics.cost.clear()
-        self.metrics.cost_accrued.clear()
-        for (namespace, _), body in self.cache.jobs.items():
-            status = body.get("status") or {}
-            self.metrics.jobs.labels(namespace, status.get("phase") or "Pending").inc()
-            self.metrics.cost.labels(namespace).inc(float(status.get("pricePerHour") or 0))
-            self.metrics.cost_accrued.labels(namespace).inc(float(status.get("costAccrued") or 0))
-        self.metrics.queue_jobs.clear()
-        self.metrics.queue_quota.clear()
-        for name, queue in self.queues.bodies.items():
-            counted = queue.get("status") or {}
-            for state in ("pending", "admitted"):
-                self.metrics.queue_jobs.labels(name, state).set(float(counted.get(state) or 0))
-            for usage in counted.get("usage") or []:
-                for amount in ("nominal", "used", "borrowed"):
-                    gauge = self.metrics.queue_quota.labels(name, usage["resource"], amount)
-                    gauge.set(float(usage.get(amount) or 0))
+        """Called per scrape: the gauges from the caches."""
+        export_gauges(self.metrics, self.cache.jobs, self.queues.bodies)
 
 
 def _parse_time(text: str | None) -> dt.datetime | None:

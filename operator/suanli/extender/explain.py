@@ -11,9 +11,6 @@ from typing import Any
 from suanli.scoring import Allocation, format_allocation
 from suanli.state import Choice
 
-PLACEMENT_ANNOTATION = "suanli.dev/placement"
-UNSCHEDULABLE_ANNOTATION = "suanli.dev/unschedulable"
-
 
 def _rounded(breakdown: dict[str, float]) -> dict[str, float]:
     return {signal: round(value, 3) for signal, value in breakdown.items()}

@@ -20,6 +20,7 @@ from kubernetes.client.exceptions import ApiException
 
 from suanli.extender import explain
 from suanli.extender.service import BindError
+from suanli.scoring import UNSCHEDULABLE_ANNOTATION
 
 COMPONENT = "suanli-extender"
 _REASON_MEMORY = 4096
@@ -86,8 +87,8 @@ class ApiRecorder:
     def placed(self, pod: Mapping[str, Any], explanation: dict[str, Any]) -> None:
         said_unschedulable = self._last_reason.pop(str(pod["metadata"].get("uid")), None)
         pod_annotations = pod["metadata"].get("annotations") or {}
-        if said_unschedulable or explain.UNSCHEDULABLE_ANNOTATION in pod_annotations:
-            cleared = {explain.UNSCHEDULABLE_ANNOTATION: None}
+        if said_unschedulable or UNSCHEDULABLE_ANNOTATION in pod_annotations:
+            cleared = {UNSCHEDULABLE_ANNOTATION: None}
             self._submit(lambda: self._annotate(pod, cleared))
         message = explain.placement_message(explanation)
         self._submit(lambda: self._event(pod, "Placed", "Normal", message))
@@ -99,7 +100,7 @@ class ApiRecorder:
         self._last_reason[uid] = message
         while len(self._last_reason) > _REASON_MEMORY:
             self._last_reason.popitem(last=False)
-        annotations = {explain.UNSCHEDULABLE_ANNOTATION: message}
+        annotations = {UNSCHEDULABLE_ANNOTATION: message}
         self._submit(lambda: self._annotate(pod, annotations))
         self._submit(lambda: self._event(pod, "Unschedulable", "Warning", message))
 

@@ -24,6 +24,7 @@ from suanli.extender.wire import (
 from suanli.metrics import ExtenderMetrics
 from suanli.scoring import (
     GPU_DEVICES_ANNOTATION,
+    PLACEMENT_ANNOTATION,
     PLANNED_NODE_ANNOTATION,
     Allocation,
     DemandError,
@@ -232,7 +233,7 @@ class ExtenderService:
             explanation = explain.placement(
                 remembered.decision, args.node, self.settings.runners_up, devices
             )
-            annotations[explain.PLACEMENT_ANNOTATION] = explain.placement_annotation(explanation)
+            annotations[PLACEMENT_ANNOTATION] = explain.placement_annotation(explanation)
         try:
             self.binder.bind(
                 args.pod_namespace, args.pod_name, args.pod_uid, args.node, annotations

@@ -32,6 +32,10 @@ DEMAND_ANNOTATION = "suanli.dev/demand"
 JOB_LABEL = "suanli.dev/job"
 # Written by the operator when it admits a gang: the node its plan chose for the pod.
 PLANNED_NODE_ANNOTATION = "suanli.dev/planned-node"
+# Written by the extender: where the pod went and why, and why it fits nowhere (read by the
+# operator for the job's status).
+PLACEMENT_ANNOTATION = "suanli.dev/placement"
+UNSCHEDULABLE_ANNOTATION = "suanli.dev/unschedulable"
 
 
 class Billing(StrEnum):

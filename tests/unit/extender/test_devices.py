@@ -10,7 +10,7 @@ from suanli.configfiles import ScoringConfigFiles
 from suanli.extender import explain
 from suanli.extender.wire import ExtenderArgs, ExtenderBindingArgs
 from suanli.fleet import node_manifests, parse_fleet
-from suanli.scoring import GPU_DEVICES_ANNOTATION, GPU_MILLI_ANNOTATION
+from suanli.scoring import GPU_DEVICES_ANNOTATION, GPU_MILLI_ANNOTATION, PLACEMENT_ANNOTATION
 from suanli.state import ClusterFeed
 from tests.unit.extender.conftest import Harness, pod
 
@@ -67,8 +67,8 @@ def test_cpu_pods_get_no_device_list(harness: Harness) -> None:
     assert devices == ""
     # Only the explanation rides on the Binding, no device list.
     annotations = harness.binder.annotations["c"]
-    assert set(annotations) == {explain.PLACEMENT_ANNOTATION}
-    assert json.loads(annotations[explain.PLACEMENT_ANNOTATION])["node"] == node
+    assert set(annotations) == {PLACEMENT_ANNOTATION}
+    assert json.loads(annotations[PLACEMENT_ANNOTATION])["node"] == node
 
 
 def test_bind_refuses_devices_taken_meanwhile(harness: Harness) -> None:

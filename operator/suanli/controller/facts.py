@@ -1,0 +1,86 @@
+"""What the lifecycle and gang admission read about the cluster: a bound pod's price, a node's
+accelerator type, and the capacity other admitted gangs were promised."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from suanli.configfiles import ScoringConfigFiles
+from suanli.controller.cache import JobCache, JobKey
+from suanli.scoring import DEFAULT_CONFIG, PLANNED_NODE_ANNOTATION, DemandError, parse_pod
+from suanli.scoring.context import build_context
+from suanli.scoring.pricing import pod_price
+from suanli.scoring.snapshot import PlacedPod
+from suanli.state import ClusterFeed, placed_pod
+
+# Remembered pod prices before the memo starts over (bounds memory; a pod's price is one entry).
+_PRICES_KEPT = 200_000
+
+
+class ClusterFacts:
+    def __init__(
+        self, cluster: ClusterFeed, config_files: ScoringConfigFiles, cache: JobCache
+    ) -> None:
+        self.cluster = cluster
+        self.config_files = config_files
+        self.cache = cache
+        self._prices: dict[tuple[str, Any], float] = {}
+        self._prices_of: object = None
+
+    def reserved(self, job_key: JobKey) -> list[PlacedPod]:
+        """Pods of other admitted gangs planned on a node but not bound yet: their capacity is
+        promised."""
+        reserved: list[PlacedPod] = []
+        for key, pods in self.cache.pods.items():
+            if key == job_key:
+                continue
+            for pod in pods.values():
+                node = (pod["metadata"].get("annotations") or {}).get(PLANNED_NODE_ANNOTATION)
+                status = pod.get("status") or {}
+                if (
+                    node
+                    and not pod["spec"].get("nodeName")
+                    and status.get("phase", "Pending") == "Pending"
+                ):
+                    placed = placed_pod(pod, str(node))
+                    if placed is not None:
+                        reserved.append(placed)
+        return reserved
+
+    def price_of(self, pod: Mapping[str, Any]) -> float:
+        """A bound pod's price per hour; remembered per pod, node and catalog, because a job's
+        status sums it over all its pods on every reconcile."""
+        catalog = self.config_files.catalog
+        if self._prices_of is not catalog or len(self._prices) > _PRICES_KEPT:
+            self._prices_of, self._prices = catalog, {}
+        key = (
+            str(pod["metadata"].get("uid") or pod["metadata"]["name"]),
+            pod["spec"].get("nodeName"),
+        )
+        price = self._prices.get(key)
+        if price is None:
+            price = self._price_now(pod)
+            if price is None:
+                return 0.0  # the node is not known yet: ask again next time
+            self._prices[key] = price
+        return price
+
+    def _price_now(self, pod: Mapping[str, Any]) -> float | None:
+        node = self.cluster.node(str(pod["spec"].get("nodeName")))
+        if node is None:
+            return None
+        try:
+            demand = parse_pod(pod)
+        except DemandError:
+            return 0.0
+        files = self.config_files
+        context = build_context(
+            demand, [node], files.catalog, files.latency, peers=(), config=DEFAULT_CONFIG
+        )
+        return float(pod_price(context, node).per_hour)
+
+    def accelerator_of(self, node_name: str) -> str | None:
+        node = self.cluster.node(node_name)
+        accelerator = node.facts.accelerator if node else None
+        return accelerator.type_name if accelerator else None
