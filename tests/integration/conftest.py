@@ -6,6 +6,7 @@ Set SUANLI_REUSE_CLUSTER=1 to run against the control plane `suanli dev up` alre
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -253,10 +254,10 @@ def operator(
         running.stop()
 
 
-@pytest.fixture
-def no_operator() -> Iterator[None]:
-    """No operator runs during the test (one that ran before is started again after): for
-    tests that write a job's status themselves."""
+@contextlib.contextmanager
+def operators_stopped() -> Iterator[None]:
+    """No operator of this session runs inside the block (the ones that ran are started again
+    after): for tests that write a job's status themselves, or run an operator of their own."""
     running = [o for o in STARTED_OPERATORS if o.daemon is not None]
     for started in running:
         started.stop()
@@ -265,3 +266,9 @@ def no_operator() -> Iterator[None]:
     finally:
         for started in running:
             started.start()
+
+
+@pytest.fixture
+def no_operator() -> Iterator[None]:
+    with operators_stopped():
+        yield

@@ -29,7 +29,7 @@ import yaml
 from kubernetes import client
 
 from suanli.devcluster.processes import Daemon, free_port, log_tail, stop
-from tests.integration.conftest import ControlPlane, Extender
+from tests.integration.conftest import ControlPlane, Extender, operators_stopped
 from tests.integration.helpers import (
     delete_namespace_and_wait,
     eventually,
@@ -50,8 +50,9 @@ CRD = "computejobs.suanli.dev"
 CRDS = tuple(f"{plural}.suanli.dev" for plural in PLURALS)
 INSTANCE = f"app.kubernetes.io/instance={RELEASE}"
 GPU_PRODUCT = "nvidia.com/gpu.product"
-# The operator the conftest `operator` fixture runs holds this Lease; if it is live, a second
-# operator would reconcile the same jobs and hide what this module's one can or cannot do.
+# The operator the conftest `operator` fixture runs holds this Lease; while it is live, a second
+# operator would reconcile the same jobs and hide what this module's one can or cannot do, so
+# the session's operators are stopped while the chart's runs.
 SHARED_OPERATOR_LEASE = ("suanli-system", "suanli-operator")
 
 
@@ -206,6 +207,11 @@ def shared_operator_is_running(control_plane: ControlPlane) -> bool:
     return bool(lease.spec.holder_identity and renewed and time.time() - renewed.timestamp() < 30)
 
 
+def wait_shared_operator_gone(control_plane: ControlPlane) -> None:
+    """Until no operator holds the shared Lease (a stopped one releases it)."""
+    eventually(lambda: not shared_operator_is_running(control_plane), 60, "shared Lease free")
+
+
 @dataclass
 class Programs:
     """`suanli extender` and `suanli operator` running as the chart's ServiceAccounts."""
@@ -226,7 +232,7 @@ class Programs:
     def operator_log(self) -> Path:
         return self.folder / "operator.log"
 
-    def start(self, operator: bool = True) -> None:
+    def start(self) -> None:
         files = configmap_files(
             self.control_plane, self.namespace, f"{RELEASE}-catalog", self.folder / "catalog"
         )
@@ -250,8 +256,6 @@ class Programs:
         )
         self.daemons.append(extender)
         extender.wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/readyz"), 60, "ready")
-        if not operator:
-            return
         operator_config = write_token_kubeconfig(
             self.control_plane, self.namespace, f"{RELEASE}-operator", self.folder / "op.yaml"
         )
@@ -536,13 +540,16 @@ def programs(
     cp = service_mode.control_plane
     service_mode.upgrade("--set", "operator.webhook.enabled=true")
     running = Programs(cp, NAMESPACE, tmp_path_factory.mktemp("chart-programs"), EXT, webhook=True)
-    extender.stop()
-    try:
-        running.start(operator=not shared_operator_is_running(cp))
-        yield running
-    finally:
-        running.stop()
-        extender.start()
+    # The chart's operator must hold the Lease itself: the session's operators stand aside.
+    with operators_stopped():
+        wait_shared_operator_gone(cp)
+        extender.stop()
+        try:
+            running.start()
+            yield running
+        finally:
+            running.stop()
+            extender.start()
 
 
 @pytest.fixture
@@ -581,10 +588,7 @@ class TestProgramsAsServiceAccounts:
     def test_operator_runs_a_job_to_completion_and_cleans_it_up(
         self, programs: Programs, workspace: str
     ) -> None:
-        if not programs.operator_port:
-            pytest.skip(
-                "another operator holds suanli-system/suanli-operator; it would race this one"
-            )
+        assert programs.operator_port, "the chart's operator runs"
         cp = programs.control_plane
         job = {
             "apiVersion": "suanli.dev/v1alpha1",
@@ -650,10 +654,7 @@ class TestProgramsAsServiceAccounts:
     def test_operator_webhook_refuses_what_the_catalog_cannot_serve(
         self, programs: Programs, workspace: str
     ) -> None:
-        if not programs.operator_port:
-            pytest.skip(
-                "another operator holds suanli-system/suanli-operator; it would race this one"
-            )
+        assert programs.operator_port, "the chart's operator runs"
         cp = programs.control_plane
         job = {
             "apiVersion": "suanli.dev/v1alpha1",
@@ -895,54 +896,53 @@ def test_readme_quickstart(control_plane: ControlPlane, extender: Extender, tmp_
         kubectl(control_plane, "delete", "namespace", QUICKSTART_NAMESPACE, "--timeout=120s")
     adopt_crd(control_plane, QUICKSTART_NAMESPACE)
     programs = Programs(control_plane, QUICKSTART_NAMESPACE, tmp_path / "programs", SCHED)
-    extender.stop()
-    try:
-        run(before)
-        # Sidecar mode (the default): the extender runs as the scheduler's ServiceAccount.
-        programs.start(operator=not shared_operator_is_running(control_plane))
-        if not programs.operator_port:
-            pytest.skip(
-                "another operator holds suanli-system/suanli-operator; it would race this one"
+    # The chart's operator must hold the Lease itself: the session's operators stand aside.
+    with operators_stopped():
+        wait_shared_operator_gone(control_plane)
+        extender.stop()
+        try:
+            run(before)
+            # Sidecar mode (the default): the extender runs as the scheduler's ServiceAccount.
+            programs.start()
+            output = run(after)
+        finally:
+            programs.stop()
+            extender.start()
+            kubectl(
+                control_plane,
+                "delete",
+                "computejob",
+                "quickstart",
+                "-n",
+                "default",
+                "--wait=true",
+                check=False,
             )
-        output = run(after)
-    finally:
-        programs.stop()
-        extender.start()
-        kubectl(
-            control_plane,
-            "delete",
-            "computejob",
-            "quickstart",
-            "-n",
-            "default",
-            "--wait=true",
-            check=False,
-        )
-        eventually(
-            lambda: (
-                not control_plane.core.list_namespaced_pod(
-                    "default", label_selector="suanli.dev/job=quickstart"
-                ).items
-            ),
-            60,
-            "quickstart pods gone",
-        )
-        helm(
-            "uninstall",
-            RELEASE,
-            "-n",
-            QUICKSTART_NAMESPACE,
-            "--wait",
-            kubeconfig=control_plane.kubeconfig,
-        )
-        kubectl(
-            control_plane,
-            "delete",
-            "namespace",
-            QUICKSTART_NAMESPACE,
-            "--timeout=120s",
-            check=False,
-        )
+            eventually(
+                lambda: (
+                    not control_plane.core.list_namespaced_pod(
+                        "default", label_selector="suanli.dev/job=quickstart"
+                    ).items
+                ),
+                60,
+                "quickstart pods gone",
+            )
+            helm(
+                "uninstall",
+                RELEASE,
+                "-n",
+                QUICKSTART_NAMESPACE,
+                "--wait",
+                kubeconfig=control_plane.kubeconfig,
+            )
+            kubectl(
+                control_plane,
+                "delete",
+                "namespace",
+                QUICKSTART_NAMESPACE,
+                "--timeout=120s",
+                check=False,
+            )
     assert re.search(r"quickstart\s+Running", output), output
     assert forbidden_lines(programs.extender_log) == []
     assert forbidden_lines(programs.operator_log) == []
