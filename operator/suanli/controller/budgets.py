@@ -9,7 +9,6 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from suanli.controller.queues import held_charge
 from suanli.controller.quota_gate import ACCOUNTING_SECONDS, QuotaGate
 from suanli.queueing import Holder
 from suanli.queueing.budget import SpendState, budget_victims, charged
@@ -59,20 +58,10 @@ class BudgetKeeper:
         """The queue's admitted jobs with their price per hour now (from their status)."""
         found = []
         for key, body in self.gate.jobs.items():
-            status = body.get("status") or {}
-            charge = held_charge(status)
-            if charge is None or charge.queue != queue:
-                continue
-            spec = body.get("spec") or {}
-            holder = Holder(
-                key[0],
-                key[1],
-                charge,
-                self.gate.board.priority_of(spec) or 0,
-                str(status["admission"].get("admittedAt") or ""),
-                spec.get("preemptible", True) is not False,
-            )
-            found.append((holder, float(status.get("pricePerHour") or 0.0)))
+            holder = self.gate.board.holder(key, body)
+            if holder is not None and holder.charge.queue == queue:
+                price = float((body.get("status") or {}).get("pricePerHour") or 0.0)
+                found.append((holder, price))
         return found
 
 

@@ -17,13 +17,13 @@ from suanli.api import ComputeJob, Phase
 from suanli.api.queues import ComputeQueueSpec, NamespaceSelector
 from suanli.controller.podspec import pod_manifest, slots
 from suanli.controller.quota import QuotaWait
-from suanli.queueing import Charge, JobRequest
+from suanli.queueing import Charge, Holder, JobRequest
 from suanli.scoring import Catalog, DemandError, parse_pod
 from suanli.scoring.resources import CPU, MEMORY
 
 _GIB = 1024**3
 # A job in these phases holds no quota: finished, or suspended (its admission is released).
-_RELEASED = frozenset({Phase.SUCCEEDED.value, Phase.FAILED.value, Phase.SUSPENDED.value})
+RELEASED_PHASES = frozenset({Phase.SUCCEEDED.value, Phase.FAILED.value, Phase.SUSPENDED.value})
 
 
 def selects(selector: NamespaceSelector | None, labels: Mapping[str, str]) -> bool:
@@ -162,6 +162,22 @@ class QueueBoard:
         self._jobs[key] = (version, found)
         return found
 
+    def holder(self, key: tuple[str, str], body: Mapping[str, Any]) -> Holder | None:
+        """A cached job as preemption sees it (None: it holds no quota)."""
+        status = body.get("status") or {}
+        charge = held_charge(status)
+        if charge is None:
+            return None
+        spec = body.get("spec") or {}
+        return Holder(
+            key[0],
+            key[1],
+            charge,
+            self.priority_of(spec) or 0,
+            str(status["admission"].get("admittedAt") or ""),
+            spec.get("preemptible", True) is not False,
+        )
+
     def forget(self, key: tuple[str, str]) -> None:
         self._requests.pop(key, None)
         self._jobs.pop(key, None)
@@ -213,7 +229,7 @@ def _canonical(names: Iterable[str], catalog: Catalog) -> list[str]:
 def held_charge(status: Mapping[str, Any]) -> Charge | None:
     """What a cached job holds of its queue (None: nothing)."""
     admission = status.get("admission")
-    if not admission or status.get("phase") in _RELEASED:
+    if not admission or status.get("phase") in RELEASED_PHASES:
         return None
     return Charge(
         str(admission["queue"]),

@@ -11,11 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from suanli.api import Condition, ConditionStatus, QueueAdmission
+from suanli.api import Condition, QueueAdmission
+from suanli.controller.conditions import condition
 
 QUOTA_CONDITION = "QuotaReserved"
 PREEMPTED_CONDITION = "Preempted"
-_MAX_MESSAGE = 2000
 
 
 @dataclass(frozen=True)
@@ -58,16 +58,7 @@ def quota_condition(
         held, reason, message = True, "QuotaReserved", describe(verdict.admission)
     else:
         held, reason, message = False, verdict.reason, verdict.message
-    value = ConditionStatus.TRUE if held else ConditionStatus.FALSE
-    old = next((c for c in previous if c.type == QUOTA_CONDITION), None)
-    since = old.last_transition_time if old is not None and old.status == value else now
-    return Condition(
-        type=QUOTA_CONDITION,
-        status=value,
-        reason=reason,
-        message=message[:_MAX_MESSAGE],
-        last_transition_time=since,
-    )
+    return condition(previous, QUOTA_CONDITION, held, reason, message, now)
 
 
 def waiting_message(verdict: QuotaWait) -> str:

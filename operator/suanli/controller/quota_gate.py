@@ -14,7 +14,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from suanli.api import ComputeJob, QueueAdmission, QuotaCharge
-from suanli.controller.queues import QueueBoard, held_charge
+from suanli.controller.conditions import MAX_MESSAGE
+from suanli.controller.queues import RELEASED_PHASES, QueueBoard, held_charge
 from suanli.controller.quota import (
     PREEMPTED_CONDITION,
     QUOTA_CONDITION,
@@ -34,7 +35,6 @@ QueuePatch = Callable[[str, dict[str, Any]], Awaitable[None]]
 EventPoster = Callable[[Mapping[str, Any], str, str, str], Awaitable[None]]
 PodsDeleter = Callable[[JobKey], Awaitable[None]]
 
-_RELEASED = frozenset({"Succeeded", "Failed", "Suspended"})
 # How often a queue's averaged usage is brought up to date (each update is a status write).
 AVERAGE_EVERY_SECONDS = 30.0
 # How often budgeted queues are charged; admission affords what runs for this long ahead.
@@ -56,7 +56,7 @@ def _condition(kind: str, value: bool, reason: str, message: str, stamp: str) ->
         "type": kind,
         "status": "True" if value else "False",
         "reason": reason,
-        "message": message[:2000],
+        "message": message[:MAX_MESSAGE],
         "lastTransitionTime": stamp,
     }
 
@@ -95,7 +95,7 @@ class QuotaGate:
     ) -> QuotaVerdict | None:
         """The job's standing (None: no queue applies, or it ran before it had one)."""
         status = body.get("status") or {}
-        if status.get("phase") in _RELEASED or job.spec.run_policy.suspend:
+        if status.get("phase") in RELEASED_PHASES or job.spec.run_policy.suspend:
             return None
         if status.get("admission"):
             return QuotaHeld(QueueAdmission.model_validate(status["admission"]))
@@ -142,21 +142,12 @@ class QuotaGate:
         for key, body in self.jobs.items():
             status = body.get("status") or {}
             spec = body.get("spec") or {}
-            charge = held_charge(status)
-            if charge is not None:
-                held.append(charge)
-                holders.append(
-                    Holder(
-                        key[0],
-                        key[1],
-                        charge,
-                        self.board.priority_of(spec) or 0,
-                        str(status["admission"].get("admittedAt") or ""),
-                        spec.get("preemptible", True) is not False,
-                    )
-                )
+            holder = self.board.holder(key, body)
+            if holder is not None:
+                held.append(holder.charge)
+                holders.append(holder)
                 continue
-            if status.get("phase") in _RELEASED or status.get("admission"):
+            if status.get("phase") in RELEASED_PHASES or status.get("admission"):
                 continue
             if self.pods.get(key) and not status.get("queue"):
                 continue

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 from kubernetes import client
@@ -23,6 +23,19 @@ from suanli.scoring import JOB_LABEL
 
 def _read(response: Any) -> Any:
     return json.loads(response.data) if response.data else None
+
+
+async def _unless_gone(request: Callable[[], Any]) -> None:
+    """Run a write whose object may have been deleted meanwhile (404 is fine), in a thread."""
+
+    def call() -> None:
+        try:
+            request().read()
+        except ApiException as error:
+            if error.status != 404:
+                raise
+
+    await asyncio.to_thread(call)
 
 
 class JobStore:
@@ -70,41 +83,18 @@ class JobStore:
         await asyncio.to_thread(call)
 
     async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
-        def call() -> None:
-            try:
-                response: Any = self.custom.patch_namespaced_custom_object_status(
-                    GROUP,
-                    VERSION,
-                    namespace,
-                    PLURAL,
-                    name,
-                    {"status": status},
-                    _preload_content=False,
-                )
-                response.read()
-            except ApiException as error:
-                if error.status != 404:  # deleted meanwhile
-                    raise
-
-        await asyncio.to_thread(call)
+        await _unless_gone(
+            lambda: self.custom.patch_namespaced_custom_object_status(
+                GROUP, VERSION, namespace, PLURAL, name, {"status": status}, _preload_content=False
+            )
+        )
 
     async def patch_queue_status(self, name: str, status: dict[str, Any]) -> None:
-        def call() -> None:
-            try:
-                response: Any = self.custom.patch_cluster_custom_object_status(
-                    GROUP,
-                    VERSION,
-                    QUEUE_PLURAL,
-                    name,
-                    {"status": status},
-                    _preload_content=False,
-                )
-                response.read()
-            except ApiException as error:
-                if error.status != 404:  # deleted meanwhile
-                    raise
-
-        await asyncio.to_thread(call)
+        await _unless_gone(
+            lambda: self.custom.patch_cluster_custom_object_status(
+                GROUP, VERSION, QUEUE_PLURAL, name, {"status": status}, _preload_content=False
+            )
+        )
 
     async def delete_job(self, namespace: str, name: str) -> None:
         def call() -> None:
