@@ -13,9 +13,38 @@ def job_key(body: Mapping[str, Any]) -> JobKey:
     return (str(body["metadata"]["namespace"]), str(body["metadata"]["name"]))
 
 
+# What the operator reads of a container: its requests (for prices and promised capacity) and,
+# for init containers, whether it is a sidecar that keeps running.
+_CONTAINER_FIELDS = ("name", "resources", "restartPolicy")
+_SPEC_FIELDS = ("nodeName", "overhead", "tolerations", "schedulerName")
+
+
+def slim_pod(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The parts of a pod the lifecycle, prices and gang admission read.
+
+    A job of thousands of pods is held whole in memory; the pod's template (commands,
+    environment, volumes) and the server's managedFields are most of each object and are never
+    read after creation.
+    """
+    metadata = {k: v for k, v in (body.get("metadata") or {}).items() if k != "managedFields"}
+    spec = body.get("spec") or {}
+    slim = {k: spec[k] for k in _SPEC_FIELDS if k in spec}
+    for key in ("containers", "initContainers"):
+        if isinstance(spec.get(key), list):
+            slim[key] = [
+                {k: c[k] for k in _CONTAINER_FIELDS if k in c}
+                for c in spec[key]
+                if isinstance(c, Mapping)
+            ]
+    pod: dict[str, Any] = {"metadata": metadata, "spec": slim}
+    if "status" in body:
+        pod["status"] = body["status"]
+    return pod
+
+
 @dataclass
 class JobCache:
-    """ComputeJobs and their pods as the watches report them (plain dicts)."""
+    """ComputeJobs and their pods as the watches report them (plain dicts; pods slimmed)."""
 
     jobs: dict[JobKey, dict[str, Any]] = field(default_factory=dict)
     pods: dict[JobKey, dict[str, dict[str, Any]]] = field(default_factory=dict)
@@ -44,5 +73,5 @@ class JobCache:
             and not body["metadata"].get("resourceVersion")
         ):
             return key
-        pods[name] = dict(body)
+        pods[name] = slim_pod(body)
         return key

@@ -161,9 +161,11 @@ class JobController:
         pods = list(self.cache.pods.get(key, {}).values())
         actions = self._plan(job, body, pods, quota)
         if actions.create:
-            # The watch may lag behind our own earlier creations: ask the apiserver before adding.
-            listed = await self.store.list_pods(key[0], key[1])
-            if {p["metadata"]["name"] for p in listed} != {p["metadata"]["name"] for p in pods}:
+            # The watch may lag behind our own earlier creations: ask the apiserver before adding
+            # (names first; whole pods only when the cache is missing some).
+            names = await self.store.list_pod_names(key[0], key[1])
+            if names != {p["metadata"]["name"] for p in pods}:
+                listed = await self.store.list_pods(key[0], key[1])
                 for pod in listed:
                     self.cache.put_pod(pod, key[1])
                 actions = self._plan(job, body, listed, quota)

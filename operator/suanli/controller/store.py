@@ -10,14 +10,14 @@ import asyncio
 import datetime as dt
 import json
 from collections.abc import Callable, Mapping
-from typing import Any, cast
+from typing import Any
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from suanli.api.models import GROUP, PLURAL, VERSION
 from suanli.api.queues import QUEUE_PLURAL
-from suanli.kube.client import post_json
+from suanli.kube.client import METADATA_ONLY, post_json, send_json
 from suanli.scoring import JOB_LABEL
 
 
@@ -49,6 +49,22 @@ class JobStore:
                 namespace, label_selector=f"{JOB_LABEL}={job}", _preload_content=False
             )
             return list(_read(response)["items"])
+
+        return await asyncio.to_thread(call)
+
+    async def list_pod_names(self, namespace: str, job: str) -> set[str]:
+        """The names of a job's pods, from a metadata-only list (cheap for thousands of pods)."""
+
+        def call() -> set[str]:
+            listed = send_json(
+                self.core.api_client,
+                "GET",
+                f"/api/v1/namespaces/{namespace}/pods",
+                None,
+                accept=METADATA_ONLY,
+                query=[("labelSelector", f"{JOB_LABEL}={job}")],
+            )
+            return {str(item["metadata"]["name"]) for item in listed.get("items") or []}
 
         return await asyncio.to_thread(call)
 
@@ -142,10 +158,12 @@ class JobStore:
 
         def call() -> None:
             try:
-                response: Any = self.core.create_namespaced_event(
-                    str(meta["namespace"]), cast(client.CoreV1Event, body), _preload_content=False
+                send_json(
+                    self.core.api_client,
+                    "POST",
+                    f"/api/v1/namespaces/{meta['namespace']}/events",
+                    body,
                 )
-                response.read()
             except ApiException as error:
                 if error.status not in (403, 404):  # namespace going away, or events not allowed
                     raise

@@ -13,13 +13,14 @@ import queue
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from typing import Any, cast
+from typing import Any
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from suanli.extender import explain
 from suanli.extender.service import BindError
+from suanli.kube.client import send_json
 from suanli.scoring import UNSCHEDULABLE_ANNOTATION
 
 COMPONENT = "suanli-extender"
@@ -50,10 +51,12 @@ class ApiBinder:
             "target": {"apiVersion": "v1", "kind": "Node", "name": node},
         }
         try:
-            response: Any = self.core.create_namespaced_pod_binding(
-                name, namespace, cast(client.V1Binding, body), _preload_content=False
+            send_json(
+                self.core.api_client,
+                "POST",
+                f"/api/v1/namespaces/{namespace}/pods/{name}/binding",
+                body,
             )
-            response.read()
         except ApiException as error:
             if error.status == 409 and self._already_on(namespace, name, node):
                 return  # a retried bind of a pod already bound here: nothing is bound twice
@@ -128,13 +131,13 @@ class ApiRecorder:
 
     def _annotate(self, pod: Mapping[str, Any], annotations: Mapping[str, str | None]) -> None:
         metadata = pod["metadata"]
-        response: Any = self.core.patch_namespaced_pod(
-            metadata["name"],
-            metadata.get("namespace", "default"),
+        send_json(
+            self.core.api_client,
+            "PATCH",
+            f"/api/v1/namespaces/{metadata.get('namespace', 'default')}/pods/{metadata['name']}",
             {"metadata": {"annotations": annotations}},
-            _preload_content=False,
+            content_type="application/merge-patch+json",
         )
-        response.read()
 
     def _event(self, pod: Mapping[str, Any], reason: str, kind: str, message: str) -> None:
         metadata = pod["metadata"]
@@ -158,7 +161,4 @@ class ApiRecorder:
             "lastTimestamp": now,
             "count": 1,
         }
-        response: Any = self.core.create_namespaced_event(
-            namespace, cast(client.CoreV1Event, body), _preload_content=False
-        )
-        response.read()
+        send_json(self.core.api_client, "POST", f"/api/v1/namespaces/{namespace}/events", body)

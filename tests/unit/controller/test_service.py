@@ -34,6 +34,9 @@ class FakeStore:
     async def list_pods(self, namespace: str, job: str) -> list[dict[str, Any]]:
         return [p for p in self.pods.values() if p["metadata"]["labels"]["suanli.dev/job"] == job]
 
+    async def list_pod_names(self, namespace: str, job: str) -> set[str]:
+        return {p["metadata"]["name"] for p in await self.list_pods(namespace, job)}
+
     async def create_pod(self, namespace: str, manifest: dict[str, Any]) -> bool:
         job = manifest["metadata"]["labels"]["suanli.dev/job"]
         if manifest["metadata"]["name"] in self.pods:

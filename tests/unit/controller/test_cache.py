@@ -1,0 +1,75 @@
+"""The operator keeps slim pods: everything its decisions read, none of the template's bulk."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from suanli.controller.cache import JobCache, slim_pod
+from suanli.scoring import parse_pod, pod_requests
+from suanli.state import placed_pod
+
+
+def _pod() -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": "job-work-0",
+            "namespace": "team",
+            "uid": "u-1",
+            "resourceVersion": "7",
+            "labels": {"suanli.dev/job": "job", "suanli.dev/task": "work"},
+            "annotations": {"suanli.dev/demand": '{"acceleratorTypes":["H100"]}'},
+            "managedFields": [{"manager": "suanli-operator", "fieldsV1": {"f:spec": {}}}],
+        },
+        "spec": {
+            "nodeName": "h100-0",
+            "schedulerName": "suanli-scheduler",
+            "tolerations": [{"key": "edge", "operator": "Exists"}],
+            "containers": [
+                {
+                    "name": "main",
+                    "image": "trainer:1",
+                    "command": ["python", "train.py"],
+                    "env": [{"name": "X", "value": "y" * 1000}],
+                    "resources": {"limits": {"nvidia.com/gpu": "2", "cpu": "4"}},
+                }
+            ],
+            "initContainers": [
+                {
+                    "name": "proxy",
+                    "image": "proxy:1",
+                    "restartPolicy": "Always",
+                    "resources": {"requests": {"cpu": "1"}},
+                }
+            ],
+            "volumes": [{"name": "data", "emptyDir": {}}],
+        },
+        "status": {"phase": "Running", "startTime": "2026-01-01T00:00:00Z"},
+    }
+
+
+def test_a_slim_pod_answers_every_question_the_full_one_does() -> None:
+    full, slim = _pod(), slim_pod(_pod())
+    assert pod_requests(slim) == pod_requests(full)
+    assert parse_pod(slim) == parse_pod(full)
+    assert placed_pod(slim) == placed_pod(full)
+    assert slim["status"] == full["status"]
+    assert {k: v for k, v in slim["metadata"].items()} == {
+        k: v for k, v in full["metadata"].items() if k != "managedFields"
+    }
+
+
+def test_a_slim_pod_drops_the_template_and_the_managed_fields() -> None:
+    slim = slim_pod(_pod())
+    assert "managedFields" not in slim["metadata"]
+    assert "volumes" not in slim["spec"]
+    assert slim["spec"]["containers"] == [
+        {"name": "main", "resources": {"limits": {"nvidia.com/gpu": "2", "cpu": "4"}}}
+    ]
+
+
+def test_the_cache_keeps_pods_slim() -> None:
+    cache = JobCache()
+    key = cache.put_pod(_pod(), "job")
+    assert cache.pods[key]["job-work-0"] == slim_pod(_pod())
