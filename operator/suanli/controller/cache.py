@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,3 +75,15 @@ class JobCache:
             return key
         pods[name] = slim_pod(body)
         return key
+
+    def replace_pods(self, pods: Iterable[tuple[Mapping[str, Any], str]]) -> set[JobKey]:
+        """Every job's pods as a fresh list shows them (pod, job); the jobs whose pods changed."""
+        listed: dict[JobKey, dict[str, dict[str, Any]]] = {}
+        for body, job in pods:
+            key = (str(body["metadata"]["namespace"]), job)
+            listed.setdefault(key, {})[str(body["metadata"]["name"])] = slim_pod(body)
+        touched = {k for k in self.pods.keys() | listed.keys() if self.pods.get(k) != listed.get(k)}
+        # In place: the quota gate reads the same mapping.
+        self.pods.clear()
+        self.pods.update(listed)
+        return touched

@@ -1,4 +1,5 @@
-"""kopf wiring: watch ComputeJobs and their pods into the job cache and the work queue.
+"""kopf wiring: watch ComputeJobs, ComputeQueues, PriorityClasses and namespaces into the
+controller, and start the reflectors (nodes, bound pods, and the pods of jobs; see podwatch).
 
 Only event handlers are used: they need no finalizers and keep no progress annotations, so
 deleting a job never waits for the operator, and all state lives in the job and its pods.
@@ -17,7 +18,6 @@ from suanli.api.models import GROUP, PLURAL, VERSION
 from suanli.api.queues import QUEUE_PLURAL
 from suanli.controller.service import JobController
 from suanli.kube.reflector import Reflector
-from suanli.scoring import JOB_LABEL
 
 
 def register(
@@ -77,13 +77,6 @@ def register(
         controller.queues.put_namespace(plain, deleted=type == "DELETED")
         if controller.queues.active and before != (plain["metadata"].get("labels") or {}):
             controller.enqueue_waiting()
-
-    @kopf.on.event("", "v1", "pods", labels={JOB_LABEL: kopf.PRESENT}, registry=registry)
-    async def pod_event(type: str | None, body: kopf.Body, labels: kopf.Labels, **_: Any) -> None:
-        key = controller.cache.put_pod(
-            _plain(body), str(labels[JOB_LABEL]), deleted=type == "DELETED"
-        )
-        controller.enqueue(key)
 
     @kopf.on.cleanup(registry=registry)
     async def cleanup(**_: Any) -> None:

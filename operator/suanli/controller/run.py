@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from suanli.configfiles import ScoringConfigFiles
 from suanli.controller.edge import DEFAULT_EDGE_TOLERATIONS, parse_tolerations
 from suanli.controller.handlers import register
+from suanli.controller.podwatch import JobPodFeed, job_pod_reflector
 from suanli.controller.service import JobController
 from suanli.controller.store import JobStore
 from suanli.controller.webhook import PATH, JobWebhook, WebhookTLS, dry_run_with
@@ -201,6 +202,9 @@ async def run_operator(settings: OperatorSettings) -> int:
         metrics=metrics,
         post_event=store.post_event,
         edge_tolerations=parse_tolerations(settings.edge_tolerations),
+    )
+    reflectors.append(
+        job_pod_reflector(client.CoreV1Api(api), JobPodFeed(controller, asyncio.get_running_loop()))
     )
     before_scrape.append(controller.export_gauges)
     # Waiting gangs are re-planned as soon as a pod leaves a node or a node appears.
