@@ -13,12 +13,14 @@ from suanli.scoring import (
     Classification,
     DataPolicy,
     DataPolicyError,
+    DemandError,
     NodeFacts,
     Outcome,
     Tee,
     evaluate,
     node_facts,
     parse_data_policy,
+    parse_demand_annotation,
 )
 from suanli.scoring.datapolicy import residency_refusal, rule_conflict
 from suanli.scoring.facts import Tier
@@ -156,7 +158,9 @@ def test_rule_regions_match_region_or_zone() -> None:
         {"classes": {"restricted": [{"name": "cn", "regions": ["cn-north-1", "cn-east-1-sh"]}]}}
     )
     assert policy.allowing(_R, _facts(labels={REGION: "cn-north-1"})) is not None
-    assert policy.allowing(_R, _facts(labels={REGION: "cn-east-1", ZONE: "cn-east-1-sh"})) is not None
+    assert (
+        policy.allowing(_R, _facts(labels={REGION: "cn-east-1", ZONE: "cn-east-1-sh"})) is not None
+    )
     refused = policy.refusal(_R, _facts(labels={REGION: "us-east-1", ZONE: "us-east-1a"}))
     assert refused is not None
     assert "region us-east-1, zone us-east-1a not in [cn-east-1-sh, cn-north-1]" in refused[0]
@@ -285,8 +289,6 @@ def test_pods_that_declare_no_data_are_not_bound_by_the_policy() -> None:
 
 
 def test_the_demand_annotation_validates_data_strictly() -> None:
-    from suanli.scoring import DemandError, parse_demand_annotation
-
     spec = parse_demand_annotation(json.dumps(_demand("confidential", ["eu-west-1"])))
     assert spec.data is not None
     assert spec.data.classification is _C
