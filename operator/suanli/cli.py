@@ -171,6 +171,7 @@ def _cmd_extender(args: argparse.Namespace) -> int:
         kubeconfig=kubeconfig,
         catalog=args.catalog,
         latency=args.latency,
+        data_policy=args.data_policy,
         filter_top_k=args.filter_top_k,
         tls_cert_file=args.tls_cert_file,
         tls_key_file=args.tls_key_file,
@@ -204,6 +205,7 @@ def _cmd_operator(args: argparse.Namespace) -> int:
         metrics_port=args.metrics_port,
         catalog=args.catalog,
         latency=args.latency,
+        data_policy=args.data_policy,
         webhook_port=args.webhook_port,
         webhook_addr=args.webhook_addr,
         webhook_host=args.webhook_host,
@@ -261,6 +263,7 @@ def _add_operator(commands: Any) -> None:
         "--catalog", type=Path, help="accelerator catalog file (re-read on change)"
     )
     operator.add_argument("--latency", type=Path, help="site latency map file (re-read on change)")
+    operator.add_argument("--data-policy", type=Path, help="data policy file (re-read on change)")
 
     def edge_tolerations(text: str) -> tuple[str, ...]:
         listed = tuple(t.strip() for t in text.split(",") if t.strip())
@@ -302,6 +305,7 @@ def _add_extender(commands: Any) -> None:
         "--catalog", type=Path, help="accelerator catalog file (re-read on change)"
     )
     extender.add_argument("--latency", type=Path, help="site latency map file (re-read on change)")
+    extender.add_argument("--data-policy", type=Path, help="data policy file (re-read on change)")
     extender.add_argument(
         "--filter-top-k",
         type=int,

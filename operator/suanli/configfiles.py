@@ -1,5 +1,6 @@
-"""The catalog and latency map, re-read when their files change (a ConfigMap update) so that
-an edit takes effect without a restart; a broken edit keeps the last good version."""
+"""The catalog, latency map and data policy, re-read when their files change (a ConfigMap
+update) so that an edit takes effect without a restart; a broken edit keeps the last good
+version."""
 
 from __future__ import annotations
 
@@ -11,18 +12,25 @@ from pathlib import Path
 from suanli.scoring import (
     Catalog,
     CatalogError,
+    DataPolicy,
+    DataPolicyError,
     LatencyError,
     LatencyMap,
     parse_catalog,
+    parse_data_policy,
     parse_latency,
 )
+
+_Stamp = tuple[int, int] | None
 
 
 def _builtin(name: str) -> str:
     return resources.files("suanli.data").joinpath(name).read_text()
 
 
-def _stamp(path: Path) -> tuple[int, int] | None:
+def _stamp(path: Path | None) -> _Stamp:
+    if path is None:
+        return None
     try:
         stat = path.stat()
     except OSError:
@@ -30,43 +38,46 @@ def _stamp(path: Path) -> tuple[int, int] | None:
     return (stat.st_mtime_ns, stat.st_size)
 
 
+def _text(path: Path | None, builtin: str) -> str:
+    return path.read_text() if path else _builtin(builtin)
+
+
 @dataclass
 class _Loaded:
     catalog: Catalog
     latency: LatencyMap
-    stamps: tuple[tuple[int, int] | None, tuple[int, int] | None]
+    data_policy: DataPolicy
+    stamps: tuple[_Stamp, ...]
 
 
 class ScoringConfigFiles:
-    """Thread-safe access to the current catalog and latency map."""
+    """Thread-safe access to the current catalog, latency map and data policy."""
 
-    def __init__(self, catalog: Path | None, latency: Path | None) -> None:
+    def __init__(
+        self, catalog: Path | None, latency: Path | None, data_policy: Path | None = None
+    ) -> None:
         self._catalog_path = catalog
         self._latency_path = latency
+        self._data_policy_path = data_policy
         self._lock = threading.Lock()
         self.last_error = ""
         self.reloads = 0
-        self._failed_stamps: tuple[tuple[int, int] | None, tuple[int, int] | None] | None = None
+        self._failed_stamps: tuple[_Stamp, ...] | None = None
         self._loaded = self._load()
 
     def _load(self) -> _Loaded:
-        catalog_text = (
-            self._catalog_path.read_text() if self._catalog_path else _builtin("catalog.yaml")
-        )
-        latency_text = (
-            self._latency_path.read_text() if self._latency_path else _builtin("latency.yaml")
-        )
+        catalog, latency, policy = self._catalog_path, self._latency_path, self._data_policy_path
         return _Loaded(
-            parse_catalog(catalog_text, str(self._catalog_path or "built-in catalog")),
-            parse_latency(latency_text, str(self._latency_path or "built-in latency map")),
+            parse_catalog(_text(catalog, "catalog.yaml"), str(catalog or "built-in catalog")),
+            parse_latency(_text(latency, "latency.yaml"), str(latency or "built-in latency map")),
+            parse_data_policy(
+                _text(policy, "data-policy.yaml"), str(policy or "built-in data policy")
+            ),
             self._stamps(),
         )
 
-    def _stamps(self) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
-        return (
-            _stamp(self._catalog_path) if self._catalog_path else None,
-            _stamp(self._latency_path) if self._latency_path else None,
-        )
+    def _stamps(self) -> tuple[_Stamp, ...]:
+        return tuple(map(_stamp, (self._catalog_path, self._latency_path, self._data_policy_path)))
 
     def refresh(self) -> bool:
         """Re-read the files if they changed; True when a new version took effect."""
@@ -76,7 +87,7 @@ class ScoringConfigFiles:
                 return False
             try:
                 self._loaded = self._load()
-            except (OSError, CatalogError, LatencyError) as error:
+            except (OSError, CatalogError, LatencyError, DataPolicyError) as error:
                 self.last_error = str(error)
                 self._failed_stamps = stamps
                 return False
@@ -91,3 +102,7 @@ class ScoringConfigFiles:
     @property
     def latency(self) -> LatencyMap:
         return self._loaded.latency
+
+    @property
+    def data_policy(self) -> DataPolicy:
+        return self._loaded.data_policy

@@ -16,6 +16,7 @@ request from inside the container (a sidecar on 127.0.0.1).
     - --port={{ $e.port }}
     - --catalog=/etc/suanli/catalog/catalog.yaml
     - --latency=/etc/suanli/catalog/latency.yaml
+    - --data-policy=/etc/suanli/catalog/data-policy.yaml
     - --filter-top-k={{ $e.filterTopK }}
     - --log-level={{ $e.logLevel }}
     {{- if $e.tls.enabled }}

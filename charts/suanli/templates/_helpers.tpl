@@ -131,6 +131,8 @@ catalog.yaml: |
   {{- toYaml (dict "apiVersion" "suanli.dev/v1alpha1" "kind" "AcceleratorCatalog" "types" .Values.catalog.types) | nindent 2 }}
 latency.yaml: |
   {{- toYaml (dict "apiVersion" "suanli.dev/v1alpha1" "kind" "LatencyMap" "latencyMs" .Values.latency.latencyMs) | nindent 2 }}
+data-policy.yaml: |
+  {{- toYaml (dict "apiVersion" "suanli.dev/v1alpha1" "kind" "DataPolicy" "name" .Values.dataPolicy.name "classes" .Values.dataPolicy.classes) | nindent 2 }}
 {{- end -}}
 
 {{- define "suanli.catalogChecksum" -}}

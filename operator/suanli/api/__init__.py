@@ -3,6 +3,7 @@
 Pure: no Kubernetes client and no I/O, so the operator, the extender and the tests share it.
 """
 
+from suanli.api.data import Classification, Data, DataPlacement
 from suanli.api.models import (
     API_VERSION,
     GROUP,
@@ -46,12 +47,15 @@ __all__ = [
     "VERSION",
     "Accelerators",
     "Billing",
+    "Classification",
     "ComputeJob",
     "ComputeJobSpec",
     "ComputeJobStatus",
     "Condition",
     "ConditionStatus",
     "Cost",
+    "Data",
+    "DataPlacement",
     "Gang",
     "Hpc",
     "Interconnect",

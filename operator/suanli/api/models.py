@@ -29,6 +29,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from suanli.api.cel import FIELD_PATH, Reason, Rule, validations
+from suanli.api.data import Data, DataPlacement
 from suanli.api.podtemplate import POD_TEMPLATE_SCHEMA, template_problems
 
 GROUP: Final = "suanli.dev"
@@ -630,6 +631,13 @@ class ComputeJobSpec(_Model):
         default=None, description="Placement by tier, zone and site; absent: anywhere."
     )
     cost: Cost | None = Field(default=None, description="Price ceiling and billing model.")
+    data: Data | None = Field(
+        default=None,
+        description=(
+            "How sensitive the job's data is and where it must stay; absent: the job is not "
+            "bound by the data policy."
+        ),
+    )
     policy: Policy | None = Field(default=None, description="Scoring policy for this job.")
     run_policy: RunPolicy = Field(
         default_factory=RunPolicy,
@@ -734,6 +742,12 @@ class Placement(_Model):
     )
     breakdown: ScoreBreakdown | None = Field(
         default=None, description="The score of each signal before weighting."
+    )
+    data: DataPlacement | None = Field(
+        default=None,
+        description=(
+            "For confidential and restricted data: the data policy's rule that allowed the node."
+        ),
     )
 
 

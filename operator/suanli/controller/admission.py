@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from suanli.scoring import Catalog, LatencyMap, PodDemand
+from suanli.scoring import BASELINE_POLICY, Catalog, DataPolicy, LatencyMap, PodDemand
 from suanli.scoring.snapshot import PlacedPod
 from suanli.state import ClusterFeed
 
@@ -31,6 +31,7 @@ def plan_gang(
     *,
     catalog: Catalog,
     latency: LatencyMap,
+    data_policy: DataPolicy = BASELINE_POLICY,
     reserved: Sequence[PlacedPod] = (),
 ) -> Admission:
     """Place `demands` in order; admitted when at least `min_member` of them fit.
@@ -50,6 +51,7 @@ def plan_gang(
                 demand,
                 catalog=catalog,
                 latency=latency,
+                data_policy=data_policy,
                 workload=feed.workload(),
                 keep=1,
                 complete=False,

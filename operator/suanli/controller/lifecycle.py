@@ -27,7 +27,7 @@ from suanli.controller.conditions import MAX_MESSAGE as _MAX_REASON
 from suanli.controller.conditions import condition as _condition
 from suanli.controller.conditions import set_condition as _set_condition
 from suanli.controller.podspec import PodSlot, slots
-from suanli.controller.podstatus import cost, placements, summary, unschedulable
+from suanli.controller.podstatus import cost, data_placed, placements, summary, unschedulable
 from suanli.controller.podstatus import deleting as _deleting
 from suanli.controller.podstatus import parse_time as _time
 from suanli.controller.podstatus import pod_name as _name
@@ -396,6 +396,9 @@ class _Reconciler:
         counted = [p for p in self.o.pods if _phase(p) in ("Running", "Succeeded", "Failed")]
         bound = [p for p in pods if _node(p)]
         status["placements"] = placements(self.o.accelerator_of, bound)
+        # The job's own audit trail of where its sensitive data went, and by which rule.
+        for message in data_placed(self.previous.placements, status["placements"]):
+            self.actions.events.append(Event("Normal", "DataPlacement", message))
         status["placed"] = len(bound)
         ready = sum(1 for p in pods if _phase(p) in ("Running", "Succeeded"))
         status["tasks_ready"], status["tasks_total"] = ready, len(self.slots)

@@ -93,6 +93,11 @@ def demand_annotation(job: ComputeJob, task: Task, admitted: Sequence[str] | Non
         )
     if spec.cost:
         fields.update(maxPricePerHour=spec.cost.max_price_per_hour, billing=spec.cost.billing.value)
+    if spec.data:
+        fields["data"] = {
+            "classification": spec.data.classification.value,
+            "residency": list(spec.data.residency),
+        }
     # Always written: the extender's own defaults are for pods that name no workload.
     fields["weights"] = job_weights(spec)
     # Validate through the extender's own model so the two never disagree on the format.

@@ -8,7 +8,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from suanli.api import MAX_STATUS_PLACEMENTS, Placement, ScoreBreakdown
+from suanli.api import MAX_STATUS_PLACEMENTS, DataPlacement, Placement, ScoreBreakdown
 from suanli.controller.conditions import MAX_MESSAGE
 from suanli.controller.podspec import ATTEMPT_ANNOTATION, TASK_LABEL
 from suanli.scoring import PLACEMENT_ANNOTATION, UNSCHEDULABLE_ANNOTATION
@@ -67,6 +67,7 @@ def placements(
         raw = (pod["metadata"].get("annotations") or {}).get(PLACEMENT_ANNOTATION)
         explained = json.loads(raw) if raw else {}
         breakdown = explained.get("breakdown")
+        data = explained.get("data")
         placements.append(
             Placement(
                 pod=pod_name(pod),
@@ -75,9 +76,22 @@ def placements(
                 accelerator_type=accelerator_of(node),
                 score=explained.get("score"),
                 breakdown=ScoreBreakdown.model_validate(breakdown) if breakdown else None,
+                data=DataPlacement.model_validate(data) if data else None,
             )
         )
     return placements
+
+
+def data_placed(previous: Sequence[Placement], now: Sequence[Placement]) -> list[str]:
+    """What the job's events say of placements of sensitive data new since the last status:
+    `pod x on node y: confidential data allowed by data policy default rule cloud-tee (...)`."""
+    known = {(p.pod, p.node) for p in previous}
+    return [
+        f"pod {p.pod} on {p.node}: {p.data.classification} data allowed by data policy "
+        f"{p.data.policy} rule {p.data.rule} ({p.data.basis})"
+        for p in now
+        if p.data is not None and (p.pod, p.node) not in known
+    ]
 
 
 def summary(values: Sequence[str], limit: int = 3) -> str | None:

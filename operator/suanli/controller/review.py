@@ -1,9 +1,9 @@
 """What the webhook checks of a ComputeJob the CRD's schema has admitted.
 
-The catalog checks, the quantities of the templates' resources (the apiserver cannot even
-decode a Pod with a malformed one, so its answer names no field), and a dry run of one pod per
-task, so anything else the apiserver would refuse the pods for is refused with the job. The dry
-run is passed in: the rest is pure.
+The catalog and data policy checks, the quantities of the templates' resources (the apiserver cannot
+even decode a Pod with a malformed one, so its answer names no field), and a dry run of one pod per
+task, so anything else the apiserver would refuse the pods for is refused with the job. The dry run
+is passed in: the rest is pure.
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
 from suanli.api import ComputeJob, Task
+from suanli.controller.datacheck import data_problems
 from suanli.controller.podspec import PodSlot, pod_manifest
 from suanli.controller.refusal import refusal_from
 from suanli.controller.validation import catalog_problems
-from suanli.scoring import Catalog
+from suanli.scoring import BASELINE_POLICY, Catalog, DataPolicy
 
 DryRun = Callable[[str, dict[str, Any]], Awaitable[None]]
 # A uid for the pods' owner reference while the job has none yet (never stored: a dry run).
@@ -49,7 +50,11 @@ def _quantity_problems(task: Task, where: str) -> Iterator[str]:
 
 
 async def review_job(
-    body: dict[str, Any], namespace: str, catalog: Catalog, dry_run: DryRun
+    body: dict[str, Any],
+    namespace: str,
+    catalog: Catalog,
+    dry_run: DryRun,
+    data_policy: DataPolicy = BASELINE_POLICY,
 ) -> tuple[list[str], list[str]]:
     """(problems that refuse the job, warnings) for a job the CRD's schema has admitted.
 
@@ -61,7 +66,7 @@ async def review_job(
         job = ComputeJob.model_validate(body)
     except ValidationError:
         return [], []  # the schema reports what is malformed, field by field
-    problems = catalog_problems(job, catalog)
+    problems = catalog_problems(job, catalog) + data_problems(job, data_policy)
     warnings: list[str] = []
     meta = dict(body.get("metadata") or {})
     meta.setdefault("namespace", namespace)

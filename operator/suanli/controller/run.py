@@ -50,6 +50,7 @@ class OperatorSettings(BaseModel):
     metrics_port: int = Field(default=8080, ge=0, le=65535)
     catalog: Path | None = None
     latency: Path | None = None
+    data_policy: Path | None = None
     resync_seconds: float = Field(default=60.0, gt=0)
     webhook_port: int = Field(default=0, ge=0, le=65535, description="0: no validating webhook")
     webhook_addr: str = "127.0.0.1"
@@ -140,6 +141,7 @@ def _webhook(
         tls=_tls(settings, Path(tempfile.mkdtemp(prefix="suanli-webhook-"))),
         admission=client.AdmissionregistrationV1Api(api),
         catalog=lambda: config_files.catalog,
+        data_policy=lambda: config_files.data_policy,
         dry_run=dry_run_with(api),
         failure_policy=settings.webhook_failure_policy,
     )
@@ -154,7 +156,7 @@ async def run_operator(settings: OperatorSettings) -> int:
     api = api_client(settings.kubeconfig)
     metrics = OperatorMetrics()
     before_scrape: list[Callable[[], None]] = []
-    config_files = ScoringConfigFiles(settings.catalog, settings.latency)
+    config_files = ScoringConfigFiles(settings.catalog, settings.latency, settings.data_policy)
     webhook = _webhook(settings, api, config_files)
     runner = await _serve_metrics(
         settings, metrics, before_scrape, lambda: webhook is None or webhook.ready

@@ -351,6 +351,7 @@ class JobController:
             min_member,
             catalog=catalog,
             latency=self.config_files.latency,
+            data_policy=self.config_files.data_policy,
             reserved=self.facts.reserved(job_key(body)),
         )
 

@@ -1,11 +1,11 @@
 """The validating webhook for ComputeJobs, served by every operator replica, leader or not.
 
-Validation needs no leadership: it reads the catalog and asks the apiserver to dry-run the
-job's pods, and neither changes anything. So each replica serves it from the moment it starts,
-before it campaigns for the Lease, and reports Ready only once it does (`ready`); the Service
-in front of the replicas then sends reviews to any of them. All replicas serve one certificate
-(`--webhook-cert-dir`, the chart's Secret) and write the same ValidatingWebhookConfiguration, so
-whichever wrote it last, the apiserver trusts every replica.
+Validation needs no leadership: it reads the catalog and the data policy and asks the apiserver to
+dry-run the job's pods, and neither changes anything. So each replica serves it from the moment it
+starts, before it campaigns for the Lease, and reports Ready only once it does (`ready`); the
+Service in front of the replicas then sends reviews to any of them. All replicas serve one
+certificate (`--webhook-cert-dir`, the chart's Secret) and write the same
+ValidatingWebhookConfiguration, so whichever wrote it last, the apiserver trusts every replica.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from kubernetes.client.exceptions import ApiException
 from suanli.api.models import GROUP, PLURAL, VERSION
 from suanli.controller.review import DryRun, review_job
 from suanli.kube.client import post_json
-from suanli.scoring import Catalog
+from suanli.scoring import BASELINE_POLICY, Catalog, DataPolicy
 
 log = logging.getLogger(__name__)
 CONFIGURATION = "suanli.dev"
@@ -94,10 +94,12 @@ class JobWebhook:
         catalog: Callable[[], Catalog],
         dry_run: DryRun,
         failure_policy: str = "Ignore",
+        data_policy: Callable[[], DataPolicy] = lambda: BASELINE_POLICY,
     ) -> None:
         self.addr, self.port, self.url, self.tls = addr, port, url, tls
         self.admission = admission
         self.catalog = catalog
+        self.data_policy = data_policy
         self.dry_run = dry_run
         self.failure_policy = failure_policy
         self.serving = False
@@ -115,7 +117,9 @@ class JobWebhook:
         ask = review.get("request") or {}
         body = ask.get("object") or {}
         namespace = str(ask.get("namespace") or (body.get("metadata") or {}).get("namespace"))
-        problems, warnings = await review_job(body, namespace, self.catalog(), self.dry_run)
+        problems, warnings = await review_job(
+            body, namespace, self.catalog(), self.dry_run, self.data_policy()
+        )
         if problems:
             log.info("refused ComputeJob %s/%s: %s", namespace, ask.get("name"), problems)
         return web.json_response(_response(str(ask.get("uid")), problems, warnings))

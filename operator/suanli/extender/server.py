@@ -166,7 +166,7 @@ def tls_context(settings: ExtenderSettings) -> ssl.SSLContext | None:
 async def serve(settings: ExtenderSettings, started: Callable[[int], None] | None = None) -> None:
     """Run the extender until SIGTERM or SIGINT."""
     core = client.CoreV1Api(api_client(settings.kubeconfig))
-    config_files = ScoringConfigFiles(settings.catalog, settings.latency)
+    config_files = ScoringConfigFiles(settings.catalog, settings.latency, settings.data_policy)
     cache = ClusterFeed(lambda: config_files.catalog)
     reflectors = cluster_reflectors(core, cache)
     service = ExtenderService(

@@ -26,6 +26,7 @@ from suanli.scoring import (
     GPU_DEVICES_ANNOTATION,
     PLACEMENT_ANNOTATION,
     PLANNED_NODE_ANNOTATION,
+    RECORDED,
     Allocation,
     DemandError,
     PodDemand,
@@ -165,6 +166,7 @@ class ExtenderService:
             names,
             catalog=self.config_files.catalog,
             latency=self.config_files.latency,
+            data_policy=self.config_files.data_policy,
             workload=self.cache.workload(),
             keep=keep,
             detail=detail,
@@ -222,6 +224,7 @@ class ExtenderService:
         )
         try:
             devices = self._devices(pod, args.node)
+            data = self._data_record(pod, args.node)
         except BindError as error:
             return ExtenderBindingResult(Error=str(error))
         # The device list and the explanation ride on the Binding: the apiserver copies its
@@ -231,7 +234,7 @@ class ExtenderService:
         explanation = None
         if remembered is not None and self.manages(pod):
             explanation = explain.placement(
-                remembered.decision, args.node, self.settings.runners_up, devices
+                remembered.decision, args.node, self.settings.runners_up, devices, data
             )
             annotations[PLACEMENT_ANNOTATION] = explain.placement_annotation(explanation)
         try:
@@ -271,6 +274,27 @@ class ExtenderService:
         # Something else no longer fits (kube-scheduler has its own view of cpu and memory);
         # the devices still do, at their tightest fit.
         return options[0]
+
+    def _data_record(self, pod: Mapping[str, Any], node: str) -> dict[str, str] | None:
+        """For sensitive data, the policy's rule that allows `node` (recorded with the
+        placement); BindError when the policy, edited since the filter, no longer allows it."""
+        if not self.manages(pod) or "spec" not in pod:
+            return None
+        try:
+            data = parse_pod(pod).spec.data
+        except DemandError:
+            return None
+        chosen = self.cache.node(node)
+        if data is None or chosen is None:
+            return None
+        policy = self.config_files.data_policy
+        rule = policy.allowing(data.classification, chosen.facts)
+        if rule is None:
+            refused = policy.refusal(data.classification, chosen.facts)
+            raise BindError(f"{node}: {refused[0] if refused else 'data policy refuses it'}")
+        if data.classification not in RECORDED:
+            return None
+        return explain.data_record(data.classification, policy, rule, chosen.facts)
 
     def _count_placement(self, node: str) -> None:
         chosen = self.cache.node(node)

@@ -19,6 +19,7 @@ class ExtenderSettings(BaseModel):
     )
     catalog: Path | None = Field(default=None, description="catalog file; built-in when unset")
     latency: Path | None = Field(default=None, description="latency map; built-in when unset")
+    data_policy: Path | None = Field(default=None, description="data policy; built-in when unset")
     scheduler_names: tuple[str, ...] = ("suanli-scheduler",)
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024)
     filter_top_k: int = Field(

@@ -30,6 +30,14 @@ from suanli.scoring.combine import (
 )
 from suanli.scoring.config import DEFAULT_CONFIG, BillingMultipliers, ScoringConfig, TierDefaults
 from suanli.scoring.context import Peer, accepted_types
+from suanli.scoring.datapolicy import (
+    BASELINE_POLICY,
+    RECORDED,
+    Classification,
+    DataPolicy,
+    DataRule,
+    parse_data_policy,
+)
 from suanli.scoring.demand import (
     DEMAND_ANNOTATION,
     JOB_LABEL,
@@ -37,6 +45,7 @@ from suanli.scoring.demand import (
     PLANNED_NODE_ANNOTATION,
     UNSCHEDULABLE_ANNOTATION,
     Billing,
+    DataDemand,
     DemandSpec,
     PodDemand,
     Weights,
@@ -55,6 +64,7 @@ from suanli.scoring.devices import (
 )
 from suanli.scoring.errors import (
     CatalogError,
+    DataPolicyError,
     DemandError,
     LatencyError,
     QuantityError,
@@ -83,8 +93,10 @@ from suanli.scoring.shapes import (
     with_pressure,
 )
 from suanli.scoring.snapshot import NodeSnapshot, Snapshot
+from suanli.scoring.trust import TEE_LABELS, TRUST_LEVEL_LABEL, Tee
 
 __all__ = [
+    "BASELINE_POLICY",
     "DEFAULT_CONFIG",
     "DEMAND_ANNOTATION",
     "GPU_DEVICES_ANNOTATION",
@@ -95,6 +107,9 @@ __all__ = [
     "NO_WORKLOAD",
     "PLACEMENT_ANNOTATION",
     "PLANNED_NODE_ANNOTATION",
+    "RECORDED",
+    "TEE_LABELS",
+    "TRUST_LEVEL_LABEL",
     "UNSCHEDULABLE_ANNOTATION",
     "AcceleratorFacts",
     "AcceleratorType",
@@ -105,6 +120,11 @@ __all__ = [
     "Breakdown",
     "Catalog",
     "CatalogError",
+    "Classification",
+    "DataDemand",
+    "DataPolicy",
+    "DataPolicyError",
+    "DataRule",
     "Decision",
     "DemandError",
     "DemandSpec",
@@ -128,6 +148,7 @@ __all__ = [
     "Shape",
     "ShapeHistogram",
     "Snapshot",
+    "Tee",
     "Tier",
     "TierDefaults",
     "TopologyKeys",
@@ -145,6 +166,7 @@ __all__ = [
     "node_state",
     "parse_allocation",
     "parse_catalog",
+    "parse_data_policy",
     "parse_demand_annotation",
     "parse_latency",
     "parse_pod",

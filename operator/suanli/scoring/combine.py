@@ -14,6 +14,7 @@ from types import MappingProxyType
 from suanli.scoring.catalog import Catalog
 from suanli.scoring.config import DEFAULT_CONFIG, ScoringConfig
 from suanli.scoring.context import Context, Peer, build_context
+from suanli.scoring.datapolicy import BASELINE_POLICY, DataPolicy
 from suanli.scoring.demand import PodDemand
 from suanli.scoring.devices import Allocation
 from suanli.scoring.filters import Verdict, aggregate_reasons, check_node
@@ -157,20 +158,29 @@ def evaluate(
     peers: Iterable[Peer] = (),
     config: ScoringConfig = DEFAULT_CONFIG,
     workload: Workload = NO_WORKLOAD,
+    data_policy: DataPolicy = BASELINE_POLICY,
 ) -> Decision:
     """Filter and score every node for one pod.
 
     `peers` are the nodes already holding pods of the same job: names (looked up among
     `nodes`) or NodeFacts (for peer nodes that are not candidates; `Snapshot.peers_of`).
     `workload` is the typical request shapes to keep room for (packing minimises the expected
-    fragmentation it causes); without one, packing is most-allocated.
+    fragmentation it causes); without one, packing is most-allocated. `data_policy` says where
+    the data a demand declares may run (the baseline one keeps sensitive data off every node).
     """
     ordered = sorted(nodes, key=lambda n: n.name)
     names = [n.name for n in ordered]
     if len(set(names)) != len(names):
         raise ValueError("evaluate: two nodes with the same name")
     context = build_context(
-        demand, ordered, catalog, latency, peers=peers, config=config, workload=workload
+        demand,
+        ordered,
+        catalog,
+        latency,
+        peers=peers,
+        config=config,
+        workload=workload,
+        data_policy=data_policy,
     )
     results: list[NodeResult] = []
     for node in ordered:

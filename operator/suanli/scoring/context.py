@@ -9,6 +9,7 @@ from types import MappingProxyType
 
 from suanli.scoring.catalog import Catalog
 from suanli.scoring.config import ScoringConfig
+from suanli.scoring.datapolicy import BASELINE_POLICY, DataPolicy
 from suanli.scoring.demand import PodDemand
 from suanli.scoring.facts import NodeFacts
 from suanli.scoring.fragmentation import NodeState, Plan, plan
@@ -33,6 +34,8 @@ class Context:
     peer_domains: Mapping[str, int]
     # The typical request shapes to keep room for; empty: packing is plain most-allocated.
     workload: Workload = NO_WORKLOAD
+    # Which data classes may run where (for demands that declare their data).
+    data_policy: DataPolicy = BASELINE_POLICY
     # Device plans per node name, worked out once per decision (filter, packing and the result
     # all need them). Local to this context, which lives for one decision.
     _plans: dict[str, Plan | None] = field(default_factory=dict, repr=False, compare=False)
@@ -97,6 +100,7 @@ def build_context(
     config: ScoringConfig,
     workload: Workload = NO_WORKLOAD,
     fragmentation_memo: dict[NodeState, float] | None = None,
+    data_policy: DataPolicy = BASELINE_POLICY,
 ) -> Context:
     """`fragmentation_memo`: expected fragmentation per node state for this workload's shapes,
     kept by a caller that makes many decisions (it must not outlive the shapes)."""
@@ -107,5 +111,6 @@ def build_context(
         config=config,
         peer_domains=_peer_domains(demand, nodes, peers),
         workload=workload,
+        data_policy=data_policy,
         _fragmentation={} if fragmentation_memo is None else fragmentation_memo,
     )

@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from suanli.scoring.datapolicy import Classification
 from suanli.scoring.devices import GPU_MILLI_ANNOTATION, MILLI_PER_DEVICE, GpuRequest
 from suanli.scoring.errors import DemandError, QuantityError, describe
 from suanli.scoring.facts import Domain, Tier
@@ -73,6 +74,20 @@ def _unique(values: tuple[str, ...]) -> tuple[str, ...]:
     return values
 
 
+class DataDemand(_Strict):
+    """How sensitive the pod's data is, and the regions or zones it may not leave."""
+
+    classification: Classification
+    residency: tuple[str, ...] = ()
+
+    @field_validator("residency")
+    @classmethod
+    def _places(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if any(not item.strip() for item in value):
+            raise ValueError("names must not be empty")
+        return _unique(value)
+
+
 class DemandSpec(_Strict):
     """The `suanli.dev/demand` annotation. Lists are ordered preferences; empty means any."""
 
@@ -91,6 +106,7 @@ class DemandSpec(_Strict):
     max_price_per_hour: float | None = Field(default=None, alias="maxPricePerHour", ge=0)
     billing: Billing = Billing.ON_DEMAND
     weights: Weights = Weights()
+    data: DataDemand | None = None
 
     @field_validator("accelerator_types", "zones", "sites")
     @classmethod

@@ -31,6 +31,10 @@ class LatencyError(ScoringInputError):
     """A site latency map that does not validate."""
 
 
+class DataPolicyError(ScoringInputError):
+    """A data policy that does not validate."""
+
+
 class DemandError(ScoringInputError):
     """A pod whose `suanli.dev/demand` annotation (or resources) cannot be understood."""
 

@@ -23,6 +23,7 @@ from suanli.scoring.resources import (
     parse_resource_list,
 )
 from suanli.scoring.taints import Taint, node_taints
+from suanli.scoring.trust import Tee, node_tees, trust_level
 
 PRICE_ANNOTATION = "suanli.dev/price-per-hour"
 CPUID_PREFIX = "feature.node.kubernetes.io/cpu-cpuid."
@@ -95,6 +96,9 @@ class NodeFacts:
     price_per_hour: float
     # NoSchedule and NoExecute taints, sorted: nodes tainted alike stay one class.
     taints: tuple[Taint, ...] = ()
+    # What the data policy reads (suanli.scoring.trust): part of the class like every fact.
+    trust_level: int = 0
+    tees: frozenset[Tee] = frozenset()
 
     def domain(self, kind: Domain) -> str | None:
         """The node's value for a topology domain, None if it does not carry one."""
@@ -238,4 +242,6 @@ def node_facts(
         allocatable=allocatable,
         price_per_hour=_price(annotations, accelerator),
         taints=node_taints(_mapping(node.get("spec"))),
+        trust_level=trust_level(labels),
+        tees=node_tees(labels),
     )

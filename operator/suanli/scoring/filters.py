@@ -1,9 +1,9 @@
 """Which nodes can take the pod, and if not, why, in the two kinds kube-scheduler knows.
 
 Unresolvable: the node can never take the pod (wrong accelerator, no RDMA, too far from the
-data, too expensive, too small even when empty); preemption cannot help, kube-scheduler reports
-it as UnschedulableAndUnresolvable. Resolvable: the node could take the pod once something on
-it goes away (not enough free CPU, memory, pods or devices right now).
+data, not trusted with the data, too expensive, too small even when empty); preemption cannot
+help, kube-scheduler reports it as UnschedulableAndUnresolvable. Resolvable: the node could take
+the pod once something on it goes away (not enough free CPU, memory, pods or devices right now).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from enum import StrEnum
 
 from suanli.scoring import fmt
 from suanli.scoring.context import Context
+from suanli.scoring.datapolicy import residency_refusal
 from suanli.scoring.devices import MILLI_PER_DEVICE, candidates, free_of
 from suanli.scoring.pricing import pod_price
 from suanli.scoring.resources import ACCELERATOR_RESOURCES, CPU, MEMORY, PODS
@@ -139,6 +140,18 @@ def _tier(context: Context, node: NodeSnapshot) -> _Failure | None:
     )
 
 
+def _data_class(context: Context, node: NodeSnapshot) -> _Failure | None:
+    data = context.demand.spec.data
+    refused = context.data_policy.refusal(data.classification, node.facts) if data else None
+    return _Failure(*refused) if refused else None
+
+
+def _residency(context: Context, node: NodeSnapshot) -> _Failure | None:
+    data = context.demand.spec.data
+    refused = residency_refusal(data.residency, node.facts) if data else None
+    return _Failure(*refused) if refused else None
+
+
 def _zone(context: Context, node: NodeSnapshot) -> _Failure | None:
     zones = context.demand.spec.zones
     if not zones or node.facts.zone in zones:
@@ -236,6 +249,8 @@ _HARD: tuple[_Check, ...] = (
     _rdma,
     _cpu_features,
     _tier,
+    _data_class,
+    _residency,
     _taints,
     _zone,
     _latency,

@@ -34,6 +34,7 @@ from suanli.scoring import (
 )
 from suanli.scoring.combine import ranking_key, round_score, score_node, weight_pairs, weights_of
 from suanli.scoring.context import Context, build_context
+from suanli.scoring.datapolicy import BASELINE_POLICY, DataPolicy
 from suanli.scoring.facts import Domain, NodeFacts
 from suanli.scoring.scorers.packing import packing_value
 from suanli.state.choice import Candidates, Choice, Everyone, Listed, ranked_names
@@ -69,6 +70,7 @@ class Decider:
         complete: bool = True,
         explain_failure: bool = True,
         peers: Sequence[NodeFacts] | None = None,
+        data_policy: DataPolicy = BASELINE_POLICY,
     ) -> Choice:
         """Judge the named nodes (all nodes when None) for `demand`: the best `keep` ranked,
         full results (breakdown, explanation, devices) for the first `detail` of them (all by
@@ -78,7 +80,9 @@ class Decider:
         the nodes of the state holding the job's other pods."""
         state = self.state
         with state.lock:
-            self.judge.start(catalog, latency, config, state.epoch, workload)
+            self.judge.start(
+                catalog, latency, config, state.epoch, workload, data_policy=data_policy
+            )
             if peers is None:
                 peers = state.peers_of(demand.job, demand.key)
             context = build_context(
@@ -90,6 +94,7 @@ class Decider:
                 config=config,
                 workload=workload,
                 fragmentation_memo=self.judge.fragmentation if workload else None,
+                data_policy=data_policy,
             )
             shown = keep if detail is None else detail
             # Nodes of one usage state differ by name for a same-node gang: no shortcut there.

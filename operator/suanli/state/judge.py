@@ -1,9 +1,9 @@
 """What a node class and a usage state answer for a pod kind, remembered across decisions.
 
-Everything here is keyed by things that stay valid while the catalog, the latency map, the
-configuration, the state's numbering and (for packing) the workload's shapes stay the same;
-`start` drops what no longer holds. Values are computed with the reference scorers and filters,
-so a remembered answer is the answer `evaluate` would give.
+Everything here is keyed by things that stay valid while the catalog, the latency map, the data
+policy, the configuration, the state's numbering and (for packing) the workload's shapes stay the
+same; `start` drops what no longer holds. Values are computed with the reference scorers and
+filters, so a remembered answer is the answer `evaluate` would give.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from suanli.scoring import (
     node_state,
 )
 from suanli.scoring.context import Context
+from suanli.scoring.datapolicy import DataPolicy
 from suanli.scoring.filters import check_capacity, check_hard, fits_now
 from suanli.scoring.scorers import SCORERS, USAGE_SIGNALS
 from suanli.scoring.scorers.packing import fragmentation_change, packing_value, reservation
@@ -87,9 +88,11 @@ class Judge:
         config: ScoringConfig,
         epoch: int,
         workload: Workload,
+        *,
+        data_policy: DataPolicy,
     ) -> None:
         """Before a decision: forget what the inputs that changed invalidate."""
-        valid_for = (catalog, latency, config)
+        valid_for = (catalog, latency, config, data_policy)
         if (
             not _same(valid_for, self._valid_for)
             or epoch != self._epoch

@@ -17,7 +17,7 @@ from cryptography import x509
 
 import suanli
 from suanli.cli import build_parser
-from suanli.scoring import parse_catalog, parse_latency
+from suanli.scoring import parse_catalog, parse_data_policy, parse_latency
 from tests.unit.chart.helm import (
     CHART,
     KUBE_VERSION,
@@ -589,6 +589,7 @@ def test_catalog_configmap_parses_as_the_extender_reads_it(scenario: str) -> Non
     data = _scenario(scenario).get("ConfigMap", "suanli-catalog")["data"]
     assert parse_catalog(data["catalog.yaml"], "chart catalog").types
     parse_latency(data["latency.yaml"], "chart latency map")
+    parse_data_policy(data["data-policy.yaml"], "chart data policy")
 
 
 def test_default_catalog_and_latency_are_the_built_in_ones() -> None:
@@ -599,6 +600,9 @@ def test_default_catalog_and_latency_are_the_built_in_ones() -> None:
     )
     assert manifest.configmap_yaml("suanli-catalog", "latency.yaml") == yaml.safe_load(
         builtin.joinpath("latency.yaml").read_text()
+    )
+    assert manifest.configmap_yaml("suanli-catalog", "data-policy.yaml") == yaml.safe_load(
+        builtin.joinpath("data-policy.yaml").read_text()
     )
 
 

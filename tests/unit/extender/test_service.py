@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from suanli.extender.explain import placement_message
 from suanli.extender.service import BadRequestError
 from suanli.extender.wire import ExtenderArgs, ExtenderBindingArgs
 from tests.unit.extender.conftest import Harness, pod
@@ -114,3 +115,51 @@ def test_unknown_nodes_fail_alone_but_all_unknown_is_an_error(harness: Harness) 
     assert result.node_names == ["cpu-use1-0"]
     with pytest.raises(BadRequestError, match="none of the 2 nodes"):
         harness.service.filter(_args(harness, p, ["ghost-1", "ghost-2"]))
+
+
+def _bind(harness: Harness, name: str, node: str) -> str:
+    return harness.service.bind(
+        ExtenderBindingArgs.model_validate(
+            {"PodName": name, "PodNamespace": "team", "PodUID": f"uid-{name}", "Node": node}
+        )
+    ).error
+
+
+def test_sensitive_data_lands_where_the_policy_allows_and_says_by_which_rule(
+    harness: Harness,
+) -> None:
+    restricted = pod("r", '{"data": {"classification": "restricted", "residency": ["eu-west-1"]}}')
+    result = harness.service.filter(_args(harness, restricted))
+    # In eu-west-1 only the MI300X hosts run SEV-SNP.
+    assert result.node_names[0].startswith("mi300x-euw1-")
+    assert result.failed_and_unresolvable["cpu-use1-0"] == "outside data residency [eu-west-1]"
+    assert result.failed_and_unresolvable["edge-sh-0"] == (
+        "restricted data not allowed by data policy default"
+    )
+    assert _bind(harness, "r", result.node_names[0]) == ""
+    record = {
+        "classification": "restricted",
+        "policy": "default",
+        "rule": "cloud-tee",
+        "basis": "tier cloud; TEE sev-snp",
+    }
+    annotation = harness.binder.annotations["r"]["suanli.dev/placement"]
+    assert '"data":' in annotation
+    _, explanation = harness.recorder.placements[0]
+    assert explanation["data"] == record
+    assert placement_message(explanation).endswith(
+        "; restricted data allowed by data policy default rule cloud-tee (tier cloud; TEE sev-snp)"
+    )
+
+
+def test_public_data_is_not_recorded_and_a_refused_node_is_not_bound(harness: Harness) -> None:
+    public = pod("p", '{"data": {"classification": "public"}}')
+    (node,) = harness.service.filter(_args(harness, public)).node_names
+    assert _bind(harness, "p", node) == ""
+    assert "data" not in harness.recorder.placements[0][1]
+    # A bind to a node the policy refuses (it changed since the filter) is an error.
+    confidential = pod("c", '{"data": {"classification": "confidential"}}')
+    harness.service.filter(_args(harness, confidential))
+    error = _bind(harness, "c", "t4-usw2-0")
+    assert error.startswith("t4-usw2-0: confidential data not allowed (rule cloud-tee")
+    assert [b[1] for b in harness.binder.bound] == ["p"]

@@ -1,13 +1,14 @@
 """The fast decision equals the reference `evaluate` over every candidate node.
 
-Random fleets (several nodes per pool, so usage states repeat and groups form), random
-occupancies (whole devices, shares, cpu pods, pods of the same job), random demands (with
-hard requirements, preferences, shares and same-domain gangs), with and without a workload,
+Random fleets (several nodes per pool, so usage states repeat and groups form, some nodes
+relabelled with trust levels and TEEs so that trust splits classes), random occupancies (whole devices, shares, cpu pods, pods of the same job), random demands (with
+hard requirements, data classes and residency, preferences, shares and same-domain gangs), with and without a workload,
 judged in sequence on one state so that memos carried between decisions are exercised too.
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,7 @@ from suanli.scoring import (
     PodDemand,
     evaluate,
     node_facts,
+    parse_data_policy,
     parse_pod,
     with_pressure,
 )
@@ -35,6 +37,53 @@ LATENCY = default_latency()
 _RAW = [n for n in fleet_nodes() if n["metadata"]["name"].rsplit("-", 1)[1] in {"0", "1", "2"}]
 _NAMES = [n["metadata"]["name"] for n in _RAW]
 _FACTS = {n["metadata"]["name"]: node_facts(n, CATALOG) for n in _RAW}
+# The built-in rules, and rules by region and tier, so that every condition is exercised.
+POLICY = parse_data_policy(
+    {
+        "name": "property",
+        "classes": {
+            "public": [{"name": "anywhere"}],
+            "internal": [{"name": "not-devices", "tiers": ["cloud", "edge"]}],
+            "confidential": [
+                {"name": "cloud-tee", "tiers": ["cloud"], "tees": ["tdx", "sev-snp"]},
+                {"name": "cloud-trusted", "tiers": ["cloud"], "minTrustLevel": 3},
+            ],
+            "restricted": [
+                {"name": "cloud-tee", "tiers": ["cloud"], "tees": ["tdx", "sev-snp"]},
+                {"name": "cn-trusted", "regions": ["cn-north-1"], "minTrustLevel": 4},
+            ],
+        },
+    }
+)
+_TRUST_LABELS = {
+    "suanli.dev/trust-level": ["0", "2", "3", "4", "high"],
+    "feature.node.kubernetes.io/cpu-security.tdx.enabled": ["true", "false"],
+    "feature.node.kubernetes.io/cpu-security.sev.snp.enabled": ["true"],
+    "feature.node.kubernetes.io/cpu-security.sev.enabled": ["true"],
+}
+
+
+@st.composite
+def relabelled(draw: st.DrawFn) -> dict[str, dict[str, str]]:
+    """Trust labels for some nodes: nodes of one pool then differ in trust alone."""
+    labels: dict[str, dict[str, str]] = {}
+    for name in draw(st.lists(st.sampled_from(_NAMES), max_size=12, unique=True)):
+        keys = draw(st.lists(st.sampled_from(sorted(_TRUST_LABELS)), min_size=1, unique=True))
+        labels[name] = {key: draw(st.sampled_from(_TRUST_LABELS[key])) for key in keys}
+    return labels
+
+
+@st.composite
+def data_of(draw: st.DrawFn) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "classification": draw(
+            st.sampled_from(["public", "internal", "confidential", "restricted"])
+        )
+    }
+    if draw(st.booleans()):
+        places = ["us-east-1", "eu-west-1", "cn-north-1", "cn-north-1a", "cn-east-1-sh"]
+        data["residency"] = draw(st.lists(st.sampled_from(places), min_size=1, unique=True))
+    return data
 
 
 @dataclass(frozen=True)
@@ -80,7 +129,10 @@ def demands(draw: st.DrawFn) -> PodDemand:
     share = draw(st.integers(0, 3)) == 0
     if not share and draw(st.booleans()):
         requests[draw(st.sampled_from(RESOURCES[2:]))] = draw(st.sampled_from(["1", "2", "8"]))
-    body = pod(requests, draw(specs()), name="new", job=draw(st.sampled_from([None, "gang"])))
+    spec = draw(specs())
+    if draw(st.integers(0, 2)) == 0:
+        spec["data"] = draw(data_of())
+    body = pod(requests, spec, name="new", job=draw(st.sampled_from([None, "gang"])))
     if share:
         body["metadata"]["annotations"][GPU_MILLI_ANNOTATION] = str(
             draw(st.sampled_from([100, 250, 700]))
@@ -88,9 +140,12 @@ def demands(draw: st.DrawFn) -> PodDemand:
     return parse_pod(body)
 
 
-def _feed(occupied: list[Occupant]) -> ClusterFeed:
+def _feed(occupied: list[Occupant], labels: dict[str, dict[str, str]]) -> ClusterFeed:
     feed = ClusterFeed(lambda: CATALOG)
-    feed.replace_nodes(_RAW)
+    raw = copy.deepcopy(_RAW)
+    for body in raw:
+        body["metadata"]["labels"].update(labels.get(body["metadata"]["name"], {}))
+    feed.replace_nodes(raw)
     feed.replace_pods([_pod_of(i, o) for i, o in enumerate(occupied)])
     return feed
 
@@ -143,6 +198,7 @@ _PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[Hea
 @_PROPERTY
 @given(
     occupants(),
+    relabelled(),
     st.lists(demands(), min_size=1, max_size=4),
     st.booleans(),
     st.integers(1, 5),
@@ -152,6 +208,7 @@ _PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[Hea
 )
 def test_fast_decisions_equal_the_reference(
     occupied: list[Occupant],
+    labels: dict[str, dict[str, str]],
     asks: list[PodDemand],
     with_workload: bool,
     keep: int,
@@ -159,7 +216,7 @@ def test_fast_decisions_equal_the_reference(
     explain: bool,
     data: Any,
 ) -> None:
-    feed = _feed(occupied)
+    feed = _feed(occupied, labels)
     for step, demand in enumerate(asks):
         # None: every node of the state (the operator's and the simulator's question).
         asked = data.draw(
@@ -174,13 +231,20 @@ def test_fast_decisions_equal_the_reference(
         snapshot = feed.snapshot()
         peers = snapshot.peers_of(demand)
         reference = evaluate(
-            demand, snapshot.select(names), CATALOG, LATENCY, peers=peers, workload=workload
+            demand,
+            snapshot.select(names),
+            CATALOG,
+            LATENCY,
+            peers=peers,
+            workload=workload,
+            data_policy=POLICY,
         )
         choice = feed.decider.decide(
             demand,
             asked,
             catalog=CATALOG,
             latency=LATENCY,
+            data_policy=POLICY,
             workload=workload,
             keep=keep,
             complete=complete,
@@ -200,6 +264,6 @@ def test_fast_decisions_equal_the_reference(
 
 
 def test_workload_with_pressure_is_the_state_s() -> None:
-    feed = _feed([Occupant(_NAMES[0], {"cpu": "1"}, 0, None)])
+    feed = _feed([Occupant(_NAMES[0], {"cpu": "1"}, 0, None)], {})
     expected = with_pressure(feed.state.histogram.workload(), feed.state.idle_by_type())
     assert feed.workload() == expected
