@@ -120,7 +120,12 @@ class ClusterFeed:
                 self.bad_nodes.pop(name, None)
                 self.state.remove_node(name)
                 return
-            self._nodes[name] = slim_node(node)
+            slim = slim_node(node)
+            if self._nodes.get(name) == slim and (
+                name in self.state.nodes or name in self.bad_nodes
+            ):
+                return  # a status heartbeat: nothing its facts are read from has changed
+            self._nodes[name] = slim
             changed = self._parse(name)
         # Heartbeats change nothing the scheduler reads: only new or changed nodes are news.
         if changed:
