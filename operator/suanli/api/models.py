@@ -1028,10 +1028,7 @@ JOB_NAME_FITS_LABEL = Rule(
 # `<job>-<task>-<index>` of its pods (DNS-1123 labels of at most 63 characters).
 _INDEX_DIGITS = "(t.replicas > 1000 ? 4 : (t.replicas > 100 ? 3 : (t.replicas > 10 ? 2 : 1)))"
 MPI_JOB_NAME = Rule(
-    rule=(
-        f"!{_is_mpi('self.spec')} || "
-        "self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')"
-    ),
+    rule=(f"!{_is_mpi('self.spec')} || self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')"),
     message=(
         "an MPI job's name is the name of its headless Service; use lower case letters, "
         "digits and '-', starting with a letter (no '.')"
@@ -1086,9 +1083,7 @@ class ComputeJob(_Model):
         if not isinstance(name, str) or self.spec.mpi_tasks() is None:
             return self
         _check(MPI_JOB_NAME, re.fullmatch(_MPI_NAME, name) is not None)
-        longest = max(
-            len(f"{name}-{task.name}-{task.replicas - 1}") for task in self.spec.tasks
-        )
+        longest = max(len(f"{name}-{task.name}-{task.replicas - 1}") for task in self.spec.tasks)
         _check(MPI_HOSTNAMES_FIT, longest <= 63)
         return self
 

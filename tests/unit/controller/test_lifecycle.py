@@ -8,7 +8,7 @@ from typing import Any
 from suanli.api import MAX_STATUS_PLACEMENTS, ComputeJob, Phase
 from suanli.controller.admission import Admission
 from suanli.controller.lifecycle import Actions, Observed, reconcile
-from suanli.controller.podspec import PodSlot
+from suanli.controller.slots import PodSlot
 from tests.unit.controller.conftest import T0, example, pod, with_status
 
 BATCH = "batch-cpu.yaml"
