@@ -2,13 +2,14 @@
 
 Level-triggered like the pods: each is created when the job's pods are about to be created,
 under a deterministic name, so a restart or a retry finds it there (409) and creates no second
-one. A Service or ConfigMap found under that name must be the job's own (its owner reference):
-anything else (a user's Service of the same name, the leftovers of a deleted job of that name
-that the garbage collector has not removed yet) holds the pods back, said on the job, until it
-is gone. The Secret is made last, never read and never rewritten: the operator may create
-Secrets but not read any (least privilege), so one found under the name is taken for the job's,
-which the Service made just before it vouches for; the key pair of a job thus stays the one its
-running pods hold. The hostfile is brought up to date when the job's workers change.
+one. The Service is made first and, when one of that name exists, read: it must be the job's own
+(its owner reference). Anything else (a user's Service of the same name, the leftovers of a
+deleted job of that name that the garbage collector has not removed yet) holds the pods back,
+said on the job, until it is gone. The ConfigMap and the Secret are only ever created, never read
+or rewritten: the operator may create them but read none (least privilege: no ConfigMap of
+kube-system, no Secret anywhere), so one found under the name is taken for the job's, which the
+Service checked just before vouches for. The key pair of a job thus stays the one its running
+pods hold, and the hostfile the one written when its pods were first created.
 """
 
 from __future__ import annotations
@@ -46,15 +47,16 @@ async def ensure(
     ]
     for manifest in wanted:
         kind, name = str(manifest["kind"]), str(manifest["metadata"]["name"])
-        secret = kind == "Secret"
         try:
-            stored = await store.create_object(where.namespace, manifest, read_existing=not secret)
+            stored = await store.create_object(
+                where.namespace, manifest, read_existing=kind == "Service"
+            )
         except ApiException as error:
             refused = refusal_from(name, 0, error.status, error.body)
             # The causes point into the object, not into a task's template.
             return dataclasses.replace(refused, kind=kind, causes=())
         if stored is None:
-            continue  # a Secret of that name exists: the job's, made by an earlier attempt
+            continue  # it exists: the job's, made by an earlier attempt
         if not owned_by(stored, str(meta["uid"])):
             return PodRefusal(
                 pod=name,
@@ -67,6 +69,4 @@ async def ensure(
                 ),
                 kind=kind,
             )
-        if kind == "ConfigMap" and stored.get("data") != manifest["data"]:
-            await store.patch_config_map(where.namespace, name, manifest["data"])
     return None

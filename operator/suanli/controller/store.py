@@ -21,10 +21,10 @@ from suanli.api.queues import QUEUE_PLURAL
 from suanli.kube.client import post_json
 from suanli.scoring import JOB_LABEL
 
-# The objects an MPI job needs beside its pods, by kind: their URL plural and the name the
-# client's read method uses.
+# The objects an MPI job needs beside its pods, by kind: their URL plural, and the name of the
+# client's read method for the one that is read back.
 _PLURALS = {"Service": "services", "ConfigMap": "configmaps", "Secret": "secrets"}
-_SINGULARS = {"services": "service", "configmaps": "config_map"}
+_SINGULARS = {"services": "service"}
 
 
 def _read(response: Any) -> Any:
@@ -80,7 +80,8 @@ class JobStore:
     ) -> dict[str, Any] | None:
         """Create a core/v1 object (Service, ConfigMap, Secret); when one of that name exists,
         return it as it is stored (so the caller can see whose it is), or, without
-        `read_existing`, None: Secrets are never read, the operator may only create them."""
+        `read_existing`, None: ConfigMaps and Secrets are never read, the operator may only
+        create them."""
         plural = _PLURALS[manifest["kind"]]
         name = str(manifest["metadata"]["name"])
 
@@ -100,13 +101,6 @@ class JobStore:
             return dict(_read(read(name, namespace, _preload_content=False)))
 
         return await asyncio.to_thread(call)
-
-    async def patch_config_map(self, namespace: str, name: str, data: dict[str, str]) -> None:
-        await _unless_gone(
-            lambda: self.core.patch_namespaced_config_map(
-                name, namespace, {"data": data}, _preload_content=False
-            )
-        )
 
     async def delete_pod(self, namespace: str, name: str) -> None:
         def call() -> None:

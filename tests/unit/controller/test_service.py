@@ -57,9 +57,6 @@ class FakeStore:
         self.objects[key] = copy.deepcopy(manifest)
         return copy.deepcopy(manifest)
 
-    async def patch_config_map(self, namespace: str, name: str, data: dict[str, str]) -> None:
-        self.objects[f"ConfigMap/{name}"]["data"] = data
-
     async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
         self.statuses[name] = status
 
@@ -262,17 +259,6 @@ def test_an_mpi_job_gets_its_service_hostfile_and_key_pair_before_its_pods() -> 
     assert store.created[-1] == ("cfd-mpi", "cfd-mpi-worker-3")
     assert len(store.objects) == 3
     assert store.objects["Secret/cfd-mpi-ssh"]["data"]["ssh-privatekey"] == key
-
-
-def test_the_hostfile_follows_the_workers() -> None:
-    store = FakeStore()
-    body = _mpi_job()
-    _reconcile_once(store, body)
-    body["spec"]["tasks"][1]["replicas"] = 5
-    _reconcile_once(store, body)
-    hosts = store.objects["ConfigMap/cfd-mpi-hostfile"]["data"]["hostfile"]
-    assert hosts.count("\n") == 5
-    assert "cfd-mpi-worker-4.cfd-mpi.team.svc slots=96" in hosts
 
 
 def test_a_service_of_that_name_that_is_not_the_jobs_holds_the_pods_back() -> None:
