@@ -448,7 +448,7 @@ def test_upgrade_to_a_service_mode_extender(service_mode: Release) -> None:
 OP, SCHED, EXT = f"{RELEASE}-operator", f"{RELEASE}-scheduler", f"{RELEASE}-extender"
 OTHER = "default"  # a namespace that is not the release's
 CAN_I = [
-    # The operator: ComputeJobs and their pods anywhere, its own Lease only, no Secrets.
+    # The operator: ComputeJobs and their pods anywhere, its own Lease only, reads no Secrets.
     (OP, "yes", ["patch", "computejobs.suanli.dev", "-n", OTHER]),
     (OP, "yes", ["delete", "computejobs.suanli.dev", "-n", OTHER]),
     (OP, "yes", ["patch", "computejobs.suanli.dev", "--subresource=status", "-n", OTHER]),
@@ -464,6 +464,14 @@ CAN_I = [
     (OP, "no", ["get", "secrets", "-n", NAMESPACE]),
     (OP, "no", ["list", "secrets", "-A"]),
     (OP, "no", ["get", "configmaps", "-n", "kube-system"]),
+    # An MPI job's objects: created, and only its Service read back.
+    (OP, "yes", ["create", "services", "-n", OTHER]),
+    (OP, "yes", ["get", "services", "-n", OTHER]),
+    (OP, "yes", ["create", "configmaps", "-n", OTHER]),
+    (OP, "yes", ["create", "secrets", "-n", OTHER]),
+    (OP, "no", ["get", "configmaps", "-n", OTHER]),
+    (OP, "no", ["patch", "configmaps", "-n", OTHER]),
+    (OP, "no", ["delete", "services", "-n", OTHER]),
     (OP, "no", ["delete", "deployments.apps", "-n", OTHER]),
     (OP, "no", ["create", "deployments.apps", "-n", NAMESPACE]),
     (OP, "no", ["create", "pods", "--subresource=binding", "-n", OTHER]),

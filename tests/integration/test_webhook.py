@@ -22,7 +22,8 @@ from kubernetes import client
 from suanli.api import ComputeJob
 from suanli.api.models import GROUP, PLURAL, VERSION
 from suanli.configfiles import ScoringConfigFiles
-from suanli.controller.podspec import pod_manifest, slots
+from suanli.controller.podspec import pod_manifest
+from suanli.controller.slots import slots
 from suanli.controller.webhook import CONFIGURATION
 from suanli.devcluster.pki import CertificateAuthority
 from suanli.kube.client import post_json

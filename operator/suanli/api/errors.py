@@ -41,7 +41,9 @@ def field_errors(error: ValidationError, prefix: str = "") -> list[FieldError]:
     for item in error.errors():
         path = field_path(tuple(item["loc"]), prefix)
         # A rule checked on an object may point into it, as a CEL rule's fieldPath does.
-        path += str(item.get("ctx", {}).get(FIELD_PATH, ""))
+        inner = str(item.get("ctx", {}).get(FIELD_PATH, ""))
+        # A rule on the whole object points from its root: `.metadata.name` -> `metadata.name`.
+        path = path + inner if path else inner.removeprefix(".")
         if item["type"] == "extra_forbidden":
             message = "unknown field"
         else:

@@ -12,6 +12,7 @@ when a rule could run unbounded.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
@@ -176,6 +177,13 @@ class ConditionStatus(StrEnum):
     UNKNOWN = "Unknown"
 
 
+class Role(StrEnum):
+    """A task's part in an MPI job: the one pod that runs `mpirun`, or the pods it reaches."""
+
+    LAUNCHER = "launcher"
+    WORKER = "worker"
+
+
 # --- spec -----------------------------------------------------------------------------------
 
 
@@ -282,8 +290,17 @@ class Accelerators(_Model):
         return self
 
 
+LAUNCHER_ALONE = Rule(
+    rule="!has(self.role) || self.role != 'launcher' || self.replicas == 1",
+    message="a task with role launcher runs one pod (mpirun); set its replicas to 1",
+    field_path=".replicas",
+)
+
+
 class Task(_Model):
     """A role in the job (e.g. launcher or worker): identical pods made from one template."""
+
+    model_config = ConfigDict(json_schema_extra=validations(LAUNCHER_ALONE))
 
     name: str = Field(
         max_length=63,
@@ -299,6 +316,15 @@ class Task(_Model):
     accelerators: Accelerators | None = Field(
         default=None,
         description="Accelerators each pod needs; absent: the pods need none.",
+    )
+    role: Role | None = Field(
+        default=None,
+        description=(
+            "The task's part in an MPI job: `launcher` (one pod, created once every worker pod "
+            "is Ready) or `worker` (listed in the hostfile). Tasks without a role in a job with "
+            "a launcher are workers. Absent on every task: a job of workload hpc with a task "
+            "named launcher is an MPI job all the same (see spec.mpi)."
+        ),
     )
     template: dict[str, Any] = Field(
         description=(
@@ -318,6 +344,11 @@ class Task(_Model):
         for path, message in template_problems(value):
             raise _refuse(message, path)
         return value
+
+    @model_validator(mode="after")
+    def _one_launcher_pod(self) -> Self:
+        _check(LAUNCHER_ALONE, self.role is not Role.LAUNCHER or self.replicas == 1)
+        return self
 
     @property
     def devices_per_pod(self) -> int:
@@ -364,6 +395,46 @@ class Hpc(_Model):
     def _features_once(cls, value: list[str]) -> list[str]:
         _check_unique(value, "hpc.cpuFeatures lists {value} twice; keep each feature once")
         return value
+
+
+# An absolute path without ':' (a volume mount's path), and for a file not ending in '/'.
+_MOUNT_PATH = r"^/[^:]*$"
+_FILE_PATH = r"^/[^:]*[^/:]$"
+
+
+class Mpi(_Model):
+    """How the pods of an MPI job (a launcher and workers) find and reach each other."""
+
+    hostfile: str = Field(
+        default="/etc/mpi/hostfile",
+        max_length=1024,
+        pattern=_FILE_PATH,
+        description=(
+            "Where the launcher finds the hostfile: one line per worker pod, "
+            "`<pod>.<job>.<namespace>.svc slots=<n>`, from a ConfigMap `<job>-hostfile`."
+        ),
+    )
+    slots_per_worker: Int | None = Field(
+        default=None,
+        alias="slotsPerWorker",
+        ge=1,
+        le=4096,
+        description=(
+            "Slots of each worker in the hostfile; absent: its accelerators, or, without any, "
+            "the whole CPUs its containers request (at least 1)."
+        ),
+    )
+    ssh_auth_mount_path: str = Field(
+        default="/root/.ssh",
+        alias="sshAuthMountPath",
+        max_length=1024,
+        pattern=_MOUNT_PATH,
+        description=(
+            "Where every pod's first container finds the job's SSH key pair (Secret "
+            "`<job>-ssh`): id_ed25519, id_ed25519.pub, authorized_keys and a config that skips "
+            "host key checks. The home .ssh folder of the user the containers run as."
+        ),
+    )
 
 
 LATENCY_NEEDS_SITES = Rule(
@@ -568,10 +639,58 @@ GANG_FITS_TASKS = Rule(
 )
 
 
+def _is_mpi(spec: str) -> str:
+    """CEL: the job at `spec` has a launcher (see ComputeJobSpec.mpi_tasks)."""
+    return (
+        f"({spec}.tasks.exists(t, has(t.role) && t.role == 'launcher') || "
+        f"(has({spec}.workload) && {spec}.workload == 'hpc' && size({spec}.tasks) > 1 && "
+        f"{spec}.tasks.exists(t, t.name == 'launcher') && !{spec}.tasks.exists(t, has(t.role))))"
+    )
+
+
+ONE_LAUNCHER = Rule(
+    rule="size(self.tasks.filter(t, has(t.role) && t.role == 'launcher')) <= 1",
+    message="more than one task has role launcher; an MPI job has one launcher task",
+    field_path=".tasks",
+)
+LAUNCHER_NEEDS_WORKERS = Rule(
+    rule="!self.tasks.exists(t, has(t.role) && t.role == 'launcher') || size(self.tasks) > 1",
+    message="a launcher needs workers; add a task for the workers beside the launcher task",
+    field_path=".tasks",
+    reason=Reason.REQUIRED,
+)
+WORKERS_NEED_LAUNCHER = Rule(
+    rule=(
+        "!self.tasks.exists(t, has(t.role) && t.role == 'worker') || "
+        "self.tasks.exists(t, has(t.role) && t.role == 'launcher')"
+    ),
+    message="tasks with role worker need a launcher; give one task role launcher",
+    field_path=".tasks",
+    reason=Reason.REQUIRED,
+)
+MPI_NEEDS_LAUNCHER = Rule(
+    rule=f"!has(self.mpi) || {_is_mpi('self')}",
+    message=(
+        "spec.mpi applies to a job with a launcher; give one task role launcher (or use "
+        "workload hpc with a task named launcher), or drop spec.mpi"
+    ),
+    field_path=".mpi",
+)
+
+
 class ComputeJobSpec(_Model):
     """What to run and where it may run."""
 
-    model_config = ConfigDict(json_schema_extra=validations(GANG_FITS_TASKS, ONE_PRIORITY))
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            GANG_FITS_TASKS,
+            ONE_PRIORITY,
+            ONE_LAUNCHER,
+            LAUNCHER_NEEDS_WORKERS,
+            WORKERS_NEED_LAUNCHER,
+            MPI_NEEDS_LAUNCHER,
+        )
+    )
 
     workload: Workload = Field(
         default=Workload.BATCH,
@@ -627,6 +746,15 @@ class ComputeJobSpec(_Model):
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
     )
     hpc: Hpc | None = Field(default=None, description="HPC requirements; absent: none.")
+    mpi: Mpi | None = Field(
+        default=None,
+        description=(
+            "Settings of an MPI job (one with a launcher task): the operator gives it a headless "
+            "Service `<job>`, stable pod hostnames, a hostfile and an SSH key pair, and creates "
+            "the launcher once every worker is Ready. Absent: the defaults, for a job with a "
+            "launcher; only a job with a launcher may set it."
+        ),
+    )
     locality: Locality | None = Field(
         default=None, description="Placement by tier, zone and site; absent: anywhere."
     )
@@ -672,6 +800,33 @@ class ComputeJobSpec(_Model):
                 total=self.total_replicas,
             )
         return self
+
+    @model_validator(mode="after")
+    def _mpi_roles(self) -> Self:
+        roles = [task.role for task in self.tasks]
+        _check(ONE_LAUNCHER, roles.count(Role.LAUNCHER) <= 1)
+        _check(LAUNCHER_NEEDS_WORKERS, Role.LAUNCHER not in roles or len(roles) > 1)
+        _check(WORKERS_NEED_LAUNCHER, Role.WORKER not in roles or Role.LAUNCHER in roles)
+        _check(MPI_NEEDS_LAUNCHER, self.mpi is None or self.mpi_tasks() is not None)
+        return self
+
+    def mpi_tasks(self) -> tuple[str, list[str]] | None:
+        """(the launcher task, the worker tasks) of an MPI job; None for any other job.
+
+        A job is an MPI job when a task has role launcher, or, when no task has a role, when
+        its workload is hpc and a task is named launcher (as MPI Operator's jobs are laid out).
+        Workers are the tasks with role worker, else every task but the launcher.
+        """
+        roles = {task.name: task.role for task in self.tasks}
+        launcher = next((n for n, r in roles.items() if r is Role.LAUNCHER), None)
+        if launcher is None and not any(roles.values()) and self.workload is Workload.HPC:
+            launcher = "launcher" if "launcher" in roles else None
+        if launcher is None:
+            return None
+        workers = [n for n, r in roles.items() if r is Role.WORKER] or [
+            n for n in roles if n != launcher
+        ]
+        return (launcher, workers) if workers else None
 
     @property
     def total_replicas(self) -> int:
@@ -883,6 +1038,31 @@ JOB_NAME_FITS_LABEL = Rule(
 )
 
 
+# An MPI job's name names its headless Service (a DNS-1035 label) and begins the hostnames
+# `<job>-<task>-<index>` of its pods (DNS-1123 labels of at most 63 characters).
+_INDEX_DIGITS = "(t.replicas > 1000 ? 4 : (t.replicas > 100 ? 3 : (t.replicas > 10 ? 2 : 1)))"
+MPI_JOB_NAME = Rule(
+    rule=(f"!{_is_mpi('self.spec')} || self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')"),
+    message=(
+        "an MPI job's name is the name of its headless Service; use lower case letters, "
+        "digits and '-', starting with a letter (no '.')"
+    ),
+    field_path=".metadata.name",
+)
+MPI_HOSTNAMES_FIT = Rule(
+    rule=(
+        f"!{_is_mpi('self.spec')} || self.spec.tasks.all(t, "
+        f"size(self.metadata.name) + size(t.name) + {_INDEX_DIGITS} + 2 <= 63)"
+    ),
+    message=(
+        "an MPI job's pods are reached by their hostnames <job>-<task>-<index>, which may "
+        "have at most 63 characters; shorten the job's or the tasks' names"
+    ),
+    field_path=".metadata.name",
+)
+_MPI_NAME = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
+
+
 class ComputeJob(_Model):
     """A job of one or more tasks placed by accelerator type, HPC capability and locality.
 
@@ -890,7 +1070,9 @@ class ComputeJob(_Model):
     where each pod went and why in the status.
     """
 
-    model_config = ConfigDict(json_schema_extra=validations(JOB_NAME_FITS_LABEL))
+    model_config = ConfigDict(
+        json_schema_extra=validations(JOB_NAME_FITS_LABEL, MPI_JOB_NAME, MPI_HOSTNAMES_FIT)
+    )
 
     api_version: Literal["suanli.dev/v1alpha1"] = Field(default=API_VERSION, alias="apiVersion")
     kind: Literal["ComputeJob"] = KIND
@@ -908,6 +1090,16 @@ class ComputeJob(_Model):
             # The rule sits on the whole job; this validator sees the metadata only.
             raise _refuse(JOB_NAME_FITS_LABEL.message, ".name")
         return value
+
+    @model_validator(mode="after")
+    def _mpi_names(self) -> Self:
+        name = self.metadata.get("name")
+        if not isinstance(name, str) or self.spec.mpi_tasks() is None:
+            return self
+        _check(MPI_JOB_NAME, re.fullmatch(_MPI_NAME, name) is not None)
+        longest = max(len(f"{name}-{task.name}-{task.replicas - 1}") for task in self.spec.tasks)
+        _check(MPI_HOSTNAMES_FIT, longest <= 63)
+        return self
 
 
 # Shared with the other API modules (the ComputeQueue's).

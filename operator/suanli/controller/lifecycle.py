@@ -26,7 +26,7 @@ from suanli.controller.admission import Admission
 from suanli.controller.conditions import MAX_MESSAGE as _MAX_REASON
 from suanli.controller.conditions import condition as _condition
 from suanli.controller.conditions import set_condition as _set_condition
-from suanli.controller.podspec import PodSlot, slots
+from suanli.controller.mpi import held_launchers, layout
 from suanli.controller.podstatus import cost, data_placed, placements, summary, unschedulable
 from suanli.controller.podstatus import deleting as _deleting
 from suanli.controller.podstatus import parse_time as _time
@@ -34,6 +34,7 @@ from suanli.controller.podstatus import pod_name as _name
 from suanli.controller.podstatus import pod_names as _names
 from suanli.controller.podstatus import pod_node as _node
 from suanli.controller.podstatus import pod_phase as _phase
+from suanli.controller.podstatus import pod_ready as _ready
 from suanli.controller.quota import (
     QUOTA_CONDITION,
     QuotaVerdict,
@@ -43,6 +44,7 @@ from suanli.controller.quota import (
     quota_condition,
     waiting_message,
 )
+from suanli.controller.slots import PodSlot, slots
 
 _TERMINAL = (Phase.SUCCEEDED, Phase.FAILED)
 # How often the accrued cost of a running job is brought up to date.
@@ -102,6 +104,7 @@ class _Reconciler:
         self.s: dict[str, Any] = dict(previous)
         self.live = [p for p in observed.pods if not _deleting(p)]
         self.slots = slots(observed.job, str(observed.meta["name"]))
+        self.mpi = layout(observed.job, observed.meta)
 
     def run(self) -> Actions:
         if self.previous.phase in _TERMINAL:
@@ -236,11 +239,20 @@ class _Reconciler:
         missing = [s for s in self.slots if s.name not in by_name]
         if self._gang_timed_out(by_name):
             return
+        held, waiting = self._held(by_name)
         if missing:
-            self._create(missing, fresh=not by_name)
+            self._create(missing, held, fresh=not by_name)
             if self.s["phase"] is Phase.QUEUED:
                 return
-        self._phase_from_pods(by_name, pending_creation=bool(missing))
+        self._phase_from_pods(by_name, pending_creation=bool(missing), waiting=waiting)
+
+    def _held(self, by_name: Mapping[str, Mapping[str, Any]]) -> tuple[set[str], str | None]:
+        """An MPI job's launcher pods that wait for the workers to be Ready, and why."""
+        if self.mpi is None:
+            return set(), None
+        ready = [name for name, pod in by_name.items() if _ready(pod)]
+        held, why = held_launchers(self.mpi, self.slots, by_name, ready)
+        return set(held), why
 
     def _quota_allows(self) -> bool:
         """Record the job's standing in its queue; False while it waits for quota."""
@@ -296,7 +308,11 @@ class _Reconciler:
             return False
         bound = sum(1 for p in by_name.values() if _node(p))
         waited = (self.o.now - admitted.last_transition_time).total_seconds()
-        if bound >= min(gang.min_member, len(self.slots)) or waited <= gang.timeout_seconds:
+        # An MPI launcher is created only once its workers run, so it cannot hold the gang's
+        # capacity while they wait: the timeout is about the other pods.
+        launchers = sum(1 for s in self.slots if self.mpi and s.task == self.mpi.launcher)
+        needed = min(gang.min_member, len(self.slots) - launchers)
+        if bound >= needed or waited <= gang.timeout_seconds:
             return False
         message = (
             f"only {bound} of {gang.min_member} gang pods were placed within "
@@ -312,11 +328,13 @@ class _Reconciler:
         self.s["unschedulable"] = unschedulable(list(by_name.values())) or message
         return True
 
-    def _create(self, missing: list[PodSlot], fresh: bool) -> None:
+    def _create(self, missing: list[PodSlot], held: set[str], fresh: bool) -> None:
+        """Create the missing pods but the held ones; a fresh gang is planned whole, held pods
+        included, so it is admitted only when all of it fits."""
         attempt = (self.s["restarts"] or 0) + 1
         gang = self.spec.gang
         if gang is None or not fresh:
-            self.actions.create += [PodToCreate(s, attempt) for s in missing]
+            self.actions.create += [PodToCreate(s, attempt) for s in missing if s.name not in held]
             return
         admission = self.o.admit(missing)
         if not admission.admitted:
@@ -335,7 +353,9 @@ class _Reconciler:
             self._enter(Phase.QUEUED, "Queued", admission.reason)
             return
         self.actions.create += [
-            PodToCreate(s, attempt, admission.plan.get(s.name)) for s in missing
+            PodToCreate(s, attempt, admission.plan.get(s.name))
+            for s in missing
+            if s.name not in held
         ]
         message = (
             f"a placement exists for {len(admission.plan)} of {len(missing)} pods "
@@ -349,7 +369,10 @@ class _Reconciler:
         self.actions.events.append(Event("Normal", "Admitted", message))
 
     def _phase_from_pods(
-        self, by_name: Mapping[str, Mapping[str, Any]], pending_creation: bool
+        self,
+        by_name: Mapping[str, Mapping[str, Any]],
+        pending_creation: bool,
+        waiting: str | None = None,
     ) -> None:
         phases = [_phase(by_name[s.name]) if s.name in by_name else "Pending" for s in self.slots]
         if not pending_creation and phases and all(p == "Succeeded" for p in phases):
@@ -375,7 +398,9 @@ class _Reconciler:
             self.s["unschedulable"] = None
             return
         self.s["unschedulable"] = unschedulable(list(by_name.values()))
-        self._enter(Phase.SCHEDULING, "Scheduling", "pods created, waiting for placement")
+        self._enter(
+            Phase.SCHEDULING, "Scheduling", waiting or "pods created, waiting for placement"
+        )
 
     def _enter(self, phase: Phase, reason: str, message: str) -> None:
         if self.s["phase"] is not phase:

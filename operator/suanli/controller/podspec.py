@@ -9,13 +9,14 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from suanli.api import ComputeJob, Task
-from suanli.api.models import API_VERSION, KIND
 from suanli.api.workloads import job_weights
 from suanli.controller.edge import DEFAULTS, with_edge_tolerations
+from suanli.controller.mpi import layout, with_mpi
+from suanli.controller.owners import owner_references
+from suanli.controller.slots import PodSlot
 from suanli.scoring import (
     DEMAND_ANNOTATION,
     JOB_LABEL,
@@ -23,29 +24,13 @@ from suanli.scoring import (
     Catalog,
     DemandSpec,
 )
+from suanli.scoring.resources import RDMA_RESOURCE
 
 SCHEDULER_NAME = "suanli-scheduler"
 TASK_LABEL = "suanli.dev/task"
 INDEX_LABEL = "suanli.dev/index"
 ATTEMPT_ANNOTATION = "suanli.dev/attempt"
 DEFAULT_ACCELERATOR_RESOURCE = "nvidia.com/gpu"
-
-
-@dataclass(frozen=True)
-class PodSlot:
-    """One pod the job needs: task and index, whatever attempt is running in it."""
-
-    name: str
-    task: str
-    index: int
-
-
-def slots(job: ComputeJob, job_name: str) -> list[PodSlot]:
-    return [
-        PodSlot(f"{job_name}-{task.name}-{index}", task.name, index)
-        for task in job.spec.tasks
-        for index in range(task.replicas)
-    ]
 
 
 def accelerator_resources(
@@ -115,6 +100,16 @@ def _with_devices(container: dict[str, Any], resource: str, count: int) -> dict[
     return container
 
 
+def _with_rdma(container: dict[str, Any]) -> None:
+    """One device of the shared RDMA resource, which nodes with RDMA advertise (the RDMA shared
+    device plugin): without it the container gets no /dev/infiniband. A template that asks for
+    it already keeps its own amount."""
+    resources = container.setdefault("resources", {})
+    asked = {**(resources.get("requests") or {}), **(resources.get("limits") or {})}
+    if RDMA_RESOURCE not in asked:
+        resources.setdefault("limits", {})[RDMA_RESOURCE] = "1"
+
+
 def pod_manifest(
     job: ComputeJob,
     meta: dict[str, Any],
@@ -142,6 +137,11 @@ def pod_manifest(
     if count and spec.get("containers"):
         resource = accelerator_resource(task, catalog, admitted)
         _with_devices(spec["containers"][0], resource, count)
+    if job.spec.hpc and job.spec.hpc.rdma and spec.get("containers"):
+        _with_rdma(spec["containers"][0])
+    where = layout(job, meta)
+    if where is not None:
+        with_mpi(spec, where, slot)
     with_edge_tolerations(job, spec, edge_tolerations)
     spec["schedulerName"] = SCHEDULER_NAME
     # The job restarts failed pods itself (backoffLimit); the kubelet must not.
@@ -154,16 +154,7 @@ def pod_manifest(
             "namespace": meta["namespace"],
             "labels": labels,
             "annotations": annotations,
-            "ownerReferences": [
-                {
-                    "apiVersion": API_VERSION,
-                    "kind": KIND,
-                    "name": meta["name"],
-                    "uid": meta["uid"],
-                    "controller": True,
-                    "blockOwnerDeletion": True,
-                }
-            ],
+            "ownerReferences": owner_references(meta),
         },
         "spec": spec,
     }

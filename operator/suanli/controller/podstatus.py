@@ -26,6 +26,12 @@ def pod_node(pod: Mapping[str, Any]) -> str | None:
     return (pod.get("spec") or {}).get("nodeName")
 
 
+def pod_ready(pod: Mapping[str, Any]) -> bool:
+    """The kubelet's Ready condition: the containers run and pass their readiness probes."""
+    conditions = (pod.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
 def pod_names(pods: Sequence[Mapping[str, Any]]) -> str:
     return ", ".join(sorted(pod_name(p) for p in pods))
 

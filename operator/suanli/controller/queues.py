@@ -15,8 +15,9 @@ from pydantic import ValidationError
 
 from suanli.api import ComputeJob, Phase
 from suanli.api.queues import ComputeQueueSpec, NamespaceSelector
-from suanli.controller.podspec import pod_manifest, slots
+from suanli.controller.podspec import pod_manifest
 from suanli.controller.quota import QuotaWait
+from suanli.controller.slots import slots
 from suanli.queueing import Charge, Holder, JobRequest
 from suanli.scoring import Catalog, DemandError, parse_pod
 from suanli.scoring.resources import CPU, MEMORY

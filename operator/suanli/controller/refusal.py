@@ -49,6 +49,9 @@ class PodRefusal:
     reason: str
     message: str
     causes: tuple[Cause, ...] = ()
+    # What was refused: a pod, or an object the pods need (an MPI job's Service, ConfigMap or
+    # Secret, whose causes do not point into a task's template).
+    kind: str = "pod"
 
     @property
     def permanent(self) -> bool:
@@ -80,7 +83,7 @@ class PodRefusal:
         """What the job's condition and event say: the pod, the code and the apiserver's words."""
         fields = "; ".join(self.field_messages()) if self.causes else ""
         where = f" (from {fields})" if fields else ""
-        return f"pod {self.pod}: {self.code} {self.reason}: {self.message}{where}"
+        return f"{self.kind} {self.pod}: {self.code} {self.reason}: {self.message}{where}"
 
 
 def refusal_from(pod: str, task_index: int, code: int, body: str | bytes | None) -> PodRefusal:

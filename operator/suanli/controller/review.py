@@ -17,8 +17,9 @@ from pydantic import ValidationError
 
 from suanli.api import ComputeJob, Task
 from suanli.controller.datacheck import data_problems
-from suanli.controller.podspec import PodSlot, pod_manifest
+from suanli.controller.podspec import pod_manifest
 from suanli.controller.refusal import refusal_from
+from suanli.controller.slots import PodSlot
 from suanli.controller.validation import catalog_problems
 from suanli.scoring import BASELINE_POLICY, Catalog, DataPolicy
 

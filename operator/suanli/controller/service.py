@@ -17,18 +17,20 @@ from pydantic import ValidationError
 from suanli.api import ComputeJob, Phase
 from suanli.api.errors import field_errors
 from suanli.configfiles import ScoringConfigFiles
-from suanli.controller import edge
+from suanli.controller import companions, edge
 from suanli.controller.admission import Admission, plan_gang
 from suanli.controller.budgets import BudgetKeeper
 from suanli.controller.cache import JobCache, JobKey, job_key
 from suanli.controller.facts import ClusterFacts
 from suanli.controller.gauges import export_gauges
 from suanli.controller.lifecycle import Actions, Observed, reconcile
-from suanli.controller.podspec import TASK_LABEL, PodSlot, pod_manifest
+from suanli.controller.mpi import layout
+from suanli.controller.podspec import TASK_LABEL, pod_manifest
 from suanli.controller.queues import QueueBoard
 from suanli.controller.quota import QuotaHeld, QuotaVerdict
 from suanli.controller.quota_gate import ACCOUNTING_SECONDS, QuotaGate
 from suanli.controller.refusal import PodRefusal, after_creation, refusal_from, unreadable
+from suanli.controller.slots import PodSlot
 from suanli.controller.store import JobStore
 from suanli.metrics import OperatorMetrics
 from suanli.scoring import DemandError, parse_pod
@@ -224,13 +226,21 @@ class JobController:
             for c in batch
         ]
         await _gather(self.store.delete_pod(namespace, name) for name in actions.delete)
+        held_back: list[PodRefusal] = []
+        where = layout(job, meta) if manifests else None
+        if where is not None:
+            # The pods mount the hostfile and the key pair: those come first.
+            refused = await companions.ensure(self.store, job, meta, where)
+            if refused is not None:
+                log.warning("%s/%s waits: %s", namespace, meta["name"], refused.describe())
+                manifests, held_back = [], [refused]
         results = await _gather(self._create_pod(job, namespace, m) for m in manifests)
         created = sum(1 for r in results if r is True)
         self.metrics.pods_created.inc(created)
         for manifest, result in zip(manifests, results, strict=True):
             if not isinstance(result, PodRefusal):
                 self.cache.put_pod(manifest, str(meta["name"]))
-        refusals = [r for r in results if isinstance(r, PodRefusal)]
+        refusals = [*held_back, *(r for r in results if isinstance(r, PodRefusal))]
         if refusals or created:
             outcome = after_creation(actions.status, refusals, created, self.clock())
             actions.status, actions.events = outcome.status, [*actions.events, *outcome.events]

@@ -1,4 +1,5 @@
-"""The operator's writes and authoritative reads: pods, ComputeJob status, the job itself.
+"""The operator's writes and authoritative reads: pods, an MPI job's Service, ConfigMap and
+Secret, ComputeJob status, the job itself.
 
 Each call runs the blocking client in a thread. A create that finds the pod already there, or a
 delete that finds it gone, is success: the operator is level-triggered and repeats itself.
@@ -19,6 +20,11 @@ from suanli.api.models import GROUP, PLURAL, VERSION
 from suanli.api.queues import QUEUE_PLURAL
 from suanli.kube.client import METADATA_ONLY, post_json, send_json
 from suanli.scoring import JOB_LABEL
+
+# The objects an MPI job needs beside its pods, by kind: their URL plural, and the name of the
+# client's read method for the one that is read back.
+_PLURALS = {"Service": "services", "ConfigMap": "configmaps", "Secret": "secrets"}
+_SINGULARS = {"services": "service"}
 
 
 def _read(response: Any) -> Any:
@@ -82,6 +88,33 @@ class JobStore:
                     return False
                 raise
             return True
+
+        return await asyncio.to_thread(call)
+
+    async def create_object(
+        self, namespace: str, manifest: dict[str, Any], *, read_existing: bool = True
+    ) -> dict[str, Any] | None:
+        """Create a core/v1 object (Service, ConfigMap, Secret); when one of that name exists,
+        return it as it is stored (so the caller can see whose it is), or, without
+        `read_existing`, None: ConfigMaps and Secrets are never read, the operator may only
+        create them."""
+        plural = _PLURALS[manifest["kind"]]
+        name = str(manifest["metadata"]["name"])
+
+        def call() -> dict[str, Any] | None:
+            try:
+                return dict(
+                    post_json(
+                        self.core.api_client, f"/api/v1/namespaces/{namespace}/{plural}", manifest
+                    )
+                )
+            except ApiException as error:
+                if error.status != 409:
+                    raise
+            if not read_existing:
+                return None
+            read = getattr(self.core, f"read_namespaced_{_SINGULARS[plural]}")
+            return dict(_read(read(name, namespace, _preload_content=False)))
 
         return await asyncio.to_thread(call)
 

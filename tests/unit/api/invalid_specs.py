@@ -213,4 +213,53 @@ CASES: tuple[Case, ...] = (
         {"labels": {"team": "-a"}},
         "spec.tasks[0].template.metadata.labels.team",
     ),
+    # MPI jobs: one launcher pod beside workers, names that make hostnames (issue 13).
+    Case(
+        "launcher-with-replicas",
+        (("spec.tasks[0].role", "launcher"), ("spec.tasks[0].replicas", 2)),
+        "spec.tasks[0].replicas",
+    ),
+    Case(
+        "launcher-without-workers",
+        (
+            (
+                "spec.tasks",
+                [{"name": "launcher", "replicas": 1, "role": "launcher", "template": TEMPLATE}],
+            ),
+            ("spec.gang", DELETE),
+        ),
+        "spec.tasks",
+    ),
+    _case("workers-without-launcher", "spec.tasks[1].role", "worker", "spec.tasks"),
+    Case(
+        "two-launchers",
+        (
+            ("spec.tasks[0].role", "launcher"),
+            ("spec.tasks[1].role", "launcher"),
+            ("spec.tasks[1].replicas", 1),
+            ("spec.gang", DELETE),
+        ),
+        "spec.tasks",
+    ),
+    _case("unknown-role", "spec.tasks[1].role", "server"),
+    _case("mpi-without-launcher", "spec.mpi", {}),
+    Case(
+        "mpi-hostfile-relative",
+        (("spec.tasks[0].role", "launcher"), ("spec.mpi", {"hostfile": "etc/mpi/hostfile"})),
+        "spec.mpi.hostfile",
+    ),
+    Case(
+        "mpi-job-name-with-dot",
+        (("spec.tasks[0].role", "launcher"), ("metadata.name", "cfd.mpi")),
+        "metadata.name",
+    ),
+    Case(
+        "mpi-hostname-over-63",
+        (
+            ("spec.tasks[0].role", "launcher"),
+            ("metadata.name", "j" * 50),
+            ("spec.tasks[1].name", "w" * 12),
+        ),
+        "metadata.name",
+    ),
 )

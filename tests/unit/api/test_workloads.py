@@ -11,7 +11,8 @@ from suanli.api import ComputeJob, Workload, crd
 from suanli.api.workloads import DEFAULT_WORKLOAD, WORKLOAD_WEIGHTS, job_weights
 from suanli.cli import default_fleet
 from suanli.configfiles import ScoringConfigFiles
-from suanli.controller.podspec import pod_manifest, slots
+from suanli.controller.podspec import pod_manifest
+from suanli.controller.slots import slots
 from suanli.fleet import node_manifests
 from suanli.scoring import Snapshot, evaluate, parse_pod
 

@@ -7,7 +7,8 @@ from typing import Any
 from suanli.cli import default_fleet
 from suanli.configfiles import ScoringConfigFiles
 from suanli.controller.admission import plan_gang
-from suanli.controller.podspec import pod_manifest, slots
+from suanli.controller.podspec import pod_manifest
+from suanli.controller.slots import slots
 from suanli.fleet import node_manifests
 from suanli.scoring import GPU_MILLI_ANNOTATION, Resources, parse_pod
 from suanli.scoring.snapshot import PlacedPod

@@ -8,7 +8,7 @@ from typing import Any
 from suanli.api import MAX_STATUS_PLACEMENTS, ComputeJob, Phase
 from suanli.controller.admission import Admission
 from suanli.controller.lifecycle import Actions, Observed, reconcile
-from suanli.controller.podspec import PodSlot
+from suanli.controller.slots import PodSlot
 from tests.unit.controller.conftest import T0, example, pod, with_status
 
 BATCH = "batch-cpu.yaml"
@@ -231,3 +231,70 @@ def test_a_large_job_lists_a_bounded_number_of_placements_and_counts_them_all() 
     # The summaries still speak for every bound pod, not only the listed ones.
     assert actions.status.nodes == "cpu-use1-0,cpu-use1-1,cpu-use1-2 (+4)"
     assert actions.status.accelerator_type == "H100"
+
+
+# --- MPI jobs: the launcher comes after its workers ----------------------------------------------
+
+MPI = "mpi-hpc.yaml"
+MPI_WORKERS = [f"cfd-mpi-worker-{i}" for i in range(4)]
+MPI_LAUNCHER = "cfd-mpi-launcher-0"
+
+
+def _ready(name: str, node: str) -> dict[str, Any]:
+    running = pod(name, "Running", node)
+    running["status"]["conditions"] = [{"type": "Ready", "status": "True"}]
+    return running
+
+
+def _admitted(job: ComputeJob, meta: dict[str, Any]) -> tuple[ComputeJob, list[list[str]]]:
+    asked: list[list[str]] = []
+
+    def admit(missing: list[PodSlot]) -> Admission:
+        asked.append([s.name for s in missing])
+        return _always(missing)
+
+    actions = _run(job, meta, [], admit=admit)
+    assert [c.slot.name for c in actions.create] == MPI_WORKERS
+    status = actions.status.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return with_status(job, **status), asked
+
+
+def test_an_mpi_gang_is_planned_whole_but_its_launcher_waits_for_ready_workers() -> None:
+    job, meta = example(MPI)
+    job, asked = _admitted(job, meta)
+    # The plan covers the launcher too: the gang is admitted only if all of it fits.
+    assert asked == [[MPI_LAUNCHER, *MPI_WORKERS]]
+    running = [pod(n, "Running", f"hpc-ib-{i}") for i, n in enumerate(MPI_WORKERS)]
+    not_yet = _run(job, meta, running)
+    assert not_yet.create == []
+    assert not_yet.status.phase is Phase.SCHEDULING
+    some = [*(_ready(n, "hpc-ib-0") for n in MPI_WORKERS[:3]), running[3]]
+    assert _run(job, meta, some).create == []
+    ready = [_ready(n, f"hpc-ib-{i}") for i, n in enumerate(MPI_WORKERS)]
+    go = _run(job, meta, ready)
+    assert [c.slot.name for c in go.create] == [MPI_LAUNCHER]
+    assert go.status.phase is Phase.SCHEDULING
+    done = _run(job, meta, [*ready, _ready(MPI_LAUNCHER, "hpc-ib-0")])
+    assert done.create == []
+    assert done.status.phase is Phase.RUNNING
+
+
+def test_an_mpi_gang_whose_workers_are_placed_does_not_time_out_for_its_launcher() -> None:
+    job, meta = example(MPI)
+    job, _ = _admitted(job, meta)
+    placed = [pod(n, "Pending", f"hpc-ib-{i}") for i, n in enumerate(MPI_WORKERS)]
+    late = _run(job, meta, placed, at=T0 + dt.timedelta(seconds=400))
+    assert late.delete == []
+    assert late.status.phase is Phase.SCHEDULING
+    unplaced = [*placed[:3], pod(MPI_WORKERS[3])]
+    timed_out = _run(job, meta, unplaced, at=T0 + dt.timedelta(seconds=400))
+    assert sorted(timed_out.delete) == sorted(MPI_WORKERS[:3] + MPI_WORKERS[3:])
+    assert timed_out.status.phase is Phase.QUEUED
+
+
+def test_a_non_gang_mpi_job_creates_its_workers_first() -> None:
+    job, meta = example(MPI, gang=None)
+    first = _run(job, meta, [])
+    assert [c.slot.name for c in first.create] == MPI_WORKERS
+    ready = [_ready(n, f"hpc-ib-{i}") for i, n in enumerate(MPI_WORKERS)]
+    assert [c.slot.name for c in _run(job, meta, ready).create] == [MPI_LAUNCHER]

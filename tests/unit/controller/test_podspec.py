@@ -8,8 +8,10 @@ import pytest
 
 from suanli.api import ComputeJob
 from suanli.configfiles import ScoringConfigFiles
-from suanli.controller.podspec import pod_manifest, slots
+from suanli.controller.podspec import pod_manifest
+from suanli.controller.slots import slots
 from suanli.scoring import parse_pod
+from suanli.scoring.resources import RDMA_RESOURCE
 from tests.unit.controller.conftest import example
 
 CATALOG = ScoringConfigFiles(None, None).catalog
@@ -75,5 +77,7 @@ def test_the_device_resource_follows_the_accepted_types(types: list[str], resour
     body["spec"]["tasks"][0]["accelerators"] = {"count": 2, "types": types}
     typed = ComputeJob.model_validate(body)
     manifest = pod_manifest(typed, meta, slots(typed, meta["name"])[0], CATALOG)
-    assert manifest["spec"]["containers"][0]["resources"]["limits"] == {resource: "2"}
+    limits = manifest["spec"]["containers"][0]["resources"]["limits"]
+    # The example asks for RDMA too, whose resource sits beside the devices'.
+    assert limits == {resource: "2", RDMA_RESOURCE: "1"}
     assert parse_pod(manifest).accelerator_resources == (resource,)

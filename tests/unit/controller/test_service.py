@@ -30,6 +30,7 @@ class FakeStore:
         self.statuses: dict[str, dict[str, Any]] = {}
         self.queue_statuses: dict[str, dict[str, Any]] = {}
         self.deleted: list[str] = []
+        self.objects: dict[str, dict[str, Any]] = {}  # "Kind/name" -> the stored object
 
     async def list_pods(self, namespace: str, job: str) -> list[dict[str, Any]]:
         return [p for p in self.pods.values() if p["metadata"]["labels"]["suanli.dev/job"] == job]
@@ -48,6 +49,16 @@ class FakeStore:
 
     async def delete_pod(self, namespace: str, name: str) -> None:
         self.deleted.append(name)
+
+    async def create_object(
+        self, namespace: str, manifest: dict[str, Any], *, read_existing: bool = True
+    ) -> dict[str, Any] | None:
+        key = f"{manifest['kind']}/{manifest['metadata']['name']}"
+        self.created.append(("", key))
+        if key in self.objects:
+            return copy.deepcopy(self.objects[key]) if read_existing else None
+        self.objects[key] = copy.deepcopy(manifest)
+        return copy.deepcopy(manifest)
 
     async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
         self.statuses[name] = status
@@ -224,3 +235,46 @@ def test_a_job_the_operator_cannot_read_says_so_once_and_is_left_alone() -> None
     assert "spec.tasks[0].template.spec.containers[0].image" in valid["message"]
     assert events == ["InvalidSpec"]
     assert store.created == []
+
+
+def _mpi_job() -> dict[str, Any]:
+    # No deadline: the controller's clock is the real one, the example's creation time is not.
+    job, meta = example("mpi-hpc.yaml", gang=None, runPolicy={"backoffLimit": 0})
+    body = job.model_dump(mode="json", by_alias=True, exclude_none=True)
+    body["metadata"] = copy.deepcopy(meta)
+    return body
+
+
+def test_an_mpi_job_gets_its_service_hostfile_and_key_pair_before_its_pods() -> None:
+    store = FakeStore()
+    body = _mpi_job()
+    _reconcile_once(store, body)
+    assert [name for _, name in store.created] == [
+        "Service/cfd-mpi",
+        "ConfigMap/cfd-mpi-hostfile",
+        "Secret/cfd-mpi-ssh",
+        *(f"cfd-mpi-worker-{i}" for i in range(4)),
+    ]
+    key = store.objects["Secret/cfd-mpi-ssh"]["data"]["ssh-privatekey"]
+    # A restart finds them (409): nothing is doubled, the key pair is not replaced.
+    del store.pods["cfd-mpi-worker-3"]
+    _reconcile_once(store, body)
+    assert store.created[-1] == ("cfd-mpi", "cfd-mpi-worker-3")
+    assert len(store.objects) == 3
+    assert store.objects["Secret/cfd-mpi-ssh"]["data"]["ssh-privatekey"] == key
+
+
+def test_a_service_of_that_name_that_is_not_the_jobs_holds_the_pods_back() -> None:
+    store = FakeStore()
+    store.objects["Service/cfd-mpi"] = {
+        "kind": "Service",
+        "metadata": {"name": "cfd-mpi", "ownerReferences": []},
+    }
+    body = _mpi_job()
+    _reconcile_once(store, body)
+    assert store.pods == {}
+    conditions = {c["type"]: c for c in store.statuses["cfd-mpi"]["conditions"]}
+    refused = conditions["PodsCreated"]
+    assert (refused["status"], refused["reason"]) == ("False", "CreateRefused")
+    assert "Service cfd-mpi" in refused["message"]
+    assert "is not this job's" in refused["message"]
