@@ -497,6 +497,13 @@ CAN_I = [
     (EXT, "no", ["delete", "deployments.apps", "-n", OTHER]),
     (EXT, "no", ["get", "leases.coordination.k8s.io", "-n", NAMESPACE]),
     (EXT, "no", ["patch", "computejobs.suanli.dev", "-n", OTHER]),
+    # ComputeJobs only to know which pods they own.
+    (EXT, "yes", ["watch", "computejobs.suanli.dev", "-A"]),
+    (EXT, "no", ["get", "computejobs.suanli.dev", "--subresource=status", "-n", OTHER]),
+    (EXT, "no", ["create", "computejobs.suanli.dev", "-n", OTHER]),
+    # The policy is the chart's, not something a component may rewrite.
+    (OP, "no", ["patch", "validatingadmissionpolicies.admissionregistration.k8s.io"]),
+    (EXT, "no", ["delete", "validatingadmissionpolicybindings.admissionregistration.k8s.io"]),
 ]
 
 
