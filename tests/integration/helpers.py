@@ -67,6 +67,7 @@ def owning_job(core: client.CoreV1Api, namespace: str, name: str = "owner") -> d
             "tasks": [
                 {
                     "name": "main",
+                    "replicas": 1,
                     "template": {"spec": {"containers": [{"name": "main", "image": "busybox"}]}},
                 }
             ],
