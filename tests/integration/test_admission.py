@@ -222,3 +222,8 @@ def test_the_tenants_computejob_still_gets_its_pods_created_and_placed(tenant: T
         assert node.startswith("l40s-"), (name, node)
     pods = {p["metadata"]["name"]: p for p in raw_pods(tenant.core, tenant.namespace)}
     assert all("suanli.dev/demand" in p["metadata"]["annotations"] for p in pods.values())
+    # The job goes first: while it exists, its operator puts back any pod that is deleted.
+    tenant.custom.delete_namespaced_custom_object(
+        "suanli.dev", "v1alpha1", tenant.namespace, "computejobs", "honest"
+    )
+    eventually(lambda: not raw_pods(tenant.core, tenant.namespace), 60, "the job's pods gone")
