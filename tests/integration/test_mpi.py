@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
+from kubernetes import watch
 from kubernetes.client.exceptions import ApiException
 
 from suanli.api import ComputeJob
@@ -41,6 +43,32 @@ WORKERS = [f"cfd-mpi-worker-{i}" for i in range(4)]
 LAUNCHER = "cfd-mpi-launcher-0"
 
 
+class _PodEvents(list[tuple[str, str, bool]]):
+    """(type, pod, Ready) per pod event, in the order the watch delivers them."""
+
+
+def _pod_events(core: Any, namespace: str) -> tuple[_PodEvents, threading.Event]:
+    events = _PodEvents()
+    stop = threading.Event()
+    version = core.list_namespaced_pod(namespace).metadata.resource_version
+
+    def record() -> None:
+        stream = watch.Watch()
+        for event in stream.stream(
+            core.list_namespaced_pod, namespace, resource_version=version, timeout_seconds=150
+        ):
+            pod = event["object"]
+            ready = any(
+                c.type == "Ready" and c.status == "True" for c in (pod.status.conditions or [])
+            )
+            events.append((event["type"], pod.metadata.name, ready))
+            if stop.is_set():
+                stream.stop()
+
+    threading.Thread(target=record, daemon=True).start()
+    return events, stop
+
+
 @pytest.fixture
 def namespace(control_plane: ControlPlane, operator: Operator) -> Iterator[str]:
     name = new_namespace(control_plane.core, "mpi")
@@ -64,19 +92,21 @@ def test_the_mpi_example_gets_its_service_hostfile_key_pair_and_a_launcher_after
     control_plane: ControlPlane, namespace: str
 ) -> None:
     core = control_plane.core
+    # Every pod event in order, from a watch opened before the job exists: when the launcher is
+    # ADDED, each worker must already have been seen Ready (not inferred from timestamps, which
+    # have a resolution of one second).
+    events, stop = _pod_events(core, namespace)
     name = apply_example(control_plane, namespace, "mpi-hpc.yaml")
-    # Watch the pods until the launcher appears: at that moment every worker must be Ready
-    # (the fake kubelet turns them not Ready again when they complete).
-    seen_workers_first = False
-    deadline = time.monotonic() + 120
-    while True:
-        pods = {p["metadata"]["name"]: p for p in raw_pods(core, namespace)}
-        if LAUNCHER in pods:
-            break
-        seen_workers_first = seen_workers_first or bool(set(WORKERS) & set(pods))
-        assert time.monotonic() < deadline, f"no launcher after 120 s: {sorted(pods)}"
-        time.sleep(0.2)
-    assert seen_workers_first
+    eventually(lambda: any(n == LAUNCHER for _, n, _ in events), 120, "the launcher created")
+    stop.set()
+    first_launcher = next(i for i, (_, n, _) in enumerate(events) if n == LAUNCHER)
+    assert events[first_launcher][0] == "ADDED"
+    before = events[:first_launcher]
+    for worker in WORKERS:
+        assert any(n == worker and ready for _, n, ready in before), (
+            f"{worker} not seen Ready before the launcher was created: {before}"
+        )
+    pods = {p["metadata"]["name"]: p for p in raw_pods(core, namespace)}
     launcher_created = pods[LAUNCHER]["metadata"]["creationTimestamp"]
     for worker in WORKERS:
         ready = _ready_since(pods[worker])
