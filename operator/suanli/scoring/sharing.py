@@ -20,8 +20,10 @@ share pod only goes to a node of its own stack (its requests would mean nothing 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
 
+from suanli.scoring.devices import Allocation
 from suanli.scoring.resources import Resources
 
 HAMI_MEMORY = "nvidia.com/gpumem"
@@ -80,3 +82,28 @@ def hami_devices(uuid: str, memory_mib: int, cores: int) -> str:
     """HAMi's device list for one container with one device: `uuid,NVIDIA,MiB,cores:;`
     (`:` ends a device, `;` a container)."""
     return f"{uuid},NVIDIA,{memory_mib},{cores}:;"
+
+
+def hami_annotations(
+    node: str,
+    allocation: Allocation,
+    requests: Resources,
+    node_annotations: Mapping[str, str],
+    now: float,
+) -> dict[str, str]:
+    """What HAMi's device plugin reads to hand a share pod the device Suanli chose: the device
+    list (to allocate, and as allocated), the node it was chosen on, and the bind phase. Empty
+    when the node registered no device at the chosen index (the plugin could not be told)."""
+    uuids = hami_uuids(node_annotations.get(HAMI_REGISTER_ANNOTATION))
+    if len(allocation) != 1 or not 0 <= allocation[0][0] < len(uuids):
+        return {}
+    devices = hami_devices(
+        uuids[allocation[0][0]], requests.amount(HAMI_MEMORY), requests.amount(HAMI_CORES)
+    )
+    return {
+        HAMI_TO_ALLOCATE_ANNOTATION: devices,
+        HAMI_ALLOCATED_ANNOTATION: devices,
+        HAMI_NODE_ANNOTATION: node,
+        HAMI_PHASE_ANNOTATION: "allocating",
+        HAMI_TIME_ANNOTATION: str(int(now)),
+    }
