@@ -91,4 +91,5 @@ def test_three_share_jobs_fill_one_device(control_plane: ControlPlane, namespace
             "nvidia.com/gpumem": str(memory),
             "nvidia.com/gpucores": str(cores),
         }, name
-    assert len(devices) == 1 and len(uuids) == 1, (devices, uuids)
+    assert len(devices) == 1, devices
+    assert len(uuids) == 1, uuids

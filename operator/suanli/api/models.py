@@ -239,7 +239,7 @@ SHARE_OF_ONE = Rule(
     rule="(!has(self.share) && !has(self.memoryGiB)) || self.count == 1",
     message=(
         "accelerators.share and accelerators.memoryGiB ask for part of one device; "
-        "set count to 1 or leave it out (whole devices: count alone)"
+        "set count to 1 or leave it out (whole devices take count alone)"
     ),
     field_path=".count",
     reason=Reason.INVALID,
