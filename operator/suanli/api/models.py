@@ -253,6 +253,14 @@ SHARE_OR_MEMORY = Rule(
     field_path=".memoryGiB",
     reason=Reason.FORBIDDEN,
 )
+# The schema's minimum too; kept as a rule because the apiserver was seen to admit a share of
+# exactly 0 past `minimum` alone.
+SHARE_ABOVE_ZERO = Rule(
+    rule="!has(self.share) || self.share >= 0.001",
+    message="accelerators.share is a part of one device from 0.001 to 0.999; set it in that range",
+    field_path=".share",
+    reason=Reason.INVALID,
+)
 MILLI_PER_DEVICE = 1000
 
 
@@ -261,7 +269,11 @@ class Accelerators(_Model):
 
     model_config = ConfigDict(
         json_schema_extra=validations(
-            MIN_MEMORY_NEEDS_DEVICES, TYPES_NEED_DEVICES, SHARE_OF_ONE, SHARE_OR_MEMORY
+            MIN_MEMORY_NEEDS_DEVICES,
+            TYPES_NEED_DEVICES,
+            SHARE_OF_ONE,
+            SHARE_OR_MEMORY,
+            SHARE_ABOVE_ZERO,
         )
     )
 

@@ -186,6 +186,11 @@ CASES: tuple[Case, ...] = (
         (("spec.tasks[1].accelerators.count", 1), ("spec.tasks[1].accelerators.share", 0.0)),
         "spec.tasks[1].accelerators.share",
     ),
+    Case(
+        "negative-share",
+        (("spec.tasks[1].accelerators.count", 1), ("spec.tasks[1].accelerators.share", -0.25)),
+        "spec.tasks[1].accelerators.share",
+    ),
     _case("unknown-interconnect", "spec.hpc.interconnect", "myrinet"),
     _case("lower-case-cpu-feature", "spec.hpc.cpuFeatures", ["avx512f"], "spec.hpc.cpuFeatures[0]"),
     _case("unknown-domain", "spec.hpc.sameDomain", "planet"),
