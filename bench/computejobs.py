@@ -6,6 +6,9 @@ gang) submitted as fast as the apiserver takes them. Reported: time until every 
 creation-to-Running latency (p50/p99, from each job's creationTimestamp to its status.startTime),
 and the resident memory of the operator and the extender. The time to create the jobs is the
 baseline of the same run: `running_vs_submit` says how far the system lags behind submission.
+First, the same pods as plain Pods through `default-scheduler` (no operator, no extender) are
+created and timed until Running, then deleted: the `plain_*` figures are what this control plane
+and machine do on their own, and `pods_per_s_vs_plain` is the ratio of the two rates.
 
     python bench/computejobs.py [--jobs 1000] [--replicas 4] [--nodes 1000] [--out FILE.json]
     python bench/computejobs.py --jobs 1 --replicas 4096 --nodes 5000 --gpu-every 0
@@ -100,13 +103,87 @@ def _submit(custom: client.CustomObjectsApi, jobs: int, replicas: int, gpu_share
     return time.monotonic() - began
 
 
+def _plain_pod(index: int, gpu: bool) -> dict[str, Any]:
+    limits = {"nvidia.com/gpu": "1"} if gpu else {}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": f"plain-{index:05d}",
+            "labels": {"bench": "plain"},
+            "annotations": {"suanli.dev/run-duration": "2h"},
+        },
+        "spec": {
+            "containers": [
+                {
+                    "name": "main",
+                    "image": "busybox",
+                    "resources": {
+                        "requests": {"cpu": "1", "memory": "2Gi", **limits},
+                        "limits": limits,
+                    },
+                }
+            ]
+        },
+    }
+
+
+def _count(core: client.CoreV1Api, field_selector: str) -> int:
+    response: Any = core.list_namespaced_pod(
+        NAMESPACE,
+        label_selector="bench=plain",
+        field_selector=field_selector,
+        _preload_content=False,
+    )
+    return len(json.loads(response.data)["items"])
+
+
+def _plain_baseline(
+    core: client.CoreV1Api, jobs: int, replicas: int, gpu_share: int, timeout: float
+) -> dict[str, float]:
+    """The same pods as plain Pods through `default-scheduler`, without the operator: what this
+    control plane and machine manage on their own, the yardstick of the ComputeJob figures."""
+    began = time.monotonic()
+    shapes = [
+        gpu_share > 0 and job % gpu_share == 0 for job in range(jobs) for _ in range(replicas)
+    ]
+
+    def create(index: int) -> None:
+        core.create_namespaced_pod(
+            NAMESPACE, _plain_pod(index, shapes[index]), _preload_content=False
+        ).read()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(create, range(len(shapes))))
+    submit_s = time.monotonic() - began
+    while _count(core, "status.phase!=Running") and time.monotonic() - began < timeout:
+        time.sleep(2)
+    all_running_s = time.monotonic() - began
+    core.delete_collection_namespaced_pod(
+        NAMESPACE, label_selector="bench=plain", grace_period_seconds=0
+    )
+    while _count(core, "") and time.monotonic() - began < timeout + 300:
+        time.sleep(2)
+    return {
+        "plain_submit_s": round(submit_s, 1),
+        "plain_all_running_after_last_submit_s": round(all_running_s - submit_s, 1),
+        "plain_pods_per_s": round(len(shapes) / all_running_s, 1),
+    }
+
+
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def run(
-    jobs: int, replicas: int, node_count: int, timeout: float, gpu_share: int = 5
+    jobs: int,
+    replicas: int,
+    node_count: int,
+    timeout: float,
+    *,
+    gpu_share: int = 5,
+    baseline: bool = True,
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="suanli-bench-op-") as tmp:
         state = cluster.up(cluster.UpOptions(state_dir=Path(tmp)))
@@ -117,7 +194,13 @@ def run(
             nodes.wait_nodes_ready(Path(state.kubeconfig), count, timeout=600)
             state = components.start_suanli(state)
             components.kubectl(state, "create", "namespace", NAMESPACE)
-            custom = client.CustomObjectsApi(api_client(Path(state.kubeconfig)))
+            api = api_client(Path(state.kubeconfig))
+            custom = client.CustomObjectsApi(api)
+            plain = (
+                _plain_baseline(client.CoreV1Api(api), jobs, replicas, gpu_share, timeout)
+                if baseline
+                else {}
+            )
             began = time.monotonic()
             submit_s = _submit(custom, jobs, replicas, gpu_share)
             running: list[dict[str, Any]] = []
@@ -155,6 +238,12 @@ def run(
         "latency_p99_s": round(_percentile(latencies, 0.99), 2) if latencies else None,
         "operator_rss_mib": rss.get("suanli-operator"),
         "extender_rss_mib": rss.get("suanli-extender"),
+        **plain,
+        "pods_per_s_vs_plain": (
+            round(len(running) * replicas / all_running_s / plain["plain_pods_per_s"], 2)
+            if plain
+            else None
+        ),
     }
 
 
@@ -172,9 +261,21 @@ def main() -> None:
         default=5,
         help="every Nth job is a GPU gang (0: only CPU batch jobs, e.g. one 4096-replica job)",
     )
+    parser.add_argument(
+        "--no-baseline",
+        action="store_true",
+        help="skip the same pods as plain Pods through default-scheduler first",
+    )
     parser.add_argument("--out", type=Path, default=Path("bench/results/computejobs.json"))
     args = parser.parse_args()
-    result = run(args.jobs, args.replicas, args.nodes, args.timeout, args.gpu_every)
+    result = run(
+        args.jobs,
+        args.replicas,
+        args.nodes,
+        args.timeout,
+        gpu_share=args.gpu_every,
+        baseline=not args.no_baseline,
+    )
     machine = {"cpus": len(os.sched_getaffinity(0)), "python": platform.python_version()}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"machine": machine, "result": result}, indent=2))

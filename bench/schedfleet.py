@@ -12,6 +12,7 @@ from typing import Any
 
 from suanli.cli import default_fleet
 from suanli.configfiles import ScoringConfigFiles
+from suanli.extender.owners import KnownJobs
 from suanli.extender.server import settle_gc
 from suanli.extender.service import ExtenderService
 from suanli.extender.settings import ExtenderSettings
@@ -64,6 +65,12 @@ def occupants(nodes: list[dict[str, Any]], seed: int = 7) -> Iterator[dict[str, 
             yield pod
 
 
+# The pending pods belong to one ComputeJob the service knows, as the operator's pods do: the
+# extender believes their demand only then, and the owner check is part of what is measured.
+BENCH_JOB = {"metadata": {"namespace": "bench", "name": "bench", "uid": "uid-bench"}}
+_OWNER = {"apiVersion": "suanli.dev/v1alpha1", "kind": "ComputeJob", "name": "bench"}
+
+
 def _pod(
     name: str,
     node: str | None,
@@ -79,6 +86,7 @@ def _pod(
             "uid": f"uid-{name}",
             "labels": {JOB_LABEL: job} if job else {},
             "annotations": annotations,
+            "ownerReferences": [{**_OWNER, "uid": "uid-bench", "controller": True}],
         },
         "spec": {
             "schedulerName": "suanli-scheduler",
@@ -157,6 +165,7 @@ def service_over(feed: ClusterFeed) -> ExtenderService:
         metrics=ExtenderMetrics(),
         binder=NullBinder(),
         recorder=NullRecorder(),
+        jobs=KnownJobs([BENCH_JOB]),
     )
 
 

@@ -198,7 +198,8 @@ class Operator:
                 "-m",
                 "suanli",
                 "operator",
-                f"--kubeconfig={self.control_plane.kubeconfig}",
+                # Its own user, which the admission policy trusts, as an install's operator.
+                f"--kubeconfig={self.control_plane.state.operator_kubeconfig or self.control_plane.kubeconfig}",
                 f"--namespace={OPERATOR_NAMESPACE}",
                 f"--identity={self.identity}",
                 "--metrics-host=127.0.0.1",

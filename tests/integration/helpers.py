@@ -51,6 +51,39 @@ def raw_pod(core: client.CoreV1Api, namespace: str, name: str) -> dict[str, Any]
     return dict(json.loads(response.data))
 
 
+def owning_job(core: client.CoreV1Api, namespace: str, name: str = "owner") -> dict[str, Any]:
+    """A real, suspended ComputeJob to own hand-made pods (the extender believes a pod's
+    scheduling annotations only when a ComputeJob it knows owns it), as an ownerReference.
+
+    Suspended, the operator creates no pods for it; the pods that name it as owner carry no
+    `suanli.dev/job` label of its name, so the operator never counts or deletes them either.
+    """
+    job = {
+        "apiVersion": "suanli.dev/v1alpha1",
+        "kind": "ComputeJob",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "runPolicy": {"suspend": True},
+            "tasks": [
+                {
+                    "name": "main",
+                    "replicas": 1,
+                    "template": {"spec": {"containers": [{"name": "main", "image": "busybox"}]}},
+                }
+            ],
+        },
+    }
+    created: Any = client.CustomObjectsApi(core.api_client).create_namespaced_custom_object(
+        "suanli.dev", "v1alpha1", namespace, "computejobs", job
+    )
+    return {
+        "apiVersion": "suanli.dev/v1alpha1",
+        "kind": "ComputeJob",
+        "name": name,
+        "uid": created["metadata"]["uid"],
+    }
+
+
 def suanli_pod(
     name: str,
     *,
@@ -62,8 +95,10 @@ def suanli_pod(
     job: str | None = None,
     run: str | None = None,
     tolerations: list[dict[str, str]] | None = None,
+    owner: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A pod for the suanli-scheduler, as the operator would create it."""
+    """A pod for the suanli-scheduler, as the operator would create it; a pod with a demand
+    needs the `owner` (from `owning_job`) for the extender to honour it."""
     annotations: dict[str, str] = {}
     if demand is not None:
         annotations["suanli.dev/demand"] = json.dumps(demand)
@@ -77,6 +112,7 @@ def suanli_pod(
             "name": name,
             "annotations": annotations,
             "labels": {"suanli.dev/job": job} if job else {},
+            "ownerReferences": [owner] if owner else [],
         },
         "spec": {
             "schedulerName": "suanli-scheduler",

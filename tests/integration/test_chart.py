@@ -28,6 +28,7 @@ import pytest
 import yaml
 from kubernetes import client
 
+from suanli.devcluster.nodes import core_api
 from suanli.devcluster.processes import Daemon, free_port, log_tail, stop
 from tests.integration.conftest import ControlPlane, Extender, operators_stopped
 from tests.integration.helpers import (
@@ -36,6 +37,7 @@ from tests.integration.helpers import (
     new_namespace,
     node_labels,
     node_of,
+    owning_job,
     raw_pod,
     suanli_pod,
 )
@@ -505,6 +507,13 @@ CAN_I = [
     (EXT, "no", ["delete", "deployments.apps", "-n", OTHER]),
     (EXT, "no", ["get", "leases.coordination.k8s.io", "-n", NAMESPACE]),
     (EXT, "no", ["patch", "computejobs.suanli.dev", "-n", OTHER]),
+    # ComputeJobs only to know which pods they own.
+    (EXT, "yes", ["watch", "computejobs.suanli.dev", "-A"]),
+    (EXT, "no", ["get", "computejobs.suanli.dev", "--subresource=status", "-n", OTHER]),
+    (EXT, "no", ["create", "computejobs.suanli.dev", "-n", OTHER]),
+    # The policy is the chart's, not something a component may rewrite.
+    (OP, "no", ["patch", "validatingadmissionpolicies.admissionregistration.k8s.io"]),
+    (EXT, "no", ["delete", "validatingadmissionpolicybindings.admissionregistration.k8s.io"]),
 ]
 
 
@@ -571,14 +580,24 @@ def workspace(control_plane: ControlPlane) -> Iterator[str]:
 
 
 class TestProgramsAsServiceAccounts:
-    def test_extender_places_binds_and_explains(self, programs: Programs, workspace: str) -> None:
+    def test_extender_places_binds_and_explains(
+        self, programs: Programs, workspace: str, tmp_path: Path
+    ) -> None:
         core = programs.control_plane.core
+        # Pods as the operator makes them: sent with its token (the chart's admission policy
+        # refuses their demand from anyone else) and owned by a ComputeJob the extender knows.
+        as_operator = core_api(
+            write_token_kubeconfig(programs.control_plane, NAMESPACE, OP, tmp_path / "op.yaml")
+        )
+        owner = owning_job(core, workspace)
         cases = [
             ("h100", {"acceleratorTypes": ["H100"]}, 8, "NVIDIA-H100-80GB-HBM3"),
             ("l40s", {"acceleratorTypes": ["L40S"]}, 1, "NVIDIA-L40S"),
         ]
         for name, demand, gpus, product in cases:
-            core.create_namespaced_pod(workspace, suanli_pod(name, demand=demand, gpus=gpus))
+            as_operator.create_namespaced_pod(
+                workspace, suanli_pod(name, demand=demand, gpus=gpus, owner=owner)
+            )
             assert node_labels(core, node_of(core, workspace, name))[GPU_PRODUCT] == product
             # The placement annotation and the event need pods patch and events create.
             eventually(

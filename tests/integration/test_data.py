@@ -22,6 +22,7 @@ from tests.integration.helpers import (
     new_namespace,
     node_labels,
     node_of,
+    owning_job,
     raw_pod,
     suanli_pod,
 )
@@ -31,7 +32,9 @@ EDGE = [{"key": "node-role.kubernetes.io/edge", "operator": "Exists", "effect": 
 
 
 @pytest.fixture
-def namespace(control_plane: ControlPlane, extender: Extender) -> Iterator[str]:
+def namespace(
+    control_plane: ControlPlane, extender: Extender, computejob_crd: None
+) -> Iterator[str]:
     name = new_namespace(control_plane.core, "data")
     yield name
     delete_namespace_and_wait(control_plane.core, name)
@@ -134,6 +137,7 @@ def _placement(control_plane: ControlPlane, namespace: str, name: str) -> dict[s
 
 def test_the_policy_matrix_on_the_demo_fleet(control_plane: ControlPlane, namespace: str) -> None:
     core = control_plane.core
+    owner = owning_job(core, namespace)
     for cell in MATRIX:
         data: dict[str, Any] = {"classification": cell.classification}
         if cell.residency:
@@ -141,7 +145,9 @@ def test_the_policy_matrix_on_the_demo_fleet(control_plane: ControlPlane, namesp
         demand: dict[str, Any] = {"data": data}
         if cell.tiers:
             demand["tiers"] = list(cell.tiers)
-        body = suanli_pod(cell.id, demand=demand, tolerations=EDGE if cell.tiers else None)
+        body = suanli_pod(
+            cell.id, demand=demand, tolerations=EDGE if cell.tiers else None, owner=owner
+        )
         core.create_namespaced_pod(namespace, body)
     for cell in MATRIX:
         if cell.waits_for:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -15,6 +16,7 @@ from tests.integration.helpers import (
     new_namespace,
     node_labels,
     node_of,
+    owning_job,
     raw_pod,
     suanli_pod,
 )
@@ -22,14 +24,24 @@ from tests.integration.helpers import (
 GPU_PRODUCT = "nvidia.com/gpu.product"
 
 
+# The ComputeJob that owns each test namespace's pods: the extender places a pod by its demand
+# only when a ComputeJob it knows owns it, as the operator's pods are owned.
+OWNERS: dict[str, dict[str, Any]] = {}
+
+
 @pytest.fixture
-def namespace(control_plane: ControlPlane, extender: Extender) -> Iterator[str]:
+def namespace(
+    control_plane: ControlPlane, extender: Extender, computejob_crd: None
+) -> Iterator[str]:
     name = new_namespace(control_plane.core, "ext")
+    OWNERS[name] = owning_job(control_plane.core, name)
     yield name
+    OWNERS.pop(name, None)
     delete_namespace_and_wait(control_plane.core, name)
 
 
 def _create(control_plane: ControlPlane, namespace: str, pod: dict) -> str:  # type: ignore[type-arg]
+    pod["metadata"]["ownerReferences"] = [OWNERS[namespace]]
     control_plane.core.create_namespaced_pod(namespace, pod)
     return str(pod["metadata"]["name"])
 

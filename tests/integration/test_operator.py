@@ -20,6 +20,7 @@ from tests.integration.helpers import (
     new_namespace,
     node_labels,
     node_taints,
+    owning_job,
     raw_pods,
     suanli_pod,
 )
@@ -142,7 +143,13 @@ def test_a_gang_that_does_not_fit_holds_nothing_until_capacity_arrives(
     core = control_plane.core
     # Take one of the four H100 nodes: room for only three 8-GPU pods remains.
     core.create_namespaced_pod(
-        namespace, suanli_pod("blocker", demand={"acceleratorTypes": ["H100"]}, gpus=8)
+        namespace,
+        suanli_pod(
+            "blocker",
+            demand={"acceleratorTypes": ["H100"]},
+            gpus=8,
+            owner=owning_job(core, namespace, "blocker-owner"),
+        ),
     )
     eventually(
         lambda: (p := raw_pods(core, namespace)) and p[0]["spec"].get("nodeName"),

@@ -76,6 +76,18 @@ class JobCache:
         pods[name] = slim_pod(body)
         return key
 
+    def forget_manifest(self, body: Mapping[str, Any], job: str) -> None:
+        """Drop our manifest of a pod the apiserver refused (never a pod a watch has shown)."""
+        key = (str(body["metadata"]["namespace"]), job)
+        name = str(body["metadata"]["name"])
+        known = self.pods.get(key, {}).get(name)
+        if known is not None and not known["metadata"].get("resourceVersion"):
+            del self.pods[key][name]
+
+    def replace_job_pods(self, key: JobKey, pods: Iterable[Mapping[str, Any]]) -> None:
+        """One job's pods as a fresh list shows them."""
+        self.pods[key] = {str(p["metadata"]["name"]): slim_pod(p) for p in pods}
+
     def replace_pods(self, pods: Iterable[tuple[Mapping[str, Any], str]]) -> set[JobKey]:
         """Every job's pods as a fresh list shows them (pod, job); the jobs whose pods changed."""
         listed: dict[JobKey, dict[str, dict[str, Any]]] = {}

@@ -12,6 +12,7 @@ import signal
 import socket
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Literal
 
@@ -29,7 +30,7 @@ from suanli.controller.service import JobController
 from suanli.controller.store import JobStore
 from suanli.controller.webhook import PATH, JobWebhook, WebhookTLS, dry_run_with
 from suanli.devcluster.pki import CertificateAuthority
-from suanli.kube.client import api_client
+from suanli.kube.client import API_CONNECTIONS, api_client
 from suanli.kube.lease import LeaseConfig, LeaseElector
 from suanli.kube.watches import cluster_reflectors
 from suanli.metrics import OperatorMetrics
@@ -194,6 +195,9 @@ async def run_operator(settings: OperatorSettings) -> int:
             stop.set()
 
         holding = asyncio.ensure_future(elector.hold(on_lost))
+    # Every apiserver call of the reconciles runs on a thread: as many threads as the client
+    # has connections, so concurrent reconciles do not queue behind a handful of them.
+    loop.set_default_executor(ThreadPoolExecutor(max_workers=API_CONNECTIONS))
     store = JobStore(api)
     cluster = ClusterFeed(lambda: config_files.catalog)
     reflectors = cluster_reflectors(client.CoreV1Api(api), cluster)

@@ -33,6 +33,7 @@ from suanli.controller.refusal import PodRefusal, after_creation, refusal_from, 
 from suanli.controller.shares import SharePool, share_pools
 from suanli.controller.slots import PodSlot
 from suanli.controller.store import JobStore
+from suanli.controller.workqueue import WorkQueue
 from suanli.metrics import OperatorMetrics
 from suanli.scoring import DemandError, parse_pod
 from suanli.state import ClusterFeed
@@ -44,6 +45,8 @@ _RETRY_SECONDS = 2.0
 _CAPACITY_DEBOUNCE_SECONDS = 0.2
 # Pods created per reconcile of one job before the other queued jobs get their turn.
 _CREATE_BATCH = 200
+# Jobs reconciled at once: their writes overlap, so one slow apiserver answer holds up one job.
+WORKERS = 8
 
 
 class JobController:
@@ -66,8 +69,12 @@ class JobController:
         self.post_event = post_event
         self.clock = clock
         self.cache = JobCache()
-        self._queue: asyncio.Queue[JobKey] = asyncio.Queue()
-        self._queued: set[JobKey] = set()
+        self._work: WorkQueue[JobKey] = WorkQueue()
+        # Decisions that read what other jobs hold (queues, gang plans) are taken one at a time;
+        # the writes that follow them run concurrently.
+        self._deciding = asyncio.Lock()
+        # Jobs whose cached pods were checked against the apiserver since this process started.
+        self._verified: set[JobKey] = set()
         self._timers: dict[JobKey, asyncio.TimerHandle] = {}
         self._capacity_due = False
         self.facts = ClusterFacts(cluster, config_files, self.cache)
@@ -88,15 +95,22 @@ class JobController:
     # --- the work queue ----------------------------------------------------------------------
 
     def enqueue(self, key: JobKey) -> None:
-        if key not in self._queued:
-            self._queued.add(key)
-            self._queue.put_nowait(key)
-            self.metrics.queue_depth.set(len(self._queued))
+        self._work.add(key)
+        self.metrics.queue_depth.set(len(self._work))
 
-    async def worker(self) -> None:
+    def idle(self) -> bool:
+        return self._work.idle()
+
+    def waiting(self) -> frozenset[JobKey]:
+        return self._work.waiting()
+
+    async def worker(self, concurrency: int = WORKERS) -> None:
+        await asyncio.gather(*(self._worker() for _ in range(concurrency)))
+
+    async def _worker(self) -> None:
         while True:
-            key = await self._queue.get()
-            self._queued.discard(key)
+            key = await self._work.get()
+            self.metrics.queue_depth.set(len(self._work))
             began = time.perf_counter()
             try:
                 await self.reconcile(key)
@@ -105,6 +119,8 @@ class JobController:
                 self.metrics.reconciles.labels("error").inc()
                 log.exception("reconciling %s/%s failed; retrying", *key)
                 asyncio.get_running_loop().call_later(_RETRY_SECONDS, self.enqueue, key)
+            finally:
+                self._work.done(key)
             self.metrics.reconcile_duration.observe(time.perf_counter() - began)
 
     def capacity_freed(self, loop: asyncio.AbstractEventLoop) -> Callable[[str], None]:
@@ -150,29 +166,51 @@ class JobController:
     # --- one job -----------------------------------------------------------------------------
 
     async def reconcile(self, key: JobKey) -> None:
+        if key not in self.cache.jobs:
+            self._verified.discard(key)
+            return
+        if key not in self._verified:
+            await self._verify_pods(key)
+        async with self._deciding:
+            decided = await self._decide(key)
+        if decided is not None:
+            await self._apply(*decided)
+
+    async def _verify_pods(self, key: JobKey) -> None:
+        """Once per job and process, the cached pods against the apiserver's (names first; whole
+        pods only when they differ): pods created just before this process started may not have
+        reached its watch yet, and a pod the cache misses would be created twice."""
+        names = await self.store.list_pod_names(*key)
+        if names != set(self.cache.pods.get(key, {})):
+            listed = await self.store.list_pods(*key)
+            self.cache.replace_job_pods(key, listed)
+        self._verified.add(key)
+
+    async def _decide(
+        self, key: JobKey
+    ) -> tuple[ComputeJob, Mapping[str, Any], Actions, list[dict[str, Any]]] | None:
+        """What to do with the job, and the manifests of the pods to create now; those pods
+        count in the cache from here on, so the next decision sees the capacity they take."""
         body = self.cache.jobs.get(key)
         if body is None:
-            return
+            return None
         try:
             job = ComputeJob.model_validate(body)
         except ValidationError as error:
             log.warning("job %s/%s cannot be read: %s", *key, error)
             await self._unreadable(body, [str(e) for e in field_errors(error)])
-            return
+            return None
         self.config_files.refresh()
         quota = await self.gate.verdict(key, job, body, self.config_files.catalog, self.clock())
         pods = list(self.cache.pods.get(key, {}).values())
         actions = self._plan(job, body, pods, quota)
-        if actions.create:
-            # The watch may lag behind our own earlier creations: ask the apiserver before adding
-            # (names first; whole pods only when the cache is missing some).
-            names = await self.store.list_pod_names(key[0], key[1])
-            if names != {p["metadata"]["name"] for p in pods}:
-                listed = await self.store.list_pods(key[0], key[1])
-                for pod in listed:
-                    self.cache.put_pod(pod, key[1])
-                actions = self._plan(job, body, listed, quota)
-        await self._apply(job, body, actions)
+        manifests = self._manifests(job, body, actions)
+        for manifest in manifests:
+            self.cache.put_pod(manifest, key[1])
+        # Our own write is the newest state, and the admission it may carry holds quota for the
+        # next decision already (the patch itself is sent after the lock).
+        body["status"] = _status_of(actions)
+        return job, body, actions, manifests
 
     async def _unreadable(self, body: dict[str, Any], problems: list[str]) -> None:
         """Say on the job why nothing happens to it, once per distinct reason."""
@@ -205,21 +243,20 @@ class JobController:
             )
         )
 
-    async def _apply(self, job: ComputeJob, body: Mapping[str, Any], actions: Actions) -> None:
-        meta = body["metadata"]
-        namespace = str(meta["namespace"])
-        catalog = self.config_files.catalog
+    def _manifests(
+        self, job: ComputeJob, body: Mapping[str, Any], actions: Actions
+    ) -> list[dict[str, Any]]:
         # A job of thousands of pods is created a batch per turn, so the jobs queued behind it
         # are reconciled in between (the next turn creates what is still missing).
-        batch = actions.create[:_CREATE_BATCH]
         admission = actions.status.admission
+        batch = actions.create[:_CREATE_BATCH]
         pools = self._share_pools(job) if batch else frozenset()
-        manifests = [
+        return [
             pod_manifest(
                 job,
-                dict(meta),
+                dict(body["metadata"]),
                 c.slot,
-                catalog,
+                self.config_files.catalog,
                 attempt=c.attempt,
                 planned_node=c.planned_node,
                 admitted_types=admission.accelerator_types if admission else None,
@@ -228,6 +265,16 @@ class JobController:
             )
             for c in batch
         ]
+
+    async def _apply(
+        self,
+        job: ComputeJob,
+        body: Mapping[str, Any],
+        actions: Actions,
+        manifests: list[dict[str, Any]],
+    ) -> None:
+        meta = body["metadata"]
+        namespace = str(meta["namespace"])
         await _gather(self.store.delete_pod(namespace, name) for name in actions.delete)
         held_back: list[PodRefusal] = []
         where = layout(job, meta) if manifests else None
@@ -241,8 +288,8 @@ class JobController:
         created = sum(1 for r in results if r is True)
         self.metrics.pods_created.inc(created)
         for manifest, result in zip(manifests, results, strict=True):
-            if not isinstance(result, PodRefusal):
-                self.cache.put_pod(manifest, str(meta["name"]))
+            if isinstance(result, PodRefusal):
+                self.cache.forget_manifest(manifest, str(meta["name"]))
         refusals = [*held_back, *(r for r in results if isinstance(r, PodRefusal))]
         if refusals or created:
             outcome = after_creation(actions.status, refusals, created, self.clock())
@@ -254,7 +301,7 @@ class JobController:
         if actions.delete_job:
             await self.store.delete_job(namespace, str(meta["name"]))
             return
-        if len(actions.create) > len(batch):
+        if len(actions.create) > len(manifests):
             self.enqueue(job_key(body))  # behind the jobs already waiting
         if actions.requeue_after is not None:
             self._requeue(job_key(body), actions.requeue_after)
@@ -304,7 +351,7 @@ class JobController:
     async def _write_status(
         self, job: ComputeJob, body: Mapping[str, Any], actions: Actions
     ) -> None:
-        new = actions.status.model_dump(mode="json", by_alias=True, exclude_none=True)
+        new = _status_of(actions)
         old = (
             job.status.model_dump(mode="json", by_alias=True, exclude_none=True)
             if job.status
@@ -318,10 +365,6 @@ class JobController:
         await self.store.patch_status(
             str(body["metadata"]["namespace"]), str(body["metadata"]["name"]), patch
         )
-        # Our own write is the newest state: don't let the next reconcile start from an older one.
-        cached = self.cache.jobs.get(job_key(body))
-        if cached is not None:
-            cached["status"] = new
 
     def _observe_transition(
         self, job: ComputeJob, body: Mapping[str, Any], actions: Actions
@@ -391,3 +434,7 @@ def _parse_time(text: str | None) -> dt.datetime | None:
 async def _gather(calls: Any) -> list[Any]:
     pending: list[Awaitable[Any]] = list(calls)
     return list(await asyncio.gather(*pending)) if pending else []
+
+
+def _status_of(actions: Actions) -> dict[str, Any]:
+    return actions.status.model_dump(mode="json", by_alias=True, exclude_none=True)

@@ -38,6 +38,7 @@ from suanli.devcluster.processes import (
 SERVICE_CIDR = "10.96.0.0/16"
 SERVICE_IP = "10.96.0.1"
 START_TIMEOUT = 90.0
+OPERATOR_USER = "suanli-operator"
 
 
 def default_state_dir() -> Path:
@@ -71,6 +72,9 @@ class ClusterState(BaseModel):
     processes: list[ProcessRecord]
     started_at: float
     start_seconds: float
+    # The operator's own identity (OPERATOR_USER), which the admission policy trusts; empty in
+    # the state of an older control plane, which then runs the operator as the admin.
+    operator_kubeconfig: str = ""
 
 
 @dataclass(frozen=True)
@@ -172,6 +176,7 @@ class _Files:
     scheduler_kubeconfig: Path
     controller_manager_kubeconfig: Path
     kwok_kubeconfig: Path
+    operator_kubeconfig: Path
     default_scheduler_config: Path
     suanli_scheduler_config: Path
     kwok_stages: Path
@@ -191,6 +196,9 @@ def _write_files(state_dir: Path, ports: Ports) -> _Files:
     admin = ca.issue("admin", "suanli-admin", organization="system:masters")
     scheduler = ca.issue("scheduler", "system:kube-scheduler")
     controller_manager = ca.issue("controller-manager", "system:kube-controller-manager")
+    # The dev cluster installs no RBAC for the operator, hence system:masters; its own user name
+    # is what the admission policy trusts, as an install trusts the operator's ServiceAccount.
+    operator = ca.issue("operator", OPERATOR_USER, organization="system:masters")
     kubeconfigs = state_dir / "kubeconfigs"
     files = _Files(
         pki=pki,
@@ -209,6 +217,9 @@ def _write_files(state_dir: Path, ports: Ports) -> _Files:
         ),
         kwok_kubeconfig=config.write_kubeconfig(
             kubeconfigs / "kwok.yaml", server, ca.pair.cert, admin, "admin"
+        ),
+        operator_kubeconfig=config.write_kubeconfig(
+            kubeconfigs / "operator.yaml", server, ca.pair.cert, operator, OPERATOR_USER
         ),
         default_scheduler_config=Path(),
         suanli_scheduler_config=Path(),
@@ -416,6 +427,7 @@ def up(options: UpOptions) -> ClusterState:
             processes=records,
             started_at=time.time(),
             start_seconds=round(time.monotonic() - began, 2),
+            operator_kubeconfig=str(files.operator_kubeconfig),
         )
         write_state(state)
         return state

@@ -3,6 +3,7 @@ recorded beside the control plane's, so `suanli dev down` stops them too."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import urllib.error
@@ -10,7 +11,8 @@ import urllib.request
 from pathlib import Path
 
 from suanli.api.crd import RESOURCES, render
-from suanli.devcluster.cluster import ClusterState, locked, write_state
+from suanli.devcluster.admission import policy_objects
+from suanli.devcluster.cluster import OPERATOR_USER, ClusterState, locked, write_state
 from suanli.devcluster.processes import ClusterError, Daemon, free_port, is_alive
 
 OPERATOR_NAMESPACE = "suanli-system"
@@ -49,6 +51,18 @@ def install_crd(state: ClusterState) -> None:
         kubectl(state, "create", "namespace", OPERATOR_NAMESPACE)
 
 
+def install_admission_policy(state: ClusterState) -> None:
+    """The chart's admission policy, trusting the dev operator's own user as an install trusts
+    the operator's ServiceAccount. A control plane started before the operator had its own
+    identity runs it as the admin, which the policy would refuse, so it gets none."""
+    if not state.operator_kubeconfig:
+        return
+    objects = {"apiVersion": "v1", "kind": "List", "items": policy_objects([OPERATOR_USER])}
+    kubectl(
+        state, "apply", "--server-side", "--force-conflicts", "-f", "-", stdin=json.dumps(objects)
+    )
+
+
 def _ok(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
@@ -71,6 +85,7 @@ def start_suanli(state: ClusterState) -> ClusterState:
         if running:
             raise ClusterError(f"{', '.join(running)} already running; `suanli dev down` first")
         install_crd(state)
+        install_admission_policy(state)
         kubeconfig = f"--kubeconfig={state.kubeconfig}"
         extender_port = state.ports.extender
         extender = _start(
@@ -85,7 +100,7 @@ def start_suanli(state: ClusterState) -> ClusterState:
             "suanli-operator",
             [
                 "operator",
-                kubeconfig,
+                f"--kubeconfig={state.operator_kubeconfig or state.kubeconfig}",
                 f"--namespace={OPERATOR_NAMESPACE}",
                 "--identity=suanli-dev",
                 "--metrics-host=127.0.0.1",

@@ -23,11 +23,12 @@ from pydantic import BaseModel, ValidationError
 
 from suanli.configfiles import ScoringConfigFiles
 from suanli.extender.kubeio import ApiBinder, ApiRecorder
+from suanli.extender.owners import KnownJobs
 from suanli.extender.service import BadRequestError, ExtenderService
 from suanli.extender.settings import ExtenderSettings
 from suanli.extender.wire import ExtenderArgs, ExtenderBindingArgs, priorities_to_wire
 from suanli.kube.client import api_client
-from suanli.kube.watches import cluster_reflectors
+from suanli.kube.watches import cluster_reflectors, computejob_reflector
 from suanli.metrics import ExtenderMetrics
 from suanli.state import ClusterFeed
 
@@ -165,10 +166,15 @@ def tls_context(settings: ExtenderSettings) -> ssl.SSLContext | None:
 
 async def serve(settings: ExtenderSettings, started: Callable[[int], None] | None = None) -> None:
     """Run the extender until SIGTERM or SIGINT."""
-    core = client.CoreV1Api(api_client(settings.kubeconfig))
+    api = api_client(settings.kubeconfig)
+    core = client.CoreV1Api(api)
     config_files = ScoringConfigFiles(settings.catalog, settings.latency, settings.data_policy)
     cache = ClusterFeed(lambda: config_files.catalog)
-    reflectors = cluster_reflectors(core, cache)
+    jobs = KnownJobs()
+    reflectors = [
+        *cluster_reflectors(core, cache),
+        computejob_reflector(client.CustomObjectsApi(api), jobs.replace, jobs.apply),
+    ]
     service = ExtenderService(
         settings=settings,
         cache=cache,
@@ -176,6 +182,7 @@ async def serve(settings: ExtenderSettings, started: Callable[[int], None] | Non
         metrics=ExtenderMetrics(),
         binder=ApiBinder(core),
         recorder=ApiRecorder(core),
+        jobs=jobs,
     )
 
     def ready() -> str | None:

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from suanli.configfiles import ScoringConfigFiles
 from suanli.extender import explain
+from suanli.extender.owners import Distrust, KnownJobs, refusal
 from suanli.extender.settings import ExtenderSettings
 from suanli.extender.wire import (
     ExtenderArgs,
@@ -81,6 +82,14 @@ class _Remembered:
     decision: Choice | None
 
 
+@dataclass(frozen=True)
+class _Distrusted:
+    reason: str = "no ComputeJob owns this pod: its suanli.dev scheduling annotations are ignored"
+
+    def answer(self, names: list[str]) -> ExtenderFilterResult:
+        return ExtenderFilterResult.answer([], {}, dict.fromkeys(names, self.reason))
+
+
 def _uid(pod: Mapping[str, Any]) -> str:
     return str((pod.get("metadata") or {}).get("uid") or "")
 
@@ -95,6 +104,7 @@ class ExtenderService:
         metrics: ExtenderMetrics,
         binder: Binder,
         recorder: Recorder,
+        jobs: KnownJobs | None = None,
     ) -> None:
         self.settings = settings
         self.cache = cache
@@ -102,6 +112,7 @@ class ExtenderService:
         self.metrics = metrics
         self.binder = binder
         self.recorder = recorder
+        self.jobs = jobs if jobs is not None else KnownJobs()
         self._memory: OrderedDict[str, _Remembered] = OrderedDict()
 
     def manages(self, pod: Mapping[str, Any]) -> bool:
@@ -179,6 +190,10 @@ class ExtenderService:
         names = args.candidate_names()
         if not self.manages(args.pod):
             return ExtenderFilterResult.answer(names)
+        distrusted = self._distrusted(args.pod)
+        if distrusted is not None:
+            self.metrics.filtered_nodes.labels("unresolvable").inc(len(names))
+            return distrusted.answer(names)
         top_k = self.settings.filter_top_k
         planned = _planned_node(args.pod)
         if planned is not None and planned in names:
@@ -205,11 +220,23 @@ class ExtenderService:
 
     def prioritize(self, args: ExtenderArgs) -> list[HostPriority]:
         names = args.candidate_names()
-        if not self.manages(args.pod):
+        if not self.manages(args.pod) or refusal(args.pod, self.jobs) is not None:
             return [HostPriority(Host=name, Score=0) for name in names]
         _, choice = self._decide(args, "prioritize", names, 0)
         scores = choice.scores()
         return [HostPriority(Host=name, Score=scores.get(name, 0)) for name in names]
+
+    def _distrusted(self, pod: Mapping[str, Any]) -> _Distrusted | None:
+        """A pod whose scheduling annotations no known ComputeJob vouches for is not placed by
+        them: unresolvable when no job owns it, an Error (retried with backoff) when it names a
+        job the watch has not shown yet."""
+        refused = refusal(pod, self.jobs)
+        if refused is None:
+            return None
+        if refused.kind is Distrust.UNKNOWN_OWNER:
+            raise BadRequestError(refused.kind.value, refused.message)
+        self.recorder.unschedulable(pod, f"cannot place: {refused.message}")
+        return _Distrusted()
 
     def bind(self, args: ExtenderBindingArgs) -> ExtenderBindingResult:
         remembered = self._memory.get(args.pod_uid)

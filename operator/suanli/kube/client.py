@@ -15,7 +15,13 @@ from kubernetes.client import rest
 _REQUEST_TIMEOUT_SECONDS = 30.0
 
 
-def api_client(kubeconfig: Path | None = None, pool_size: int = 16) -> client.ApiClient:
+# Connections per client (urllib3 pool): enough for a process's concurrent calls.
+API_CONNECTIONS = 16
+
+
+def api_client(
+    kubeconfig: Path | None = None, pool_size: int = API_CONNECTIONS
+) -> client.ApiClient:
     configuration = client.Configuration()
     if kubeconfig is not None:
         config.load_kube_config(  # type: ignore[no-untyped-call]

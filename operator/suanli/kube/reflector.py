@@ -2,7 +2,8 @@
 
 Objects stay plain JSON dicts (decoding thousands of nodes into client models costs more than the
 watch itself). A 410 Gone or a broken stream relists; `synced` is set after the first full list
-so readiness can wait on it.
+so readiness can wait on it. With `missing_ok`, a resource the apiserver does not serve (a CRD not
+installed yet) lists as empty and is listed again every few seconds until it appears.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ Apply = Callable[[str, dict[str, Any]], None]
 
 _WATCH_TIMEOUT_SECONDS = 300
 _RETRY_SECONDS = 1.0
+_MISSING_RETRY_SECONDS = 10.0
 
 
 class _ExpiredError(Exception):
@@ -37,6 +39,7 @@ class Reflector:
     replace: Replace
     apply: Apply
     list_kwargs: dict[str, Any] = field(default_factory=dict)
+    missing_ok: bool = False
     synced: threading.Event = field(default_factory=threading.Event)
     errors: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -63,7 +66,17 @@ class Reflector:
                 time.sleep(_RETRY_SECONDS)
 
     def _list(self) -> str:
-        body = raw_json(self.list_func(_preload_content=False, **self.list_kwargs))
+        try:
+            response = self.list_func(_preload_content=False, **self.list_kwargs)
+        except ApiException as error:
+            if error.status != 404 or not self.missing_ok:
+                raise
+            # Nothing of a kind that is not served exists; look again later.
+            self.replace([])
+            self.synced.set()
+            self._stop.wait(_MISSING_RETRY_SECONDS)
+            raise _ExpiredError from None
+        body = raw_json(response)
         self.replace(list(body.get("items") or []))
         self.synced.set()
         return str(body["metadata"]["resourceVersion"])

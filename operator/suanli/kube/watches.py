@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
-from suanli.kube.reflector import Reflector
+from suanli.kube.reflector import Apply, Reflector, Replace
 from suanli.state import ClusterFeed
 
 # Only pods that hold something on a node matter to placement; the apiserver filters the rest.
@@ -21,3 +22,15 @@ def cluster_reflectors(core: Any, cache: ClusterFeed) -> list[Reflector]:
         list_kwargs={"field_selector": BOUND_AND_LIVE},
     )
     return [nodes, pods]
+
+
+def computejob_reflector(custom: Any, replace: Replace, apply: Apply) -> Reflector:
+    """Every ComputeJob (the extender keeps only their names and uids); before the CRD is
+    installed there are none."""
+    return Reflector(
+        "computejobs",
+        partial(custom.list_cluster_custom_object, "suanli.dev", "v1alpha1", "computejobs"),
+        replace,
+        apply,
+        missing_ok=True,
+    )

@@ -23,7 +23,12 @@ from pydantic import (
 )
 
 from suanli.scoring.datapolicy import Classification
-from suanli.scoring.devices import GPU_MILLI_ANNOTATION, MILLI_PER_DEVICE, GpuRequest
+from suanli.scoring.devices import (
+    GPU_DEVICES_ANNOTATION,
+    GPU_MILLI_ANNOTATION,
+    MILLI_PER_DEVICE,
+    GpuRequest,
+)
 from suanli.scoring.errors import DemandError, QuantityError, describe
 from suanli.scoring.facts import Domain, Tier
 from suanli.scoring.resources import ACCELERATOR_RESOURCES, Resources, pod_requests
@@ -38,6 +43,17 @@ PLANNED_NODE_ANNOTATION = "suanli.dev/planned-node"
 # operator for the job's status).
 PLACEMENT_ANNOTATION = "suanli.dev/placement"
 UNSCHEDULABLE_ANNOTATION = "suanli.dev/unschedulable"
+# What places a pod and what it holds: only Suanli writes these (the operator on the pods of an
+# admitted ComputeJob, the extender on the Binding). A pod that carries them otherwise would skip
+# its job's queue and quota, so the admission policy refuses them from anyone else and the
+# extender trusts them only on a pod a ComputeJob owns. Explanations (placement,
+# unschedulable) and the KWOK run annotations are not in the list: they place nothing.
+SCHEDULING_ANNOTATIONS = (
+    DEMAND_ANNOTATION,
+    PLANNED_NODE_ANNOTATION,
+    GPU_MILLI_ANNOTATION,
+    GPU_DEVICES_ANNOTATION,
+)
 
 
 class Billing(StrEnum):

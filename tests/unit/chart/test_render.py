@@ -58,7 +58,13 @@ def test_lint_is_clean(scenario: str) -> None:
 
 @pytest.mark.parametrize("scenario", SCENARIO_IDS)
 def test_objects_are_labelled_and_namespaced(scenario: str) -> None:
-    cluster_scoped = {"ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition"}
+    cluster_scoped = {
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "CustomResourceDefinition",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+    }
     # A RoleBinding to the stock Role in kube-system; the dashboard goes where Grafana looks.
     elsewhere = {
         ("RoleBinding", "suanli-scheduler-authentication-reader"),
@@ -98,6 +104,8 @@ def test_default_install_creates_exactly_these_objects() -> None:
         ("RoleBinding", "suanli-scheduler-authentication-reader"),
         ("ClusterRole", "suanli-extender"),
         ("ClusterRoleBinding", "suanli-extender"),
+        ("ValidatingAdmissionPolicy", "suanli-scheduling"),
+        ("ValidatingAdmissionPolicyBinding", "suanli-scheduling"),
         ("Deployment", "suanli-scheduler"),
         ("PodDisruptionBudget", "suanli-scheduler"),
     }
@@ -242,6 +250,7 @@ EXTENDER_RULES = (
     _grant("", "nodes", "get list watch")
     | _grant("", "pods", "get list watch patch")
     | _grant("", "pods/binding bindings", "create")
+    | _grant("suanli.dev", "computejobs", "get list watch")
     | _grant("", "events", "create patch")
     | _grant("events.k8s.io", "events", "create patch")
 )

@@ -46,7 +46,7 @@ async def _settle(controller: JobController, store: FakeStore) -> None:
     worker = asyncio.ensure_future(controller.worker())
     for _ in range(100):
         await asyncio.sleep(0.01)
-        if controller._queue.empty():
+        if controller.idle():
             break
     await asyncio.sleep(0.05)
     worker.cancel()

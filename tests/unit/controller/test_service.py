@@ -131,7 +131,7 @@ def test_freed_capacity_re_plans_only_waiting_jobs() -> None:
         # A burst of freed nodes, from a watch thread, re-plans once.
         await asyncio.to_thread(lambda: [listener(f"n{i}") for i in range(50)])
         await asyncio.sleep(0.3)
-        return set(controller._queued)
+        return set(controller.waiting())
 
     assert asyncio.run(scenario()) == {("team", "waiting")}
 

@@ -10,6 +10,7 @@ import pytest
 
 from suanli.cli import default_fleet
 from suanli.configfiles import ScoringConfigFiles
+from suanli.extender.owners import KnownJobs
 from suanli.extender.service import BindError, ExtenderService
 from suanli.extender.settings import ExtenderSettings
 from suanli.fleet import node_manifests
@@ -74,8 +75,20 @@ def harness() -> Harness:
         metrics=ExtenderMetrics(),
         binder=binder,
         recorder=recorder,
+        jobs=KnownJobs([JOB]),
     )
     return Harness(service, binder, recorder, [n["metadata"]["name"] for n in nodes])
+
+
+# The ComputeJob the harness knows; `pod()` gives its pods this owner unless told otherwise.
+JOB = {"metadata": {"namespace": "team", "name": "job", "uid": "uid-job"}}
+JOB_OWNER = {
+    "apiVersion": "suanli.dev/v1alpha1",
+    "kind": "ComputeJob",
+    "name": "job",
+    "uid": "uid-job",
+    "controller": True,
+}
 
 
 def pod(
@@ -84,6 +97,7 @@ def pod(
     gpus: int = 0,
     scheduler: str = "suanli-scheduler",
     uid: str | None = None,
+    owners: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     annotations = {"suanli.dev/demand": demand} if demand is not None else {}
     resources: dict[str, Any] = {"requests": {"cpu": "1", "memory": "1Gi"}}
@@ -95,6 +109,7 @@ def pod(
             "namespace": "team",
             "uid": uid or f"uid-{name}",
             "annotations": annotations,
+            "ownerReferences": [JOB_OWNER] if owners is None else owners,
         },
         "spec": {"schedulerName": scheduler, "containers": [{"name": "c", "resources": resources}]},
     }
