@@ -32,7 +32,13 @@ def test_demo_places_every_example_and_prints_why(tmp_path: Path) -> None:
         for line in table.splitlines()[1:]
         if line.strip() and not line.startswith("export")
     ]
-    assert {row[0] for row in rows} == {"camera-inference", "cfd-mpi", "etl-shards", "llm-finetune"}
+    assert {row[0] for row in rows} == {
+        "camera-inference",
+        "cfd-mpi",
+        "etl-shards",
+        "llm-finetune",
+        "shared-inference",
+    }
     assert all(row[1] == "Succeeded" for row in rows)
     assert {row[4] for row in rows if row[0] == "llm-finetune"} == {"H100"}
     assert {row[3] for row in rows if row[0] == "camera-inference"} <= {
@@ -40,3 +46,6 @@ def test_demo_places_every_example_and_prints_why(tmp_path: Path) -> None:
         "edge-sh-1",
         "edge-sh-2",
     }
+    shared = [row for row in rows if row[0] == "shared-inference"]
+    assert {row[4] for row in shared} == {"T4"}
+    assert all(row[3].startswith("t4-usw2-") for row in shared), shared

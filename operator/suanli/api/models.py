@@ -235,12 +235,46 @@ UNIQUE_TYPES = Rule(
     reason=Reason.DUPLICATE,
 )
 
+SHARE_OF_ONE = Rule(
+    rule="(!has(self.share) && !has(self.memoryGiB)) || self.count == 1",
+    message=(
+        "accelerators.share and accelerators.memoryGiB ask for part of one device; "
+        "set count to 1 or leave it out (whole devices take count alone)"
+    ),
+    field_path=".count",
+    reason=Reason.INVALID,
+)
+SHARE_OR_MEMORY = Rule(
+    rule="!has(self.share) || !has(self.memoryGiB)",
+    message=(
+        "accelerators.share and accelerators.memoryGiB both size part of one device; "
+        "set one of them"
+    ),
+    field_path=".memoryGiB",
+    reason=Reason.FORBIDDEN,
+)
+# The schema's minimum too; kept as a rule because the apiserver was seen to admit a share of
+# exactly 0 past `minimum` alone.
+SHARE_ABOVE_ZERO = Rule(
+    rule="!has(self.share) || self.share >= 0.001",
+    message="accelerators.share is a part of one device from 0.001 to 0.999; set it in that range",
+    field_path=".share",
+    reason=Reason.INVALID,
+)
+MILLI_PER_DEVICE = 1000
+
 
 class Accelerators(_Model):
     """Accelerator devices (GPU, NPU, MLU, DCU) each pod of the task needs."""
 
     model_config = ConfigDict(
-        json_schema_extra=validations(MIN_MEMORY_NEEDS_DEVICES, TYPES_NEED_DEVICES)
+        json_schema_extra=validations(
+            MIN_MEMORY_NEEDS_DEVICES,
+            TYPES_NEED_DEVICES,
+            SHARE_OF_ONE,
+            SHARE_OR_MEMORY,
+            SHARE_ABOVE_ZERO,
+        )
     )
 
     count: Int = Field(
@@ -276,6 +310,28 @@ class Accelerators(_Model):
         le=4096,
         description="Memory each device must have at least, in GiB (a hard requirement).",
     )
+    share: Number | None = Field(
+        default=None,
+        ge=0.001,
+        le=0.999,
+        description=(
+            "A share of one device instead of whole ones, e.g. 0.25 (rounded to thousandths). "
+            "The extender picks the device; the pod asks for it in the resources of the "
+            "sharing stack its nodes run (HAMi, NVIDIA time-slicing, or Suanli's own "
+            "annotation; docs/shares.md). count must be 1."
+        ),
+    )
+    memory_gib: Number | None = Field(
+        default=None,
+        alias="memoryGiB",
+        ge=0.001,
+        le=4096,
+        description=(
+            "A share of one device sized by its memory, in GiB: only devices with that much "
+            "memory are used, and the share is that memory over the device's (docs/shares.md). "
+            "Exclusive with share; count must be 1."
+        ),
+    )
 
     @field_validator("types")
     @classmethod
@@ -287,7 +343,21 @@ class Accelerators(_Model):
     def _devices_for_constraints(self) -> Self:
         _check(MIN_MEMORY_NEEDS_DEVICES, self.count > 0 or self.min_memory_gib is None)
         _check(TYPES_NEED_DEVICES, self.count > 0 or not self.types)
+        _check(SHARE_OF_ONE, self.shared is False or self.count == 1)
+        _check(SHARE_OR_MEMORY, self.share is None or self.memory_gib is None)
         return self
+
+    @property
+    def shared(self) -> bool:
+        """Part of one device (share or memoryGiB) rather than whole devices."""
+        return self.share is not None or self.memory_gib is not None
+
+    @property
+    def share_milli(self) -> int | None:
+        """`share` in milli-devices, rounded half up (at least 1); None without one."""
+        if self.share is None:
+            return None
+        return max(1, min(MILLI_PER_DEVICE - 1, int(self.share * MILLI_PER_DEVICE + 0.5)))
 
 
 LAUNCHER_ALONE = Rule(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from suanli.api import ComputeJob, Task
@@ -16,6 +16,7 @@ from suanli.api.workloads import job_weights
 from suanli.controller.edge import DEFAULTS, with_edge_tolerations
 from suanli.controller.mpi import layout, with_mpi
 from suanli.controller.owners import owner_references
+from suanli.controller.shares import SharePlan, SharePool, plan_share
 from suanli.controller.slots import PodSlot
 from suanli.scoring import (
     DEMAND_ANNOTATION,
@@ -24,7 +25,9 @@ from suanli.scoring import (
     Catalog,
     DemandSpec,
 )
+from suanli.scoring.devices import GPU_MILLI_ANNOTATION
 from suanli.scoring.resources import RDMA_RESOURCE
+from suanli.scoring.sharing import HAMI_CORES, HAMI_GPU, HAMI_MEMORY, TIME_SLICED, ShareStack
 
 SCHEDULER_NAME = "suanli-scheduler"
 TASK_LABEL = "suanli.dev/task"
@@ -60,8 +63,10 @@ def demand_annotation(job: ComputeJob, task: Task, admitted: Sequence[str] | Non
     fields: dict[str, Any] = {}
     if task.accelerators:
         fields["acceleratorTypes"] = list(admitted or task.accelerators.types)
-        if task.accelerators.min_memory_gib:
-            fields["minAcceleratorMemoryGiB"] = task.accelerators.min_memory_gib
+        # A share sized by memory needs a device with that memory, like minMemoryGiB.
+        floor = max(task.accelerators.min_memory_gib or 0, task.accelerators.memory_gib or 0)
+        if floor:
+            fields["minAcceleratorMemoryGiB"] = floor
     if spec.hpc:
         fields.update(
             interconnect=spec.hpc.interconnect.value if spec.hpc.interconnect else None,
@@ -110,6 +115,19 @@ def _with_rdma(container: dict[str, Any]) -> None:
         resources.setdefault("limits", {})[RDMA_RESOURCE] = "1"
 
 
+def _with_share(container: dict[str, Any], annotations: dict[str, str], plan: SharePlan) -> None:
+    """The share in the sharing stack's terms (docs/shares.md): Suanli's milli annotation
+    always, and the resources kube-scheduler fits and the stack's device plugin reads."""
+    annotations[GPU_MILLI_ANNOTATION] = str(plan.milli)
+    limits = container.setdefault("resources", {}).setdefault("limits", {})
+    if plan.stack is ShareStack.HAMI:
+        limits[HAMI_GPU] = "1"
+        limits[HAMI_MEMORY] = str(plan.memory_mib)
+        limits[HAMI_CORES] = str(plan.cores)
+    elif plan.stack is ShareStack.TIME_SLICING:
+        limits[TIME_SLICED] = "1"
+
+
 def pod_manifest(
     job: ComputeJob,
     meta: dict[str, Any],
@@ -120,7 +138,10 @@ def pod_manifest(
     planned_node: str | None = None,
     admitted_types: Sequence[str] | None = None,
     edge_tolerations: Sequence[dict[str, str]] = DEFAULTS,
+    share_pools: Iterable[SharePool] = (),
 ) -> dict[str, Any]:
+    """`share_pools`: the pools of accelerator nodes, from which a share task's stack is
+    chosen (`suanli.controller.shares`)."""
     task = next(t for t in job.spec.tasks if t.name == slot.task)
     template = copy.deepcopy(task.template)
     metadata = template.get("metadata") or {}
@@ -134,7 +155,11 @@ def pod_manifest(
     if planned_node:
         annotations[PLANNED_NODE_ANNOTATION] = planned_node
     count = task.accelerators.count if task.accelerators else 0
-    if count and spec.get("containers"):
+    if task.accelerators and task.accelerators.shared and spec.get("containers"):
+        accepted = list(admitted or task.accelerators.types)
+        plan = plan_share(task.accelerators, accepted, catalog, share_pools)
+        _with_share(spec["containers"][0], annotations, plan)
+    elif count and spec.get("containers"):
         resource = accelerator_resource(task, catalog, admitted)
         _with_devices(spec["containers"][0], resource, count)
     if job.spec.hpc and job.spec.hpc.rdma and spec.get("containers"):

@@ -200,7 +200,8 @@ def job_request(
         cpu += task.replicas * demand.requests.amount(CPU) / 1000
         memory += task.replicas * demand.requests.amount(MEMORY) / _GIB
         if task.devices_per_pod:
-            devices += task.replicas * task.devices_per_pod
+            # A share charges its fraction of a device (0.25 GPU), as it holds only that.
+            devices += task.replicas * demand.gpu.devices
             accepted = _canonical(task.accelerators.types if task.accelerators else [], catalog)
             if accepted:
                 types = accepted if types is None else [t for t in types if t in accepted]

@@ -30,6 +30,7 @@ from suanli.controller.queues import QueueBoard
 from suanli.controller.quota import QuotaHeld, QuotaVerdict
 from suanli.controller.quota_gate import ACCOUNTING_SECONDS, QuotaGate
 from suanli.controller.refusal import PodRefusal, after_creation, refusal_from, unreadable
+from suanli.controller.shares import SharePool, share_pools
 from suanli.controller.slots import PodSlot
 from suanli.controller.store import JobStore
 from suanli.controller.workqueue import WorkQueue
@@ -248,6 +249,8 @@ class JobController:
         # A job of thousands of pods is created a batch per turn, so the jobs queued behind it
         # are reconciled in between (the next turn creates what is still missing).
         admission = actions.status.admission
+        batch = actions.create[:_CREATE_BATCH]
+        pools = self._share_pools(job) if batch else frozenset()
         return [
             pod_manifest(
                 job,
@@ -258,8 +261,9 @@ class JobController:
                 planned_node=c.planned_node,
                 admitted_types=admission.accelerator_types if admission else None,
                 edge_tolerations=self.edge_tolerations,
+                share_pools=pools,
             )
-            for c in actions.create[:_CREATE_BATCH]
+            for c in batch
         ]
 
     async def _apply(
@@ -301,6 +305,15 @@ class JobController:
             self.enqueue(job_key(body))  # behind the jobs already waiting
         if actions.requeue_after is not None:
             self._requeue(job_key(body), actions.requeue_after)
+
+    def _share_pools(self, job: ComputeJob) -> frozenset[SharePool]:
+        """The accelerator pools a share task picks its stack from (read only for jobs that
+        ask for shares: it looks at every node)."""
+        if not any(t.accelerators and t.accelerators.shared for t in job.spec.tasks):
+            return frozenset()
+        with self.cluster.lock:
+            facts = [entry.facts for entry in self.cluster.state.nodes.values()]
+        return share_pools(facts)
 
     async def _delete_pods(self, key: JobKey) -> None:
         names = list(self.cache.pods.get(key, {}))
@@ -378,6 +391,7 @@ class JobController:
     ) -> Admission:
         meta = body["metadata"]
         catalog = self.config_files.catalog
+        pools = self._share_pools(job)
         try:
             demands = [
                 parse_pod(
@@ -388,6 +402,7 @@ class JobController:
                         catalog,
                         admitted_types=admitted_types,
                         edge_tolerations=self.edge_tolerations,
+                        share_pools=pools,
                     )
                 )
                 for slot in missing

@@ -58,19 +58,25 @@ def _price_problem(
         or not accelerators.count
     ):
         return None
-    minimum = accelerators.min_memory_gib or 0
+    minimum = max(accelerators.min_memory_gib or 0, accelerators.memory_gib or 0)
     pool = known or list(catalog.types)
     candidates = [t for t in pool if t.memory_gib >= minimum] or pool
     cheapest = _cheapest(candidates, accelerators.count)
     if cheapest is None:
         return None
+    # A share pays its fraction of the device (a memory-sized one at least its memory's part).
+    devices: float = accelerators.count
+    if accelerators.share is not None:
+        devices = accelerators.share
+    elif accelerators.memory_gib is not None:
+        devices = min(1.0, accelerators.memory_gib / cheapest.memory_gib)
     multiplier = config.billing.of(Billing(cost.billing.value))
-    price = cheapest.price_per_hour * accelerators.count * multiplier
+    price = cheapest.price_per_hour * devices * multiplier
     if price <= cost.max_price_per_hour:
         return None
     return (
         f"spec.cost.maxPricePerHour: {cost.max_price_per_hour:g} is below the cheapest accepted "
-        f"placement of task {task.name!r} ({accelerators.count} x {cheapest.name} at "
+        f"placement of task {task.name!r} ({devices:g} x {cheapest.name} at "
         f"{price:.2f}/h {cost.billing.value}); raise the ceiling or accept cheaper types"
     )
 

@@ -6,6 +6,7 @@ No HTTP here (the server decodes and encodes) and no Kubernetes client (a `Binde
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from suanli.scoring import (
     parse_pod,
 )
 from suanli.scoring.devices import candidates
+from suanli.scoring.sharing import ShareStack, hami_annotations
 from suanli.state import Choice, ClusterFeed
 
 # Filter results kept for the bind that follows, keyed by pod UID.
@@ -258,6 +260,7 @@ class ExtenderService:
         # annotations onto the pod together with the node name (so a device plugin never sees
         # one without the other), and no second write per pod is needed.
         annotations = {GPU_DEVICES_ANNOTATION: format_allocation(devices)} if devices else {}
+        annotations.update(self._stack_annotations(pod, args.node, devices))
         explanation = None
         if remembered is not None and self.manages(pod):
             explanation = explain.placement(
@@ -301,6 +304,23 @@ class ExtenderService:
         # Something else no longer fits (kube-scheduler has its own view of cpu and memory);
         # the devices still do, at their tightest fit.
         return options[0]
+
+    def _stack_annotations(
+        self, pod: Mapping[str, Any], node: str, devices: Allocation
+    ) -> dict[str, str]:
+        """The chosen device in the terms of the pod's sharing stack (docs/shares.md): HAMi
+        reads its own annotations; time-slicing cannot be told a device."""
+        if not devices:
+            return {}
+        try:
+            demand = parse_pod(pod)
+        except DemandError:
+            return {}
+        if demand.share_stack is not ShareStack.HAMI:
+            return {}
+        return hami_annotations(
+            node, devices, demand.requests, self.cache.node_annotations(node), time.time()
+        )
 
     def _data_record(self, pod: Mapping[str, Any], node: str) -> dict[str, str] | None:
         """For sensitive data, the policy's rule that allows `node` (recorded with the

@@ -90,6 +90,13 @@ class Interconnect(StrEnum):
     NVLINK = "nvlink"
 
 
+class GpuSharing(StrEnum):
+    """The device-sharing stack a pool runs (suanli.scoring.sharing reads it back)."""
+
+    HAMI = "hami"
+    TIME_SLICING = "time-slicing"
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -112,6 +119,21 @@ class GpuSpec(_Strict):
         ),
     )
 
+    sharing: GpuSharing | None = Field(
+        default=None,
+        description=(
+            "A sharing stack on the pool's nodes: hami (vGPUs, gpumem and gpucores advertised, "
+            "devices registered in hami.io/node-nvidia-register) or time-slicing "
+            "(nvidia.com/gpu.shared replicas instead of nvidia.com/gpu)"
+        ),
+    )
+    replicas: int = Field(
+        default=10,
+        ge=2,
+        le=64,
+        description="Virtual devices per physical one (HAMi's split count, time-slicing replicas)",
+    )
+
     @field_validator("product", "family")
     @classmethod
     def _label_values(cls, value: str | None) -> str | None:
@@ -124,6 +146,11 @@ class GpuSpec(_Strict):
             raise ValueError(
                 f"resource {self.resource!r} is not a {self.vendor.value} device resource; "
                 f"{self.vendor.value} device plugins advertise names under {domain}/"
+            )
+        if self.sharing is not None and self.vendor is not GpuVendor.NVIDIA:
+            raise ValueError(
+                f"sharing {self.sharing.value!r} is an NVIDIA stack; drop it for "
+                f"{self.vendor.value} devices"
             )
         return self
 

@@ -11,7 +11,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from suanli.fleet.inventory import Fleet, GpuSpec, GpuVendor, HpcSpec, NodePool, Tier
+from suanli.fleet.inventory import (
+    Fleet,
+    GpuSharing,
+    GpuSpec,
+    GpuVendor,
+    HpcSpec,
+    NodePool,
+    Tier,
+)
 
 KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"
 FLEET_POOL_LABEL = "suanli.dev/pool"
@@ -42,6 +50,10 @@ def _gpu_labels(gpu: GpuSpec) -> dict[str, str]:
         }
         if gpu.family:
             labels["nvidia.com/gpu.family"] = gpu.family
+        if gpu.sharing is GpuSharing.TIME_SLICING:
+            # GPU Feature Discovery on a time-sliced node: the replicas, and the product marked.
+            labels["nvidia.com/gpu.replicas"] = str(gpu.replicas)
+            labels["nvidia.com/gpu.product"] = f"{gpu.product}-SHARED"
         return labels
     if gpu.vendor is GpuVendor.AMD:
         return {
@@ -115,6 +127,30 @@ def node_labels(pool: NodePool, index: int, name: str) -> dict[str, str]:
     return labels
 
 
+def _gpu_capacity(gpu: GpuSpec) -> dict[str, str]:
+    """What the pool's device plugin advertises: whole devices, HAMi's vGPUs with their memory
+    and compute, or time-slicing's renamed replicas."""
+    if gpu.sharing is GpuSharing.HAMI:
+        return {
+            "nvidia.com/gpu": str(gpu.count * gpu.replicas),
+            "nvidia.com/gpumem": str(gpu.count * gpu.memory_mib),
+            "nvidia.com/gpucores": str(gpu.count * 100),
+        }
+    if gpu.sharing is GpuSharing.TIME_SLICING:
+        return {"nvidia.com/gpu.shared": str(gpu.count * gpu.replicas)}
+    return {gpu_resource(gpu): str(gpu.count)}
+
+
+def hami_register(gpu: GpuSpec, name: str) -> str:
+    """HAMi's device registration of a node: per device its UUID, split count, MiB, cores,
+    type, NUMA node and health, each entry ended by `:`. The UUIDs are made up per node."""
+    entries = (
+        f"GPU-{name}-{index},{gpu.replicas},{gpu.memory_mib},100,NVIDIA-{gpu.product},0,true:"
+        for index in range(gpu.count)
+    )
+    return "".join(entries)
+
+
 def node_capacity(pool: NodePool) -> dict[str, str]:
     capacity = {
         "cpu": pool.cpu,
@@ -123,7 +159,7 @@ def node_capacity(pool: NodePool) -> dict[str, str]:
         "ephemeral-storage": pool.ephemeral_storage,
     }
     if pool.gpu:
-        capacity[gpu_resource(pool.gpu)] = str(pool.gpu.count)
+        capacity.update(_gpu_capacity(pool.gpu))
     if pool.hpc and pool.hpc.rdma:
         capacity[RDMA_RESOURCE] = str(RDMA_DEVICES_PER_NODE)
     return capacity
@@ -138,6 +174,8 @@ def node_manifest(pool: NodePool, index: int) -> dict[str, Any]:
     annotations = {KWOK_NODE_ANNOTATION: "fake", "node.alpha.kubernetes.io/ttl": "0"}
     if pool.price_per_hour is not None:
         annotations["suanli.dev/price-per-hour"] = f"{pool.price_per_hour:g}"
+    if pool.gpu and pool.gpu.sharing is GpuSharing.HAMI:
+        annotations["hami.io/node-nvidia-register"] = hami_register(pool.gpu, name)
     capacity = node_capacity(pool)
     return {
         "apiVersion": "v1",

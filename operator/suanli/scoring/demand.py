@@ -32,6 +32,7 @@ from suanli.scoring.devices import (
 from suanli.scoring.errors import DemandError, QuantityError, describe
 from suanli.scoring.facts import Domain, Tier
 from suanli.scoring.resources import ACCELERATOR_RESOURCES, Resources, pod_requests
+from suanli.scoring.sharing import HAMI_GPU, ShareStack, pod_stack
 from suanli.scoring.taints import Toleration, pod_tolerations
 
 DEMAND_ANNOTATION = "suanli.dev/demand"
@@ -193,7 +194,7 @@ class PodDemand:
     _gpu: GpuRequest = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        accelerators = tuple(r for r in self.requests if r in ACCELERATOR_RESOURCES)
+        accelerators = whole_device_resources(self.requests, sharing=self.gpu_milli > 0)
         object.__setattr__(self, "_accelerators", accelerators)
         count = sum(self.requests.amount(r) for r in accelerators)
         if self.gpu_milli and (count or not 0 < self.gpu_milli <= MILLI_PER_DEVICE):
@@ -216,6 +217,12 @@ class PodDemand:
     @property
     def accelerator_resources(self) -> tuple[str, ...]:
         return self._accelerators
+
+    @property
+    def share_stack(self) -> ShareStack | None:
+        """The sharing stack a share pod was written for (its requests say); None for pods
+        that take whole devices or none."""
+        return pod_stack(self.requests) if self.gpu_milli else None
 
     @property
     def accelerator_count(self) -> int:
@@ -255,6 +262,15 @@ def job_of(pod: Mapping[str, Any]) -> str | None:
     return f"{metadata.get('namespace') or 'default'}/{name}"
 
 
+def whole_device_resources(requests: Resources, *, sharing: bool) -> tuple[str, ...]:
+    """The accelerator resources a pod requests as whole devices, sorted. A share pod written
+    for HAMi also asks for `nvidia.com/gpu: 1`, which HAMi counts as a virtual GPU."""
+    found = sorted(r for r in requests if r in ACCELERATOR_RESOURCES)
+    if sharing and pod_stack(requests) is ShareStack.HAMI:
+        found = [r for r in found if r != HAMI_GPU]
+    return tuple(found)
+
+
 def parse_gpu_milli(value: object, requests: Resources) -> int:
     """The `suanli.dev/gpu-milli` annotation: a share of one device, 1..1000 milli-devices.
 
@@ -269,7 +285,7 @@ def parse_gpu_milli(value: object, requests: Resources) -> int:
             f"annotation {GPU_MILLI_ANNOTATION}: {value!r} is not a whole number of "
             f"milli-devices from 1 to {MILLI_PER_DEVICE}"
         )
-    whole = sorted(r for r in requests if r in ACCELERATOR_RESOURCES)
+    whole = whole_device_resources(requests, sharing=True)
     if whole:
         raise DemandError(
             f"annotation {GPU_MILLI_ANNOTATION}: a pod asks for a share of one device or for "

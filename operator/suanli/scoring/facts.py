@@ -22,6 +22,7 @@ from suanli.scoring.resources import (
     Resources,
     parse_resource_list,
 )
+from suanli.scoring.sharing import ShareStack, node_stack
 from suanli.scoring.taints import Taint, node_taints
 from suanli.scoring.trust import Tee, node_tees, trust_level
 
@@ -99,6 +100,8 @@ class NodeFacts:
     # What the data policy reads (suanli.scoring.trust): part of the class like every fact.
     trust_level: int = 0
     tees: frozenset[Tee] = frozenset()
+    # Who enforces device shares here (suanli.scoring.sharing), read from what it advertises.
+    share_stack: ShareStack = ShareStack.SUANLI
 
     def domain(self, kind: Domain) -> str | None:
         """The node's value for a topology domain, None if it does not carry one."""
@@ -167,8 +170,12 @@ def accelerator_facts(
     if resolved is not None and resolved.vendor is not labelled.vendor:
         resolved = None
     resource = _resource_of(labelled.vendor, allocatable, resolved)
-    # Allocatable is what pods can actually get; the count label is only a fallback.
+    # Allocatable is what pods can actually get; the count label is only a fallback. A sharing
+    # stack advertises virtual devices (HAMi's vGPUs, time-slicing replicas): the physical ones
+    # are then the label's.
     count = allocatable.amount(resource) or labelled.count or 0
+    if node_stack(allocatable) is not ShareStack.SUANLI and labelled.count:
+        count = labelled.count
     # The node's own memory label is exact (40 GB vs 80 GB A100s, MIG slices); the catalog is not.
     memory = labelled.memory_gib
     if memory is None and resolved is not None:
@@ -244,4 +251,5 @@ def node_facts(
         taints=node_taints(_mapping(node.get("spec"))),
         trust_level=trust_level(labels),
         tees=node_tees(labels),
+        share_stack=node_stack(allocatable),
     )

@@ -95,6 +95,19 @@ def _accelerator_type(context: Context, node: NodeSnapshot) -> _Failure | None:
     )
 
 
+def _share_stack(context: Context, node: NodeSnapshot) -> _Failure | None:
+    # A share pod's requests speak one stack's language (HAMi's gpumem, time-slicing's
+    # gpu.shared, or none): elsewhere kube-scheduler could not fit them or no plugin would
+    # honour the device chosen. Evicting pods never changes the stack.
+    wanted, accelerator = context.demand.share_stack, node.facts.accelerator
+    if wanted is None or accelerator is None or node.facts.share_stack is wanted:
+        return None
+    return _Failure(
+        f"devices shared by {node.facts.share_stack}, pod written for {wanted}",
+        f"share stack not {wanted}",
+    )
+
+
 def _accelerator_memory(context: Context, node: NodeSnapshot) -> _Failure | None:
     minimum = context.demand.spec.min_accelerator_memory_gib
     accelerator = node.facts.accelerator
@@ -244,6 +257,7 @@ def _allocatable(context: Context, node: NodeSnapshot) -> _Failure | None:
 _HARD: tuple[_Check, ...] = (
     _accelerator_present,
     _accelerator_type,
+    _share_stack,
     _accelerator_memory,
     _interconnect,
     _rdma,

@@ -69,10 +69,11 @@ class PlacedPod:
     devices: Allocation | None = None  # as recorded in suanli.dev/gpu-devices
 
     def gpu_on(self, resource: str) -> GpuRequest:
-        """What the pod holds of a node's devices of `resource`."""
-        return GpuRequest(
-            self.requests.amount(resource), 0 if self.requests.amount(resource) else self.gpu_milli
-        )
+        """What the pod holds of a node's devices of `resource`: a share pod holds its share
+        (the `nvidia.com/gpu: 1` a HAMi share pod asks for is a virtual GPU, not a device)."""
+        if self.gpu_milli:
+            return GpuRequest(0, self.gpu_milli)
+        return GpuRequest(self.requests.amount(resource), 0)
 
 
 def placed_devices(pod: Mapping[str, Any], requests: Resources) -> tuple[int, Allocation | None]:

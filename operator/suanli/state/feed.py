@@ -231,6 +231,14 @@ class ClusterFeed:
                 self._workload = (generation, workload)
             return self._workload[1]
 
+    def node_annotations(self, name: str) -> Mapping[str, str]:
+        """The node's annotations as last seen (a sharing stack's device registry lives
+        there); empty for an unknown node."""
+        with self.lock:
+            node = self._nodes.get(name) or {}
+        annotations = (node.get("metadata") or {}).get("annotations") or {}
+        return {str(k): str(v) for k, v in annotations.items()}
+
     def node(self, name: str) -> NodeSnapshot | None:
         return self.state.node_snapshot(name)
 

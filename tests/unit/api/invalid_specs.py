@@ -154,6 +154,43 @@ CASES: tuple[Case, ...] = (
         "spec.tasks[1].accelerators.types[0]",
     ),
     _case("negative-device-memory", "spec.tasks[1].accelerators.minMemoryGiB", -1),
+    # The worker task asks for 2 devices: a share is part of one.
+    _case(
+        "share-of-two-devices",
+        "spec.tasks[1].accelerators.share",
+        0.25,
+        "spec.tasks[1].accelerators.count",
+    ),
+    _case(
+        "memory-share-of-two-devices",
+        "spec.tasks[1].accelerators.memoryGiB",
+        10,
+        "spec.tasks[1].accelerators.count",
+    ),
+    Case(
+        "share-and-memory",
+        (
+            ("spec.tasks[1].accelerators.count", 1),
+            ("spec.tasks[1].accelerators.share", 0.5),
+            ("spec.tasks[1].accelerators.memoryGiB", 10),
+        ),
+        "spec.tasks[1].accelerators.memoryGiB",
+    ),
+    Case(
+        "whole-share",
+        (("spec.tasks[1].accelerators.count", 1), ("spec.tasks[1].accelerators.share", 1.0)),
+        "spec.tasks[1].accelerators.share",
+    ),
+    Case(
+        "zero-share",
+        (("spec.tasks[1].accelerators.count", 1), ("spec.tasks[1].accelerators.share", 0.0)),
+        "spec.tasks[1].accelerators.share",
+    ),
+    Case(
+        "negative-share",
+        (("spec.tasks[1].accelerators.count", 1), ("spec.tasks[1].accelerators.share", -0.25)),
+        "spec.tasks[1].accelerators.share",
+    ),
     _case("unknown-interconnect", "spec.hpc.interconnect", "myrinet"),
     _case("lower-case-cpu-feature", "spec.hpc.cpuFeatures", ["avx512f"], "spec.hpc.cpuFeatures[0]"),
     _case("unknown-domain", "spec.hpc.sameDomain", "planet"),
@@ -174,7 +211,7 @@ CASES: tuple[Case, ...] = (
     _case("replicas-not-integer", "spec.tasks[0].replicas", "many"),
     _case("unknown-spec-field", "spec.colour", "red"),
     _case("unknown-task-field", "spec.tasks[0].replica", 2),
-    _case("unknown-accelerator-field", "spec.tasks[1].accelerators.memoryGiB", 40),
+    _case("unknown-accelerator-field", "spec.tasks[1].accelerators.vramGiB", 40),
     # What the pods made from the job would be refused for (issue 11).
     _case("job-name-over-63", "metadata.name", "j" * 64),
     _case("container-without-image", "spec.tasks[0].template.spec.containers[0].image", DELETE),

@@ -95,3 +95,19 @@ def test_spot_billing_makes_a_ceiling_reachable() -> None:
     spot = _job({"count": 1, "types": ["H100"]}, {"maxPricePerHour": 6, "billing": "spot"})
     assert catalog_problems(on_demand, CATALOG)
     assert catalog_problems(spot, CATALOG) == []
+
+
+@pytest.mark.parametrize(
+    ("accelerators", "refused"),
+    [
+        pytest.param({"count": 1, "types": ["H100"]}, True, id="whole-device-above-ceiling"),
+        pytest.param({"share": 0.25, "types": ["H100"]}, False, id="share-pays-its-fraction"),
+        pytest.param({"memoryGiB": 20, "types": ["H100"]}, False, id="memory-share-its-part"),
+        pytest.param({"memoryGiB": 70, "types": ["H100"]}, True, id="big-memory-share"),
+    ],
+)
+def test_a_share_pays_its_fraction_against_the_ceiling(
+    accelerators: dict[str, object], refused: bool
+) -> None:
+    job = _job(accelerators, {"maxPricePerHour": 4, "billing": "on-demand"})  # H100 12.29/h
+    assert bool(catalog_problems(job, CATALOG)) is refused

@@ -144,3 +144,52 @@ def test_price_annotation_and_extra_labels() -> None:
     node = _nodes({"pricePerHour": 3.5, "labels": {"team": "ml"}})[0]
     assert node["metadata"]["annotations"]["suanli.dev/price-per-hour"] == "3.5"
     assert node["metadata"]["labels"]["team"] == "ml"
+
+
+T4 = {"product": "Tesla-T4", "count": 2, "memoryMiB": 15360}
+SHARING = [
+    (
+        "hami",
+        {
+            "nvidia.com/gpu": "8",
+            "nvidia.com/gpumem": "30720",
+            "nvidia.com/gpucores": "200",
+        },
+        "Tesla-T4",
+    ),
+    ("time-slicing", {"nvidia.com/gpu.shared": "8"}, "Tesla-T4-SHARED"),
+]
+
+
+@pytest.mark.parametrize(("sharing", "devices", "product"), SHARING, ids=[s[0] for s in SHARING])
+def test_sharing_pools_advertise_their_stack(
+    sharing: str, devices: dict[str, str], product: str
+) -> None:
+    (node, *_) = _nodes({"gpu": {**T4, "sharing": sharing, "replicas": 4}})
+    capacity = node["status"]["capacity"]
+    assert {k: v for k, v in capacity.items() if k.startswith("nvidia.com/")} == devices
+    assert node["metadata"]["labels"]["nvidia.com/gpu.product"] == product
+    assert node["metadata"]["labels"]["nvidia.com/gpu.count"] == "2"
+    register = node["metadata"]["annotations"].get("hami.io/node-nvidia-register")
+    if sharing == "hami":
+        assert register == (
+            "GPU-p-0-0,4,15360,100,NVIDIA-Tesla-T4,0,true:"
+            "GPU-p-0-1,4,15360,100,NVIDIA-Tesla-T4,0,true:"
+        )
+    else:
+        assert register is None
+
+
+def test_sharing_is_for_nvidia_pools() -> None:
+    with pytest.raises(ValueError, match="sharing 'hami' is an NVIDIA stack"):
+        _nodes(
+            {
+                "gpu": {
+                    "vendor": "amd",
+                    "product": "MI300X",
+                    "count": 8,
+                    "memoryMiB": 1,
+                    "sharing": "hami",
+                }
+            }
+        )

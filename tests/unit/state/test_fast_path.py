@@ -27,6 +27,7 @@ from suanli.scoring import (
     parse_pod,
     with_pressure,
 )
+from suanli.scoring.sharing import ShareStack
 from suanli.state import Choice, ClusterFeed
 from tests.unit.scoring.helpers import default_catalog, default_latency, fleet_nodes, pod
 from tests.unit.scoring.test_properties import RESOURCES, specs
@@ -55,6 +56,15 @@ POLICY = parse_data_policy(
         },
     }
 )
+_STACK_REQUESTS: dict[ShareStack, dict[str, str]] = {
+    ShareStack.HAMI: {
+        "nvidia.com/gpu": "1",
+        "nvidia.com/gpumem": "4000",
+        "nvidia.com/gpucores": "30",
+    },
+    ShareStack.TIME_SLICING: {"nvidia.com/gpu.shared": "1"},
+    ShareStack.SUANLI: {},
+}
 _TRUST_LABELS = {
     "suanli.dev/trust-level": ["0", "2", "3", "4", "high"],
     "feature.node.kubernetes.io/cpu-security.tdx.enabled": ["true", "false"],
@@ -106,6 +116,8 @@ def occupants(draw: st.DrawFn) -> list[Occupant]:
                 requests[accelerator.resource] = str(draw(st.integers(1, accelerator.count)))
             else:
                 milli = draw(st.sampled_from([250, 500, 300]))
+                if _FACTS[name].share_stack is ShareStack.HAMI:
+                    requests.update(_STACK_REQUESTS[ShareStack.HAMI])
         job = draw(st.sampled_from([None, None, "gang"]))
         found.append(Occupant(name, requests, milli, job))
     return found
@@ -127,6 +139,9 @@ def demands(draw: st.DrawFn) -> PodDemand:
     if draw(st.booleans()):
         requests["memory"] = draw(st.sampled_from(["128Mi", "8Gi", "256Gi"]))
     share = draw(st.integers(0, 3)) == 0
+    if share:
+        # The requests of a sharing stack (or none): the filter matches them to node stacks.
+        requests.update(_STACK_REQUESTS[draw(st.sampled_from(list(ShareStack)))])
     if not share and draw(st.booleans()):
         requests[draw(st.sampled_from(RESOURCES[2:]))] = draw(st.sampled_from(["1", "2", "8"]))
     spec = draw(specs())

@@ -48,7 +48,9 @@ def _fill(context: Context, node: NodeSnapshot, resource: str) -> float:
 
 def _utilisation(context: Context, node: NodeSnapshot) -> float:
     requests = context.demand.requests
-    measured = [r for r in (*sorted(ACCELERATOR_RESOURCES), CPU, MEMORY) if requests.amount(r)]
+    # The demand's own whole-device resources: HAMi's vGPU of a share pod is the share itself.
+    devices = context.demand.accelerator_resources
+    measured = [r for r in (*devices, CPU, MEMORY) if requests.amount(r)]
     if context.demand.gpu_milli:
         measured.insert(0, _SHARE)
     if not measured:
