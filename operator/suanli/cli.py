@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Sequence
 from importlib import resources
@@ -147,6 +148,27 @@ def _cmd_fleet_apply(args: argparse.Namespace) -> int:
     return 0
 
 
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds from a Go duration as kube-scheduler's configuration writes it (`5s`, `2500ms`,
+    `1m30s`), or a bare number of seconds."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        parts = _DURATION_PART.findall(text)
+        if not parts or "".join(n + u for n, u in parts) != text:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a duration; write e.g. 5s, 2500ms or 1m30s"
+            ) from None
+        seconds = sum(float(n) * _DURATION_UNITS[u] for n, u in parts)
+    if seconds <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: a duration must be positive")
+    return seconds
+
+
 def _cmd_extender(args: argparse.Namespace) -> int:
     import logging
 
@@ -173,6 +195,7 @@ def _cmd_extender(args: argparse.Namespace) -> int:
         latency=args.latency,
         data_policy=args.data_policy,
         filter_top_k=args.filter_top_k,
+        scheduler_http_timeout=args.scheduler_http_timeout,
         tls_cert_file=args.tls_cert_file,
         tls_key_file=args.tls_key_file,
     )
@@ -311,6 +334,13 @@ def _add_extender(commands: Any) -> None:
         type=int,
         default=1,
         help="feasible nodes the filter keeps, best first (0: all; default 1 = deterministic)",
+    )
+    extender.add_argument(
+        "--scheduler-http-timeout",
+        type=parse_duration,
+        default=5.0,
+        help="kube-scheduler's httpTimeout for this extender (e.g. 5s, 2500ms): binds that "
+        "waited most of it are refused rather than sent late",
     )
     extender.add_argument("--tls-cert-file", type=Path, help="serve HTTPS with this certificate")
     extender.add_argument("--tls-key-file", type=Path, help="the certificate's private key")

@@ -18,6 +18,7 @@ request from inside the container (a sidecar on 127.0.0.1).
     - --latency=/etc/suanli/catalog/latency.yaml
     - --data-policy=/etc/suanli/catalog/data-policy.yaml
     - --filter-top-k={{ $e.filterTopK }}
+    - --scheduler-http-timeout={{ $e.httpTimeout }}
     - --log-level={{ $e.logLevel }}
     {{- if $e.tls.enabled }}
     - --tls-cert-file=/etc/suanli/tls/tls.crt

@@ -13,6 +13,7 @@ import signal
 import ssl
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import orjson
@@ -26,7 +27,12 @@ from suanli.extender.kubeio import ApiBinder, ApiRecorder
 from suanli.extender.owners import KnownJobs
 from suanli.extender.service import BadRequestError, ExtenderService
 from suanli.extender.settings import ExtenderSettings
-from suanli.extender.wire import ExtenderArgs, ExtenderBindingArgs, priorities_to_wire
+from suanli.extender.wire import (
+    ExtenderArgs,
+    ExtenderBindingArgs,
+    ExtenderBindingResult,
+    priorities_to_wire,
+)
 from suanli.kube.client import api_client
 from suanli.kube.watches import cluster_reflectors, computejob_reflector
 from suanli.metrics import ExtenderMetrics
@@ -36,6 +42,9 @@ log = logging.getLogger(__name__)
 Handler = Callable[[Any], Any]
 _MiB = 1024 * 1024
 _YOUNG_COLLECTION_THRESHOLD = 20_000
+# Of the scheduler's httpTimeout, the part a bind may wait for a worker (the rest is for the
+# apiserver call and the answer).
+_BIND_SHARE = 0.6
 
 
 def _describe(error: ValidationError) -> str:
@@ -52,6 +61,10 @@ class ExtenderApp:
         self.metrics = service.metrics
         self.limit = service.settings.max_body_bytes
         self._ready = ready
+        # Binds wait on the apiserver: their own threads, so filters never queue behind them.
+        self._binders = ThreadPoolExecutor(
+            max_workers=service.settings.bind_workers, thread_name_prefix="bind"
+        )
 
     def build(self) -> web.Application:
         # aiohttp's own limit answers 413; ours answers with an Error the scheduler can log.
@@ -136,8 +149,23 @@ class ExtenderApp:
         return priorities_to_wire(self.service.prioritize(args)), "success"
 
     async def _bind(self, args: ExtenderBindingArgs) -> tuple[Any, str]:
-        result = await asyncio.to_thread(self.service.bind, args)
+        arrived = time.monotonic()
+        deadline = arrived + self.service.settings.scheduler_http_timeout * _BIND_SHARE
+        loop = asyncio.get_running_loop()
+        result = await loop.run_in_executor(self._binders, self._bind_before, args, deadline)
         return result.to_wire(), "error" if result.error else "success"
+
+    def _bind_before(self, args: ExtenderBindingArgs, deadline: float) -> ExtenderBindingResult:
+        """Bind, unless the request waited so long for a worker that the scheduler has stopped
+        waiting for the answer (a slow apiserver queues binds up): binding then would only make
+        the scheduler's next attempt at the pod conflict with this one."""
+        if time.monotonic() > deadline:
+            self.metrics.bad_requests.labels("bind", "too_late").inc()
+            return ExtenderBindingResult(
+                Error=f"bind of {args.pod_namespace}/{args.pod_name} waited past the "
+                "scheduler's timeout for a free worker; not sent (the scheduler retries)"
+            )
+        return self.service.bind(args)
 
     async def _healthz(self, _: web.Request) -> web.Response:
         return web.Response(text="ok")

@@ -30,6 +30,14 @@ class ExtenderSettings(BaseModel):
         "placement deterministic.",
     )
     runners_up: int = Field(default=3, ge=0, le=20)
+    scheduler_http_timeout: float = Field(
+        default=5.0,
+        gt=0,
+        description="kube-scheduler's httpTimeout for this extender, in seconds. A bind that "
+        "waited most of it for a worker is answered with an error instead of being sent: the "
+        "scheduler has given up on it by then, and a late bind makes its retry conflict.",
+    )
+    bind_workers: int = Field(default=16, ge=1, le=256, description="binds sent at once")
     tls_cert_file: Path | None = Field(default=None, description="serve HTTPS with this cert")
     tls_key_file: Path | None = None
 

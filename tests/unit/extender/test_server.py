@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import ssl
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -151,3 +152,31 @@ def test_https_when_given_a_certificate(harness: Harness, tmp_path: Path) -> Non
 def test_tls_needs_both_files(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="go together"):
         ExtenderSettings(tls_cert_file=tmp_path / "cert.pem")
+
+
+def test_a_bind_that_waited_past_the_schedulers_timeout_is_not_sent(harness: Harness) -> None:
+    """A slow apiserver queues binds up; one the scheduler has stopped waiting for is answered
+    with an error instead of binding late (the scheduler's retry would then conflict)."""
+    harness.service.settings = ExtenderSettings(bind_workers=1, scheduler_http_timeout=0.5)
+    bind = harness.binder.bind
+
+    def slow_bind(*args: Any, **kwargs: Any) -> None:
+        time.sleep(0.5)
+        bind(*args, **kwargs)
+
+    harness.binder.bind = slow_bind  # type: ignore[method-assign]
+
+    async def scenario(client: TestClient[Any, Any]) -> None:
+        async def post(name: str) -> dict[str, Any]:
+            body = {"PodName": name, "PodNamespace": "team", "PodUID": f"u-{name}", "Node": "n"}
+            response = await client.post("/bind", json=body)
+            return dict(await response.json())
+
+        answers = await asyncio.gather(post("first"), post("second"), post("third"))
+        errors = [a.get("Error") or "" for a in answers]
+        assert sum(1 for e in errors if not e) == 1
+        assert sum(1 for e in errors if "waited past the scheduler's timeout" in e) == 2
+
+    _run(harness, scenario)
+    assert len(harness.binder.bound) == 1
+    assert _counter(harness, "suanli_extender_bad_requests_total", verb="bind", reason="too_late")
