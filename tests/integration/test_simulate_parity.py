@@ -28,6 +28,7 @@ from tests.integration.helpers import (
     eventually,
     new_namespace,
     node_of,
+    owning_job,
     raw_pod,
 )
 
@@ -97,7 +98,9 @@ def _schedulable(core: client.CoreV1Api, names: list[str]) -> bool:
 
 
 @pytest.fixture
-def scenario(control_plane: ControlPlane, extender: Extender) -> Iterator[tuple[str, str]]:
+def scenario(
+    control_plane: ControlPlane, extender: Extender, computejob_crd: None
+) -> Iterator[tuple[str, str]]:
     core = control_plane.core
     suffix = uuid.uuid4().hex[:6]
     nodes, _ = _rows(suffix)
@@ -118,10 +121,13 @@ def test_extender_and_simulate_place_alike(
     suffix, namespace = scenario
     nodes, pods = _rows(suffix)
     core = control_plane.core
+    # The extender believes a pod's share annotation only when a ComputeJob it knows owns it.
+    owner = owning_job(core, namespace)
     live: list[tuple[str, str | None, str]] = []
     for row in pods:
         pod = pod_object(row, namespace=namespace)
         pod["spec"]["nodeSelector"] = {SCENARIO_LABEL: suffix}
+        pod["metadata"]["ownerReferences"] = [owner]
         core.create_namespaced_pod(namespace, pod)
         node = node_of(core, namespace, row.name, timeout=60)
         bound = raw_pod(core, namespace, row.name) or {}
