@@ -139,3 +139,18 @@ def node_labels(core: client.CoreV1Api, node: str) -> dict[str, str]:
 def node_taints(core: client.CoreV1Api, node: str) -> list[dict[str, str]]:
     response: Any = core.read_node(node, _preload_content=False)
     return list(json.loads(response.data)["spec"].get("taints") or [])
+
+
+def unschedulable_reason(core: client.CoreV1Api, namespace: str, name: str) -> str:
+    """The reason the extender wrote on a pod it could not place (the pod stays unbound)."""
+    pod = eventually(
+        lambda: (
+            (p := raw_pod(core, namespace, name))
+            and p["metadata"].get("annotations", {}).get("suanli.dev/unschedulable")
+            and p
+        ),
+        30,
+        f"{name} marked unschedulable",
+    )
+    assert not pod["spec"].get("nodeName")
+    return str(pod["metadata"]["annotations"]["suanli.dev/unschedulable"])

@@ -25,6 +25,7 @@ from tests.integration.helpers import (
     owning_job,
     raw_pod,
     suanli_pod,
+    unschedulable_reason,
 )
 
 REGION = "topology.kubernetes.io/region"
@@ -110,17 +111,7 @@ MATRIX = (
 
 
 def _unschedulable(control_plane: ControlPlane, namespace: str, name: str) -> str:
-    pod = eventually(
-        lambda: (
-            (p := raw_pod(control_plane.core, namespace, name))
-            and p["metadata"].get("annotations", {}).get("suanli.dev/unschedulable")
-            and p
-        ),
-        30,
-        f"{name} marked unschedulable",
-    )
-    assert not pod["spec"].get("nodeName")
-    return str(pod["metadata"]["annotations"]["suanli.dev/unschedulable"])
+    return unschedulable_reason(control_plane.core, namespace, name)
 
 
 def _placement(control_plane: ControlPlane, namespace: str, name: str) -> dict[str, Any]:

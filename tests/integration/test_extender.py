@@ -19,6 +19,7 @@ from tests.integration.helpers import (
     owning_job,
     raw_pod,
     suanli_pod,
+    unschedulable_reason,
 )
 
 GPU_PRODUCT = "nvidia.com/gpu.product"
@@ -47,17 +48,7 @@ def _create(control_plane: ControlPlane, namespace: str, pod: dict) -> str:  # t
 
 
 def _unschedulable(control_plane: ControlPlane, namespace: str, name: str) -> str:
-    pod = eventually(
-        lambda: (
-            (p := raw_pod(control_plane.core, namespace, name))
-            and p["metadata"].get("annotations", {}).get("suanli.dev/unschedulable")
-            and p
-        ),
-        30,
-        f"{name} marked unschedulable",
-    )
-    assert not pod["spec"].get("nodeName")
-    return str(pod["metadata"]["annotations"]["suanli.dev/unschedulable"])
+    return unschedulable_reason(control_plane.core, namespace, name)
 
 
 def test_h100_first_while_free_then_a100(control_plane: ControlPlane, namespace: str) -> None:
