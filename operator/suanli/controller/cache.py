@@ -53,6 +53,11 @@ class JobCache:
         key = job_key(body)
         if deleted:
             self.jobs.pop(key, None)
+            # Manifests of pods never created (the job went first) would hold their planned
+            # nodes for no one: no watch event will ever remove them.
+            pods = self.pods.get(key, {})
+            for name in [n for n, p in pods.items() if not p["metadata"].get("resourceVersion")]:
+                del pods[name]
         else:
             self.jobs[key] = dict(body)
         return key
@@ -77,7 +82,8 @@ class JobCache:
         return key
 
     def forget_manifest(self, body: Mapping[str, Any], job: str) -> None:
-        """Drop our manifest of a pod the apiserver refused (never a pod a watch has shown)."""
+        """Drop our manifest of a pod the apiserver refused or that was held back (never a pod a
+        watch has shown)."""
         key = (str(body["metadata"]["namespace"]), job)
         name = str(body["metadata"]["name"])
         known = self.pods.get(key, {}).get(name)

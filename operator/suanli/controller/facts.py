@@ -33,7 +33,8 @@ class ClusterFacts:
         promised."""
         reserved: list[PlacedPod] = []
         for key, pods in self.cache.pods.items():
-            if key == job_key:
+            # A deleted job promises nothing: its pending pods are on their way out.
+            if key == job_key or key not in self.cache.jobs:
                 continue
             for pod in pods.values():
                 node = (pod["metadata"].get("annotations") or {}).get(PLANNED_NODE_ANNOTATION)

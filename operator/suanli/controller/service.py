@@ -283,8 +283,12 @@ class JobController:
             refused = await companions.ensure(self.store, job, meta, where)
             if refused is not None:
                 log.warning("%s/%s waits: %s", namespace, meta["name"], refused.describe())
+                for manifest in manifests:
+                    self.cache.forget_manifest(manifest, str(meta["name"]))
                 manifests, held_back = [], [refused]
-        results = await _gather(self._create_pod(job, namespace, m) for m in manifests)
+        results = await _gather(
+            self._create_pod(job, namespace, str(meta["name"]), m) for m in manifests
+        )
         created = sum(1 for r in results if r is True)
         self.metrics.pods_created.inc(created)
         for manifest, result in zip(manifests, results, strict=True):
@@ -320,7 +324,7 @@ class JobController:
         await _gather(self.store.delete_pod(key[0], name) for name in names)
 
     async def _create_pod(
-        self, job: ComputeJob, namespace: str, manifest: dict[str, Any]
+        self, job: ComputeJob, namespace: str, job_name: str, manifest: dict[str, Any]
     ) -> bool | PodRefusal:
         """True when created, False when it already was, the apiserver's refusal otherwise."""
         try:
@@ -331,6 +335,12 @@ class JobController:
             refusal = refusal_from(manifest["metadata"]["name"], index, error.status, error.body)
             log.warning("creating a pod in %s refused: %s", namespace, refusal.describe())
             return refusal
+        except BaseException:
+            # No answer (a timeout, a dropped connection, a cancel): the pod may or may not
+            # exist. Without the manifest the next turn creates it again, and a pod that was made
+            # after all answers 409 then (its name is fixed).
+            self.cache.forget_manifest(manifest, job_name)
+            raise
 
     def _requeue(self, key: JobKey, delay: float) -> None:
         """One timer per job: the earliest wanted look wins, later ones are dropped."""

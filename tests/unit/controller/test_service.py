@@ -8,6 +8,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+import pytest
 from kubernetes.client.exceptions import ApiException
 
 from suanli.cli import default_fleet
@@ -271,10 +272,64 @@ def test_a_service_of_that_name_that_is_not_the_jobs_holds_the_pods_back() -> No
         "metadata": {"name": "cfd-mpi", "ownerReferences": []},
     }
     body = _mpi_job()
-    _reconcile_once(store, body)
+    controller, _ = _reconcile_once(store, body)
     assert store.pods == {}
+    # The held-back pods promise no node to anyone: other gangs may plan on the rack.
+    assert controller.cache.pods.get(("team", "cfd-mpi"), {}) == {}
+    assert controller.facts.reserved(("team", "other")) == []
     conditions = {c["type"]: c for c in store.statuses["cfd-mpi"]["conditions"]}
     refused = conditions["PodsCreated"]
     assert (refused["status"], refused["reason"]) == ("False", "CreateRefused")
     assert "Service cfd-mpi" in refused["message"]
     assert "is not this job's" in refused["message"]
+
+
+class SilentStore(FakeStore):
+    """The apiserver never answering a pod create (the call times out)."""
+
+    async def create_pod(self, namespace: str, manifest: dict[str, Any]) -> bool:
+        raise TimeoutError("no answer")
+
+
+def test_a_pod_create_without_an_answer_is_tried_again_and_not_taken_for_made() -> None:
+    async def scenario() -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        controller = _controller(SilentStore())
+        key = controller.cache.put_job(_batch_job("unanswered", 2))
+        with pytest.raises(TimeoutError):
+            await controller.reconcile(key)
+        forgotten = dict(controller.cache.pods.get(key, {}))
+        answering = FakeStore()
+        controller.store = answering  # type: ignore[assignment]
+        await controller.reconcile(key)
+        return forgotten, answering.created
+
+    forgotten, created = asyncio.run(scenario())
+    assert forgotten == {}
+    assert sorted(created) == [
+        ("unanswered", "unanswered-shard-0"),
+        ("unanswered", "unanswered-shard-1"),
+    ]
+
+
+def test_a_deleted_job_leaves_no_capacity_promised_by_pods_never_created() -> None:
+    controller = _controller(FakeStore())
+    body = _batch_job("gone", 1)
+    key = controller.cache.put_job(body)
+    never_created = {
+        "metadata": {
+            "name": "gone-shard-1",
+            "namespace": "team",
+            "labels": {"suanli.dev/job": "gone"},
+            "annotations": {"suanli.dev/planned-node": "cpu-use1-0"},
+        },
+        "spec": {"containers": [{"name": "c", "resources": {"requests": {"cpu": "4"}}}]},
+    }
+    watched = copy.deepcopy(never_created)
+    watched["metadata"] |= {"name": "gone-shard-0", "resourceVersion": "7"}
+    controller.cache.put_pod(never_created, "gone")
+    controller.cache.put_pod(watched, "gone")
+    assert len(controller.facts.reserved(("team", "other"))) == 2
+    controller.cache.put_job(body, deleted=True)
+    # The manifest is dropped; the pod the watch showed stays until its DELETED event.
+    assert set(controller.cache.pods[key]) == {"gone-shard-0"}
+    assert controller.facts.reserved(("team", "other")) == []
