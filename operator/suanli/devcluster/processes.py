@@ -66,7 +66,8 @@ def is_listening(port: int, host: str = "127.0.0.1") -> bool:
 
 def free_port(host: str = "127.0.0.1", avoid: set[int] | None = None) -> int:
     """Ask the kernel for a free port; `avoid` keeps ports already handed out in this run apart."""
-    avoid = avoid or set()
+    if avoid is None:  # not `avoid or set()`: the caller's empty set must be the one filled
+        avoid = set()
     for _ in range(100):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             sock.bind((host, 0))
