@@ -13,7 +13,7 @@ from typing import Any
 from suanli.cli import default_fleet
 from suanli.configfiles import ScoringConfigFiles
 from suanli.extender.owners import KnownJobs
-from suanli.extender.server import settle_gc
+from suanli.extender.process import settle_gc
 from suanli.extender.service import ExtenderService
 from suanli.extender.settings import ExtenderSettings
 from suanli.fleet import node_manifests, scale_fleet

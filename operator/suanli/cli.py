@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -173,7 +174,7 @@ def _cmd_extender(args: argparse.Namespace) -> int:
     import logging
 
     from suanli.devcluster import cluster
-    from suanli.extender import server
+    from suanli.extender import process
     from suanli.extender.settings import ExtenderSettings
 
     logging.basicConfig(
@@ -198,8 +199,19 @@ def _cmd_extender(args: argparse.Namespace) -> int:
         scheduler_http_timeout=args.scheduler_http_timeout,
         tls_cert_file=args.tls_cert_file,
         tls_key_file=args.tls_key_file,
+        tls_client_ca_file=args.tls_client_ca_file,
+        scheduler_names=tuple(args.scheduler_name or ("suanli-scheduler",)),
+        leader_elect=args.leader_elect,
+        lease_namespace=args.lease_namespace,
+        lease_name=args.lease_name,
+        advertise_url=args.advertise_url,
+        peer_cert_file=args.peer_cert_file,
+        peer_key_file=args.peer_key_file,
+        peer_ca_file=args.peer_ca_file,
+        peer_server_name=args.peer_server_name,
+        shutdown_grace_seconds=args.shutdown_grace,
     )
-    server.run(settings)
+    process.run(settings)
     return 0
 
 
@@ -344,6 +356,50 @@ def _add_extender(commands: Any) -> None:
     )
     extender.add_argument("--tls-cert-file", type=Path, help="serve HTTPS with this certificate")
     extender.add_argument("--tls-key-file", type=Path, help="the certificate's private key")
+    extender.add_argument(
+        "--tls-client-ca-file",
+        type=Path,
+        help="mutual TLS: refuse clients without a certificate signed by this CA",
+    )
+    extender.add_argument(
+        "--scheduler-name",
+        action="append",
+        help="serve pods of this schedulerName (repeatable; default suanli-scheduler)",
+    )
+    extender.add_argument(
+        "--leader-elect",
+        action="store_true",
+        help="several replicas: the Lease holder decides, the others pass requests on to it",
+    )
+    extender.add_argument(
+        "--lease-namespace",
+        default=os.environ.get("POD_NAMESPACE", "default"),
+        help="namespace of the Lease (default: env POD_NAMESPACE, else default)",
+    )
+    extender.add_argument("--lease-name", default="suanli-extender", help="name of the Lease")
+    extender.add_argument(
+        "--advertise-url",
+        help="where the other replicas reach this one, e.g. https://$(POD_IP):8888",
+    )
+    extender.add_argument(
+        "--peer-cert-file", type=Path, help="client certificate presented to the leader"
+    )
+    extender.add_argument("--peer-key-file", type=Path, help="its private key")
+    extender.add_argument(
+        "--peer-ca-file",
+        type=Path,
+        help="CA of the leader's serving certificate (default: --tls-client-ca-file)",
+    )
+    extender.add_argument(
+        "--peer-server-name", help="name checked in the leader's certificate (the Service's)"
+    )
+    extender.add_argument(
+        "--shutdown-grace",
+        type=parse_duration,
+        default=5.0,
+        help="on SIGTERM, after handing the Lease over, how long late requests are still "
+        "passed on (default 5s)",
+    )
     extender.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error"]
     )

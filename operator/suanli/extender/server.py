@@ -7,10 +7,7 @@ extender; the server never answers with a traceback.
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
-import signal
-import ssl
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -18,30 +15,22 @@ from typing import Any
 
 import orjson
 from aiohttp import web
-from kubernetes import client
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ValidationError
 
-from suanli.configfiles import ScoringConfigFiles
-from suanli.extender.kubeio import ApiBinder, ApiRecorder
-from suanli.extender.owners import KnownJobs
+from suanli.extender.forward import ANSWERED_BY_HEADER, Forwarder
+from suanli.extender.replicas import ReplicaRole
 from suanli.extender.service import BadRequestError, ExtenderService
-from suanli.extender.settings import ExtenderSettings
 from suanli.extender.wire import (
     ExtenderArgs,
     ExtenderBindingArgs,
     ExtenderBindingResult,
     priorities_to_wire,
 )
-from suanli.kube.client import api_client
-from suanli.kube.watches import cluster_reflectors, computejob_reflector
-from suanli.metrics import ExtenderMetrics
-from suanli.state import ClusterFeed
 
 log = logging.getLogger(__name__)
 Handler = Callable[[Any], Any]
 _MiB = 1024 * 1024
-_YOUNG_COLLECTION_THRESHOLD = 20_000
 # Of the scheduler's httpTimeout, the part a bind may wait for a worker (the rest is for the
 # apiserver call and the answer).
 _BIND_SHARE = 0.6
@@ -56,11 +45,21 @@ def _describe(error: ValidationError) -> str:
 
 
 class ExtenderApp:
-    def __init__(self, service: ExtenderService, ready: Callable[[], str | None]) -> None:
+    def __init__(
+        self,
+        service: ExtenderService,
+        ready: Callable[[], str | None],
+        role: ReplicaRole | None = None,
+    ) -> None:
         self.service = service
         self.metrics = service.metrics
         self.limit = service.settings.max_body_bytes
         self._ready = ready
+        self.role = role
+        # A follower waits at most this long for a leader, then answers with an error (the
+        # scheduler retries the pod); the rest of the scheduler's timeout is for the leader.
+        self._wait_for_leader = service.settings.scheduler_http_timeout * 0.4
+        self.forwarder = Forwarder(service.settings, service.settings.scheduler_http_timeout * 0.5)
         # Binds wait on the apiserver: their own threads, so filters never queue behind them.
         self._binders = ThreadPoolExecutor(
             max_workers=service.settings.bind_workers, thread_name_prefix="bind"
@@ -103,10 +102,21 @@ class ExtenderApp:
             began = time.perf_counter()
             phases = self.metrics.phase_duration
             result = "success"
+            counted = False  # a decision of this replica, in flight until answered
             try:
                 raw = await self._body(request)
                 read = time.perf_counter()
                 phases.labels(verb, "read").observe(read - began)
+                passed_on = await self._pass_on(request.path, raw)
+                if passed_on is not None:
+                    self.metrics.requests.labels(verb, "forwarded").inc()
+                    self.metrics.duration.labels(verb, "forwarded").observe(
+                        time.perf_counter() - began
+                    )
+                    return passed_on
+                if self.role is not None:
+                    self.role.in_flight += 1
+                    counted = True
                 try:
                     data = orjson.loads(raw)
                 except orjson.JSONDecodeError as error:
@@ -130,8 +140,13 @@ class ExtenderApp:
                     {"Error": f"internal error in {verb}: {type(error).__name__}: {error}"},
                     "error",
                 )
+            finally:
+                if counted and self.role is not None:
+                    self.role.in_flight -= 1
             encoding = time.perf_counter()
             response = web.Response(body=orjson.dumps(body), content_type="application/json")
+            if self.role is not None:
+                response.headers[ANSWERED_BY_HEADER] = self.role.identity
             done = time.perf_counter()
             phases.labels(verb, "encode").observe(done - encoding)
             self.metrics.requests.labels(verb, result).inc()
@@ -139,6 +154,25 @@ class ExtenderApp:
             return response
 
         return handle
+
+    async def _pass_on(self, path: str, raw: bytes) -> web.Response | None:
+        """The leader's answer when another replica leads; None when this one decides."""
+        if self.role is None:
+            return None
+        target = await self.role.wait(self._wait_for_leader)
+        if target == "":
+            return None
+        if target is None:
+            body: Any = {"Error": "no extender replica leads right now; the scheduler retries"}
+            return web.Response(body=orjson.dumps(body), content_type="application/json")
+        try:
+            answer, by = await self.forwarder.forward(target, path, raw)
+        except Exception as error:  # the leader went away mid-request: the scheduler retries
+            body = {"Error": f"passing {path} on to the leader {target} failed: {error}"}
+            return web.Response(body=orjson.dumps(body), content_type="application/json")
+        return web.Response(
+            body=answer, content_type="application/json", headers={ANSWERED_BY_HEADER: by}
+        )
 
     async def _filter(self, args: ExtenderArgs) -> tuple[Any, str]:
         result = self.service.filter(args)
@@ -181,80 +215,3 @@ class ExtenderApp:
             self.metrics.cache_objects.labels(kind).set(count)
         body = generate_latest(self.metrics.registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
-
-
-def tls_context(settings: ExtenderSettings) -> ssl.SSLContext | None:
-    """HTTPS when the scheduler reaches the extender over the network (`enableHTTPS: true`)."""
-    if settings.tls_cert_file is None or settings.tls_key_file is None:
-        return None
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(str(settings.tls_cert_file), str(settings.tls_key_file))
-    return context
-
-
-async def serve(settings: ExtenderSettings, started: Callable[[int], None] | None = None) -> None:
-    """Run the extender until SIGTERM or SIGINT."""
-    api = api_client(settings.kubeconfig)
-    core = client.CoreV1Api(api)
-    config_files = ScoringConfigFiles(settings.catalog, settings.latency, settings.data_policy)
-    cache = ClusterFeed(lambda: config_files.catalog)
-    jobs = KnownJobs()
-    reflectors = [
-        *cluster_reflectors(core, cache),
-        computejob_reflector(client.CustomObjectsApi(api), jobs.replace, jobs.apply),
-    ]
-    service = ExtenderService(
-        settings=settings,
-        cache=cache,
-        config_files=config_files,
-        metrics=ExtenderMetrics(),
-        binder=ApiBinder(core),
-        recorder=ApiRecorder(core),
-        jobs=jobs,
-    )
-
-    def ready() -> str | None:
-        waiting = [r.name for r in reflectors if not r.synced.is_set()]
-        return f"cache not synced yet: {', '.join(waiting)}" if waiting else None
-
-    for reflector in reflectors:
-        reflector.start()
-    freezing = asyncio.ensure_future(_freeze_when_synced(ready))
-    runner = web.AppRunner(ExtenderApp(service, ready).build(), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port, ssl_context=tls_context(settings))
-    await site.start()
-    port = runner.addresses[0][1] if runner.addresses else settings.port
-    log.info("extender listening on %s:%s", settings.host, port)
-    if started:
-        started(int(port))
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    await stop.wait()
-    freezing.cancel()
-    for reflector in reflectors:
-        reflector.stop()
-    await runner.cleanup()
-
-
-async def _freeze_when_synced(ready: Callable[[], str | None]) -> None:
-    """Once the caches hold the cluster, move what exists out of the collector's way: a full
-    collection over every node's facts would otherwise pause a decision now and then."""
-    while ready() is not None:
-        await asyncio.sleep(0.5)
-    settle_gc()
-    log.info("caches synced; %d objects frozen out of garbage collection", gc.get_freeze_count())
-
-
-def settle_gc() -> None:
-    """Freeze what exists (the cluster's facts live as long as the process) and collect the
-    young generation less often: decisions make many short-lived containers."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(_YOUNG_COLLECTION_THRESHOLD, 20, 20)
-
-
-def run(settings: ExtenderSettings) -> None:
-    asyncio.run(serve(settings))

@@ -40,9 +40,63 @@ class ExtenderSettings(BaseModel):
     bind_workers: int = Field(default=16, ge=1, le=256, description="binds sent at once")
     tls_cert_file: Path | None = Field(default=None, description="serve HTTPS with this cert")
     tls_key_file: Path | None = None
+    tls_client_ca_file: Path | None = Field(
+        default=None,
+        description="mutual TLS: refuse every client without a certificate signed by this CA "
+        "(kube-scheduler's tlsConfig certFile/keyFile, and the other replicas)",
+    )
+    leader_elect: bool = Field(
+        default=False,
+        description="several replicas: the holder of the Lease decides every verb, the others "
+        "pass requests on to it",
+    )
+    lease_namespace: str = "default"
+    lease_name: str = "suanli-extender"
+    advertise_url: str | None = Field(
+        default=None,
+        description="where the other replicas reach this one (https://POD_IP:PORT); its "
+        "identity in the Lease",
+    )
+    peer_cert_file: Path | None = Field(
+        default=None, description="client certificate presented to the leader (mutual TLS)"
+    )
+    peer_key_file: Path | None = None
+    peer_ca_file: Path | None = Field(
+        default=None, description="CA the leader's serving certificate is checked against"
+    )
+    peer_server_name: str | None = Field(
+        default=None,
+        description="name checked in the leader's certificate (the Service's DNS name: a pod "
+        "IP is in no certificate)",
+    )
+    shutdown_grace_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="after handing the Lease over on SIGTERM, how long requests still arriving "
+        "(endpoints update late) are passed on before the process exits",
+    )
 
     @model_validator(mode="after")
-    def _tls_pair(self) -> ExtenderSettings:
+    def _consistent(self) -> ExtenderSettings:
         if (self.tls_cert_file is None) != (self.tls_key_file is None):
             raise ValueError("--tls-cert-file and --tls-key-file go together: give both or neither")
+        if self.tls_client_ca_file is not None and self.tls_cert_file is None:
+            raise ValueError(
+                "--tls-client-ca-file needs --tls-cert-file and --tls-key-file: client "
+                "certificates are checked over HTTPS only"
+            )
+        if (self.peer_cert_file is None) != (self.peer_key_file is None):
+            raise ValueError(
+                "--peer-cert-file and --peer-key-file go together: give both or neither"
+            )
+        if self.leader_elect and not self.advertise_url:
+            raise ValueError(
+                "--leader-elect needs --advertise-url (e.g. https://$(POD_IP):8888): the other "
+                "replicas pass requests on to the leader there"
+            )
+        if self.leader_elect and self.tls_client_ca_file and self.peer_cert_file is None:
+            raise ValueError(
+                "--leader-elect with --tls-client-ca-file needs --peer-cert-file and "
+                "--peer-key-file: the leader refuses replicas without a client certificate too"
+            )
         return self

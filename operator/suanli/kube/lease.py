@@ -51,6 +51,9 @@ class LeaseElector:
         self.api = api
         self.config = config
         self.is_leader = False
+        # Who held the Lease at the last look (None: nobody, or not looked yet): followers that
+        # pass requests on to the leader read it.
+        self.holder: str | None = None
 
     def _read(self) -> dict[str, Any] | None:
         try:
@@ -77,6 +80,7 @@ class LeaseElector:
         """One attempt; True when this candidate holds the Lease afterwards."""
         lease = self._read()
         if lease is None:
+            self.holder = None
             body = {
                 "metadata": {"name": self.config.name, "namespace": self.config.namespace},
                 "spec": self._spec(0, None),
@@ -89,6 +93,7 @@ class LeaseElector:
                 if error.status == 409:
                     return False
                 raise
+            self.holder = self.config.identity
             return True
         spec = lease.get("spec") or {}
         holder = spec.get("holderIdentity")
@@ -96,6 +101,7 @@ class LeaseElector:
         duration = spec.get("leaseDurationSeconds") or self.config.lease_seconds
         expired = renewed is None or (_now() - renewed).total_seconds() > duration
         if holder and holder != self.config.identity and not expired:
+            self.holder = str(holder)
             return False
         transitions = int(spec.get("leaseTransitions") or 0)
         ours = holder == self.config.identity
@@ -114,7 +120,20 @@ class LeaseElector:
             if error.status == 409:
                 return False
             raise
+        self.holder = self.config.identity
         return True
+
+    def observe(self) -> str | None:
+        """Who holds the Lease now (None: nobody, or a holder that stopped renewing), without
+        trying to take it."""
+        lease = self._read()
+        spec = (lease or {}).get("spec") or {}
+        holder = spec.get("holderIdentity")
+        renewed = _parse(spec.get("renewTime")) or _parse(spec.get("acquireTime"))
+        duration = spec.get("leaseDurationSeconds") or self.config.lease_seconds
+        live = renewed is not None and (_now() - renewed).total_seconds() <= duration
+        self.holder = str(holder) if holder and live else None
+        return self.holder
 
     async def acquire(self) -> None:
         """Wait until this candidate leads."""

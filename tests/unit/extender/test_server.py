@@ -16,8 +16,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from suanli.devcluster.pki import CertificateAuthority
-from suanli.extender.server import ExtenderApp, tls_context
+from suanli.extender.server import ExtenderApp
 from suanli.extender.settings import ExtenderSettings
+from suanli.extender.tls import serving_tls_context
 from tests.unit.extender.conftest import Harness, pod
 
 
@@ -133,7 +134,7 @@ def test_https_when_given_a_certificate(harness: Harness, tmp_path: Path) -> Non
     async def main() -> str:
         runner = web.AppRunner(ExtenderApp(harness.service, lambda: None).build())
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=tls_context(settings))
+        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=serving_tls_context(settings))
         await site.start()
         port = runner.addresses[0][1]
         client_context = ssl.create_default_context(cafile=str(authority.pair.cert))
