@@ -56,6 +56,7 @@ class ExtenderApp:
         self.limit = service.settings.max_body_bytes
         self._ready = ready
         self.role = role
+        self._client_ca = service.settings.tls_client_ca_file is not None
         # A follower waits at most this long for a leader, then answers with an error (the
         # scheduler retries the pod); the rest of the scheduler's timeout is for the leader.
         self._wait_for_leader = service.settings.scheduler_http_timeout * 0.4
@@ -103,6 +104,15 @@ class ExtenderApp:
             phases = self.metrics.phase_duration
             result = "success"
             counted = False  # a decision of this replica, in flight until answered
+            if self._client_ca and not _has_client_certificate(request):
+                self.metrics.bad_requests.labels(verb, "no_client_certificate").inc()
+                body: Any = {
+                    "Error": f"{verb} needs a client certificate signed by the extender's client "
+                    "CA (kube-scheduler's extender tlsConfig certFile and keyFile)"
+                }
+                return web.Response(
+                    status=403, body=orjson.dumps(body), content_type="application/json"
+                )
             try:
                 raw = await self._body(request)
                 read = time.perf_counter()
@@ -215,3 +225,9 @@ class ExtenderApp:
             self.metrics.cache_objects.labels(kind).set(count)
         body = generate_latest(self.metrics.registry)
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def _has_client_certificate(request: web.Request) -> bool:
+    """A certificate the handshake verified (an unverifiable one never gets this far)."""
+    transport = request.transport
+    return transport is not None and bool(transport.get_extra_info("peercert"))

@@ -1,8 +1,10 @@
 """The extender's TLS: serving (optionally mutual), and the client side towards the leader.
 
-With a client CA the extender refuses every connection without a certificate that CA signed:
-kube-scheduler presents one (its extender `tlsConfig.certFile`/`keyFile`), and so do the other
-replicas when they pass a request on. The leader is reached at its pod IP, which no certificate
+With a client CA the extender answers the verbs (filter, prioritize, bind) only to a client with a
+certificate that CA signed: kube-scheduler presents one (its extender `tlsConfig.certFile` /
+`keyFile`), and so do the other replicas when they pass a request on. A certificate the CA did
+not sign fails the handshake; no certificate at all still reaches /healthz, /readyz and /metrics
+(kubelet probes and Prometheus present none), and is refused on the verbs. The leader is reached at its pod IP, which no certificate
 names, so its serving certificate is checked under the Service's name instead.
 """
 
@@ -21,7 +23,7 @@ def serving_tls_context(settings: ExtenderSettings) -> ssl.SSLContext | None:
     context.load_cert_chain(str(settings.tls_cert_file), str(settings.tls_key_file))
     if settings.tls_client_ca_file is not None:
         context.load_verify_locations(cafile=str(settings.tls_client_ca_file))
-        context.verify_mode = ssl.CERT_REQUIRED
+        context.verify_mode = ssl.CERT_OPTIONAL
     return context
 
 

@@ -145,35 +145,49 @@ def test_a_leader_stepping_down_lets_its_decisions_in_flight_finish_first() -> N
 
 
 @pytest.mark.parametrize(
-    ("name", "client_cert", "refused"),
-    [("no client certificate", False, True), ("a certificate of the CA", True, False)],
+    ("name", "certificate", "status"),
+    [
+        ("no client certificate", None, 403),
+        ("a certificate of the CA", "ours", 200),
+        ("a certificate of another CA", "foreign", None),  # the handshake fails
+    ],
 )
-def test_mutual_tls_refuses_a_client_without_a_certificate(
-    harness: Harness, tmp_path: Path, name: str, client_cert: bool, refused: bool
+def test_mutual_tls_answers_the_verbs_only_to_a_client_of_the_ca(
+    harness: Harness, tmp_path: Path, name: str, certificate: str | None, status: int | None
 ) -> None:
-    authority = CertificateAuthority(tmp_path)
+    authority = CertificateAuthority(tmp_path / "ours")
     server = authority.issue("extender", "suanli-extender", server_ips=("127.0.0.1",))
     settings = ExtenderSettings(
         tls_cert_file=server.cert, tls_key_file=server.key, tls_client_ca_file=authority.pair.cert
     )
+    harness.service.settings = settings
     context = ssl.create_default_context(cafile=str(authority.pair.cert))
-    if client_cert:
-        scheduler = authority.issue("scheduler", "suanli-scheduler")
-        context.load_cert_chain(str(scheduler.cert), str(scheduler.key))
+    if certificate is not None:
+        issuer = authority if certificate == "ours" else CertificateAuthority(tmp_path / "other")
+        client = issuer.issue("scheduler", "suanli-scheduler")
+        context.load_cert_chain(str(client.cert), str(client.key))
 
-    async def main() -> str:
-        async with _serving(harness.service, None, serving_tls_context(settings)) as port:
+    async def main() -> tuple[int | None, str, int | None]:
+        async with (
+            _serving(harness.service, None, serving_tls_context(settings)) as port,
+            aiohttp.ClientSession() as session,
+        ):
+            base = f"https://127.0.0.1:{port}"
             try:
-                async with (
-                    aiohttp.ClientSession() as session,
-                    session.post(
-                        f"https://127.0.0.1:{port}/bind", json=_bind_body("c"), ssl=context
-                    ) as response,
-                ):
-                    return str((await response.json())["Error"])
+                async with session.post(
+                    f"{base}/bind", json=_bind_body("c"), ssl=context
+                ) as response:
+                    answer = (response.status, str((await response.json())["Error"]))
             except aiohttp.ClientError as error:
-                return f"refused: {error}"
+                answer = (None, f"handshake refused: {error}")
+            # Probes and scrapes present no certificate and still get through.
+            bare = ssl.create_default_context(cafile=str(authority.pair.cert))
+            async with session.get(f"{base}/readyz", ssl=bare) as probe:
+                return *answer, probe.status
 
-    answer = asyncio.run(main())
-    assert answer.startswith("refused") is refused, name
-    assert (harness.binder.bound == []) is refused
+    got_status, error, probe = asyncio.run(main())
+    assert got_status == status, (name, error)
+    assert probe == 200
+    if status == 403:
+        assert "needs a client certificate" in error
+    assert (harness.binder.bound != []) is (status == 200), name
