@@ -4,8 +4,9 @@ With a client CA the extender answers the verbs (filter, prioritize, bind) only 
 certificate that CA signed: kube-scheduler presents one (its extender `tlsConfig.certFile` /
 `keyFile`), and so do the other replicas when they pass a request on. A certificate the CA did
 not sign fails the handshake; no certificate at all still reaches /healthz, /readyz and /metrics
-(kubelet probes and Prometheus present none), and is refused on the verbs. The leader is reached at its pod IP, which no certificate
-names, so its serving certificate is checked under the Service's name instead.
+(kubelet probes and Prometheus present none), and is refused on the verbs. The leader is reached
+at its pod IP, which no certificate names, so its serving certificate is checked under the
+Service's name instead.
 """
 
 from __future__ import annotations
