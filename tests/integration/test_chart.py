@@ -432,8 +432,22 @@ def service_mode(release: Release) -> Release:
 def test_upgrade_to_a_service_mode_extender(service_mode: Release) -> None:
     cp = service_mode.control_plane
     extender = service_mode.deployment(f"{RELEASE}-extender")
-    assert extender["status"].get("readyReplicas") == 1
+    # Two replicas, rolled one at a time with a new one Ready first; a leader elected among them.
+    assert extender["status"].get("readyReplicas") == 2
+    assert extender["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    }
+    args = extender["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--leader-elect" in args
+    assert f"--lease-name={RELEASE}-extender" in args
     assert extender["spec"]["template"]["spec"]["serviceAccountName"] == f"{RELEASE}-extender"
+    # Only the scheduler's pods and the other replicas reach the extender's port.
+    policy = json.loads(
+        kubectl(cp, "get", "networkpolicy", f"{RELEASE}-extender", "-n", NAMESPACE, "-o", "json")
+    )
+    sources = [p["podSelector"]["matchLabels"] for p in policy["spec"]["ingress"][0]["from"]]
+    assert [s["app.kubernetes.io/component"] for s in sources] == ["scheduler", "extender"]
     (scheduler,) = service_mode.pods("scheduler")
     assert [c["name"] for c in scheduler["spec"]["containers"]] == ["kube-scheduler"]
     config = yaml.safe_load(
@@ -506,6 +520,12 @@ CAN_I = [
     (EXT, "no", ["list", "secrets", "-A"]),
     (EXT, "no", ["delete", "deployments.apps", "-n", OTHER]),
     (EXT, "no", ["get", "leases.coordination.k8s.io", "-n", NAMESPACE]),
+    # Leader election of the replicas: their own Lease, in the release namespace only.
+    (EXT, "yes", ["create", "leases.coordination.k8s.io", "-n", NAMESPACE]),
+    (EXT, "yes", ["update", "leases.coordination.k8s.io/suanli-extender", "-n", NAMESPACE]),
+    (EXT, "no", ["update", "leases.coordination.k8s.io/suanli-scheduler", "-n", NAMESPACE]),
+    (EXT, "no", ["update", "leases.coordination.k8s.io/suanli-operator", "-n", NAMESPACE]),
+    (EXT, "no", ["create", "leases.coordination.k8s.io", "-n", OTHER]),
     (EXT, "no", ["patch", "computejobs.suanli.dev", "-n", OTHER]),
     # ComputeJobs only to know which pods they own.
     (EXT, "yes", ["watch", "computejobs.suanli.dev", "-A"]),

@@ -6,6 +6,7 @@ request from inside the container (a sidecar on 127.0.0.1).
 {{- define "suanli.extender.container" -}}
 {{- $e := .Values.extender -}}
 {{- $host := include "suanli.extender.host" . -}}
+{{- $service := eq $e.mode "service" -}}
 {{- $scheme := ternary "HTTPS" "HTTP" $e.tls.enabled -}}
 - name: extender
   image: {{ include "suanli.image" . }}
@@ -20,16 +21,36 @@ request from inside the container (a sidecar on 127.0.0.1).
     - --filter-top-k={{ $e.filterTopK }}
     - --scheduler-http-timeout={{ $e.httpTimeout }}
     - --log-level={{ $e.logLevel }}
+    {{- if $service }}
+    - --leader-elect
+    - --lease-namespace=$(POD_NAMESPACE)
+    - --lease-name={{ include "suanli.fullname" . }}-extender
+    - --advertise-url={{ ternary "https" "http" $e.tls.enabled }}://$(POD_IP):{{ $e.port }}
+    {{- end }}
     {{- if $e.tls.enabled }}
     - --tls-cert-file=/etc/suanli/tls/tls.crt
     - --tls-key-file=/etc/suanli/tls/tls.key
+    - --tls-client-ca-file=/etc/suanli/tls/ca.crt
+    {{- if $service }}
+    - --peer-cert-file=/etc/suanli/client-tls/tls.crt
+    - --peer-key-file=/etc/suanli/client-tls/tls.key
+    - --peer-server-name={{ include "suanli.extender.serverName" . }}
+    {{- end }}
     {{- end }}
     {{- range $e.extraArgs }}
     - {{ . | quote }}
     {{- end }}
-  {{- with $e.extraEnv }}
+  {{- if or $service $e.extraEnv }}
   env:
+    {{- if $service }}
+    - name: POD_IP
+      valueFrom: {fieldRef: {fieldPath: status.podIP}}
+    - name: POD_NAMESPACE
+      valueFrom: {fieldRef: {fieldPath: metadata.namespace}}
+    {{- end }}
+    {{- with $e.extraEnv }}
     {{- toYaml . | nindent 4 }}
+    {{- end }}
   {{- end }}
   ports:
     - name: extender
@@ -78,5 +99,10 @@ request from inside the container (a sidecar on 127.0.0.1).
     - name: extender-tls
       mountPath: /etc/suanli/tls
       readOnly: true
+    {{- if $service }}
+    - name: extender-client-tls
+      mountPath: /etc/suanli/client-tls
+      readOnly: true
+    {{- end }}
     {{- end }}
 {{- end -}}

@@ -155,6 +155,9 @@ checksum/catalog: {{ include "suanli.catalogData" . | sha256sum }}
 {{- if and .Values.extender.tls.enabled (not .Values.extender.tls.secretName) -}}
 {{- fail "extender.tls.enabled needs extender.tls.secretName: a kubernetes.io/tls Secret with tls.crt, tls.key and ca.crt" -}}
 {{- end -}}
+{{- if and .Values.extender.tls.enabled .Values.extender.tls.secretName (not .Values.extender.tls.clientSecretName) -}}
+{{- fail "extender.tls.enabled needs extender.tls.clientSecretName: a kubernetes.io/tls Secret with the client certificate kube-scheduler presents (mutual TLS; signed by the CA in the serving Secret's ca.crt)" -}}
+{{- end -}}
 {{- if and .Values.serviceMonitor.enabled .Values.scheduler.enabled (not (include "suanli.extender.reachable" .)) -}}
 {{- fail "serviceMonitor.enabled cannot scrape an extender listening on 127.0.0.1: set extender.listenAddress=0.0.0.0 or extender.mode=service" -}}
 {{- end -}}

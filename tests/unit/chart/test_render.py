@@ -17,6 +17,7 @@ from cryptography import x509
 
 import suanli
 from suanli.cli import build_parser
+from suanli.devcluster.pki import CertificateAuthority
 from suanli.scoring import parse_catalog, parse_data_policy, parse_latency
 from tests.unit.chart.helm import (
     CHART,
@@ -377,8 +378,14 @@ def test_kube_scheduler_accepts_the_configuration(scenario: str, tmp_path: Path)
     config["clientConnection"]["kubeconfig"] = str(kubeconfig)
     for extender in config["extenders"]:
         if "tlsConfig" in extender:
-            (tmp_path / "ca.crt").write_text("")
-            extender["tlsConfig"]["caFile"] = str(tmp_path / "ca.crt")
+            # It loads the client certificate at start: a real one, from a CA of the test's.
+            authority = CertificateAuthority(tmp_path / "pki")
+            client_pair = authority.issue("scheduler", "suanli-scheduler")
+            extender["tlsConfig"] |= {
+                "caFile": str(authority.pair.cert),
+                "certFile": str(client_pair.cert),
+                "keyFile": str(client_pair.key),
+            }
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     result = subprocess.run(
         [
@@ -403,7 +410,10 @@ def test_kube_scheduler_accepts_the_configuration(scenario: str, tmp_path: Path)
         ({"extender.port": 9999}, "http://127.0.0.1:9999", False),
         ({"extender.mode": "service"}, "http://suanli-extender.suanli-system.svc:8888", False),
         (
-            {"extender.mode": "service", "extender.tls": {"enabled": True, "secretName": "tls"}},
+            {
+                "extender.mode": "service",
+                "extender.tls": {"enabled": True, "secretName": "tls", "clientSecretName": "c"},
+            },
             "https://suanli-extender.suanli-system.svc:8888",
             True,
         ),
@@ -490,22 +500,30 @@ def test_every_file_a_container_is_given_is_mounted(scenario: str) -> None:
                 data = manifest.get("ConfigMap", volume["configMap"]["name"])["data"]
                 assert key in data, f"{name}/{container['name']}: {file} not in the ConfigMap"
             else:
-                assert key in ("tls.crt", "tls.key"), file
+                assert key in ("tls.crt", "tls.key", "ca.crt"), file
 
 
-def test_the_scheduler_holds_the_extender_ca_but_never_its_key() -> None:
+def test_the_scheduler_holds_the_extender_ca_and_its_client_certificate_never_the_key() -> None:
     manifest = render(*SCENARIO_FILES["service-tls-values"])
     scheduler = manifest.get("Deployment", "suanli-scheduler")["spec"]["template"]["spec"]
-    (secret,) = [v["secret"] for v in scheduler["volumes"] if "secret" in v]
-    assert secret == {
-        "secretName": "suanli-extender-tls",
-        "items": [{"key": "ca.crt", "path": "ca.crt"}],
-    }
+    secrets = [v["secret"] for v in scheduler["volumes"] if "secret" in v]
+    assert secrets == [
+        {"secretName": "suanli-extender-tls", "items": [{"key": "ca.crt", "path": "ca.crt"}]},
+        {"secretName": "suanli-scheduler-client-tls"},
+    ]
     config = _scheduler_config(manifest)
     assert config["extenders"][0]["tlsConfig"] == {
         "caFile": "/etc/suanli/extender-tls/ca.crt",
+        "certFile": "/etc/suanli/extender-client-tls/tls.crt",
+        "keyFile": "/etc/suanli/extender-client-tls/tls.key",
         "serverName": "suanli-extender.suanli-system.svc",
     }
+    # The extender asks every client for a certificate of that CA, the replicas included.
+    extender = manifest.get("Deployment", "suanli-extender")["spec"]["template"]["spec"]
+    args = extender["containers"][0]["args"]
+    assert "--tls-client-ca-file=/etc/suanli/tls/ca.crt" in args
+    assert "--peer-cert-file=/etc/suanli/client-tls/tls.crt" in args
+    assert "--peer-server-name=suanli-extender.suanli-system.svc" in args
 
 
 @pytest.mark.parametrize(
@@ -685,13 +703,29 @@ def test_crd_is_gated_and_kept(enabled: bool, keep: bool, present: bool, kept: b
             {"extender.mode": "service", "extender.tls.enabled": True},
             "extender.tls.enabled needs extender.tls.secretName",
         ),
+        (
+            {
+                "extender.mode": "service",
+                "extender.tls.enabled": True,
+                "extender.tls.secretName": "x",
+            },
+            "extender.tls.enabled needs extender.tls.clientSecretName",
+        ),
         ({"serviceMonitor.enabled": True}, "cannot scrape an extender listening on 127.0.0.1"),
         (
             {"scheduler.serviceAccount.create": False},
             "scheduler.serviceAccount.create=false needs scheduler.serviceAccount.name",
         ),
     ],
-    ids=["operator-ha", "scheduler-ha", "tls-sidecar", "tls-secret", "monitor-loopback", "sa-name"],
+    ids=[
+        "operator-ha",
+        "scheduler-ha",
+        "tls-sidecar",
+        "tls-secret",
+        "tls-client-secret",
+        "monitor-loopback",
+        "sa-name",
+    ],
 )
 def test_impossible_combinations_fail_with_their_reason(
     values: dict[str, Any], message: str
