@@ -444,7 +444,9 @@ def test_upgrade_to_a_service_mode_extender(service_mode: Release) -> None:
     assert extender["spec"]["template"]["spec"]["serviceAccountName"] == f"{RELEASE}-extender"
     # Only the scheduler's pods and the other replicas reach the extender's port.
     policy = json.loads(
-        kubectl(cp, "get", "networkpolicy", f"{RELEASE}-extender", "-n", NAMESPACE, "-o", "json")
+        kubectl(
+            cp, "get", "networkpolicy", f"{RELEASE}-extender", "-n", NAMESPACE, "-o", "json"
+        ).stdout
     )
     sources = [p["podSelector"]["matchLabels"] for p in policy["spec"]["ingress"][0]["from"]]
     assert [s["app.kubernetes.io/component"] for s in sources] == ["scheduler", "extender"]
