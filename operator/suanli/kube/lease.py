@@ -76,6 +76,12 @@ class LeaseElector:
             "leaseTransitions": transitions,
         }
 
+    def _renewed_in_time(self, spec: dict[str, Any]) -> bool:
+        """The holder renewed within the lease duration (else anyone may take the Lease)."""
+        renewed = _parse(spec.get("renewTime")) or _parse(spec.get("acquireTime"))
+        duration = spec.get("leaseDurationSeconds") or self.config.lease_seconds
+        return renewed is not None and (_now() - renewed).total_seconds() <= duration
+
     def try_acquire_or_renew(self) -> bool:
         """One attempt; True when this candidate holds the Lease afterwards."""
         lease = self._read()
@@ -97,10 +103,7 @@ class LeaseElector:
             return True
         spec = lease.get("spec") or {}
         holder = spec.get("holderIdentity")
-        renewed = _parse(spec.get("renewTime")) or _parse(spec.get("acquireTime"))
-        duration = spec.get("leaseDurationSeconds") or self.config.lease_seconds
-        expired = renewed is None or (_now() - renewed).total_seconds() > duration
-        if holder and holder != self.config.identity and not expired:
+        if holder and holder != self.config.identity and self._renewed_in_time(spec):
             self.holder = str(holder)
             return False
         transitions = int(spec.get("leaseTransitions") or 0)
@@ -129,10 +132,7 @@ class LeaseElector:
         lease = self._read()
         spec = (lease or {}).get("spec") or {}
         holder = spec.get("holderIdentity")
-        renewed = _parse(spec.get("renewTime")) or _parse(spec.get("acquireTime"))
-        duration = spec.get("leaseDurationSeconds") or self.config.lease_seconds
-        live = renewed is not None and (_now() - renewed).total_seconds() <= duration
-        self.holder = str(holder) if holder and live else None
+        self.holder = str(holder) if holder and self._renewed_in_time(spec) else None
         return self.holder
 
     async def acquire(self) -> None:
