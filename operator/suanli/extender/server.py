@@ -124,6 +124,11 @@ class ExtenderApp:
                         time.perf_counter() - began
                     )
                     return passed_on
+                unsynced = self._ready()
+                if unsynced is not None:
+                    # A decision on a half-filled cache would hand out devices that bound pods
+                    # hold (a restarted extender has not listed them yet): the scheduler retries.
+                    raise BadRequestError("not_synced", f"{verb} refused: {unsynced}; retry")
                 if self.role is not None:
                     self.role.in_flight += 1
                     counted = True

@@ -126,6 +126,27 @@ def test_health_readiness_and_metrics(harness: Harness) -> None:
     _run(harness, scenario, ready="cache not synced yet: nodes")
 
 
+def test_no_decision_or_bind_before_the_cache_is_synced(harness: Harness) -> None:
+    """A restarted extender that has not listed the bound pods yet would hand out their
+    devices again: until its caches are synced every verb answers an Error, and binds nothing."""
+
+    async def scenario(client: TestClient[Any, Any]) -> None:
+        body = {"Pod": pod("a", gpus=1), "NodeNames": harness.node_names}
+        filtered = await (await client.post("/filter", json=body)).json()
+        assert filtered["Error"] == "filter refused: cache not synced yet: pods; retry"
+        assert "NodeNames" not in filtered  # an Error only: kube-scheduler retries the pod
+        binding = {"PodName": "a", "PodNamespace": "team", "PodUID": "uid-a", "Node": "h100-use1-0"}
+        bound = await (await client.post("/bind", json=binding)).json()
+        assert bound["Error"] == "bind refused: cache not synced yet: pods; retry"
+
+    _run(harness, scenario, ready="cache not synced yet: pods")
+    assert harness.binder.bound == []
+    assert (
+        _counter(harness, "suanli_extender_bad_requests_total", verb="bind", reason="not_synced")
+        == 1
+    )
+
+
 def test_https_when_given_a_certificate(harness: Harness, tmp_path: Path) -> None:
     authority = CertificateAuthority(tmp_path)
     pair = authority.issue("extender", "suanli-extender", server_ips=("127.0.0.1",))
