@@ -1,4 +1,4 @@
-.PHONY: demo test tools bench bench-jobs bench-scheduler bench-queues unit down generate verify
+.PHONY: demo test tools bench bench-jobs bench-scheduler bench-queues chaos unit down generate verify
 
 demo:  ## bring up the local control plane with the demo fleet and show it
 	bash hack/demo.sh
@@ -24,6 +24,9 @@ unit:  ## static checks and unit tests only (no control plane): the fast loop
 
 bench-queues:  ## one queue workload through Suanli's ComputeQueues and through Kueue (built on first use), side by side
 	.venv/bin/python bench/queues.py
+
+chaos:  ## fault suite: 500 ComputeJobs while the extender, operator and kube-scheduler are killed and kube-apiserver paused
+	.venv/bin/python bench/chaos.py
 
 bench-scheduler:  ## decision latency in-process and over HTTP at 1k/5k/10k nodes; end to end vs default-scheduler
 	.venv/bin/python bench/scheduler.py
