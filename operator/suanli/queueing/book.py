@@ -241,16 +241,28 @@ class QuotaBook:
         return lent, borrowed
 
     def dominant_share(self, queue: str) -> float:
-        """The queue's fair-share position: the largest share of a nominal quota it holds now
-        plus its averaged past usage, over its weight."""
+        """The queue's fair-share position: the largest share of a resource it holds now plus
+        its averaged past usage, over its weight. The share is of its cohort's nominal quota
+        (its own outside a cohort): a queue with no nominal quota of its own, borrowing from a
+        cohort's pool, still takes its turn by weight."""
         spec = self.queues[queue]
         past = self.history.get(queue, {})
-        shares = [
-            (self.used(queue, q.resource) + past.get(q.resource, 0.0)) / q.nominal
-            for q in spec.quotas
-            if q.nominal > 0
-        ]
+        shares = []
+        for quota in spec.quotas:
+            base = self._fair_base(queue, quota.resource)
+            if base > 0:
+                held = self.used(queue, quota.resource) + past.get(quota.resource, 0.0)
+                shares.append(held / base)
         return max(shares, default=0.0) / spec.fair_share.weight
+
+    def _fair_base(self, queue: str, resource: str) -> float:
+        cohort = self.queues[queue].cohort
+        members = [queue] if cohort is None else self._cohorts[cohort]
+        return sum(
+            quota.nominal
+            for member in members
+            if (quota := self.queues[member].quota(resource)) is not None
+        )
 
 
 _POOLS = frozenset({ANY_GPU, CPU_RESOURCE, MEMORY_RESOURCE})

@@ -82,3 +82,29 @@ def test_queues_of_a_cohort_take_turns_by_weighted_share(case: Turns) -> None:
     for admission in result.admitted.values():
         admitted[admission.charge.queue] += 1
     assert admitted == case.expected
+
+
+def test_queues_without_quota_of_their_own_share_a_cohort_pool_by_weight() -> None:
+    """The pool queue lends its 12 devices; the borrowers have no nominal quota, so their
+    turns come from their share of the cohort's quota over their weights: 1 : 1 : 2."""
+    weights = {"a": 1, "b": 1, "c": 2}
+    queues: dict[str, Any] = {
+        name: spec(
+            cohort="c",
+            fairShare={"weight": weight},
+            quotas=[{"resource": "H100", "nominal": 0}],
+        )
+        for name, weight in weights.items()
+    }
+    queues["pool"] = spec(cohort="c", quotas=[{"resource": "H100", "nominal": 12}])
+    book = QuotaBook(queues, [])
+    pending = [
+        job(f"{q}{i:02d}", q, devices=1.0, types=("H100",), created=f"2026-01-01T00:00:{i:02d}Z")
+        for q in weights
+        for i in range(10)
+    ]
+    result = admission_cycle(book, pending, TYPES)
+    admitted = dict.fromkeys(weights, 0)
+    for admission in result.admitted.values():
+        admitted[admission.charge.queue] += 1
+    assert admitted == {"a": 3, "b": 3, "c": 6}
