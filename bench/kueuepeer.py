@@ -160,7 +160,8 @@ def quota_objects(
 ) -> list[dict[str, Any]]:
     """ResourceFlavors (one per accelerator type), ClusterQueues (cohort, nominal GPU quota per
     flavor, fair-sharing weight) and a LocalQueue per namespace, for the same quotas that
-    ComputeQueues get: `queues` maps a queue to {cohort, weight, nominal: {type: GPUs}}."""
+    ComputeQueues get: `queues` maps a queue to {cohort, weight, nominal: {type: GPUs}}; a
+    queue without a namespace in `namespaces` gets no LocalQueue (a pool that only lends)."""
     group = "kueue.x-k8s.io/v1beta2"
     objects: list[dict[str, Any]] = [
         {
@@ -202,6 +203,8 @@ def quota_objects(
                 },
             }
         )
+        if queue not in namespaces:
+            continue  # a pool: it lends its quota and takes no jobs
         objects.append(
             {
                 "apiVersion": group,

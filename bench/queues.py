@@ -3,15 +3,17 @@
 One workload, run through each system on a fresh local control plane with the same fleet
 (--nodes, the demo mix of NVIDIA types): 2 cohorts x 3 queues (weights 1, 1, 2), --jobs-per-queue
 jobs each of 1-4 pods x 1-8 GPUs accepting one or two GPU types, each pod running 20-60 s (KWOK
-ends it). Every queue's nominal quota is a sixth of each type's GPUs; queues borrow freely inside
-their cohort. Suanli gets ComputeJobs; Kueue gets batch/v1 Jobs (suspended, labelled with their
+ends it). Each cohort has a pool queue holding half of each type's GPUs as nominal quota and
+running nothing; the queues with jobs have no nominal quota and borrow from their pool, so the
+split follows fair sharing alone. Suanli gets ComputeJobs; Kueue gets batch/v1 Jobs (suspended, labelled with their
 LocalQueue, node affinity to the accepted types), which kube-controller-manager runs and
 default-scheduler places once Kueue admits them.
 
 Reported per system: admission throughput (the best 60 s window of admissions, as Kueue's own
 performance tests measure it, and the mean), time until every job is admitted and until every
 job finished, each queue's GPU-seconds against its weighted fair share while every queue had
-work waiting, and fleet GPU utilisation over time (sampled; a PNG plot).
+work waiting, and fleet GPU utilisation over time (GPUs of Running pods, counted from the pods
+for both systems; sampled; a PNG plot).
 
     python bench/queues.py [--nodes 500] [--jobs-per-queue 300] [--out bench/results/queues.json]
 """
@@ -65,10 +67,27 @@ class Job:
 
 
 def queues() -> dict[str, dict[str, Any]]:
+    """The queues that get jobs: no nominal quota of their own, they borrow from their pool."""
     return {
         f"{cohort}-{index}": {"cohort": cohort, "weight": weight}
         for cohort in COHORTS
         for index, weight in enumerate(WEIGHTS)
+    }
+
+
+def pools() -> dict[str, dict[str, Any]]:
+    """One queue per cohort that holds the cohort's whole quota and runs nothing: all the
+    queues with jobs borrow, so how the pool is split is fair sharing's doing alone (equal
+    nominal quotas would each be guaranteed, and no weight could change the split)."""
+    return {f"{cohort}-pool": {"cohort": cohort, "weight": 1} for cohort in COHORTS}
+
+
+def quotas(per_queue: dict[str, int]) -> dict[str, dict[str, int]]:
+    """Nominal GPUs per queue and type: a cohort's worth in each pool, none elsewhere."""
+    cohort = {name: 3 * amount for name, amount in per_queue.items()}
+    return {
+        **{queue: dict.fromkeys(per_queue, 0) for queue in queues()},
+        **{pool: cohort for pool in pools()},
     }
 
 
@@ -141,7 +160,8 @@ class Suanli:
         components.start_suanli(state)
 
     def setup(self, custom: client.CustomObjectsApi, quota: dict[str, int]) -> None:
-        for queue, spec in queues().items():
+        nominal = quotas(quota)
+        for queue, spec in {**queues(), **pools()}.items():
             body = {
                 "apiVersion": "suanli.dev/v1alpha1",
                 "kind": "ComputeQueue",
@@ -149,7 +169,7 @@ class Suanli:
                 "spec": {
                     "cohort": spec["cohort"],
                     "fairShare": {"weight": spec["weight"], "usageHalfLifeHours": 0},
-                    "quotas": [{"resource": t, "nominal": n} for t, n in quota.items()],
+                    "quotas": [{"resource": t, "nominal": n} for t, n in nominal[queue].items()],
                 },
             }
             custom.create_cluster_custom_object("suanli.dev", "v1alpha1", "computequeues", body)
@@ -181,9 +201,6 @@ class Suanli:
             seen[item["metadata"]["name"]] = {
                 "admitted": (status.get("admission") or {}).get("admittedAt"),
                 "done": status.get("phase") == "Succeeded",
-                "running_pods": int(status.get("tasksReady") or 0)
-                if status.get("phase") == "Running"
-                else 0,
             }
         return seen
 
@@ -206,8 +223,9 @@ class Kueue:
             self.daemon = None
 
     def setup(self, custom: client.CustomObjectsApi, quota: dict[str, int]) -> None:
-        specs = {q: {**s, "nominal": quota} for q, s in queues().items()}
-        for body in kueuepeer.quota_objects(specs, PRODUCTS, {q: q for q in specs}):
+        nominal = quotas(quota)
+        specs = {q: {**s, "nominal": nominal[q]} for q, s in {**queues(), **pools()}.items()}
+        for body in kueuepeer.quota_objects(specs, PRODUCTS, {q: q for q in queues()}):
             group, version = body["apiVersion"].split("/")
             plural = body["kind"].lower() + "s"
             namespace = body["metadata"].get("namespace")
@@ -269,9 +287,28 @@ class Kueue:
             seen[job["metadata"]["name"]] = {
                 "admitted": admitted.get(job["metadata"]["name"]),
                 "done": int(status.get("succeeded") or 0) >= completions,
-                "running_pods": int(status.get("ready") or 0),
             }
         return seen
+
+
+# The label naming a pod's job: Suanli's operator sets the first, the Job controller the others.
+JOB_LABELS = ("suanli.dev/job", "batch.kubernetes.io/job-name", "job-name")
+
+
+def running_gpus(api: client.ApiClient, by_name: dict[str, Job]) -> dict[str, int]:
+    """GPUs of the Running pods per queue, counted the same way for both systems: from the
+    pods themselves, not from either system's own status."""
+    listed = client.CoreV1Api(api).list_pod_for_all_namespaces(
+        field_selector="status.phase=Running", _preload_content=False
+    )
+    running = dict.fromkeys(queues(), 0)
+    for pod in json.loads(listed.data)["items"]:
+        labels = pod["metadata"].get("labels") or {}
+        name = next((labels[key] for key in JOB_LABELS if key in labels), None)
+        job = by_name.get(name) if name else None
+        if job is not None and pod["metadata"]["namespace"] == job.queue:
+            running[job.queue] += job.gpus
+    return running
 
 
 def _time(text: str) -> float:
@@ -306,14 +343,12 @@ def run_one(
             while time.time() - began < timeout:
                 seen = system.observe(api)
                 now = time.time() - began
-                running = {q: 0 for q in queues()}
+                running = running_gpus(api, by_name)
                 waiting = {q: 0 for q in queues()}
                 for name, found in seen.items():
                     job = by_name.get(name)
-                    if job is None:
-                        continue
-                    running[job.queue] += found["running_pods"] * job.gpus
-                    waiting[job.queue] += 0 if found["admitted"] or found["done"] else 1
+                    if job is not None:
+                        waiting[job.queue] += 0 if found["admitted"] or found["done"] else 1
                 samples.append({"t": round(now, 1), "gpus": running, "waiting": waiting})
                 if len(seen) == len(jobs) and all(f["done"] for f in seen.values()):
                     break
