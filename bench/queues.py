@@ -5,9 +5,9 @@ One workload, run through each system on a fresh local control plane with the sa
 jobs each of 1-4 pods x 1-8 GPUs accepting one or two GPU types, each pod running 20-60 s (KWOK
 ends it). Each cohort has a pool queue holding half of each type's GPUs as nominal quota and
 running nothing; the queues with jobs have no nominal quota and borrow from their pool, so the
-split follows fair sharing alone. Suanli gets ComputeJobs; Kueue gets batch/v1 Jobs (suspended, labelled with their
-LocalQueue, node affinity to the accepted types), which kube-controller-manager runs and
-default-scheduler places once Kueue admits them.
+split follows fair sharing alone. Suanli gets ComputeJobs; Kueue gets batch/v1 Jobs (suspended,
+labelled with their LocalQueue, node affinity to the accepted types), which
+kube-controller-manager runs and default-scheduler places once Kueue admits them.
 
 Reported per system: admission throughput (the best 60 s window of admissions, as Kueue's own
 performance tests measure it, and the mean), time until every job is admitted and until every

@@ -457,8 +457,15 @@ def test_upgrade_to_a_service_mode_extender(service_mode: Release) -> None:
             "config.yaml"
         ]
     )
-    assert config["extenders"][0]["urlPrefix"] == f"http://{RELEASE}-extender.{NAMESPACE}.svc:8888"
+    # Mutual TLS by default, with the certificates the chart made.
+    assert config["extenders"][0]["urlPrefix"] == f"https://{RELEASE}-extender.{NAMESPACE}.svc:8888"
+    assert config["extenders"][0]["tlsConfig"]["certFile"].endswith("/tls.crt")
     kubectl(cp, "get", "service", f"{RELEASE}-extender", "-n", NAMESPACE)
+    # An upgrade keeps them: the scheduler's client certificate stays valid for the extender.
+    names = (f"{RELEASE}-extender-tls", f"{RELEASE}-extender-client-tls")
+    before = [cp.core.read_namespaced_secret(name, NAMESPACE).data for name in names]
+    service_mode.upgrade("--set", "extender.mode=service")
+    assert [cp.core.read_namespaced_secret(name, NAMESPACE).data for name in names] == before
 
 
 # --- RBAC: what each ServiceAccount can and cannot do ----------------------------------------------

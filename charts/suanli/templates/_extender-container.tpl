@@ -7,7 +7,8 @@ request from inside the container (a sidecar on 127.0.0.1).
 {{- $e := .Values.extender -}}
 {{- $host := include "suanli.extender.host" . -}}
 {{- $service := eq $e.mode "service" -}}
-{{- $scheme := ternary "HTTPS" "HTTP" $e.tls.enabled -}}
+{{- $tls := (eq (include "suanli.extender.tls" .) "true") -}}
+{{- $scheme := ternary "HTTPS" "HTTP" $tls -}}
 - name: extender
   image: {{ include "suanli.image" . }}
   imagePullPolicy: {{ .Values.image.pullPolicy }}
@@ -25,9 +26,9 @@ request from inside the container (a sidecar on 127.0.0.1).
     - --leader-elect
     - --lease-namespace=$(POD_NAMESPACE)
     - --lease-name={{ include "suanli.fullname" . }}-extender
-    - --advertise-url={{ ternary "https" "http" $e.tls.enabled }}://$(POD_IP):{{ $e.port }}
+    - --advertise-url={{ ternary "https" "http" $tls }}://$(POD_IP):{{ $e.port }}
     {{- end }}
-    {{- if $e.tls.enabled }}
+    {{- if $tls }}
     - --tls-cert-file=/etc/suanli/tls/tls.crt
     - --tls-key-file=/etc/suanli/tls/tls.key
     - --tls-client-ca-file=/etc/suanli/tls/ca.crt
@@ -95,7 +96,7 @@ request from inside the container (a sidecar on 127.0.0.1).
       readOnly: true
     - name: tmp
       mountPath: /tmp
-    {{- if $e.tls.enabled }}
+    {{- if $tls }}
     - name: extender-tls
       mountPath: /etc/suanli/tls
       readOnly: true

@@ -110,13 +110,27 @@ upstream tags, so only major.minor.patch is kept.
 {{- if or (eq .Values.extender.mode "service") (not (hasPrefix "127." .Values.extender.listenAddress)) -}}true{{- end -}}
 {{- end -}}
 
+{{/* "true" when the extender serves mutual TLS: in service mode unless extender.tls.enabled=false. */}}
+{{- define "suanli.extender.tls" -}}
+{{- if and (eq .Values.extender.mode "service") .Values.extender.tls.enabled -}}true{{- end -}}
+{{- end -}}
+
+{{/* The Secrets of the extender's serving and client certificates: given, or the chart's own. */}}
+{{- define "suanli.extender.tlsSecret" -}}
+{{- default (printf "%s-extender-tls" (include "suanli.fullname" .)) .Values.extender.tls.secretName -}}
+{{- end -}}
+
+{{- define "suanli.extender.clientTlsSecret" -}}
+{{- default (printf "%s-extender-client-tls" (include "suanli.fullname" .)) .Values.extender.tls.clientSecretName -}}
+{{- end -}}
+
 {{- define "suanli.extender.serverName" -}}
 {{- default (printf "%s-extender.%s.svc" (include "suanli.fullname" .) .Release.Namespace) .Values.extender.tls.serverName -}}
 {{- end -}}
 
 {{- define "suanli.extender.url" -}}
 {{- if eq .Values.extender.mode "service" -}}
-{{- printf "%s://%s-extender.%s.svc:%d" (ternary "https" "http" .Values.extender.tls.enabled) (include "suanli.fullname" .) .Release.Namespace (int .Values.extender.port) -}}
+{{- printf "%s://%s-extender.%s.svc:%d" (ternary "https" "http" (eq (include "suanli.extender.tls" .) "true")) (include "suanli.fullname" .) .Release.Namespace (int .Values.extender.port) -}}
 {{- else -}}
 {{- printf "http://127.0.0.1:%d" (int .Values.extender.port) -}}
 {{- end -}}
@@ -149,14 +163,8 @@ checksum/catalog: {{ include "suanli.catalogData" . | sha256sum }}
 {{- if and (gt (int .Values.scheduler.replicas) 1) (not .Values.scheduler.leaderElection.enabled) -}}
 {{- fail "scheduler.replicas > 1 needs scheduler.leaderElection.enabled=true: two kube-schedulers without a leader would bind the same pods" -}}
 {{- end -}}
-{{- if and .Values.extender.tls.enabled (ne .Values.extender.mode "service") -}}
-{{- fail "extender.tls.enabled needs extender.mode=service: a sidecar is called on 127.0.0.1 and never leaves the pod" -}}
-{{- end -}}
-{{- if and .Values.extender.tls.enabled (not .Values.extender.tls.secretName) -}}
-{{- fail "extender.tls.enabled needs extender.tls.secretName: a kubernetes.io/tls Secret with tls.crt, tls.key and ca.crt" -}}
-{{- end -}}
-{{- if and .Values.extender.tls.enabled .Values.extender.tls.secretName (not .Values.extender.tls.clientSecretName) -}}
-{{- fail "extender.tls.enabled needs extender.tls.clientSecretName: a kubernetes.io/tls Secret with the client certificate kube-scheduler presents (mutual TLS; signed by the CA in the serving Secret's ca.crt)" -}}
+{{- if ne (empty .Values.extender.tls.secretName) (empty .Values.extender.tls.clientSecretName) -}}
+{{- fail "extender.tls.secretName and extender.tls.clientSecretName go together: both Secrets of your own (the serving certificate with its ca.crt, and the client certificate kube-scheduler presents, signed by that CA), or neither (the chart makes both)" -}}
 {{- end -}}
 {{- if and .Values.serviceMonitor.enabled .Values.scheduler.enabled (not (include "suanli.extender.reachable" .)) -}}
 {{- fail "serviceMonitor.enabled cannot scrape an extender listening on 127.0.0.1: set extender.listenAddress=0.0.0.0 or extender.mode=service" -}}

@@ -44,6 +44,19 @@ def _describe(error: ValidationError) -> str:
     return "invalid request body: " + "; ".join(parts)
 
 
+def _decode(model: type[BaseModel], raw: bytes) -> Any:
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise BadRequestError(
+            "malformed_json", f"request body is not valid JSON: {error}"
+        ) from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise BadRequestError("invalid_body", _describe(error)) from None
+
+
 class ExtenderApp:
     def __init__(
         self,
@@ -104,15 +117,9 @@ class ExtenderApp:
             phases = self.metrics.phase_duration
             result = "success"
             counted = False  # a decision of this replica, in flight until answered
-            if self._client_ca and not _has_client_certificate(request):
-                self.metrics.bad_requests.labels(verb, "no_client_certificate").inc()
-                body: Any = {
-                    "Error": f"{verb} needs a client certificate signed by the extender's client "
-                    "CA (kube-scheduler's extender tlsConfig certFile and keyFile)"
-                }
-                return web.Response(
-                    status=403, body=orjson.dumps(body), content_type="application/json"
-                )
+            refused = self._without_certificate(verb, request)
+            if refused is not None:
+                return refused
             try:
                 raw = await self._body(request)
                 read = time.perf_counter()
@@ -132,16 +139,7 @@ class ExtenderApp:
                 if self.role is not None:
                     self.role.in_flight += 1
                     counted = True
-                try:
-                    data = orjson.loads(raw)
-                except orjson.JSONDecodeError as error:
-                    raise BadRequestError(
-                        "malformed_json", f"request body is not valid JSON: {error}"
-                    ) from None
-                try:
-                    args = model.model_validate(data)
-                except ValidationError as error:
-                    raise BadRequestError("invalid_body", _describe(error)) from None
+                args = _decode(model, raw)
                 decoded = time.perf_counter()
                 phases.labels(verb, "decode").observe(decoded - read)
                 body, result = await call(args)
@@ -169,6 +167,17 @@ class ExtenderApp:
             return response
 
         return handle
+
+    def _without_certificate(self, verb: str, request: web.Request) -> web.Response | None:
+        """403 for a verb asked without a client certificate, when mutual TLS is on."""
+        if not self._client_ca or _has_client_certificate(request):
+            return None
+        self.metrics.bad_requests.labels(verb, "no_client_certificate").inc()
+        body = {
+            "Error": f"{verb} needs a client certificate signed by the extender's client "
+            "CA (kube-scheduler's extender tlsConfig certFile and keyFile)"
+        }
+        return web.Response(status=403, body=orjson.dumps(body), content_type="application/json")
 
     async def _pass_on(self, path: str, raw: bytes) -> web.Response | None:
         """The leader's answer when another replica leads; None when this one decides."""

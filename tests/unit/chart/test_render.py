@@ -408,7 +408,7 @@ def test_kube_scheduler_accepts_the_configuration(scenario: str, tmp_path: Path)
     [
         ({}, "http://127.0.0.1:8888", False),
         ({"extender.port": 9999}, "http://127.0.0.1:9999", False),
-        ({"extender.mode": "service"}, "http://suanli-extender.suanli-system.svc:8888", False),
+        ({"extender.mode": "service"}, "https://suanli-extender.suanli-system.svc:8888", True),
         (
             {
                 "extender.mode": "service",
@@ -417,8 +417,13 @@ def test_kube_scheduler_accepts_the_configuration(scenario: str, tmp_path: Path)
             "https://suanli-extender.suanli-system.svc:8888",
             True,
         ),
+        (
+            {"extender.mode": "service", "extender.tls.enabled": False},
+            "http://suanli-extender.suanli-system.svc:8888",
+            False,
+        ),
     ],
-    ids=["sidecar", "sidecar-port", "service", "service-tls"],
+    ids=["sidecar", "sidecar-port", "service", "service-own-secrets", "service-plain-http"],
 )
 def test_kube_scheduler_calls_the_extender_where_it_listens(
     values: dict[str, Any], url: str, https: bool
@@ -501,6 +506,36 @@ def test_every_file_a_container_is_given_is_mounted(scenario: str) -> None:
                 assert key in data, f"{name}/{container['name']}: {file} not in the ConfigMap"
             else:
                 assert key in ("tls.crt", "tls.key", "ca.crt"), file
+
+
+def test_a_service_mode_extender_gets_mutual_tls_from_certificates_the_chart_makes() -> None:
+    manifest = render(values={"extender.mode": "service"})
+    serving = manifest.get("Secret", "suanli-extender-tls")["data"]
+    client = manifest.get("Secret", "suanli-extender-client-tls")["data"]
+
+    def cert(data: dict[str, str], key: str = "tls.crt") -> x509.Certificate:
+        return x509.load_pem_x509_certificate(base64.b64decode(data[key]))
+
+    authority = cert(serving, "ca.crt")
+    assert cert(client, "ca.crt") == authority
+    for issued in (cert(serving), cert(client)):
+        issued.verify_directly_issued_by(authority)  # raises unless that CA signed it
+    names = cert(serving).extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert names.get_values_for_type(x509.DNSName) == ["suanli-extender.suanli-system.svc"]
+    # The scheduler presents the client certificate and checks the extender against the CA.
+    scheduler = manifest.get("Deployment", "suanli-scheduler")["spec"]["template"]["spec"]
+    assert [v["secret"]["secretName"] for v in scheduler["volumes"] if "secret" in v] == [
+        "suanli-extender-tls",
+        "suanli-extender-client-tls",
+    ]
+    extender = manifest.get("Deployment", "suanli-extender")["spec"]["template"]["spec"]
+    assert "--tls-client-ca-file=/etc/suanli/tls/ca.crt" in extender["containers"][0]["args"]
+    # Secrets named by the user replace the chart's own; plain HTTP makes none.
+    own = render(*SCENARIO_FILES["service-tls-values"])
+    plain = render(values={"extender.mode": "service", "extender.tls.enabled": False})
+    for other in (own, plain, render()):
+        assert not other.has("Secret", "suanli-extender-tls")
+        assert not other.has("Secret", "suanli-extender-client-tls")
 
 
 def test_the_scheduler_holds_the_extender_ca_and_its_client_certificate_never_the_key() -> None:
@@ -696,20 +731,12 @@ def test_crd_is_gated_and_kept(enabled: bool, keep: bool, present: bool, kept: b
             "scheduler.replicas > 1 needs scheduler.leaderElection.enabled=true",
         ),
         (
-            {"extender.tls.enabled": True, "extender.tls.secretName": "x"},
-            "needs extender.mode=service",
+            {"extender.mode": "service", "extender.tls.secretName": "x"},
+            "extender.tls.secretName and extender.tls.clientSecretName go together",
         ),
         (
-            {"extender.mode": "service", "extender.tls.enabled": True},
-            "extender.tls.enabled needs extender.tls.secretName",
-        ),
-        (
-            {
-                "extender.mode": "service",
-                "extender.tls.enabled": True,
-                "extender.tls.secretName": "x",
-            },
-            "extender.tls.enabled needs extender.tls.clientSecretName",
+            {"extender.mode": "service", "extender.tls.clientSecretName": "x"},
+            "extender.tls.secretName and extender.tls.clientSecretName go together",
         ),
         ({"serviceMonitor.enabled": True}, "cannot scrape an extender listening on 127.0.0.1"),
         (
@@ -720,9 +747,8 @@ def test_crd_is_gated_and_kept(enabled: bool, keep: bool, present: bool, kept: b
     ids=[
         "operator-ha",
         "scheduler-ha",
-        "tls-sidecar",
-        "tls-secret",
-        "tls-client-secret",
+        "tls-serving-secret-alone",
+        "tls-client-secret-alone",
         "monitor-loopback",
         "sa-name",
     ],
