@@ -61,7 +61,8 @@ class ApiBinder:
             if error.status == 409 and self._already_on(namespace, name, node):
                 return  # a retried bind of a pod already bound here: nothing is bound twice
             raise BindError(
-                f"binding pod {namespace}/{name} to {node} failed: {error.status} {error.reason}"
+                f"binding pod {namespace}/{name} to {node} failed: {error.status} {error.reason}",
+                refused=error.status < 500,
             ) from None
 
     def _already_on(self, namespace: str, name: str, node: str) -> bool:

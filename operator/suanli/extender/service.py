@@ -6,6 +6,7 @@ No HTTP here (the server decodes and encodes) and no Kubernetes client (a `Binde
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -73,7 +74,12 @@ class Recorder(Protocol):
 
 
 class BindError(Exception):
-    pass
+    """The binding did not happen. `refused`: the apiserver said no; otherwise (a 5xx) it may
+    have been written all the same."""
+
+    def __init__(self, message: str, *, refused: bool = True) -> None:
+        super().__init__(message)
+        self.refused = refused
 
 
 @dataclass(frozen=True)
@@ -114,6 +120,9 @@ class ExtenderService:
         self.recorder = recorder
         self.jobs = jobs if jobs is not None else KnownJobs()
         self._memory: OrderedDict[str, _Remembered] = OrderedDict()
+        # Binds run on a pool of threads: choosing a pod's devices and counting them as taken
+        # is one step, or two pods bound to one node at once would be given the same devices.
+        self._claiming = threading.Lock()
 
     def manages(self, pod: Mapping[str, Any]) -> bool:
         scheduler = (pod.get("spec") or {}).get("schedulerName") or "default-scheduler"
@@ -252,8 +261,11 @@ class ExtenderService:
             }
         )
         try:
-            devices = self._devices(pod, args.node)
             data = self._data_record(pod, args.node)
+            with self._claiming:
+                devices = self._devices(pod, args.node)
+                # Held before the Binding goes out; given back if the apiserver refuses it.
+                self.cache.assume(pod, args.node, devices or None)
         except BindError as error:
             return ExtenderBindingResult(Error=str(error))
         # The device list and the explanation ride on the Binding: the apiserver copies its
@@ -267,14 +279,17 @@ class ExtenderService:
                 remembered.decision, args.node, self.settings.runners_up, devices, data
             )
             annotations[PLACEMENT_ANNOTATION] = explain.placement_annotation(explanation)
+        # A failure without the apiserver's refusal (no answer at all, a 5xx) keeps the devices
+        # held: the Binding may have been written; the watch or the assumption's expiry settles it.
         try:
             self.binder.bind(
                 args.pod_namespace, args.pod_name, args.pod_uid, args.node, annotations
             )
         except BindError as error:
+            if error.refused:
+                self.cache.forget(pod)
             return ExtenderBindingResult(Error=str(error))
         self._memory.pop(args.pod_uid, None)
-        self.cache.assume(pod, args.node, devices or None)
         self._count_placement(args.node)
         if explanation is not None:
             self.recorder.placed(pod, explanation)

@@ -200,6 +200,14 @@ class ClusterFeed:
             self._assumed[placed.key] = self._clock() + ASSUME_TTL_SECONDS
             self.state.set_pod(placed.key, placed, self._shape(pod))
 
+    def forget(self, pod: Mapping[str, Any]) -> None:
+        """Take back an assumption whose binding failed (unless the watch has since shown the
+        pod bound: then the watch's view stands)."""
+        key = pod_key(pod)
+        with self.lock:
+            if self._assumed.pop(key, None) is not None:
+                self.state.set_pod(key, None)
+
     def _shape(self, pod: Mapping[str, Any]) -> Shape | None:
         return pod_shape(pod, self._catalog())
 

@@ -4,6 +4,8 @@ back by the cache; the workload the cache learns from the pods placed."""
 from __future__ import annotations
 
 import json
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from suanli.configfiles import ScoringConfigFiles
@@ -88,6 +90,60 @@ def test_bind_refuses_devices_taken_meanwhile(harness: Harness) -> None:
     )
     assert "were taken meanwhile" in result.error
     assert harness.binder.bound == []
+
+
+def _filter_then_bind_together(harness: Harness, names: list[str], demand: str, gpus: int) -> str:
+    """Filter each pod, then bind them all at once from threads, as kube-scheduler's binding
+    cycles and the extender's bind pool do; the binder is slow, so the binds overlap."""
+    node = ""
+    for name in names:
+        args = ExtenderArgs.model_validate(
+            {"Pod": pod(name, demand, gpus=gpus), "NodeNames": [node or "h100-use1-0"]}
+        )
+        (node,) = harness.service.filter(args).node_names
+    inner = harness.binder.bind
+
+    def slow_bind(*args: Any, **kwargs: Any) -> None:
+        time.sleep(0.05)
+        inner(*args, **kwargs)
+
+    harness.binder.bind = slow_bind  # type: ignore[method-assign]
+    requests = [
+        ExtenderBindingArgs.model_validate(
+            {"PodName": n, "PodNamespace": "team", "PodUID": f"uid-{n}", "Node": node}
+        )
+        for n in names
+    ]
+    with ThreadPoolExecutor(len(names)) as pool:
+        results = list(pool.map(harness.service.bind, requests))
+    assert [r.error for r in results] == [""] * len(names)
+    return node
+
+
+def test_pods_bound_to_one_node_at_once_get_distinct_devices(harness: Harness) -> None:
+    names = ["g0", "g1"]
+    node = _filter_then_bind_together(harness, names, '{"acceleratorTypes": ["H100"]}', gpus=4)
+    given = [set(harness.binder.annotations[n][GPU_DEVICES_ANNOTATION].split(",")) for n in names]
+    assert given[0].isdisjoint(given[1]), given
+    snapshot = harness.service.cache.snapshot().node(node)
+    assert snapshot is not None
+    assert snapshot.devices_used() == (1000,) * 8
+
+
+def test_a_refused_bind_gives_its_devices_back(harness: Harness) -> None:
+    raw = pod("r", '{"acceleratorTypes": ["H100"]}', gpus=8)
+    args = ExtenderArgs.model_validate({"Pod": raw, "NodeNames": ["h100-use1-0"]})
+    (node,) = harness.service.filter(args).node_names
+    harness.binder.refuse = True
+    bind = ExtenderBindingArgs.model_validate(
+        {"PodName": "r", "PodNamespace": "team", "PodUID": "uid-r", "Node": node}
+    )
+    assert "409" in harness.service.bind(bind).error
+    snapshot = harness.service.cache.snapshot().node(node)
+    assert snapshot is not None
+    assert snapshot.devices_used() == (0,) * 8
+    harness.binder.refuse = False
+    assert harness.service.bind(bind).error == ""  # the devices are free for its retry
 
 
 def _cache() -> ClusterFeed:
