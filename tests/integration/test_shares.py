@@ -93,3 +93,28 @@ def test_three_share_jobs_fill_one_device(control_plane: ControlPlane, namespace
         }, name
     assert len(devices) == 1, devices
     assert len(uuids) == 1, uuids
+
+
+def test_gang_members_on_one_node_get_distinct_devices(
+    control_plane: ControlPlane, namespace: str
+) -> None:
+    """Four 4-GPU members of one gang fill two 8-GPU nodes, two to a node: kube-scheduler binds
+    them in parallel, and every device is handed to exactly one of them."""
+    job = _share_job("pairs", 0.25)
+    task = job["spec"]["tasks"][0]
+    task["replicas"] = 4
+    task["accelerators"] = {"count": 4, "types": ["H100"]}
+    job["spec"]["workload"] = "training"
+    job["spec"]["gang"] = {"minMember": 4}
+    path = Path(control_plane.state.state_dir) / f"{namespace}-pairs.yaml"
+    path.write_text(yaml.safe_dump(job))
+    control_plane.kubectl("apply", "-n", namespace, "-f", str(path))
+    wait_phase(control_plane, namespace, "pairs", "Running", 120)
+    by_node: dict[str, list[set[str]]] = {}
+    for pod in raw_pods(control_plane.core, namespace):
+        devices = pod["metadata"]["annotations"]["suanli.dev/gpu-devices"].split(",")
+        by_node.setdefault(pod["spec"]["nodeName"], []).append(set(devices))
+    assert sum(len(sets) for sets in by_node.values()) == 4
+    for node, sets in by_node.items():
+        taken = [device for devices in sets for device in devices]
+        assert len(taken) == len(set(taken)), f"{node}: {sets}"
