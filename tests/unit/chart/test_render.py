@@ -522,6 +522,8 @@ def test_a_service_mode_extender_gets_mutual_tls_from_certificates_the_chart_mak
         issued.verify_directly_issued_by(authority)  # raises unless that CA signed it
     names = cert(serving).extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert names.get_values_for_type(x509.DNSName) == ["suanli-extender.suanli-system.svc"]
+    usage = cert(client).extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH in usage  # accepted for client auth
     # The scheduler presents the client certificate and checks the extender against the CA.
     scheduler = manifest.get("Deployment", "suanli-scheduler")["spec"]["template"]["spec"]
     assert [v["secret"]["secretName"] for v in scheduler["volumes"] if "secret" in v] == [

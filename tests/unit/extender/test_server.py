@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import ssl
 import time
@@ -19,6 +20,7 @@ from suanli.devcluster.pki import CertificateAuthority
 from suanli.extender.server import ExtenderApp
 from suanli.extender.settings import ExtenderSettings
 from suanli.extender.tls import serving_tls_context
+from tests.unit.chart.helm import render
 from tests.unit.extender.conftest import Harness, pod
 
 
@@ -169,6 +171,58 @@ def test_https_when_given_a_certificate(harness: Harness, tmp_path: Path) -> Non
             await runner.cleanup()
 
     assert asyncio.run(main()) == "ok"
+
+
+def test_the_charts_own_certificates_give_mutual_tls(harness: Harness, tmp_path: Path) -> None:
+    """The CA and certificates the chart makes for a service-mode extender: the extender serves
+    with them, a client presenting the chart's client certificate is answered, one without
+    any gets 403."""
+    manifest = render(values={"extender.mode": "service"})
+    files: dict[str, Path] = {}
+    for secret in ("suanli-extender-tls", "suanli-extender-client-tls"):
+        for key, value in manifest.get("Secret", secret)["data"].items():
+            files[f"{secret}/{key}"] = tmp_path / f"{secret}-{key}"
+            files[f"{secret}/{key}"].write_bytes(base64.b64decode(value))
+    settings = ExtenderSettings(
+        tls_cert_file=files["suanli-extender-tls/tls.crt"],
+        tls_key_file=files["suanli-extender-tls/tls.key"],
+        tls_client_ca_file=files["suanli-extender-tls/ca.crt"],
+    )
+    harness.service.settings = settings
+    body = {"Pod": pod("a", gpus=1), "NodeNames": harness.node_names}
+
+    async def main() -> list[int]:
+        runner = web.AppRunner(ExtenderApp(harness.service, lambda: None).build())
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=serving_tls_context(settings))
+        await site.start()
+        url = f"https://127.0.0.1:{runner.addresses[0][1]}/filter"
+        statuses = []
+        try:
+            for with_certificate in (True, False):
+                context = ssl.create_default_context(
+                    cafile=str(files["suanli-extender-tls/ca.crt"])
+                )
+                if with_certificate:
+                    context.load_cert_chain(
+                        files["suanli-extender-client-tls/tls.crt"],
+                        files["suanli-extender-client-tls/tls.key"],
+                    )
+                async with (
+                    aiohttp.ClientSession() as session,
+                    session.post(
+                        url,
+                        json=body,
+                        ssl=context,
+                        server_hostname="suanli-extender.suanli-system.svc",
+                    ) as response,
+                ):
+                    statuses.append(response.status)
+        finally:
+            await runner.cleanup()
+        return statuses
+
+    assert asyncio.run(main()) == [200, 403]
 
 
 def test_tls_needs_both_files(tmp_path: Path) -> None:
