@@ -112,7 +112,10 @@ def workload(per_queue: int, quota: dict[str, int], seed: int = 7) -> list[Job]:
             jobs.append(
                 Job(queue, f"{queue}-{index:04d}", replicas, gpus, types, chance.randint(20, 60))
             )
-    return jobs
+    # Submitted in turns, one job of each queue after the other, as teams working at the same
+    # time do: submitted queue by queue, the first queue would take the whole pool before the
+    # others had a job waiting, and no admission order could share it out.
+    return sorted(jobs, key=lambda j: (j.name.rsplit("-", 1)[1], j.queue))
 
 
 def fleet_gpus(node_count: int) -> dict[str, int]:
