@@ -424,8 +424,9 @@ def test_upgrade_with_a_changed_catalog_rolls_it_out(release: Release) -> None:
 
 @pytest.fixture(scope="module")
 def service_mode(release: Release) -> Release:
-    """The extender in its own Deployment with its own ServiceAccount: least privilege, apart."""
-    release.upgrade("--set", "extender.mode=service")
+    """The extender in its own Deployment with its own ServiceAccount: least privilege, apart;
+    the read-only web view beside it."""
+    release.upgrade("--set", "extender.mode=service", "--set", "ui.enabled=true")
     return release
 
 
@@ -471,6 +472,7 @@ def test_upgrade_to_a_service_mode_extender(service_mode: Release) -> None:
 # --- RBAC: what each ServiceAccount can and cannot do ----------------------------------------------
 
 OP, SCHED, EXT = f"{RELEASE}-operator", f"{RELEASE}-scheduler", f"{RELEASE}-extender"
+UI = f"{RELEASE}-ui"
 OTHER = "default"  # a namespace that is not the release's
 CAN_I = [
     # The operator: ComputeJobs and their pods anywhere, its own Lease only, reads no Secrets.
@@ -540,6 +542,21 @@ CAN_I = [
     (EXT, "yes", ["watch", "computejobs.suanli.dev", "-A"]),
     (EXT, "no", ["get", "computejobs.suanli.dev", "--subresource=status", "-n", OTHER]),
     (EXT, "no", ["create", "computejobs.suanli.dev", "-n", OTHER]),
+    # The web view: reads what it draws, everywhere; writes nothing, reads no Secrets.
+    (UI, "yes", ["watch", "nodes"]),
+    (UI, "yes", ["list", "pods", "-A"]),
+    (UI, "yes", ["watch", "computejobs.suanli.dev", "-A"]),
+    (UI, "yes", ["list", "computequeues.suanli.dev"]),
+    (UI, "no", ["patch", "pods", "-n", OTHER]),
+    (UI, "no", ["create", "events", "-n", OTHER]),
+    (UI, "no", ["update", "nodes"]),
+    (UI, "no", ["patch", "computejobs.suanli.dev", "-n", OTHER]),
+    (UI, "no", ["get", "computejobs.suanli.dev", "--subresource=status", "-n", OTHER]),
+    (UI, "no", ["patch", "computequeues.suanli.dev"]),
+    (UI, "no", ["get", "secrets", "-n", NAMESPACE]),
+    (UI, "no", ["get", "configmaps", "-n", NAMESPACE]),
+    (UI, "no", ["create", "pods", "--subresource=binding", "-n", OTHER]),
+    (UI, "no", ["get", "leases.coordination.k8s.io", "-n", NAMESPACE]),
     # The policy is the chart's, not something a component may rewrite.
     (OP, "no", ["patch", "validatingadmissionpolicies.admissionregistration.k8s.io"]),
     (EXT, "no", ["delete", "validatingadmissionpolicybindings.admissionregistration.k8s.io"]),
