@@ -87,7 +87,9 @@ def explain_text(job: JobExplanation) -> str:
 
 
 def as_data(value: Any) -> Any:
-    """Dataclasses (and lists of them) as JSON-ready data, field names as written."""
+    """Dataclasses (in lists and dicts too) as JSON-ready data, field names as written."""
+    if isinstance(value, dict):
+        return {key: as_data(v) for key, v in value.items()}
     if isinstance(value, list | tuple):
         return [as_data(v) for v in value]
     if dataclasses.is_dataclass(value) and not isinstance(value, type):

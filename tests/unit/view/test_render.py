@@ -25,7 +25,9 @@ def test_top_shows_every_kind_and_queue() -> None:
     ]  # fmt: skip
     assert lines[1].split() == ["H100", "cloud", "us-east-1a", "2", "16", "8", "8", "0"]
     assert any(line.startswith("team-a") for line in lines)
-    assert json.loads(json.dumps(as_data(fleet)))[0]["kind"]["accelerator"] == "H100"
+    data = json.loads(json.dumps(as_data({"fleet": fleet, "queues": queues})))
+    assert data["fleet"][0]["kind"]["accelerator"] == "H100"
+    assert data["queues"][0]["name"] == "team-a"
 
 
 @pytest.mark.parametrize("prog", ["suanli", "kubectl suanli"])
