@@ -107,8 +107,8 @@ def make_app(model: UiModel, ready: Callable[[], bool], interval: float = 0.5) -
                 if not message:
                     break
                 await response.write(message)
-        except (ConnectionResetError, asyncio.CancelledError):
-            pass
+        except ConnectionResetError:
+            pass  # the browser went away; EventSource reconnects on its own if it wants more
         finally:
             broadcaster.clients.discard(queue)
         return response
