@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
-# One image for both Suanli commands:
+# One image for every Suanli command:
 #   docker run IMAGE operator ...    the ComputeJob operator
 #   docker run IMAGE extender ...    the kube-scheduler extender
+#   docker run IMAGE ui ...          the read-only web view
 # Build:  docker build -t ghcr.io/suanli/suanli:0.1.0 .
 ARG PYTHON_VERSION=3.12
 

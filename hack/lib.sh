@@ -23,3 +23,18 @@ ensure_tools() {
   mkdir -p "$(dirname "$lock")"
   flock "$lock" hack/build-tools.sh
 }
+
+ensure_chromium() {
+  # Debian's headless Chromium for the web view's browser test and benchmark (no browser
+  # download of its own: the distribution's package). Installed once, skipped when present.
+  if command -v chromium >/dev/null 2>&1; then
+    return 0
+  fi
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "chromium is missing; install it with: sudo apt-get install -y chromium" >&2
+    return 1
+  fi
+  echo "installing chromium (Debian package) for the browser test" >&2
+  apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2
+}

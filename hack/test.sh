@@ -8,6 +8,7 @@ source hack/lib.sh
 
 ensure_venv
 bin_dir=$(ensure_tools)
+ensure_chromium
 echo "control-plane tools: $bin_dir ($(tr '\n' ' ' < "$bin_dir/versions.txt"))"
 
 echo "== static checks"

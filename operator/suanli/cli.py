@@ -412,10 +412,10 @@ def _add_extender(commands: Any) -> None:
     extender.set_defaults(handler=_cmd_extender)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "suanli") -> argparse.ArgumentParser:
     from suanli.devcluster.cluster import default_state_dir
 
-    parser = argparse.ArgumentParser(prog="suanli", description=__doc__)
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
     parser.add_argument("--version", action="version", version=f"suanli {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -473,11 +473,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_simulate(commands)
     _add_operator(commands)
+    from suanli.plugin.commands import add_commands
+    from suanli.ui.command import add_ui
+
+    add_commands(commands)
+    add_ui(commands)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def kubectl_main(argv: Sequence[str] | None = None) -> int:
+    """`kubectl suanli ...`: kubectl runs `kubectl-suanli` from the PATH with the words after
+    `kubectl suanli`; the same commands answer under kubectl's name."""
+    return main(argv, prog="kubectl suanli")
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "suanli") -> int:
+    args = build_parser(prog).parse_args(argv)
     try:
         return int(args.handler(args))
     except (ClusterError, FleetError) as error:

@@ -424,8 +424,9 @@ def test_upgrade_with_a_changed_catalog_rolls_it_out(release: Release) -> None:
 
 @pytest.fixture(scope="module")
 def service_mode(release: Release) -> Release:
-    """The extender in its own Deployment with its own ServiceAccount: least privilege, apart."""
-    release.upgrade("--set", "extender.mode=service")
+    """The extender in its own Deployment with its own ServiceAccount: least privilege, apart;
+    the read-only web view beside it."""
+    release.upgrade("--set", "extender.mode=service", "--set", "ui.enabled=true")
     return release
 
 
@@ -442,6 +443,11 @@ def test_upgrade_to_a_service_mode_extender(service_mode: Release) -> None:
     assert "--leader-elect" in args
     assert f"--lease-name={RELEASE}-extender" in args
     assert extender["spec"]["template"]["spec"]["serviceAccountName"] == f"{RELEASE}-extender"
+    # The read-only web view beside it, as its own ServiceAccount (KWOK runs no container: what
+    # the account may do is proven by the can-i table below).
+    ui = service_mode.deployment(f"{RELEASE}-ui")
+    assert ui["status"].get("readyReplicas") == 1
+    assert ui["spec"]["template"]["spec"]["serviceAccountName"] == f"{RELEASE}-ui"
     # Only the scheduler's pods and the other replicas reach the extender's port.
     policy = json.loads(
         kubectl(
@@ -471,6 +477,7 @@ def test_upgrade_to_a_service_mode_extender(service_mode: Release) -> None:
 # --- RBAC: what each ServiceAccount can and cannot do ----------------------------------------------
 
 OP, SCHED, EXT = f"{RELEASE}-operator", f"{RELEASE}-scheduler", f"{RELEASE}-extender"
+UI = f"{RELEASE}-ui"
 OTHER = "default"  # a namespace that is not the release's
 CAN_I = [
     # The operator: ComputeJobs and their pods anywhere, its own Lease only, reads no Secrets.
@@ -540,6 +547,21 @@ CAN_I = [
     (EXT, "yes", ["watch", "computejobs.suanli.dev", "-A"]),
     (EXT, "no", ["get", "computejobs.suanli.dev", "--subresource=status", "-n", OTHER]),
     (EXT, "no", ["create", "computejobs.suanli.dev", "-n", OTHER]),
+    # The web view: reads what it draws, everywhere; writes nothing, reads no Secrets.
+    (UI, "yes", ["watch", "nodes"]),
+    (UI, "yes", ["list", "pods", "-A"]),
+    (UI, "yes", ["watch", "computejobs.suanli.dev", "-A"]),
+    (UI, "yes", ["list", "computequeues.suanli.dev"]),
+    (UI, "no", ["patch", "pods", "-n", OTHER]),
+    (UI, "no", ["create", "events", "-n", OTHER]),
+    (UI, "no", ["update", "nodes"]),
+    (UI, "no", ["patch", "computejobs.suanli.dev", "-n", OTHER]),
+    (UI, "no", ["get", "computejobs.suanli.dev", "--subresource=status", "-n", OTHER]),
+    (UI, "no", ["patch", "computequeues.suanli.dev"]),
+    (UI, "no", ["get", "secrets", "-n", NAMESPACE]),
+    (UI, "no", ["get", "configmaps", "-n", NAMESPACE]),
+    (UI, "no", ["create", "pods", "--subresource=binding", "-n", OTHER]),
+    (UI, "no", ["get", "leases.coordination.k8s.io", "-n", NAMESPACE]),
     # The policy is the chart's, not something a component may rewrite.
     (OP, "no", ["patch", "validatingadmissionpolicies.admissionregistration.k8s.io"]),
     (EXT, "no", ["delete", "validatingadmissionpolicybindings.admissionregistration.k8s.io"]),
@@ -561,6 +583,39 @@ def test_service_account_can_i(
         check=False,
     )
     assert result.stdout.strip() == answer, result.stderr
+
+
+def test_web_view_runs_with_its_service_accounts_token(
+    service_mode: Release, tmp_path: Path
+) -> None:
+    """`suanli ui` as the chart's account sees the whole fleet: a rule missing from its
+    ClusterRole would leave a watch refused and the view never ready."""
+    cp = service_mode.control_plane
+    kubeconfig = write_token_kubeconfig(cp, NAMESPACE, UI, tmp_path / "ui.yaml")
+    port = free_port()
+    daemon = Daemon.start(
+        "suanli-ui-chart",
+        [sys.executable, "-m", "suanli", "ui", f"--kubeconfig={kubeconfig}", f"--port={port}"],
+        tmp_path / "ui.log",
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def answers(path: str) -> bool:
+        try:
+            with urllib.request.urlopen(url + path, timeout=2) as response:
+                return bool(response.status == 200)
+        except OSError:
+            return False
+
+    try:
+        daemon.wait_until(lambda: answers("/readyz"), 60, "ready")
+        with urllib.request.urlopen(f"{url}/api/view", timeout=10) as response:
+            view = json.loads(response.read())
+        nodes = json.loads(kubectl(cp, "get", "nodes", "-o", "json").stdout)["items"]
+        assert len(view["nodes"]) == len(nodes)
+    finally:
+        stop(daemon.record())
+        daemon.process.wait()
 
 
 VWC = "validatingwebhookconfigurations.admissionregistration.k8s.io"

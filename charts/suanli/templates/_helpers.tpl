@@ -61,6 +61,10 @@ app.kubernetes.io/component: {{ .component }}
 {{- default (printf "%s-extender" (include "suanli.fullname" .)) .Values.extender.serviceAccount.name -}}
 {{- end -}}
 
+{{- define "suanli.ui.serviceAccountName" -}}
+{{- default (printf "%s-ui" (include "suanli.fullname" .)) .Values.ui.serviceAccount.name -}}
+{{- end -}}
+
 {{- define "suanli.operator.webhookHost" -}}
 {{- default (printf "%s-operator.%s.svc" (include "suanli.fullname" .) .Release.Namespace) .Values.operator.webhook.host -}}
 {{- end -}}

@@ -256,6 +256,11 @@ EXTENDER_RULES = (
     | _grant("events.k8s.io", "events", "create patch")
 )
 
+# The web view reads what it draws and writes nothing.
+UI_RULES = _grant("", "nodes pods", "get list watch") | _grant(
+    "suanli.dev", "computejobs computequeues", "get list watch"
+)
+
 
 @pytest.mark.parametrize(
     ("values", "role", "expected"),
@@ -268,8 +273,9 @@ EXTENDER_RULES = (
         ),
         ({}, "suanli-extender", EXTENDER_RULES),
         ({"extender.mode": "service"}, "suanli-extender", EXTENDER_RULES),
+        ({"ui.enabled": True}, "suanli-ui", UI_RULES),
     ],
-    ids=["operator", "operator-webhook", "extender", "extender-service"],
+    ids=["operator", "operator-webhook", "extender", "extender-service", "ui"],
 )
 def test_cluster_roles_grant_exactly_the_contract(
     values: dict[str, Any], role: str, expected: set[Rule]
@@ -334,6 +340,20 @@ def test_bindings_name_the_service_account_each_component_runs_as(
     assert run_as.get("suanli-extender", "suanli-scheduler") == extender_subject
     stock = manifest.get("ClusterRoleBinding", "suanli-scheduler-kube-scheduler")["roleRef"]
     assert stock["name"] == "system:kube-scheduler"
+
+
+@pytest.mark.parametrize(("enabled", "objects"), [(False, 0), (True, 5)])
+def test_the_web_view_is_off_by_default_and_runs_as_its_own_account(
+    enabled: bool, objects: int
+) -> None:
+    manifest = render(values={"ui.enabled": enabled})
+    mine = {(kind, name) for kind, name in manifest.names() if name == "suanli-ui"}
+    assert len(mine) == objects
+    if enabled:
+        run_as = dict(manifest.pod_specs())["suanli-ui"]["serviceAccountName"]
+        subjects = manifest.get("ClusterRoleBinding", "suanli-ui")["subjects"]
+        assert [(s["name"], s["namespace"]) for s in subjects] == [(run_as, NAMESPACE)]
+        assert manifest.get("Service", "suanli-ui")["spec"]["type"] == "ClusterIP"
 
 
 def test_existing_service_accounts_are_used_and_bound_not_created() -> None:

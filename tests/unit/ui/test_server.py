@@ -1,0 +1,46 @@
+"""The web view's HTTP edge: the page and its files served, the view, the event stream."""
+
+from __future__ import annotations
+
+import asyncio
+
+import orjson
+from aiohttp.test_utils import TestClient, TestServer
+
+from suanli.ui.model import UiModel
+from suanli.ui.server import make_app
+from tests.unit.view.fixtures import feed, pod
+
+
+async def _exercise() -> None:
+    model = UiModel(feed())
+    app = make_app(model, lambda: False, interval=0.05)
+    async with TestClient(TestServer(app)) as client:
+        page = await client.get("/")
+        html = await page.text()
+        assert page.status == 200
+        # Everything the page loads is served here: no other origin.
+        assert 'src="/app.js"' in html
+        assert "http" not in html.replace("http-equiv", "")
+        for path, kind in (("/app.js", "text/javascript"), ("/app.css", "text/css")):
+            response = await client.get(path)
+            assert (response.status, response.content_type) == (200, kind)
+        assert (await client.get("/readyz")).status == 503
+        view = await (await client.get("/api/view")).json()
+        assert len(view["nodes"]) == 7
+        stream = await client.get("/events")
+        first = await stream.content.readuntil(b"\n\n")
+        assert first.startswith(b"event: delta\n")
+        full = orjson.loads(first.split(b"data: ", 1)[1])
+        assert set(full["full"]["nodes"]) == set(view["nodes"])
+        model.apply_pod("ADDED", pod("x", "h100-1", 2))
+        following = await asyncio.wait_for(stream.content.readuntil(b"\n\n"), 5)
+        change = orjson.loads(following.split(b"data: ", 1)[1])
+        assert change["nodes"]["changed"] == {
+            "h100-1": [view["nodes"]["h100-1"][0], [1000] * 2 + [0] * 6]
+        }
+        stream.close()
+
+
+def test_page_view_and_stream() -> None:
+    asyncio.run(_exercise())
