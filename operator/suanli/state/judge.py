@@ -30,7 +30,7 @@ from suanli.scoring.filters import check_capacity, check_hard, fits_now
 from suanli.scoring.scorers import SCORERS, USAGE_SIGNALS
 from suanli.scoring.scorers.packing import fragmentation_change, packing_value, reservation_on
 from suanli.scoring.scorers.packing import score as packing_score
-from suanli.state.cluster import NodeEntry
+from suanli.state.cluster import NodeEntry, Room, fits_room
 
 _STATIC = tuple((name, scorer) for name, scorer in SCORERS if name not in USAGE_SIGNALS)
 # The total is the facts-only part plus packing; that is the reference's float only when packing
@@ -75,14 +75,14 @@ class Judge:
         # Per kind, then per usage state id: one small dict read per state in the hot loops,
         # no key tuple built per lookup.
         self._fits: dict[int, dict[int, bool]] = {}  # capacity kind -> state -> fits now
-        # (class, capacity kind) -> (the class's room version, its usage states the kind fits)
-        self._fitting: dict[tuple[int, int], tuple[int, dict[int, None]]] = {}
         self._usage: dict[int, dict[int, float]] = {}  # pod kind -> state -> usage part
-        self._entries = 0  # states remembered in _fits and _usage together
+        self._sizes = [0, 0]  # states remembered in _fits and in _usage
         # Expected fragmentation per node state, for the workload's shapes: shared with each
         # decision's context, and the base of the packing bound.
         self.fragmentation: dict[NodeState, float] = {}
         self.before: dict[int, float] = {}  # the same, per usage state id
+        # (class, capacity kind, with a workload) -> the states it fits, by that, most first
+        self.orders: dict[tuple[int, int, bool], Order] = {}
         self.evaluated = 0  # usage states judged afresh, for benchmarks
 
     def start(
@@ -107,29 +107,31 @@ class Judge:
             self._hard.clear()
             self._capacity.clear()
             self._fits.clear()
-            self._fitting.clear()
             self._usage.clear()
-            self._entries = 0
+            self._sizes = [0, 0]
             self.fragmentation.clear()
             self.before.clear()
+            self.orders.clear()
         shapes = (workload.shapes, workload.weights)
         if workload and not _same(shapes, self._shapes):
             self._shapes = shapes
             self._usage.clear()
+            self._sizes[1] = 0
             self.fragmentation.clear()
             self.before.clear()
-        sizes = (len(self._hard), len(self._capacity), self._entries)
-        if max(*sizes, len(self._fitting)) > _MEMO_LIMIT:
+            self.orders.clear()
+        if max(len(self._hard), len(self._capacity), *self._sizes) > _MEMO_LIMIT:
             self._kinds.clear()
             self._hard.clear()
             self._capacity.clear()
             self._fits.clear()
-            self._fitting.clear()
             self._usage.clear()
-            self._entries = 0
+            self._sizes = [0, 0]
+            self.orders.clear()  # keyed by kind ids, which start over
         if max(len(self.fragmentation), len(self.before)) > _MEMO_LIMIT:
             self.fragmentation.clear()
             self.before.clear()
+            self.orders.clear()
 
     def kind_id(self, kind: Hashable) -> int:
         """A small int per pod kind, so memo keys hash and compare cheaply."""
@@ -170,14 +172,6 @@ class Judge:
         found = self._capacity[key] = reason_of(check_capacity(context, entry.snapshot()))
         return found
 
-    def fits(self, context: Context, entry: NodeEntry, capacity_kind: int) -> bool:
-        """Whether the node's usage state can take the pod now (as `lack` is None)."""
-        known = self.fits_of(capacity_kind)
-        found = known.get(entry.state)
-        if found is None:
-            found = self.fresh_fits(context, entry, capacity_kind, known)
-        return found
-
     def fits_of(self, capacity_kind: int) -> dict[int, bool]:
         """State -> whether it fits, as far as judged, for one capacity kind."""
         known = self._fits.get(capacity_kind)
@@ -186,27 +180,28 @@ class Judge:
         return known
 
     def fresh_fits(
-        self, context: Context, entry: NodeEntry, capacity_kind: int, known: dict[int, bool]
+        self,
+        context: Context,
+        entry: NodeEntry,
+        capacity_kind: int,
+        known: dict[int, bool],
+        room: Room,
     ) -> bool:
+        """Whether the node's usage state can take the pod now (as `lack` is None), remembered
+        in `known`. Devices without the room for the request settle it unjudged (an exact
+        verdict: `check_capacity` would say they lack devices)."""
+        request = context.demand.gpu
         reason = self._capacity.get((capacity_kind, entry.state), _UNKNOWN)
-        if reason is _UNKNOWN:
+        if request.wants and not fits_room(room, request.whole, request.milli):
+            found = False
+        elif reason is _UNKNOWN:
             self.evaluated += 1
             found = fits_now(context, entry.snapshot())
         else:
             found = reason is None
         known[entry.state] = found
-        self._entries += 1
+        self._sizes[0] += 1
         return found
-
-    def fitting(self, class_id: int, capacity_kind: int) -> tuple[int, dict[int, None]] | None:
-        """The class's usage states that the capacity kind fits, with the room version of the
-        class they were listed for (None: never listed)."""
-        return self._fitting.get((class_id, capacity_kind))
-
-    def keep_fitting(
-        self, class_id: int, capacity_kind: int, version: int, states: dict[int, None]
-    ) -> None:
-        self._fitting[(class_id, capacity_kind)] = (version, states)
 
     def usage_of(self, kind: int) -> dict[int, float]:
         """State -> the usage part of the packing signal, as far as judged, for one pod kind."""
@@ -224,7 +219,7 @@ class Judge:
         else:
             usage = packing_score(context, snapshot).value
         known[entry.state] = usage
-        self._entries += 1
+        self._sizes[1] += 1
         return usage
 
     def packing(self, context: Context, entry: NodeEntry, kind: int, part: ClassPart) -> float:
@@ -257,6 +252,18 @@ class Judge:
             found = self.fragmentation[state] = fragmentation(state, context.workload)
         self.before[entry.state] = found
         return found
+
+
+@dataclass(slots=True)
+class Order:
+    """A class's usage states by expected fragmentation, most first (ties by state id), as
+    of a room version of the class. States that left stay listed (`stale` of them) and are
+    skipped by readers; `listed` is every state in `entries`."""
+
+    version: int
+    entries: list[tuple[float, int]]  # (-fragmentation, state)
+    listed: set[int]
+    stale: int = 0
 
 
 class Total:

@@ -6,21 +6,23 @@ exactly only when its bound can still reach the best found. Within one class and
 class part (facts-only signals, reserved capacity) is the same for every state, so a bound or
 a total depends on one number alone (the state's fragmentation, its packing usage): each
 distinct number is turned into a total once, with the same arithmetic as `Total`, so the floats
-are those of the reference. The states a capacity kind fits are kept per class and brought up
-to date from the class's room changes rather than listed afresh.
+are those of the reference. A class's states are kept in the order of their fragmentation (the
+bound falls with it) and brought up to date from the class's room changes, not listed afresh.
 """
 
 from __future__ import annotations
 
+import math
+from bisect import insort
 from collections.abc import Hashable, Iterator
 
-from suanli.scoring import Outcome, PodDemand, Verdict
+from suanli.scoring import Outcome, Verdict
 from suanli.scoring.combine import ranking_key, round_score, score_node, weight_pairs, weights_of
 from suanli.scoring.context import Context
 from suanli.scoring.scorers.packing import packing_value
 from suanli.state.choice import Choice, Everyone, ranked_names
 from suanli.state.cluster import ClusterState, Room, fits_room
-from suanli.state.judge import BestSoFar, ClassPart, Judge, Total
+from suanli.state.judge import BestSoFar, ClassPart, Judge, Order, Total
 
 
 def best_only(
@@ -38,13 +40,12 @@ def best_only(
     for ceiling, class_id, part in _classes(state, judge, context, kind, total):
         if ceiling < best.floor:
             break  # sorted: no class further on can reach the best
-        fitting = _fitting(state, judge, context, class_id, capacity_kind)
         _score_class(
             state,
             judge,
             context,
-            kind=kind,
-            fitting=fitting,
+            class_id=class_id,
+            kinds=(kind, capacity_kind),
             ceiling=ceiling,
             part=part,
             total=total,
@@ -109,8 +110,8 @@ def _score_class(
     judge: Judge,
     context: Context,
     *,
-    kind: int,
-    fitting: dict[int, None],
+    class_id: int,
+    kinds: tuple[int, int],
     ceiling: float,
     part: ClassPart,
     total: Total,
@@ -118,33 +119,34 @@ def _score_class(
     totals: dict[Hashable, tuple[int, float]],
     scored: list[int],
 ) -> None:
-    """Score the class's fitting states that can still reach the best, into `totals`."""
+    """Score the class's states that fit the pod and can still reach the best, into
+    `totals`: by fragmentation, most first, so that bounds only fall and the first one out of
+    reach ends the class (the bound is the same for every state without a workload)."""
+    kind, capacity_kind = kinds
     nodes, members = state.nodes, state.members
     config, reserved = context.config, part.reserved
     workload = bool(context.workload)
-    filled = float(context.demand.gpu.total_milli)
-    befores = judge.before
+    # Without a workload every state's bound is the ceiling.
+    filled = float(context.demand.gpu.total_milli) if workload else -math.inf
     known = judge.usage_of(kind)
     bounds: dict[float, float] = {}  # fragmentation before -> bound total, this class only
     exact: dict[float, tuple[int, float]] = {}  # usage -> (score, total), this class only
-    for number in fitting:
-        if workload:
-            before = befores.get(number)
-            if before is None:
-                before = judge.fresh_before(context, nodes[next(iter(members[number]))])
-            if before >= filled:
-                bound = ceiling  # min(before, filled) is filled: the class's ceiling
-            else:
-                bound = bounds.get(before, -1.0)
-                if bound < 0:
-                    bound = bounds[before] = total(packing_value(-before, reserved, config), part)
-            if bound < best.floor:
-                continue
-        elif ceiling < best.floor:
-            break  # without a workload every state's bound is the ceiling
+    for negative, number in _fitting(state, judge, context, class_id, capacity_kind):
+        names = members.get(number)
+        if names is None:
+            continue  # left the class since it was listed
+        before = -negative
+        if before >= filled:
+            bound = ceiling  # min(before, filled) is filled: the class's ceiling
+        else:
+            bound = bounds.get(before, -1.0)
+            if bound < 0:
+                bound = bounds[before] = total(packing_value(-before, reserved, config), part)
+        if bound < best.floor:
+            break  # bounds only fall further on
         usage = known.get(number)
         if usage is None:
-            usage = judge.fresh_usage(context, nodes[next(iter(members[number]))], known)
+            usage = judge.fresh_usage(context, nodes[next(iter(names))], known)
         found = exact.get(usage)
         if found is None:
             signal = packing_value(usage, reserved, config) if workload else usage
@@ -154,51 +156,61 @@ def _score_class(
             continue  # below the best `keep` found: neither counted nor ranked
         totals[number] = found
         scored.append(number)
-        best.add(found[1], len(members[number]))
+        best.add(found[1], len(names))
 
 
 def _fitting(
     state: ClusterState, judge: Judge, context: Context, class_id: int, capacity_kind: int
-) -> dict[int, None]:
-    """The class's usage states that can take the pod now. A list kept from an earlier room
-    version of the class is brought up to date by looking at the states that changed since."""
+) -> list[tuple[float, int]]:
+    """The class's usage states that can take the pod now, by expected fragmentation, most
+    first (all alike without a workload). Kept per class and capacity kind while the shapes of
+    the workload stay, and brought up to date from the states that joined the class since
+    (those that left are skipped by the reader, and dropped once they are many)."""
+    workload = bool(context.workload)
+    key = (class_id, capacity_kind, workload)
     version = state.room_version.get(class_id, 0)
-    kept = judge.fitting(class_id, capacity_kind)
-    if kept is not None and kept[0] == version:
-        return kept[1]
-    changed = state.room_changes(class_id, kept[0]) if kept is not None else None
+    order = judge.orders.get(key)
+    if order is not None and order.version == version:
+        return order.entries
+    changed = state.room_changes(class_id, order.version) if order is not None else None
     members, nodes = state.members, state.nodes
-    known = judge.fits_of(capacity_kind)
-    request = context.demand.gpu
-    if kept is None or changed is None:
-        found: dict[int, None] = {}
-        candidates: Iterator[int] = _roomy(state.rooms[class_id], context.demand)
-    else:
-        found = kept[1]
-        candidates = iter(dict.fromkeys(changed))
-    for number in candidates:
-        if number not in members or (
-            request.wants
-            and not fits_room(state.room_of_state(number), request.whole, request.milli)
-        ):
-            found.pop(number, None)  # gone, or its devices cannot take the pod
-            continue
-        fits = known.get(number)
-        if fits is None:
+    befores, fits = judge.before, judge.fits_of(capacity_kind)
+
+    def fitting(number: int) -> bool:
+        found = fits.get(number)
+        if found is None:
             entry = nodes[next(iter(members[number]))]
-            fits = judge.fresh_fits(context, entry, capacity_kind, known)
-        if fits:
-            found[number] = None
-        else:
-            found.pop(number, None)
-    judge.keep_fitting(class_id, capacity_kind, version, found)
-    return found
+            room = state.room_of_state(number)
+            found = judge.fresh_fits(context, entry, capacity_kind, fits, room)
+        return found
+
+    def sort_key(number: int) -> tuple[float, int]:
+        if not workload:
+            return (0.0, number)
+        before = befores.get(number)
+        if before is None:
+            before = judge.fresh_before(context, nodes[next(iter(members[number]))])
+        return (-before, number)
+
+    if order is None or changed is None or order.stale > len(order.entries) // 2 + 8:
+        numbers = [n for n in _roomy(state.rooms[class_id], context) if fitting(n)]
+        entries = sorted(map(sort_key, numbers))
+        judge.orders[key] = Order(version, entries, set(numbers))
+        return entries
+    for number in dict.fromkeys(changed):
+        if number not in members:
+            order.stale += number in order.listed
+        elif number not in order.listed and fitting(number):
+            order.listed.add(number)
+            insort(order.entries, sort_key(number))
+    order.version = version
+    return order.entries
 
 
-def _roomy(rooms: dict[Room, set[int]], demand: PodDemand) -> Iterator[int]:
+def _roomy(rooms: dict[Room, set[int]], context: Context) -> Iterator[int]:
     """The usage states of a class whose devices could take the pod: the others lack devices
     (an exact verdict, `check_capacity` would say so)."""
-    request = demand.gpu
+    request = context.demand.gpu
     for room, numbers in rooms.items():
         if not request.wants or fits_room(room, request.whole, request.milli):
             yield from numbers
