@@ -188,13 +188,14 @@ class Judge:
         room: Room,
     ) -> bool:
         """Whether the node's usage state can take the pod now (as `lack` is None), remembered
-        in `known`. Devices without the room for the request settle it unjudged (an exact
-        verdict: `check_capacity` would say they lack devices)."""
+        in `known`. Devices without the room for the request settle it unjudged and unkept (an
+        exact verdict, `check_capacity` would say they lack devices, and cheaper to ask again
+        than to fill the memo with)."""
         request = context.demand.gpu
-        reason = self._capacity.get((capacity_kind, entry.state), _UNKNOWN)
         if request.wants and not fits_room(room, request.whole, request.milli):
-            found = False
-        elif reason is _UNKNOWN:
+            return False
+        reason = self._capacity.get((capacity_kind, entry.state), _UNKNOWN)
+        if reason is _UNKNOWN:
             self.evaluated += 1
             found = fits_now(context, entry.snapshot())
         else:
