@@ -97,14 +97,42 @@ def shape_fragmentation(state: NodeState, shape: Shape) -> int:
 
 
 def fragmentation(state: NodeState, workload: Workload) -> float:
-    """Expected fragmentation over the workload's shapes, in milli-devices."""
-    if not state.free or not state.idle:
+    """Expected fragmentation over the workload's shapes, in milli-devices: the weighted
+    `shape_fragmentation` of every relevant shape, summed in the workload's order.
+
+    The same terms as `relevant`, `hostable` and `shape_fragmentation` give, with what they
+    read of the node worked out once rather than per shape (this runs for every new node
+    state a decision meets; a unit test compares it with the plain sum)."""
+    free = state.free
+    if not free:
         return 0.0
-    return sum(
-        weight * shape_fragmentation(state, shape)
-        for shape, weight in zip(workload.shapes, workload.weights, strict=True)
-        if relevant(state, shape)
-    )
+    idle = sum(free)
+    if not idle:
+        return 0.0
+    idle_devices = free.count(MILLI_PER_DEVICE)
+    largest = max(free)
+    pods = state.pods >= 1
+    below: dict[int, int] = {}  # threshold -> free milli of the devices under it
+    terms: list[float] = []
+    for shape, weight in zip(workload.shapes, workload.weights, strict=True):
+        if (shape.resource and shape.resource != state.resource) or (
+            shape.types and state.type_name not in shape.types
+        ):
+            continue  # not relevant
+        if (
+            not pods
+            or state.cpu < shape.cpu
+            or state.memory < shape.memory
+            or (idle_devices < shape.whole if shape.whole else largest < shape.milli)
+        ):
+            terms.append(weight * idle)  # not hostable: all of it is a fragment
+            continue
+        threshold = MILLI_PER_DEVICE if shape.whole else shape.milli
+        fragment = below.get(threshold)
+        if fragment is None:
+            fragment = below[threshold] = sum(f for f in free if f < threshold)
+        terms.append(weight * fragment)
+    return sum(terms)
 
 
 @dataclass(frozen=True, slots=True)

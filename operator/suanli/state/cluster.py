@@ -26,6 +26,8 @@ from suanli.scoring.snapshot import PlacedPod, node_devices
 _EMPTY = Resources()
 # Interned usage states are renumbered past this many, so a long-lived process stays bounded.
 _MAX_STATE_IDS = 200_000
+# Room changes remembered per class; a reader further behind lists the class afresh.
+_ROOM_LOG = 4096
 
 UsageKey = tuple[int, Resources, int, tuple[int, ...]]
 Room = tuple[int, int]  # idle devices, the largest free milli of one device
@@ -94,6 +96,9 @@ class ClusterState:
         # class -> a number bumped whenever its set of usage states changes: what is derived from
         # a class's states (the ones a kind of pod fits) stays valid while it holds.
         self.room_version: dict[int, int] = {}
+        # class -> (room version of the first entry, the usage state of every bump since): a
+        # reader that listed a class at some version catches up by looking at those states only.
+        self._room_log: dict[int, tuple[int, list[int]]] = {}
         self._by_job: dict[str, dict[str, str]] = {}  # job -> pod key -> node
         self._orphans: dict[str, dict[str, PlacedPod]] = {}  # pods on nodes not known (yet)
         self._idle: dict[str, int] = {}  # idle milli-devices per known accelerator type
@@ -253,7 +258,7 @@ class ClusterState:
             members = self.members[state] = set()
             class_id, room = self._where[state]
             self.rooms.setdefault(class_id, {}).setdefault(room, set()).add(state)
-            self.room_version[class_id] = self.room_version.get(class_id, 0) + 1
+            self._bump(class_id, state)
         members.add(name)
 
     def _leave(self, name: str, state: int | None) -> None:
@@ -269,7 +274,27 @@ class ClusterState:
                 rooms[room].discard(state)
                 if not rooms[room]:
                     del rooms[room]
-                self.room_version[class_id] = self.room_version.get(class_id, 0) + 1
+                self._bump(class_id, state)
+
+    def _bump(self, class_id: int, state: int) -> None:
+        version = self.room_version.get(class_id, 0)
+        self.room_version[class_id] = version + 1
+        _, log = self._room_log.setdefault(class_id, (version, []))
+        log.append(state)
+        if len(log) > _ROOM_LOG:
+            kept = log[_ROOM_LOG // 2 :]
+            self._room_log[class_id] = (version + 1 - len(kept), kept)
+
+    def room_changes(self, class_id: int, since: int) -> list[int] | None:
+        """The usage states that joined or left the class since its room version `since`, in
+        order (repeats possible); None when that is longer ago than remembered."""
+        first, log = self._room_log.get(class_id, (0, []))
+        if since < first:
+            return None
+        return log[since - first :]
+
+    def room_of_state(self, state: int) -> Room:
+        return self._where[state][1]
 
     def _renumber(self) -> None:
         self._state_ids = {}

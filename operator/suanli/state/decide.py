@@ -19,7 +19,7 @@ ranking and results against `evaluate` over every node, in both modes.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterator, Sequence
+from collections.abc import Hashable, Sequence
 
 from suanli.scoring import (
     DEFAULT_CONFIG,
@@ -36,10 +36,10 @@ from suanli.scoring.combine import ranking_key, round_score, score_node, weight_
 from suanli.scoring.context import Context, build_context
 from suanli.scoring.datapolicy import BASELINE_POLICY, DataPolicy
 from suanli.scoring.facts import Domain, NodeFacts
-from suanli.scoring.scorers.packing import packing_value
 from suanli.state.choice import Candidates, Choice, Everyone, Listed, ranked_names
-from suanli.state.cluster import ClusterState, NodeEntry, Room, fits_room
+from suanli.state.cluster import ClusterState, NodeEntry
 from suanli.state.judge import BestSoFar, ClassPart, Judge, Reason, Total
+from suanli.state.scan import best_only
 
 _Feasible = tuple[Hashable, NodeEntry, ClassPart]
 
@@ -100,7 +100,7 @@ class Decider:
             # Nodes of one usage state differ by name for a same-node gang: no shortcut there.
             by_name = demand.spec.same_domain is Domain.NODE and bool(context.peer_domains)
             if not complete and names is None and keep > 0 and not by_name:
-                best = self._best_only(context, keep=keep, detail=shown)
+                best = best_only(state, self.judge, context, keep=keep, detail=shown)
                 if best is not None:
                     return best
                 if not explain_failure:
@@ -114,95 +114,6 @@ class Decider:
                 detail=shown,
                 complete=complete,
             )
-
-    def _best_only(self, context: Context, *, keep: int, detail: int) -> Choice | None:
-        """The best `keep` of every node, visiting classes by the best total they could reach
-        and, within a class, usage states by their bound, until nothing left can reach the
-        best found. None when nothing fits (the caller then judges every node for reasons)."""
-        demand = context.demand
-        judge, state = self.judge, self.state
-        kind = judge.kind_id((*demand.judged_by, bool(context.workload)))
-        capacity_kind = judge.kind_id((demand.requests, demand.gpu_milli))
-        peer_key = tuple(context.peer_domains.items())
-        same = demand.spec.same_domain if peer_key else None
-        pairs, weight_sum = weight_pairs(weights_of(demand))
-        total = Total(pairs, weight_sum)
-        ceiling_change = -float(demand.gpu.total_milli)
-        nodes, members = state.nodes, state.members
-        classes: list[tuple[float, int, ClassPart]] = []
-        for class_id, rooms in state.rooms.items():
-            if not rooms:
-                continue
-            entry = nodes[next(iter(members[next(iter(next(iter(rooms.values()))))]))]
-            class_key = (class_id, entry.facts.domain(same)) if same else class_id
-            part = judge.class_part(context, entry, (kind, peer_key, class_key), pairs)
-            if part.failure is None:
-                # No placement removes more fragmentation than the pod fills.
-                ceiling = (
-                    packing_value(ceiling_change, part.reserved, context.config)
-                    if context.workload
-                    else 1.0
-                )
-                classes.append((total(ceiling, part), class_id, part))
-        classes.sort(key=lambda item: (-item[0], item[1]))
-        best = BestSoFar(keep)
-        totals: dict[Hashable, tuple[int, float]] = {}
-        scored: list[int] = []
-        for ceiling, class_id, part in classes:
-            if best.out_of_reach(ceiling):
-                break  # sorted: no class further on can reach the best
-            for number in self._fitting(context, class_id, capacity_kind):
-                entry = nodes[next(iter(members[number]))]
-                if best.out_of_reach(total(judge.packing_at_most(context, entry, part), part)):
-                    continue
-                exact = total(judge.packing(context, entry, kind, part), part)
-                totals[number] = (round_score(exact), exact)
-                scored.append(number)
-                best.add(exact, len(members[number]))
-        if not totals:
-            return None
-        judged = Everyone({number: members[number] for number in scored})
-        chosen = ranked_names(judged, totals, keep)
-        ranked = tuple(
-            score_node(context, nodes[name].snapshot(), Verdict(name, Outcome.FEASIBLE))
-            for name, _ in chosen[:detail]
-        )
-        return Choice(
-            len(nodes),
-            tuple(sorted(ranked, key=ranking_key)),
-            None,
-            (),
-            tuple((name, totals[group][0]) for name, group in chosen),
-            judged,
-            totals,
-            {},
-            False,
-        )
-
-    def _fitting(self, context: Context, class_id: int, capacity_kind: int) -> list[int]:
-        """The class's usage states that can take the pod now. Between two decisions only the
-        classes whose states changed (the node that took the last pod) are listed again."""
-        state, judge = self.state, self.judge
-        version = state.room_version.get(class_id, 0)
-        found = judge.fitting(class_id, capacity_kind, version)
-        if found is None:
-            nodes, members = state.nodes, state.members
-            found = [
-                number
-                for number in self._roomy(state.rooms[class_id], context.demand)
-                if judge.fits(context, nodes[next(iter(members[number]))], capacity_kind)
-            ]
-            judge.keep_fitting(class_id, capacity_kind, version, found)
-        return found
-
-    @staticmethod
-    def _roomy(rooms: dict[Room, set[int]], demand: PodDemand) -> Iterator[int]:
-        """The usage states of a class whose devices could take the pod: the others lack
-        devices (an exact verdict, `check_capacity` would say so)."""
-        request = demand.gpu
-        for room, numbers in rooms.items():
-            if not request.wants or fits_room(room, request.whole, request.milli):
-                yield from numbers
 
     def _candidates(
         self, context: Context, names: Sequence[str] | None

@@ -9,6 +9,7 @@ filters, so a remembered answer is the answer `evaluate` would give.
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Hashable
 from dataclasses import dataclass
 
@@ -27,9 +28,9 @@ from suanli.scoring.context import Context
 from suanli.scoring.datapolicy import DataPolicy
 from suanli.scoring.filters import check_capacity, check_hard, fits_now
 from suanli.scoring.scorers import SCORERS, USAGE_SIGNALS
-from suanli.scoring.scorers.packing import fragmentation_change, packing_value, reservation
+from suanli.scoring.scorers.packing import fragmentation_change, packing_value, reservation_on
 from suanli.scoring.scorers.packing import score as packing_score
-from suanli.state.cluster import NodeEntry
+from suanli.state.cluster import NodeEntry, Room, fits_room
 
 _STATIC = tuple((name, scorer) for name, scorer in SCORERS if name not in USAGE_SIGNALS)
 # The total is the facts-only part plus packing; that is the reference's float only when packing
@@ -71,14 +72,17 @@ class Judge:
         self._kinds: dict[Hashable, int] = {}
         self._hard: dict[Hashable, tuple[Reason | None, float]] = {}
         self._capacity: dict[Hashable, Reason | None] = {}
-        self._fits: dict[Hashable, bool] = {}
-        # (class, capacity kind) -> (the class's room version, its usage states the kind fits)
-        self._fitting: dict[tuple[int, int], tuple[int, list[int]]] = {}
-        self._usage: dict[Hashable, float] = {}
+        # Per kind, then per usage state id: one small dict read per state in the hot loops,
+        # no key tuple built per lookup.
+        self._fits: dict[int, dict[int, bool]] = {}  # capacity kind -> state -> fits now
+        self._usage: dict[int, dict[int, float]] = {}  # pod kind -> state -> usage part
+        self._sizes = [0, 0]  # states remembered in _fits and in _usage
         # Expected fragmentation per node state, for the workload's shapes: shared with each
         # decision's context, and the base of the packing bound.
         self.fragmentation: dict[NodeState, float] = {}
-        self._before: dict[int, float] = {}  # the same, per usage state id
+        self.before: dict[int, float] = {}  # the same, per usage state id
+        # (class, capacity kind, with a workload) -> the states it fits, by that, most first
+        self.orders: dict[tuple[int, int, bool], Order] = {}
         self.evaluated = 0  # usage states judged afresh, for benchmarks
 
     def start(
@@ -103,27 +107,31 @@ class Judge:
             self._hard.clear()
             self._capacity.clear()
             self._fits.clear()
-            self._fitting.clear()
             self._usage.clear()
+            self._sizes = [0, 0]
             self.fragmentation.clear()
-            self._before.clear()
+            self.before.clear()
+            self.orders.clear()
         shapes = (workload.shapes, workload.weights)
         if workload and not _same(shapes, self._shapes):
             self._shapes = shapes
             self._usage.clear()
+            self._sizes[1] = 0
             self.fragmentation.clear()
-            self._before.clear()
-        sizes = (len(self._hard), len(self._capacity), len(self._fits), len(self._usage))
-        if max(*sizes, len(self._fitting)) > _MEMO_LIMIT:
+            self.before.clear()
+            self.orders.clear()
+        if max(len(self._hard), len(self._capacity), *self._sizes) > _MEMO_LIMIT:
             self._kinds.clear()
             self._hard.clear()
             self._capacity.clear()
             self._fits.clear()
-            self._fitting.clear()
             self._usage.clear()
-        if max(len(self.fragmentation), len(self._before)) > _MEMO_LIMIT:
+            self._sizes = [0, 0]
+            self.orders.clear()  # keyed by kind ids, which start over
+        if max(len(self.fragmentation), len(self.before)) > _MEMO_LIMIT:
             self.fragmentation.clear()
-            self._before.clear()
+            self.before.clear()
+            self.orders.clear()
 
     def kind_id(self, kind: Hashable) -> int:
         """A small int per pod kind, so memo keys hash and compare cheaply."""
@@ -141,9 +149,9 @@ class Judge:
     ) -> ClassPart:
         """Hard requirements and the sum of the facts-only signals for the node's class
         (remembered), and the typed capacity the pod would take there (this decision)."""
-        snapshot = entry.snapshot()
         memo = self._hard.get(key)
         if memo is None:
+            snapshot = entry.snapshot()
             failure = check_hard(context, snapshot)
             partial = 0.0
             if failure is None:
@@ -152,7 +160,7 @@ class Judge:
                     if name in values:
                         partial += weight * values[name]
             memo = self._hard[key] = (reason_of(failure), partial)
-        reserved = reservation(context, snapshot) if context.workload else 0.0
+        reserved = reservation_on(context, entry.facts) if context.workload else 0.0
         return ClassPart(memo[0], memo[1], reserved)
 
     def lack(self, context: Context, entry: NodeEntry, capacity_kind: int) -> Reason | None:
@@ -164,43 +172,63 @@ class Judge:
         found = self._capacity[key] = reason_of(check_capacity(context, entry.snapshot()))
         return found
 
-    def fits(self, context: Context, entry: NodeEntry, capacity_kind: int) -> bool:
-        """Whether the node's usage state can take the pod now (as `lack` is None)."""
-        key = (capacity_kind, entry.state)
-        found = self._fits.get(key)
-        if found is None:
-            known = self._capacity.get(key, _UNKNOWN)
-            if known is _UNKNOWN:
-                self.evaluated += 1
-                found = fits_now(context, entry.snapshot())
-            else:
-                found = known is None
-            self._fits[key] = found
+    def fits_of(self, capacity_kind: int) -> dict[int, bool]:
+        """State -> whether it fits, as far as judged, for one capacity kind."""
+        known = self._fits.get(capacity_kind)
+        if known is None:
+            known = self._fits[capacity_kind] = {}
+        return known
+
+    def fresh_fits(
+        self,
+        context: Context,
+        entry: NodeEntry,
+        capacity_kind: int,
+        known: dict[int, bool],
+        room: Room,
+    ) -> bool:
+        """Whether the node's usage state can take the pod now (as `lack` is None), remembered
+        in `known`. Devices without the room for the request settle it unjudged and unkept (an
+        exact verdict, `check_capacity` would say they lack devices, and cheaper to ask again
+        than to fill the memo with)."""
+        request = context.demand.gpu
+        if request.wants and not fits_room(room, request.whole, request.milli):
+            return False
+        reason = self._capacity.get((capacity_kind, entry.state), _UNKNOWN)
+        if reason is _UNKNOWN:
+            self.evaluated += 1
+            found = fits_now(context, entry.snapshot())
+        else:
+            found = reason is None
+        known[entry.state] = found
+        self._sizes[0] += 1
         return found
 
-    def fitting(self, class_id: int, capacity_kind: int, version: int) -> list[int] | None:
-        """The class's usage states that the capacity kind fits, as last listed for this room
-        version of the class (None: not listed, or the class's states changed since)."""
-        found = self._fitting.get((class_id, capacity_kind))
-        return found[1] if found is not None and found[0] == version else None
+    def usage_of(self, kind: int) -> dict[int, float]:
+        """State -> the usage part of the packing signal, as far as judged, for one pod kind."""
+        known = self._usage.get(kind)
+        if known is None:
+            known = self._usage[kind] = {}
+        return known
 
-    def keep_fitting(
-        self, class_id: int, capacity_kind: int, version: int, states: list[int]
-    ) -> None:
-        self._fitting[(class_id, capacity_kind)] = (version, states)
+    def fresh_usage(self, context: Context, entry: NodeEntry, known: dict[int, float]) -> float:
+        """The usage part of the packing signal (the fragmentation change with a workload,
+        the whole signal without one), remembered in `known` for the node's usage state."""
+        snapshot = entry.snapshot()
+        if context.workload:
+            usage = fragmentation_change(context, snapshot)
+        else:
+            usage = packing_score(context, snapshot).value
+        known[entry.state] = usage
+        self._sizes[1] += 1
+        return usage
 
     def packing(self, context: Context, entry: NodeEntry, kind: int, part: ClassPart) -> float:
-        """The packing signal on the node: its usage part remembered per usage state (the
-        fragmentation change with a workload, the whole signal without one)."""
-        key = (kind, entry.state)
-        usage = self._usage.get(key)
+        """The packing signal on the node: its usage part remembered per usage state."""
+        known = self.usage_of(kind)
+        usage = known.get(entry.state)
         if usage is None:
-            snapshot = entry.snapshot()
-            if context.workload:
-                usage = fragmentation_change(context, snapshot)
-            else:
-                usage = packing_score(context, snapshot).value
-            self._usage[key] = usage
+            usage = self.fresh_usage(context, entry, known)
         if not context.workload:
             return usage
         return packing_value(usage, part.reserved, context.config)
@@ -211,15 +239,32 @@ class Judge:
         a workload."""
         if not context.workload:
             return 1.0
-        before = self._before.get(entry.state)
+        before = self.before.get(entry.state)
         if before is None:
-            state = node_state(entry.snapshot())
-            found = self.fragmentation.get(state)
-            if found is None:
-                found = self.fragmentation[state] = fragmentation(state, context.workload)
-            before = self._before[entry.state] = found
+            before = self.fresh_before(context, entry)
         absorbed = min(before, float(context.demand.gpu.total_milli))
         return packing_value(-absorbed, part.reserved, context.config)
+
+    def fresh_before(self, context: Context, entry: NodeEntry) -> float:
+        """The node's expected fragmentation now, remembered per usage state."""
+        state = node_state(entry.snapshot())
+        found = self.fragmentation.get(state)
+        if found is None:
+            found = self.fragmentation[state] = fragmentation(state, context.workload)
+        self.before[entry.state] = found
+        return found
+
+
+@dataclass(slots=True)
+class Order:
+    """A class's usage states by expected fragmentation, most first (ties by state id), as
+    of a room version of the class. States that left stay listed (`stale` of them) and are
+    skipped by readers; `listed` is every state in `entries`."""
+
+    version: int
+    entries: list[tuple[float, int]]  # (-fragmentation, state)
+    listed: set[int]
+    stale: int = 0
 
 
 class Total:
@@ -243,14 +288,16 @@ class BestSoFar:
         self.keep = keep
         self._heap: list[tuple[float, int]] = []
         self._counted = 0
+        # What a bound must reach not to be out of reach (read directly by hot loops).
+        self.floor = -math.inf
 
     def out_of_reach(self, bound: float) -> bool:
-        if self._counted < self.keep:
-            return False
-        return bound < self._heap[0][0] - _MARGIN
+        return bound < self.floor
 
     def add(self, total: float, size: int) -> None:
         heapq.heappush(self._heap, (total, size))
         self._counted += size
         while self._counted - self._heap[0][1] >= self.keep:
             self._counted -= heapq.heappop(self._heap)[1]
+        if self._counted >= self.keep:
+            self.floor = self._heap[0][0] - _MARGIN

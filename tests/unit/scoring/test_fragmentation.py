@@ -30,7 +30,7 @@ from suanli.scoring import (
     with_pressure,
 )
 from suanli.scoring.context import build_context
-from suanli.scoring.fragmentation import plan, shape_fragmentation
+from suanli.scoring.fragmentation import plan, relevant, shape_fragmentation
 from suanli.scoring.scorers import accelerator, packing
 from suanli.scoring.shapes import grid_ceiling
 
@@ -298,3 +298,46 @@ def test_no_placement_removes_more_fragmentation_than_it_fills(
     before = fragmentation(node_state(snapshot), workload)
     assert found.delta >= -min(before, demand.gpu.total_milli) - 1e-9
     assert not math.isnan(found.delta)
+
+
+_SHAPES = st.builds(
+    Shape,
+    whole=st.integers(0, 8),
+    milli=st.sampled_from([0, 100, 250, 330, 500, 750]),
+    cpu=st.sampled_from([0, 1000, 4000, 64_000]),
+    memory=st.sampled_from([0, GIB, 64 * GIB]),
+    resource=st.sampled_from(["", "nvidia.com/gpu", "amd.com/gpu"]),
+    types=st.sampled_from([(), ("H100",), ("A100", "T4")]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.integers(0, 1000), max_size=8),
+    st.integers(-1000, 64_000),
+    st.integers(0, 2),
+    st.sampled_from(["nvidia.com/gpu", "amd.com/gpu", ""]),
+    st.sampled_from(["H100", "T4", None]),
+    st.lists(st.tuples(_SHAPES, st.integers(1, 9)), max_size=12),
+)
+def test_fragmentation_is_the_plain_sum_over_shapes(
+    free: list[int],
+    cpu: int,
+    pods: int,
+    resource: str,
+    type_name: str | None,
+    counts: list[tuple[Shape, int]],
+) -> None:
+    """The very float of the definition: relevant shapes, in order, weighted."""
+    state = NodeState(tuple(free), cpu, 32 * GIB, pods, resource, type_name)
+    workload = Workload.of(counts)
+    plain = (
+        sum(
+            weight * shape_fragmentation(state, shape)
+            for shape, weight in zip(workload.shapes, workload.weights, strict=True)
+            if relevant(state, shape)
+        )
+        if state.free and state.idle
+        else 0.0
+    )
+    assert fragmentation(state, workload) == plain

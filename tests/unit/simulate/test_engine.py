@@ -15,6 +15,7 @@ from suanli.simulate.engine import SuanliPolicy
 from suanli.simulate.generate import generate_nodes, generate_pods
 from suanli.simulate.replay import Kinds, arrival_sequence
 from suanli.simulate.run import RunSpec, load_scoring_files
+from suanli.state import judge
 
 
 def _catalog(nodes: list) -> tuple[Catalog, LatencyMap]:  # type: ignore[type-arg]
@@ -28,6 +29,18 @@ def _catalog(nodes: list) -> tuple[Catalog, LatencyMap]:  # type: ignore[type-ar
 def test_choices_equal_a_full_evaluate(
     nodes: int, pods: int, constrained: float, seed: int
 ) -> None:
+    _replay_against_evaluate(nodes, pods, constrained, seed)
+
+
+def test_choices_equal_a_full_evaluate_when_memos_start_over(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Memos full: kind ids start over, and nothing kept under an old id may be read again."""
+    monkeypatch.setattr(judge, "_MEMO_LIMIT", 60)
+    _replay_against_evaluate(30, 260, 0.2, 4)
+
+
+def _replay_against_evaluate(nodes: int, pods: int, constrained: float, seed: int) -> None:
     rows = generate_nodes(nodes)
     catalog, latency = _catalog(rows)
     cluster = SimCluster(rows, catalog)

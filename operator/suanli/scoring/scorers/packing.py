@@ -19,6 +19,7 @@ import math
 from suanli.scoring.config import ScoringConfig
 from suanli.scoring.context import Context
 from suanli.scoring.devices import MILLI_PER_DEVICE, format_allocation
+from suanli.scoring.facts import NodeFacts
 from suanli.scoring.resources import ACCELERATOR_RESOURCES, CPU, MEMORY, PODS
 from suanli.scoring.scorers.signal import Signal, clamp
 from suanli.scoring.snapshot import NodeSnapshot
@@ -108,7 +109,12 @@ def _fragmentation(context: Context, node: NodeSnapshot) -> Signal:
 def reservation(context: Context, node: NodeSnapshot) -> float:
     """Milli-devices the pod takes of capacity that pods accepting only this node's type are
     expected to need (the workload's pressure on the type)."""
-    accelerator = node.facts.accelerator
+    return reservation_on(context, node.facts)
+
+
+def reservation_on(context: Context, facts: NodeFacts) -> float:
+    """`reservation` from the node's facts alone (it depends on nothing else)."""
+    accelerator = facts.accelerator
     if accelerator is None or accelerator.type is None:
         return 0.0
     pressure = context.workload.pressure_on(accelerator.type.name)

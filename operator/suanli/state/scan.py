@@ -1,0 +1,216 @@
+"""The best nodes for a pod without judging every usage state: the decider's `complete=False`
+path when nothing tells nodes of one usage state apart.
+
+Classes are visited by the best total they could reach; within a class, a usage state is scored
+exactly only when its bound can still reach the best found. Within one class and decision the
+class part (facts-only signals, reserved capacity) is the same for every state, so a bound or
+a total depends on one number alone (the state's fragmentation, its packing usage): each
+distinct number is turned into a total once, with the same arithmetic as `Total`, so the floats
+are those of the reference. A class's states are kept in the order of their fragmentation (the
+bound falls with it) and brought up to date from the class's room changes, not listed afresh.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import insort
+from collections.abc import Hashable, Iterator
+
+from suanli.scoring import Outcome, Verdict
+from suanli.scoring.combine import ranking_key, round_score, score_node, weight_pairs, weights_of
+from suanli.scoring.context import Context
+from suanli.scoring.scorers.packing import packing_value
+from suanli.state.choice import Choice, Everyone, ranked_names
+from suanli.state.cluster import ClusterState, Room, fits_room
+from suanli.state.judge import BestSoFar, ClassPart, Judge, Order, Total
+
+
+def best_only(
+    state: ClusterState, judge: Judge, context: Context, *, keep: int, detail: int
+) -> Choice | None:
+    """The best `keep` of every node (full results for the first `detail`); None when nothing
+    fits (the caller then judges every node for reasons)."""
+    demand = context.demand
+    kind = judge.kind_id((*demand.judged_by, bool(context.workload)))
+    capacity_kind = judge.kind_id((demand.requests, demand.gpu_milli))
+    total = Total(*weight_pairs(weights_of(demand)))
+    best = BestSoFar(keep)
+    totals: dict[Hashable, tuple[int, float]] = {}
+    scored: list[int] = []
+    for ceiling, class_id, part in _classes(state, judge, context, kind, total):
+        if ceiling < best.floor:
+            break  # sorted: no class further on can reach the best
+        _score_class(
+            state,
+            judge,
+            context,
+            class_id=class_id,
+            kinds=(kind, capacity_kind),
+            ceiling=ceiling,
+            part=part,
+            total=total,
+            best=best,
+            totals=totals,
+            scored=scored,
+        )
+    if not totals:
+        return None
+    nodes, members = state.nodes, state.members
+    judged = Everyone({number: members[number] for number in scored})
+    chosen = ranked_names(judged, totals, keep)
+    ranked = tuple(
+        score_node(context, nodes[name].snapshot(), Verdict(name, Outcome.FEASIBLE))
+        for name, _ in chosen[:detail]
+    )
+    return Choice(
+        len(nodes),
+        tuple(sorted(ranked, key=ranking_key)),
+        None,
+        (),
+        tuple((name, totals[group][0]) for name, group in chosen),
+        judged,
+        totals,
+        {},
+        False,
+    )
+
+
+def _classes(
+    state: ClusterState, judge: Judge, context: Context, kind: int, total: Total
+) -> list[tuple[float, int, ClassPart]]:
+    """The classes the pod's hard requirements allow, with the best total each could reach,
+    best first (ties by class id)."""
+    demand = context.demand
+    peer_key = tuple(context.peer_domains.items())
+    same = demand.spec.same_domain if peer_key else None
+    pairs, _ = weight_pairs(weights_of(demand))
+    ceiling_change = -float(demand.gpu.total_milli)
+    nodes, members = state.nodes, state.members
+    classes: list[tuple[float, int, ClassPart]] = []
+    for class_id, rooms in state.rooms.items():
+        if not rooms:
+            continue
+        entry = nodes[next(iter(members[next(iter(next(iter(rooms.values()))))]))]
+        class_key = (class_id, entry.facts.domain(same)) if same else class_id
+        part = judge.class_part(context, entry, (kind, peer_key, class_key), pairs)
+        if part.failure is None:
+            # No placement removes more fragmentation than the pod fills.
+            ceiling = (
+                packing_value(ceiling_change, part.reserved, context.config)
+                if context.workload
+                else 1.0
+            )
+            classes.append((total(ceiling, part), class_id, part))
+    classes.sort(key=lambda item: (-item[0], item[1]))
+    return classes
+
+
+def _score_class(
+    state: ClusterState,
+    judge: Judge,
+    context: Context,
+    *,
+    class_id: int,
+    kinds: tuple[int, int],
+    ceiling: float,
+    part: ClassPart,
+    total: Total,
+    best: BestSoFar,
+    totals: dict[Hashable, tuple[int, float]],
+    scored: list[int],
+) -> None:
+    """Score the class's states that fit the pod and can still reach the best, into
+    `totals`: by fragmentation, most first, so that bounds only fall and the first one out of
+    reach ends the class (the bound is the same for every state without a workload)."""
+    kind, capacity_kind = kinds
+    nodes, members = state.nodes, state.members
+    config, reserved = context.config, part.reserved
+    workload = bool(context.workload)
+    # Without a workload every state's bound is the ceiling.
+    filled = float(context.demand.gpu.total_milli) if workload else -math.inf
+    known = judge.usage_of(kind)
+    bounds: dict[float, float] = {}  # fragmentation before -> bound total, this class only
+    exact: dict[float, tuple[int, float]] = {}  # usage -> (score, total), this class only
+    for negative, number in _fitting(state, judge, context, class_id, capacity_kind):
+        names = members.get(number)
+        if names is None:
+            continue  # left the class since it was listed
+        before = -negative
+        if before >= filled:
+            bound = ceiling  # min(before, filled) is filled: the class's ceiling
+        else:
+            bound = bounds.get(before, -1.0)
+            if bound < 0:
+                bound = bounds[before] = total(packing_value(-before, reserved, config), part)
+        if bound < best.floor:
+            break  # bounds only fall further on
+        usage = known.get(number)
+        if usage is None:
+            usage = judge.fresh_usage(context, nodes[next(iter(names))], known)
+        found = exact.get(usage)
+        if found is None:
+            signal = packing_value(usage, reserved, config) if workload else usage
+            value = total(signal, part)
+            found = exact[usage] = (round_score(value), value)
+        if found[1] < best.floor:
+            continue  # below the best `keep` found: neither counted nor ranked
+        totals[number] = found
+        scored.append(number)
+        best.add(found[1], len(names))
+
+
+def _fitting(
+    state: ClusterState, judge: Judge, context: Context, class_id: int, capacity_kind: int
+) -> list[tuple[float, int]]:
+    """The class's usage states that can take the pod now, by expected fragmentation, most
+    first (all alike without a workload). Kept per class and capacity kind while the shapes of
+    the workload stay, and brought up to date from the states that joined the class since
+    (those that left are skipped by the reader, and dropped once they are many)."""
+    workload = bool(context.workload)
+    key = (class_id, capacity_kind, workload)
+    version = state.room_version.get(class_id, 0)
+    order = judge.orders.get(key)
+    if order is not None and order.version == version:
+        return order.entries
+    changed = state.room_changes(class_id, order.version) if order is not None else None
+    members, nodes = state.members, state.nodes
+    befores, fits = judge.before, judge.fits_of(capacity_kind)
+
+    def fitting(number: int) -> bool:
+        found = fits.get(number)
+        if found is None:
+            entry = nodes[next(iter(members[number]))]
+            room = state.room_of_state(number)
+            found = judge.fresh_fits(context, entry, capacity_kind, fits, room)
+        return found
+
+    def sort_key(number: int) -> tuple[float, int]:
+        if not workload:
+            return (0.0, number)
+        before = befores.get(number)
+        if before is None:
+            before = judge.fresh_before(context, nodes[next(iter(members[number]))])
+        return (-before, number)
+
+    if order is None or changed is None or order.stale > len(order.entries) // 2 + 8:
+        numbers = [n for n in _roomy(state.rooms[class_id], context) if fitting(n)]
+        entries = sorted(map(sort_key, numbers))
+        judge.orders[key] = Order(version, entries, set(numbers))
+        return entries
+    for number in dict.fromkeys(changed):
+        if number not in members:
+            order.stale += number in order.listed
+        elif number not in order.listed and fitting(number):
+            order.listed.add(number)
+            insort(order.entries, sort_key(number))
+    order.version = version
+    return order.entries
+
+
+def _roomy(rooms: dict[Room, set[int]], context: Context) -> Iterator[int]:
+    """The usage states of a class whose devices could take the pod: the others lack devices
+    (an exact verdict, `check_capacity` would say so)."""
+    request = context.demand.gpu
+    for room, numbers in rooms.items():
+        if not request.wants or fits_room(room, request.whole, request.milli):
+            yield from numbers
