@@ -831,7 +831,10 @@ class TestProgramsAsServiceAccounts:
         )
         kubeconfig = write_token_kubeconfig(cp, NAMESPACE, SCHED, tmp_path / "sched.yaml")
         config["clientConnection"]["kubeconfig"] = str(kubeconfig)
+        # Pointed at the session's extender, which serves plain HTTP on loopback.
         config["extenders"][0]["urlPrefix"] = f"http://127.0.0.1:{cp.state.ports.extender}"
+        config["extenders"][0]["enableHTTPS"] = False
+        config["extenders"][0].pop("tlsConfig", None)
         config["profiles"][0]["schedulerName"] = "suanli-chart-check"
         (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
         port = free_port()

@@ -37,19 +37,27 @@ def _event(kind: str, seq: int, data: Any) -> bytes:
 
 
 class Broadcaster:
-    def __init__(self, model: UiModel, interval: float) -> None:
+    def __init__(
+        self, model: UiModel, interval: float, ready: Callable[[], bool] = lambda: True
+    ) -> None:
         self.model = model
         self.interval = interval
+        self.ready = ready
+        # Whether `current` was built from synced watches: a view built before that shows a
+        # partial fleet, so the page is not Ready until a view after the sync exists.
+        self.complete = False
         self.current: dict[str, Any] = {}
         self.seq = 0
         self.clients: set[asyncio.Queue[bytes]] = set()
 
     async def tick(self) -> None:
         loop = asyncio.get_running_loop()
+        synced = self.ready()
         # Building the view walks every node: off the event loop, so requests are still served.
         new = await loop.run_in_executor(None, self.model.view)
         change = delta(self.current, new) if self.current else {"full": new}
         self.current = new
+        self.complete = self.complete or synced
         if change is None:
             return
         self.seq += 1
@@ -72,7 +80,7 @@ BROADCASTER = web.AppKey("broadcaster", Broadcaster)
 
 
 def make_app(model: UiModel, ready: Callable[[], bool], interval: float = 0.5) -> web.Application:
-    broadcaster = Broadcaster(model, interval)
+    broadcaster = Broadcaster(model, interval, ready)
     app = web.Application()
 
     async def page(request: web.Request) -> web.Response:
@@ -84,7 +92,7 @@ def make_app(model: UiModel, ready: Callable[[], bool], interval: float = 0.5) -
         )
 
     async def view(_: web.Request) -> web.Response:
-        if not broadcaster.current:
+        if not broadcaster.complete:
             await broadcaster.tick()
         return web.Response(body=orjson.dumps(broadcaster.current), content_type="application/json")
 
@@ -117,7 +125,9 @@ def make_app(model: UiModel, ready: Callable[[], bool], interval: float = 0.5) -
         return web.Response(text="ok")
 
     async def readyz(_: web.Request) -> web.Response:
-        return web.Response(text="ok") if ready() else web.Response(status=503, text="syncing")
+        if broadcaster.complete:
+            return web.Response(text="ok")
+        return web.Response(status=503, text="syncing")
 
     async def ticker(app: web.Application) -> AsyncIterator[None]:
         task = asyncio.create_task(broadcaster.run())

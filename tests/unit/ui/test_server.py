@@ -44,3 +44,24 @@ async def _exercise() -> None:
 
 def test_page_view_and_stream() -> None:
     asyncio.run(_exercise())
+
+
+async def _ready_only_after_a_synced_view() -> None:
+    """Ready means a view of the whole fleet exists: one built before the watches synced
+    showed a partial fleet, and /api/view handed it out."""
+    model = UiModel(feed())
+    synced = False
+    app = make_app(model, lambda: synced, interval=0.05)
+    async with TestClient(TestServer(app)) as client:
+        await asyncio.sleep(0.2)  # ticks before the sync
+        assert (await client.get("/readyz")).status == 503
+        synced = True
+        for _ in range(100):
+            if (await client.get("/readyz")).status == 200:
+                break
+            await asyncio.sleep(0.05)
+        assert (await client.get("/readyz")).status == 200
+
+
+def test_ready_only_after_a_view_built_from_synced_watches() -> None:
+    asyncio.run(_ready_only_after_a_synced_view())
