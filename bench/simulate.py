@@ -7,7 +7,7 @@ one or two models) and its GPU-model-constrained variant (the same pods, 40 % co
    time of each seed;
 2. replays the baselines on the same seeds and compares: GPU left unallocated at arrived 100 %
    and 130 %, fragmentation rate, dropped pods;
-3. replays `suanli` and `bestfit` on the constrained variant.
+3. replays `suanli`, `fgd` and `bestfit` on the constrained variant.
 
 Prints the tables, writes JSON and the plots under bench/results/.
 
@@ -94,7 +94,7 @@ def main() -> None:
     others, _ = _timed(replace(base, policies=baselines))
     compared = _merge(replace(base, policies=POLICY_NAMES), timed, others)
     print(f"3. constrained variant ({args.constrained_variant:.0%} of GPU pods)", file=sys.stderr)
-    constrained, _ = _timed(replace(base, pods=variant, policies=("suanli", "bestfit")))
+    constrained, _ = _timed(replace(base, pods=variant, policies=("suanli", "fgd", "bestfit")))
 
     per_seed = {r.seed: round(r.seconds, 2) for r in timed.of("suanli")}
     timing = {

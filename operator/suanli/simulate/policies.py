@@ -4,6 +4,7 @@ Every policy sees the same feasibility (accepted models, whole devices idle, a d
 for a share, cpu, memory, pod slots) and differs only in which feasible node it takes:
 
 - `suanli`: the production scoring core (see `engine`), fragmentation-aware packing included.
+- `fgd`: Fragmentation Gradient Descent (see `fgd`).
 - `bestfit`: the least resources left after placing, summed over cpu, memory and GPU, each as a
   fraction of the node's capacity.
 - `dotprod`: the smallest dot product of the pod's request and the node's free resources, both
@@ -162,4 +163,4 @@ BASELINES: dict[str, tuple[Cost, DeviceChoice]] = {
     "packing": (packing_cost, _tightest),
     "k8s-default": (k8s_default_cost, _first_fit),
 }
-POLICY_NAMES = ("suanli", "bestfit", "dotprod", "packing", "random", "k8s-default")
+POLICY_NAMES = ("suanli", "fgd", "bestfit", "dotprod", "packing", "random", "k8s-default")

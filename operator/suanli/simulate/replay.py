@@ -33,6 +33,7 @@ from suanli.scoring import (
 )
 from suanli.simulate.cluster import Request, SimCluster, request_of
 from suanli.simulate.engine import SuanliPolicy
+from suanli.simulate.fgd import FgdPolicy, typical_pods
 from suanli.simulate.policies import BASELINES, CostPolicy, Placement, Policy, RandomPolicy
 from suanli.simulate.trace import NodeRow, PodRow, pod_object
 
@@ -130,10 +131,19 @@ class SeedResult:
 
 
 def make_policy(
-    name: str, cluster: SimCluster, catalog: Catalog, latency: LatencyMap, seed: int
+    name: str,
+    cluster: SimCluster,
+    catalog: Catalog,
+    latency: LatencyMap,
+    seed: int,
+    *,
+    trace: Sequence[Request] = (),
 ) -> Policy:
+    """The policy `name`; `trace` (the requests to be replayed) gives `fgd` its typical pods."""
     if name == "suanli":
         return SuanliPolicy(cluster, catalog, latency)
+    if name == "fgd":
+        return FgdPolicy(cluster, typical_pods(trace), seed)
     if name == "random":
         return RandomPolicy(cluster, seed)
     if name in BASELINES:
@@ -191,8 +201,9 @@ def replay(
     """Place `sequence` in order on a fresh cluster of `nodes` with one policy."""
     began = time.perf_counter()
     cluster = SimCluster(nodes, catalog)
-    policy = make_policy(policy_name, cluster, catalog, latency, seed)
     kinds = Kinds(catalog)
+    requests = [kinds.of(p).request for p in sequence]
+    policy = make_policy(policy_name, cluster, catalog, latency, seed, trace=requests)
     result = SeedResult(policy_name, seed, pods=len(sequence))
     yardstick = trace_workload(kinds, sequence)
     recorder = _Recorder(max(1, cluster.gpu_capacity), result, yardstick)
