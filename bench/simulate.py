@@ -12,6 +12,7 @@ one or two models) and its GPU-model-constrained variant (the same pods, 40 % co
 Prints the tables, writes JSON and the plots under bench/results/.
 
     python bench/simulate.py [--nodes 1200] [--pods 10000] [--seeds 42-51] [--jobs 2]
+        [--ties own|name|seeded]
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import Any
 
 from suanli.simulate import report
 from suanli.simulate.generate import generate_nodes, generate_pods
-from suanli.simulate.policies import POLICY_NAMES
+from suanli.simulate.policies import POLICY_NAMES, TIE_RULES
 from suanli.simulate.replay import SeedResult
 from suanli.simulate.run import RunResult, RunSpec, default_jobs, parse_seeds, run
 
@@ -79,13 +80,14 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=default_jobs())
     parser.add_argument("--constrained", type=float, default=0.1)
     parser.add_argument("--constrained-variant", type=float, default=0.4)
+    parser.add_argument("--ties", choices=TIE_RULES, default="own")
     parser.add_argument("--out", type=Path, default=Path("bench/results/simulate.json"))
     args = parser.parse_args()
 
     nodes = tuple(generate_nodes(args.nodes))
     pods = tuple(generate_pods(args.pods, TRACE_SEED, args.constrained))
     variant = tuple(generate_pods(args.pods, TRACE_SEED, args.constrained_variant))
-    base = RunSpec(nodes, pods, ("suanli",), args.seeds, jobs=args.jobs)
+    base = RunSpec(nodes, pods, ("suanli",), args.seeds, jobs=args.jobs, ties=args.ties)
 
     print(f"1. suanli, {len(args.seeds)} seeds, {args.jobs} jobs", file=sys.stderr)
     timed, wall = _timed(base)

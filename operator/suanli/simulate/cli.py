@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from suanli.simulate.generate import generate_nodes, generate_pods
-from suanli.simulate.policies import POLICY_NAMES
+from suanli.simulate.policies import POLICY_NAMES, TIE_RULES
 from suanli.simulate.replay import SeedResult
 from suanli.simulate.run import (
     DEFAULT_INFLATE,
@@ -64,6 +64,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         catalog=args.catalog,
         latency=args.latency,
+        ties=args.ties,
     )
     print(
         f"replaying {len(pods)} pods on {len(nodes)} nodes: {', '.join(spec.policies)} x "
@@ -126,6 +127,13 @@ def add_simulate(commands: Any) -> None:
         type=_policies,
         default=POLICY_NAMES,
         help=f"comma-separated, from {','.join(POLICY_NAMES)} (default: all)",
+    )
+    replay.add_argument(
+        "--ties",
+        choices=TIE_RULES,
+        default="own",
+        help="how fgd and the cost baselines order nodes of equal cost: own (each policy's "
+        "published rule), name, seeded (a seeded random order of node names); default own",
     )
     replay.add_argument("--seeds", type=_seeds, default=(42,), help="e.g. 42-51 (default 42)")
     replay.add_argument(

@@ -7,9 +7,9 @@ otherwise the idle milli on the devices with less room than one of its devices n
 the shapes' frequencies in the trace, that is the node's expected fragmentation F. Each feasible
 node scores `trunc(100 * sigmoid((F_before - F_after) / 1000))` with F in GPU milli, the integer
 score of the published plugin; the highest score wins. A share pod takes the device whose fill
-grows F the least. Many nodes tie at an integer score; ties go to the node first in a seeded
-random order of node names, drawn once per replay, as the published simulator's seeded node
-order does.
+grows F the least. Many nodes tie at an integer score; ties go to the node first in the given
+order (its own rule: a seeded random order of node names, drawn once per replay, as the
+published simulator's seeded node order does).
 
 The typical shapes are the most frequent (cpu, milli per device, device count, accepted models)
 of the replayed sequence, taken in order of frequency until they cover 95 % of its pods; each
@@ -19,9 +19,8 @@ weighs its share of all the pods.
 from __future__ import annotations
 
 import math
-import random
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from suanli.scoring import MILLI_PER_DEVICE, Allocation, PodDemand, Workload
@@ -98,12 +97,12 @@ def score(before: float, after: float) -> int:
 class FgdPolicy:
     name = "fgd"
 
-    def __init__(self, cluster: SimCluster, typical: Sequence[TypicalPod], seed: int) -> None:
+    def __init__(
+        self, cluster: SimCluster, typical: Sequence[TypicalPod], rank: Mapping[str, int]
+    ) -> None:
         self.cluster = cluster
         self.typical = tuple(typical)
-        names = sorted(n.name for n in cluster.nodes)
-        random.Random(seed).shuffle(names)
-        self.rank = {name: position for position, name in enumerate(names)}
+        self.rank = rank
         self._memo: dict[tuple[str | None, int, tuple[int, ...]], float] = {}
 
     def _fragmentation(self, node_type: str | None, cpu_free: int, free: tuple[int, ...]) -> float:

@@ -16,13 +16,15 @@ for a share, cpu, memory, pod slots) and differs only in which feasible node it 
   cpu and memory; devices first fit, as a device plugin without a policy hands them out.
 
 Baselines take the tightest device for a share (first fit for `k8s-default`) and the
-lowest-indexed idle devices for whole requests; ties go to the node first by name.
+lowest-indexed idle devices for whole requests. Ties among nodes of equal cost follow a tie rule
+(`TIE_RULES`): `own`, each policy's published rule (by name; a seeded node order for `fgd`),
+`name`, or `seeded` (one seeded random order of the node names per replay).
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -42,6 +44,17 @@ class Policy(Protocol):
 
     def place(self, demand: PodDemand, request: Request, workload: Workload) -> Placement | None:
         """Where the pod goes (None: nowhere fits); the cluster is not changed here."""
+
+
+TIE_RULES = ("own", "name", "seeded")
+
+
+def node_order(cluster: SimCluster, seeded: bool, seed: int) -> Mapping[str, int]:
+    """Each node's rank among equals: by name, or in one seeded random order of the names."""
+    names = sorted(n.name for n in cluster.nodes)
+    if seeded:
+        random.Random(seed).shuffle(names)
+    return {name: position for position, name in enumerate(names)}
 
 
 def _gpu_request(request: Request) -> GpuRequest:
@@ -124,19 +137,29 @@ DeviceChoice = Callable[[SimNode, Request], Allocation]
 
 
 class CostPolicy:
-    """The feasible node of least cost (the first by name among equals)."""
+    """The feasible node of least cost (among equals, the first in `rank`; by name without)."""
 
-    def __init__(self, name: str, cluster: SimCluster, cost: Cost, devices: DeviceChoice) -> None:
+    def __init__(
+        self,
+        name: str,
+        cluster: SimCluster,
+        cost: Cost,
+        devices: DeviceChoice,
+        rank: Mapping[str, int] | None = None,
+    ) -> None:
         self.name = name
         self.cluster = cluster
         self.cost = cost
         self.devices = devices
+        self.rank = rank
 
     def place(self, demand: PodDemand, request: Request, workload: Workload) -> Placement | None:
         best: SimNode | None = None
         best_cost: tuple[float, ...] = ()
         for node in feasible(self.cluster, request):
             cost = self.cost(node, request)
+            if self.rank is not None:
+                cost = (*cost, self.rank[node.name])
             if best is None or cost < best_cost:
                 best, best_cost = node, cost
         return None if best is None else Placement(best, self.devices(best, request))

@@ -34,7 +34,15 @@ from suanli.scoring import (
 from suanli.simulate.cluster import Request, SimCluster, request_of
 from suanli.simulate.engine import SuanliPolicy
 from suanli.simulate.fgd import FgdPolicy, typical_pods
-from suanli.simulate.policies import BASELINES, CostPolicy, Placement, Policy, RandomPolicy
+from suanli.simulate.policies import (
+    BASELINES,
+    TIE_RULES,
+    CostPolicy,
+    Placement,
+    Policy,
+    RandomPolicy,
+    node_order,
+)
 from suanli.simulate.trace import NodeRow, PodRow, pod_object
 
 CHECKPOINTS = (100, 130)  # arrived workload (%) at which unallocated GPU is reported
@@ -138,17 +146,23 @@ def make_policy(
     seed: int,
     *,
     trace: Sequence[Request] = (),
+    ties: str = "own",
 ) -> Policy:
-    """The policy `name`; `trace` (the requests to be replayed) gives `fgd` its typical pods."""
+    """The policy `name`; `trace` (the requests to be replayed) gives `fgd` its typical pods;
+    `ties` (of `TIE_RULES`) orders nodes of equal cost for `fgd` and the cost baselines."""
+    if ties not in TIE_RULES:
+        raise ValueError(f"ties: {ties!r} is not one of {', '.join(TIE_RULES)}")
     if name == "suanli":
         return SuanliPolicy(cluster, catalog, latency)
     if name == "fgd":
-        return FgdPolicy(cluster, typical_pods(trace), seed)
+        order = node_order(cluster, ties != "name", seed)
+        return FgdPolicy(cluster, typical_pods(trace), order)
     if name == "random":
         return RandomPolicy(cluster, seed)
     if name in BASELINES:
         cost, devices = BASELINES[name]
-        return CostPolicy(name, cluster, cost, devices)
+        rank = node_order(cluster, True, seed) if ties == "seeded" else None
+        return CostPolicy(name, cluster, cost, devices, rank)
     raise ValueError(f"unknown policy {name!r}")
 
 
@@ -197,13 +211,14 @@ def replay(
     latency: LatencyMap,
     seed: int = 0,
     keep_placements: bool = False,
+    ties: str = "own",
 ) -> SeedResult:
     """Place `sequence` in order on a fresh cluster of `nodes` with one policy."""
     began = time.perf_counter()
     cluster = SimCluster(nodes, catalog)
     kinds = Kinds(catalog)
     requests = [kinds.of(p).request for p in sequence]
-    policy = make_policy(policy_name, cluster, catalog, latency, seed, trace=requests)
+    policy = make_policy(policy_name, cluster, catalog, latency, seed, trace=requests, ties=ties)
     result = SeedResult(policy_name, seed, pods=len(sequence))
     yardstick = trace_workload(kinds, sequence)
     recorder = _Recorder(max(1, cluster.gpu_capacity), result, yardstick)

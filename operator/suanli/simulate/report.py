@@ -80,6 +80,7 @@ def summary(run: RunResult) -> dict[str, Any]:
         "gpus": run.gpu_capacity_milli / 1000,
         "trace_load": round(run.trace_load, 4),
         "inflate": spec.inflate,
+        "ties": spec.ties,
         "seeds": list(spec.seeds),
         "policies": policies,
         "versus_bestfit": versus(run),
@@ -151,7 +152,7 @@ def table(run: RunResult) -> str:
     seeds = f"{spec.seeds[0]}-{spec.seeds[-1]}" if len(spec.seeds) > 1 else str(spec.seeds[0])
     title = (
         f"{len(spec.nodes)} nodes, {run.gpu_capacity_milli / 1000:g} GPUs, {len(spec.pods)} pods "
-        f"(trace load {100 * run.trace_load:.0f}%), inflate {spec.inflate:g}, "
+        f"(trace load {100 * run.trace_load:.0f}%), inflate {spec.inflate:g}, ties {spec.ties}, "
         f"seeds {seeds} (mean ± sd over {len(spec.seeds)})"
     )
     return "\n".join([title, *lines])

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from suanli.scoring import Catalog, LatencyMap, parse_catalog, parse_latency
 from suanli.simulate.cluster import SimCluster
-from suanli.simulate.policies import POLICY_NAMES
+from suanli.simulate.policies import POLICY_NAMES, TIE_RULES
 from suanli.simulate.replay import SeedResult, arrival_sequence, replay
 from suanli.simulate.trace import NodeRow, PodRow, trace_catalog
 
@@ -28,8 +28,11 @@ class RunSpec:
     jobs: int = 1
     catalog: Path | None = None  # accelerator catalog file; the built-in one when None
     latency: Path | None = None
+    ties: str = "own"  # of TIE_RULES: how fgd and the cost baselines order nodes of equal cost
 
     def __post_init__(self) -> None:
+        if self.ties not in TIE_RULES:
+            raise ValueError(f"ties: {self.ties!r} is not one of {', '.join(TIE_RULES)}")
         unknown = [p for p in self.policies if p not in POLICY_NAMES]
         if unknown:
             raise ValueError(f"unknown policies {unknown}; choose from {', '.join(POLICY_NAMES)}")
@@ -69,7 +72,9 @@ def run_one(spec: RunSpec, policy: str, seed: int) -> SeedResult:
     catalog, latency = load_scoring_files(spec)
     capacity = sum(row.gpu for row in spec.nodes) * 1000
     sequence = arrival_sequence(spec.pods, capacity, seed, spec.inflate)
-    return replay(spec.nodes, sequence, policy, catalog=catalog, latency=latency, seed=seed)
+    return replay(
+        spec.nodes, sequence, policy, catalog=catalog, latency=latency, seed=seed, ties=spec.ties
+    )
 
 
 def run(spec: RunSpec, progress: Callable[[SeedResult], None] | None = None) -> RunResult:

@@ -9,6 +9,7 @@ import pytest
 from suanli.scoring import Catalog, LatencyMap
 from suanli.simulate.cluster import Request, SimCluster
 from suanli.simulate.fgd import FgdPolicy, TypicalPod, fragmentation, score, typical_pods
+from suanli.simulate.policies import node_order
 from suanli.simulate.replay import Kinds
 from suanli.simulate.trace import NodeRow, PodRow
 
@@ -115,7 +116,7 @@ def _policy(scoring_files: tuple[Catalog, LatencyMap], seed: int) -> tuple[FgdPo
     for node, used in (("n-b", 700), ("n-c", 600)):
         cluster.place(cluster.by_name[node], kinds.of(share("setup", used)).demand, ((0, used),))
     trace = [kinds.of(whole("w", 1)).request, kinds.of(share("s", 300)).request]
-    return FgdPolicy(cluster, typical_pods(trace), seed), kinds
+    return FgdPolicy(cluster, typical_pods(trace), node_order(cluster, True, seed)), kinds
 
 
 def _place(policy: FgdPolicy, kinds: Kinds, pod: PodRow) -> tuple[str, tuple[tuple[int, int], ...]]:

@@ -91,3 +91,33 @@ def test_random_is_seeded_and_feasible(scoring_files: tuple[Catalog, LatencyMap]
         assert {name for name, _ in picks[-1]} <= {"a-big", "b-half"}
     assert picks[0] == picks[1]
     assert len(set(picks[0])) > 1
+
+
+@pytest.mark.parametrize("policy", ["bestfit", "packing", "fgd"])
+def test_tie_rules(scoring_files: tuple[Catalog, LatencyMap], policy: str) -> None:
+    """A CPU pod on three idle, identical GPU nodes: every policy ties them. By name the first
+    name wins on every seed; seeded, the seed decides (and the same seed the same way)."""
+    catalog, latency = scoring_files
+    nodes = tuple(NodeRow(f"n-{i}", 32_000, 128 * GIB, 2, "V100") for i in range(3))
+
+    def pick(ties: str, seed: int) -> str:
+        cluster = SimCluster(nodes, catalog)
+        kinds = Kinds(catalog)
+        kind = kinds.of(cpu_only("c"))
+        chooser = make_policy(
+            policy, cluster, catalog, latency, seed, trace=[kind.request], ties=ties
+        )
+        placement = chooser.place(kind.demand, kind.request, None)  # type: ignore[arg-type]
+        assert placement is not None
+        return placement.node.name
+
+    assert {pick("name", seed) for seed in range(10)} == {"n-0"}
+    seeded = [pick("seeded", seed) for seed in range(10)]
+    assert seeded == [pick("seeded", seed) for seed in range(10)]
+    assert set(seeded) == {"n-0", "n-1", "n-2"}
+
+
+def test_an_unknown_tie_rule_is_refused(scoring_files: tuple[Catalog, LatencyMap]) -> None:
+    catalog, latency = scoring_files
+    with pytest.raises(ValueError, match="ties: 'first' is not one of own, name, seeded"):
+        make_policy("bestfit", SimCluster(NODES, catalog), catalog, latency, 1, ties="first")
