@@ -71,3 +71,28 @@ def test_parse_policies() -> None:
     assert parse_policies("bestfit, suanli,bestfit") == ("bestfit", "suanli")
     with pytest.raises(ValueError, match="choose from"):
         parse_policies("firstfit")
+
+
+def test_run_with_fgd_and_a_tie_rule(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    trace = tmp_path / "trace"
+    assert (
+        main(["simulate", "generate", "--nodes", "20", "--pods", "150", "--out", str(trace)]) == 0
+    )
+    out = tmp_path / "out"
+    code = main(
+        [
+            "simulate", "run",
+            "--nodes", str(trace / "nodes.csv"),
+            "--pods", str(trace / "pods.csv"),
+            "--policies", "fgd,bestfit",
+            "--ties", "name",
+            "--jobs", "1",
+            "--no-plot",
+            "--out", str(out),
+        ]
+    )  # fmt: skip
+    assert code == 0
+    assert "ties name" in capsys.readouterr().out
+    data = json.loads((out / "simulate.json").read_text())
+    assert data["ties"] == "name"
+    assert data["policies"]["fgd"]["seeds"][0]["placed"] > 0
