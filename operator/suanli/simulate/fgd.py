@@ -141,7 +141,7 @@ class FgdPolicy:
         return best
 
     def place(self, demand: PodDemand, request: Request, workload: Workload) -> Placement | None:
-        best: tuple[int, int, SimNode, Allocation] | None = None
+        best: tuple[tuple[int, int], SimNode, Allocation] | None = None
         states: dict[tuple[object, ...], tuple[int, Allocation]] = {}
         for node in feasible(self.cluster, request):
             # Nodes of one profile in one state score alike: evaluate each state once.
@@ -149,7 +149,7 @@ class FgdPolicy:
             if state not in states:
                 states[state] = self._best_on(node, request)
             node_score, allocation = states[state]
-            rank = self.rank[node.name]
-            if best is None or (node_score, -rank) > (best[0], -best[1]):
-                best = (node_score, rank, node, allocation)
-        return None if best is None else Placement(best[2], best[3])
+            order = (-node_score, self.rank[node.name])  # highest score, then first in rank
+            if best is None or order < best[0]:
+                best = (order, node, allocation)
+        return None if best is None else Placement(best[1], best[2])
