@@ -12,11 +12,13 @@ import os
 import signal
 import tempfile
 import time
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from kubernetes import client
+from prometheus_client.parser import text_string_to_metric_families
 
 from suanli.cli import default_fleet
 from suanli.devcluster import cluster, components, nodes
@@ -26,6 +28,19 @@ from suanli.kube.client import api_client
 
 NAMESPACE = "bench"
 _PROCESS = {"default-scheduler": "kube-scheduler", "suanli-scheduler": "suanli-kube-scheduler"}
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(record: ProcessRecord) -> float:
+    """User plus system CPU time of a daemon so far (its children's too, which none has)."""
+    fields = Path(f"/proc/{record.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def cpu_of(records: dict[str, ProcessRecord]) -> dict[str, float]:
+    return {name: cpu_seconds(record) for name, record in records.items()}
 
 
 def rss_mib(record: ProcessRecord) -> float:
@@ -53,6 +68,39 @@ def _pod(scheduler: str, index: int) -> dict[str, Any]:
     }
 
 
+def phase_sums(port: int) -> dict[tuple[str, str], tuple[float, float]]:
+    """(seconds, requests) per extender verb and phase so far, read from its /metrics."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
+        text = answer.read().decode()
+    sums: dict[tuple[str, str], list[float]] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name != "suanli_extender_phase_duration_seconds":
+            continue
+        for sample in family.samples:
+            key = (sample.labels["verb"], sample.labels["phase"])
+            entry = sums.setdefault(key, [0.0, 0.0])
+            if sample.name.endswith("_sum"):
+                entry[0] = sample.value
+            elif sample.name.endswith("_count"):
+                entry[1] = sample.value
+    return {key: (value[0], value[1]) for key, value in sums.items()}
+
+
+def phase_means(
+    before: dict[tuple[str, str], tuple[float, float]],
+    after: dict[tuple[str, str], tuple[float, float]],
+) -> dict[str, float]:
+    """Mean milliseconds per request of each verb and phase between two readings."""
+    means = {}
+    for key, (seconds, count) in sorted(after.items()):
+        was_seconds, was_count = before.get(key, (0.0, 0.0))
+        if count > was_count:
+            means[f"{key[0]}.{key[1]}"] = round(
+                (seconds - was_seconds) * 1000 / (count - was_count), 3
+            )
+    return means
+
+
 def _unbound(core: client.CoreV1Api, scheduler: str) -> int:
     response: Any = core.list_namespaced_pod(
         NAMESPACE,
@@ -64,9 +112,15 @@ def _unbound(core: client.CoreV1Api, scheduler: str) -> int:
 
 
 def _batch(
-    core: client.CoreV1Api, record: ProcessRecord, scheduler: str, pods: int, timeout: float
-) -> float:
-    """Pods per second from resuming the scheduler to the last bind."""
+    core: client.CoreV1Api,
+    records: dict[str, ProcessRecord],
+    scheduler: str,
+    pods: int,
+    timeout: float,
+) -> tuple[float, dict[str, float]]:
+    """Pods per second from resuming the scheduler to the last bind, and the CPU milliseconds
+    per pod each daemon spent meanwhile (where a batch's time goes on a shared machine)."""
+    record = records[_PROCESS[scheduler]]
     os.kill(record.pid, signal.SIGSTOP)
     try:
         with ThreadPoolExecutor(max_workers=8) as pool:
@@ -79,17 +133,20 @@ def _batch(
                 )
             )
     finally:
+        before = cpu_of(records)
         began = time.monotonic()
         os.kill(record.pid, signal.SIGCONT)
     while _unbound(core, scheduler) and time.monotonic() - began < timeout:
         time.sleep(0.05)
     elapsed = time.monotonic() - began
+    after = cpu_of(records)
+    spent = {name: round((after[name] - before[name]) * 1000 / pods, 2) for name in records}
     if _unbound(core, scheduler):
         raise RuntimeError(f"{scheduler}: pods still unbound after {timeout} s")
     core.delete_collection_namespaced_pod(
         NAMESPACE, label_selector=f"bench={scheduler}", grace_period_seconds=0
     )
-    return pods / elapsed
+    return pods / elapsed, spent
 
 
 def end_to_end(node_count: int, pods: int, timeout: float = 900) -> dict[str, Any]:
@@ -103,10 +160,12 @@ def end_to_end(node_count: int, pods: int, timeout: float = 900) -> dict[str, An
             components.kubectl(state, "create", "namespace", NAMESPACE)
             core = client.CoreV1Api(api_client(kubeconfig))
             records = {r.name: r for r in state.processes}
-            rates = {
-                scheduler: round(_batch(core, records[process], scheduler, pods, timeout), 1)
-                for scheduler, process in _PROCESS.items()
+            calls_before = phase_sums(state.ports.extender)
+            batches = {
+                scheduler: _batch(core, records, scheduler, pods, timeout) for scheduler in _PROCESS
             }
+            phases = phase_means(calls_before, phase_sums(state.ports.extender))
+            rates = {scheduler: round(rate, 1) for scheduler, (rate, _) in batches.items()}
             memory = {
                 name: rss_mib(records[name]) for name in ("suanli-extender", "suanli-operator")
             }
@@ -120,4 +179,6 @@ def end_to_end(node_count: int, pods: int, timeout: float = 900) -> dict[str, An
         "ratio": round(rates["suanli-scheduler"] / rates["default-scheduler"], 2),
         "extender_rss_mib": memory["suanli-extender"],
         "operator_rss_mib": memory["suanli-operator"],
+        "extender_phase_ms": phases,
+        "cpu_ms_per_pod": {scheduler: cpu for scheduler, (_, cpu) in batches.items()},
     }

@@ -126,6 +126,20 @@ def main() -> None:
                 f"{row['nodes']:>6}{row['default_pods_per_s']:>16}{row['suanli_pods_per_s']:>15}"
                 f"{row['ratio']:>7}{row['extender_rss_mib']:>14}{row['operator_rss_mib']:>14}"
             )
+        for row in report["end_to_end"]:
+            print(f"\nextender mean ms per request, by verb and phase ({row['nodes']} nodes)")
+            for phase, mean in row["extender_phase_ms"].items():
+                print(f"  {phase:<22}{mean:>9}")
+        print("\nCPU ms per pod while each batch was scheduled, by daemon")
+        for row in report["end_to_end"]:
+            cpu = row["cpu_ms_per_pod"]
+            names = sorted(cpu["suanli-scheduler"], key=lambda n: -cpu["suanli-scheduler"][n])
+            print(f"{row['nodes']:>6} nodes  {'daemon':<24}{'default':>9}{'suanli':>9}")
+            for name in names:
+                print(
+                    f"{'':>13}{name:<24}{cpu['default-scheduler'][name]:>9}"
+                    f"{cpu['suanli-scheduler'][name]:>9}"
+                )
     if not args.skip_gang:
         report["gang"] = gang_requeue()
         print(f"\nsecond gang Running after its capacity was freed: {report['gang']}")

@@ -27,11 +27,14 @@ from suanli.state import ClusterFeed
 
 log = logging.getLogger(__name__)
 _YOUNG_COLLECTION_THRESHOLD = 20_000
+_OTHER_CONNECTIONS = 8
 
 
 async def serve(settings: ExtenderSettings, started: Callable[[int], None] | None = None) -> None:
     """Run the extender until SIGTERM or SIGINT."""
-    api = api_client(settings.kubeconfig)
+    # A connection for each bind worker besides those the watches, the recorder and the Lease
+    # keep: a pool smaller than that drops connections and pays a TLS handshake per bind.
+    api = api_client(settings.kubeconfig, pool_size=settings.bind_workers + _OTHER_CONNECTIONS)
     core = client.CoreV1Api(api)
     config_files = ScoringConfigFiles(settings.catalog, settings.latency, settings.data_policy)
     cache = ClusterFeed(lambda: config_files.catalog)

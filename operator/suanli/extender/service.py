@@ -38,7 +38,7 @@ from suanli.scoring import (
 )
 from suanli.scoring.devices import candidates
 from suanli.scoring.sharing import ShareStack, hami_annotations
-from suanli.state import Choice, ClusterFeed
+from suanli.state import HOLD_TTL_SECONDS, Choice, ClusterFeed
 
 # Filter results kept for the bind that follows, keyed by pod UID.
 _DECISION_MEMORY = 4096
@@ -203,6 +203,14 @@ class ExtenderService:
         if distrusted is not None:
             self.metrics.filtered_nodes.labels("unresolvable").inc(len(names))
             return distrusted.answer(names)
+        # One decision at a time against binds choosing devices: a node offered alone is held
+        # for its pod (below) before another pod's filter or bind can take the same room.
+        with self._claiming:
+            # A pod asked again (kube-scheduler gave up its last attempt) gives back its hold.
+            self.cache.forget(args.pod)
+            return self._filter(args, names)
+
+    def _filter(self, args: ExtenderArgs, names: list[str]) -> ExtenderFilterResult:
         top_k = self.settings.filter_top_k
         planned = _planned_node(args.pod)
         if planned is not None and planned in names:
@@ -210,6 +218,7 @@ class ExtenderService:
             _, choice = self._decide(args, "filter", [planned], 1)
             if choice.ranking:
                 self._remember(args.pod, choice)
+                self._hold(args.pod, choice, planned)
                 return ExtenderFilterResult.answer([planned])
         keep = (top_k or len(names)) + self.settings.runners_up
         # Full results for the nodes offered; the runners-up are named with their scores.
@@ -225,7 +234,18 @@ class ExtenderService:
         if not choice.feasible:
             self.recorder.unschedulable(args.pod, explain.unschedulable_message(choice))
         offered = choice.ranking[:top_k] if top_k else choice.feasible_names()
+        if len(offered) == 1:
+            self._hold(args.pod, choice, offered[0])
         return ExtenderFilterResult.answer(list(offered), failed, choice.unresolvable)
+
+    def _hold(self, pod: Mapping[str, Any], choice: Choice, node: str) -> None:
+        """Offered one node, kube-scheduler binds the pod there unless it gives the pod up:
+        count the pod on it now, with the devices it would get, so that the filters of the
+        pods behind it (asked before its bind arrives) do not pick the same room. The bind
+        takes the hold over; a pod given up releases it when asked again, or it expires."""
+        result = next((r for r in choice.ranked if r.node == node), None)
+        devices = result.allocation if result is not None else ()
+        self.cache.assume(pod, node, devices or None, ttl=HOLD_TTL_SECONDS)
 
     def prioritize(self, args: ExtenderArgs) -> list[HostPriority]:
         names = args.candidate_names()
@@ -263,6 +283,9 @@ class ExtenderService:
         try:
             data = self._data_record(pod, args.node)
             with self._claiming:
+                # The filter's hold is taken over: the devices are chosen again on the state as
+                # it is now, since pods of other schedulers may have landed there meanwhile.
+                self.cache.forget(pod)
                 devices = self._devices(pod, args.node)
                 # Held before the Binding goes out; given back if the apiserver refuses it.
                 self.cache.assume(pod, args.node, devices or None)

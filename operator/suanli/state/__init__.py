@@ -10,10 +10,18 @@
 from suanli.state.choice import Choice
 from suanli.state.cluster import ClusterState, NodeEntry
 from suanli.state.decide import Decider
-from suanli.state.feed import ASSUME_TTL_SECONDS, ClusterFeed, placed_pod, pod_key, pod_shape
+from suanli.state.feed import (
+    ASSUME_TTL_SECONDS,
+    HOLD_TTL_SECONDS,
+    ClusterFeed,
+    placed_pod,
+    pod_key,
+    pod_shape,
+)
 
 __all__ = [
     "ASSUME_TTL_SECONDS",
+    "HOLD_TTL_SECONDS",
     "Choice",
     "ClusterFeed",
     "ClusterState",

@@ -34,6 +34,10 @@ from suanli.state.decide import Decider
 
 # A pod bound here but not yet seen bound by the watch counts on its node for this long.
 ASSUME_TTL_SECONDS = 60.0
+# A node offered by the filter is held for its pod until the bind comes (kube-scheduler binds
+# within milliseconds unless it gives the pod up); a pod deleted while pending is not seen by a
+# watch of bound pods, so its hold must end by itself, and soon.
+HOLD_TTL_SECONDS = 15.0
 _TERMINAL = frozenset({"Succeeded", "Failed"})
 
 # Called with the node whose capacity grew (a pod left it, or it appeared or changed).
@@ -190,14 +194,20 @@ class ClusterFeed:
         if old is not None and (placed is None or placed.node != old.node):
             self._notify(old.node)
 
-    def assume(self, pod: Mapping[str, Any], node: str, devices: Allocation | None = None) -> None:
-        """Count a pod on `node` right after binding it, before the watch reports the binding;
-        `devices` are the ones chosen for it."""
+    def assume(
+        self,
+        pod: Mapping[str, Any],
+        node: str,
+        devices: Allocation | None = None,
+        ttl: float = ASSUME_TTL_SECONDS,
+    ) -> None:
+        """Count a pod on `node` right after binding it (or once the filter offered only that
+        node), before the watch reports the binding; `devices` are the ones chosen for it."""
         placed = placed_pod(pod, node, devices)
         if placed is None:
             return
         with self.lock:
-            self._assumed[placed.key] = self._clock() + ASSUME_TTL_SECONDS
+            self._assumed[placed.key] = self._clock() + ttl
             self.state.set_pod(placed.key, placed, self._shape(pod))
 
     def forget(self, pod: Mapping[str, Any]) -> None:
