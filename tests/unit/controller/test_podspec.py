@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from typing import Any
 
 import pytest
 
@@ -81,3 +83,57 @@ def test_the_device_resource_follows_the_accepted_types(types: list[str], resour
     # The example asks for RDMA too, whose resource sits beside the devices'.
     assert limits == {resource: "2", RDMA_RESOURCE: "1"}
     assert parse_pod(manifest).accelerator_resources == (resource,)
+
+
+_ON_NODE = {"key": "metadata.name", "operator": "In", "values": ["h100-use1-2"]}
+_IN_ZONE = {"key": "topology.kubernetes.io/zone", "operator": "In", "values": ["us-east-1a"]}
+
+
+@dataclasses.dataclass(frozen=True)
+class Pinning:
+    name: str
+    template_affinity: dict[str, Any] | None  # the task template's own spec.affinity
+    planned: str | None
+    terms: list[dict[str, Any]] | None  # the pod's required node selector terms
+
+
+PINNINGS = [
+    Pinning("no plan: no affinity of ours", None, None, None),
+    Pinning(
+        "a planned node becomes the only node", None, "h100-use1-2", [{"matchFields": [_ON_NODE]}]
+    ),
+    Pinning(
+        "the template's own terms each gain the node",
+        {
+            "nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {
+                    "nodeSelectorTerms": [
+                        {"matchExpressions": [_IN_ZONE]},
+                        {"matchFields": [{**_ON_NODE, "values": ["h100-use1-3"]}]},
+                    ]
+                }
+            }
+        },
+        "h100-use1-2",
+        [
+            {"matchExpressions": [_IN_ZONE], "matchFields": [_ON_NODE]},
+            {"matchFields": [{**_ON_NODE, "values": ["h100-use1-3"]}, _ON_NODE]},
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize("case", PINNINGS, ids=[c.name for c in PINNINGS])
+def test_a_gang_member_is_pinned_to_its_planned_node(case: Pinning) -> None:
+    job, meta = example("training-gang.yaml")
+    if case.template_affinity is not None:
+        job.spec.tasks[0].template.setdefault("spec", {})["affinity"] = case.template_affinity
+    slot = slots(job, meta["name"])[0]
+    manifest = pod_manifest(job, meta, slot, CATALOG, planned_node=case.planned)
+    affinity = manifest["spec"].get("affinity") or {}
+    required = (affinity.get("nodeAffinity") or {}).get(
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    )
+    assert (required["nodeSelectorTerms"] if required else None) == case.terms
+    # The job's own template is never changed: the next pod starts from it again.
+    assert job.spec.tasks[0].template.get("spec", {}).get("affinity") == case.template_affinity
