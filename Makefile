@@ -1,4 +1,4 @@
-.PHONY: demo test tools bench bench-jobs bench-scheduler bench-queues bench-ui chaos unit down generate verify
+.PHONY: demo test tools bench bench-jobs bench-scheduler bench-queues bench-simulate bench-ui chaos unit down generate verify
 
 demo:  ## bring up the local control plane with the demo fleet and show it
 	bash hack/demo.sh
@@ -27,6 +27,9 @@ bench-queues:  ## one queue workload through Suanli's ComputeQueues and through 
 
 chaos:  ## fault suite: 500 ComputeJobs while the extender, operator and kube-scheduler are killed and kube-apiserver paused
 	.venv/bin/python bench/chaos.py
+
+bench-simulate:  ## suanli, fgd and bestfit on every trace variant, 10 seeds each, one table (ARGS=--quick: 400 nodes, 3 seeds)
+	.venv/bin/python bench/simulate.py $(ARGS)
 
 bench-ui:  ## the web view's first render in headless Chromium at 50, 1000 and 5000 nodes (budget 2 s)
 	.venv/bin/python bench/ui.py

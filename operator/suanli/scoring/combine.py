@@ -7,6 +7,7 @@ candidates, so the input order and the presence of other nodes cannot change a n
 from __future__ import annotations
 
 import math
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -24,6 +25,9 @@ from suanli.scoring.shapes import NO_WORKLOAD, Workload
 from suanli.scoring.snapshot import NodeSnapshot
 
 MAX_SCORE = 10
+# The total is kept at this many steps of [0, 1]: nodes within one step of each other are equal
+# and go by `tie_rank`, as kube-scheduler picks at random among equal scores (docs/scoring.md).
+TOTAL_STEPS = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,12 +121,25 @@ def weight_pairs(weights: Mapping[str, float]) -> tuple[tuple[tuple[float, str],
 def total_of(
     pairs: tuple[tuple[float, str], ...], weight_sum: float, values: Mapping[str, float]
 ) -> float:
-    """The weighted mean in [0, 1], summed in the order of SCORERS: one definition, so the fast
-    path and the reference give the very same float."""
+    """The weighted mean in [0, 1], summed in the order of SCORERS, at the resolution of
+    `resolved`: one definition, so the fast path and the reference give the very same float."""
     total = 0.0
     for weight, name in pairs:
         total += weight * values[name]
-    return min(1.0, max(0.0, total / weight_sum))
+    return resolved(total / weight_sum)
+
+
+def resolved(mean: float) -> float:
+    """A weighted mean clamped to [0, 1] and cut down to a multiple of 1 / TOTAL_STEPS (never
+    decreasing in the mean, so an upper bound of a mean bounds its total too)."""
+    return math.floor(min(1.0, max(0.0, mean)) * TOTAL_STEPS + 1e-9) / TOTAL_STEPS
+
+
+def tie_rank(name: str) -> int:
+    """Where a node goes among nodes of equal total: a fixed hash of its name (CRC-32), the same
+    in every process and release, so equal nodes of different kinds take turns in a spread,
+    repeatable order instead of the alphabet's."""
+    return zlib.crc32(name.encode())
 
 
 def weighted_total(weights: Mapping[str, float], values: Mapping[str, float]) -> float:
@@ -193,9 +210,10 @@ def evaluate(
     return Decision(tuple(results), tuple(r.node for r in feasible))
 
 
-def ranking_key(result: NodeResult) -> tuple[int, float, str]:
-    """Integer score first (what kube-scheduler sees), then full precision, then name."""
-    return (-result.score, -result.total, result.node)
+def ranking_key(result: NodeResult) -> tuple[int, float, int, str]:
+    """Integer score first (what kube-scheduler sees), then the total, then `tie_rank` (and the
+    name, should two names hash alike)."""
+    return (-result.score, -result.total, tie_rank(result.node), result.node)
 
 
 def best_nodes(decision: Decision, k: int = 1) -> tuple[str, ...]:

@@ -159,13 +159,15 @@ class ShapeHistogram:
     Pods are counted per device request and accepted types; the cpu and memory of a shape are
     the means of its pods (on the grid), so an odd cpu request does not split a common shape.
     At most `capacity` distinct shapes are counted (one first seen when it is full is not); the
-    workload is made of the `top` most frequent. It is re-estimated only when the number of pods
-    counted has moved by a `refresh` fraction since the last estimate: the estimate then tracks
-    the mix without reordering nodes on every single placement, and caches keyed by the
-    workload stay valid between re-estimates.
+    workload is made of the `top` most frequent, by default all of them: a typed shape (a size
+    and one or two models) is rare on its own, and a workload of the most frequent shapes only
+    would leave out most typed pods and the pressure they put on their types. It is re-estimated
+    only when the number of pods counted has moved by a `refresh` fraction since the last
+    estimate: the estimate then tracks the mix without reordering nodes on every single
+    placement, and caches keyed by the workload stay valid between re-estimates.
     """
 
-    def __init__(self, capacity: int = 64, top: int = 24, refresh: float = 0.125) -> None:
+    def __init__(self, capacity: int = 128, top: int = 128, refresh: float = 0.125) -> None:
         if capacity < 1 or top < 1 or refresh < 0:
             raise ValueError("capacity and top must be positive, refresh not negative")
         self.capacity = capacity

@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from suanli.simulate.generate import generate_nodes, generate_pods
 from suanli.simulate.policies import POLICY_NAMES, TIE_RULES
 from suanli.simulate.replay import SeedResult
 from suanli.simulate.run import (
@@ -19,6 +18,7 @@ from suanli.simulate.run import (
     run,
 )
 from suanli.simulate.trace import TraceError, load_nodes, load_pods, nodes_csv, pods_csv
+from suanli.simulate.variants import VARIANTS
 
 EXIT_ERROR = 1
 
@@ -92,15 +92,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def _cmd_generate(args: argparse.Namespace) -> int:
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    nodes = generate_nodes(args.nodes)
-    pods = generate_pods(args.pods, args.seed, args.constrained)
+    variant = VARIANTS[args.variant]
+    nodes = variant.nodes(args.nodes)
+    pods = variant.pods(args.pods, args.seed, args.constrained)
     (out / "nodes.csv").write_text(nodes_csv(nodes), encoding="utf-8")
     (out / "pods.csv").write_text(pods_csv(pods), encoding="utf-8")
     gpus = sum(n.gpu for n in nodes)
     load = sum(p.gpu_request_milli for p in pods) / 1000 / max(1, gpus)
     print(
         f"wrote {out / 'nodes.csv'} ({len(nodes)} nodes, {gpus} GPUs) and {out / 'pods.csv'} "
-        f"({len(pods)} pods asking for {100 * load:.0f}% of the GPUs)"
+        f"({variant.name}: {variant.about}; "
+        f"{len(pods)} pods asking for {100 * load:.0f}% of the GPUs)"
     )
     return 0
 
@@ -156,10 +158,15 @@ def add_simulate(commands: Any) -> None:
     generate.add_argument("--pods", type=int, default=10000, help="pods (default 10000)")
     generate.add_argument("--seed", type=int, default=7, help="generator seed (default 7)")
     generate.add_argument(
+        "--variant",
+        choices=tuple(VARIANTS),
+        default="dev",
+        help="the fleet and pod mix (default dev; docs/simulate.md lists them)",
+    )
+    generate.add_argument(
         "--constrained",
         type=float,
-        default=0.1,
-        help="share of GPU pods that accept only one or two models (default 0.1)",
+        help="share of GPU pods that accept only one or two models (default: the variant's)",
     )
     generate.add_argument("--out", type=Path, required=True, help="folder for nodes.csv, pods.csv")
     generate.set_defaults(handler=_cmd_generate)

@@ -82,13 +82,17 @@ def generate_nodes(count: int, fleet: Sequence[Pool] = FLEET) -> list[NodeRow]:
     return rows
 
 
-def _cpu_memory(rng: random.Random, gpu_milli: int) -> tuple[int, int]:
+CPU_HEAVY = 4  # a CPU-heavy GPU pod asks for this many times the usual cpu per device
+
+
+def _cpu_memory(rng: random.Random, gpu_milli: int, heavy: bool) -> tuple[int, int]:
     """CPU (milli) and memory (MiB) to go with a GPU request, as production pods carry them."""
     if gpu_milli == 0:
         cores = rng.choice((1, 2, 4, 4, 8, 8, 16, 32))
         return cores * 1000, cores * rng.choice((2, 4, 4, 8)) * _GIB_MIB
     devices = max(gpu_milli / 1000, 0.25)
-    cores = max(1, round(devices * rng.choice((4, 6, 8, 8, 12))))
+    per_device = rng.choice((4, 6, 8, 8, 12)) * (CPU_HEAVY if heavy else 1)
+    cores = max(1, round(devices * per_device))
     return cores * 1000, round(devices * rng.choice((16, 32, 32, 64))) * _GIB_MIB
 
 
@@ -118,15 +122,20 @@ def generate_pods(
     constrained: float = 0.1,
     fleet: Sequence[Pool] = FLEET,
     mix: Sequence[tuple[int, float]] = POD_MIX,
+    *,
+    cpu_heavy: float = 0.0,
 ) -> list[PodRow]:
-    """`constrained` is the share of GPU pods that accept only one or two models."""
+    """`constrained` is the share of GPU pods that accept only one or two models, `cpu_heavy`
+    the share of pods asking for one device or less that ask for `CPU_HEAVY` times the usual cpu
+    per device."""
     rng = random.Random(seed)
     sizes = [size for size, _ in mix]
     weights = [weight for _, weight in mix]
     rows: list[PodRow] = []
     for index in range(count):
         gpu_milli = rng.choices(sizes, weights=weights)[0]
-        cpu, memory = _cpu_memory(rng, gpu_milli)
+        heavy = 0 < gpu_milli <= 1000 and cpu_heavy > 0 and rng.random() < cpu_heavy
+        cpu, memory = _cpu_memory(rng, gpu_milli, heavy)
         spec: tuple[str, ...] = ()
         if gpu_milli and rng.random() < constrained:
             spec = _constraint(rng, gpu_milli, fleet)

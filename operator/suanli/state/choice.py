@@ -12,6 +12,7 @@ from operator import itemgetter
 from typing import Any, cast
 
 from suanli.scoring import NodeResult, Outcome
+from suanli.scoring.combine import tie_rank
 from suanli.scoring.filters import format_reason_counts
 
 _SECOND: Callable[[tuple[str, str | None]], Any] = itemgetter(1)
@@ -142,8 +143,8 @@ class Choice:
 def ranked_names(
     judged: Candidates, totals: Mapping[Hashable, tuple[int, float]], limit: int
 ) -> tuple[tuple[str, Hashable], ...]:
-    """The first `limit` names (with their groups) by (score, total, name), reading only the
-    groups that can be among them."""
+    """The first `limit` names (with their groups) by (score, total, tie rank, name), reading
+    only the groups that can be among them."""
     if limit <= 0 or not totals:
         return ()
     sizes = judged.sizes
@@ -158,5 +159,7 @@ def ranked_names(
         if counted >= limit and (following is None or totals[following] != totals[group]):
             break
     members = judged.members(chosen)
-    members.sort(key=lambda item: (-totals[item[1]][0], -totals[item[1]][1], item[0]))
+    members.sort(
+        key=lambda item: (-totals[item[1]][0], -totals[item[1]][1], tie_rank(item[0]), item[0])
+    )
     return tuple(members[:limit])

@@ -24,6 +24,7 @@ from suanli.scoring import (
     fragmentation,
     node_state,
 )
+from suanli.scoring.combine import resolved
 from suanli.scoring.context import Context
 from suanli.scoring.datapolicy import DataPolicy
 from suanli.scoring.filters import check_capacity, check_hard, fits_now
@@ -276,8 +277,7 @@ class Total:
 
     def __call__(self, packing: float, part: ClassPart) -> float:
         # The reference sums the static signals first, packing last: the very same float.
-        total = (part.partial + self.packing_weight * packing) / self.weight_sum
-        return min(1.0, max(0.0, total))
+        return resolved((part.partial + self.packing_weight * packing) / self.weight_sum)
 
 
 class BestSoFar:

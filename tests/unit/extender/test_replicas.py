@@ -100,7 +100,7 @@ def test_a_follower_passes_filter_and_bind_on_to_the_leader(harness: Harness) ->
 
     by, filtered, (leader_url,) = asyncio.run(main())
     assert by == [leader_url, leader_url]
-    assert filtered["NodeNames"] == ["h100-use1-0"]
+    assert filtered["NodeNames"] == ["h100-use1-2"]  # the first H100 by tie rank
     # The leader bound the pod (and counts it in its state); the follower bound nothing.
     assert [b[:2] for b in harness.binder.bound] == [("team", "a")]
     assert follower_binder.bound == []

@@ -52,7 +52,7 @@ def test_filter_round_trip_uses_go_field_names(harness: Harness) -> None:
         assert response.status == 200
         data = await response.json()
         assert set(data) == {"NodeNames", "FailedNodes", "FailedAndUnresolvableNodes", "Error"}
-        assert data["NodeNames"] == ["h100-use1-0"]
+        assert data["NodeNames"] == ["h100-use1-2"]  # the first H100 by tie rank
         assert data["Error"] == ""
         response = await client.post("/prioritize", json=body)
         scores = await response.json()

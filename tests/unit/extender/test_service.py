@@ -40,7 +40,8 @@ def test_filter_keeps_only_the_best_node(harness: Harness) -> None:
     result = harness.service.filter(
         _args(harness, pod("a", '{"acceleratorTypes": ["H100", "A100"]}', gpus=8))
     )
-    assert result.node_names == ["h100-use1-0"]
+    # Four identical H100 nodes: the first by tie rank (a fixed hash of the name).
+    assert result.node_names == ["h100-use1-2"]
     assert "t4-usw2-0" in result.failed_and_unresolvable
 
 
@@ -79,13 +80,13 @@ def test_bind_counts_the_pod_at_once_so_the_next_choice_moves_on(harness: Harnes
         )
         assert result.error == ""
         chosen.append(node)
-    assert chosen[:4] == [f"h100-use1-{i}" for i in range(4)]
+    assert chosen[:4] == [f"h100-use1-{i}" for i in (2, 3, 1, 0)]  # by tie rank
     assert chosen[4].startswith("a100-")
     assert [b[3] for b in harness.binder.bound] == chosen
     name, explanation = harness.recorder.placements[0]
     assert name == "w0"
-    assert explanation["node"] == "h100-use1-0"
-    assert explanation["runnersUp"][0]["node"] == "h100-use1-1"
+    assert explanation["node"] == "h100-use1-2"
+    assert explanation["runnersUp"][0]["node"] == "h100-use1-3"
 
 
 def test_refused_bind_is_an_error_and_assumes_nothing(harness: Harness) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from typing import Any
 
 import pytest
@@ -184,9 +185,12 @@ def test_best_nodes_narrows_deterministically(
     decision = _decide(
         fleet_snapshot, catalog, latency, {"nvidia.com/gpu": "8"}, acceleratorTypes=["H100", "A100"]
     )
-    # Four identical H100 nodes tie on every signal: the name decides.
-    assert best_nodes(decision, 1) == ("h100-use1-0",)
-    assert best_nodes(decision, 3) == ("h100-use1-0", "h100-use1-1", "h100-use1-2")
+    # Four identical H100 nodes tie on every signal: the fixed hash of the name decides.
+    h100 = [f"h100-use1-{i}" for i in range(4)]
+    by_rank = tuple(sorted(h100, key=lambda name: (zlib.crc32(name.encode()), name)))
+    assert by_rank[:3] == ("h100-use1-2", "h100-use1-3", "h100-use1-1")
+    assert best_nodes(decision, 1) == by_rank[:1]
+    assert best_nodes(decision, 3) == by_rank[:3]
     assert best_nodes(decision, 100) == decision.ranking
     with pytest.raises(ValueError, match="k must be at least 1"):
         best_nodes(decision, 0)

@@ -9,6 +9,8 @@ import pytest
 
 from suanli.cli import main
 from suanli.simulate.run import parse_policies, parse_seeds
+from suanli.simulate.trace import load_nodes, load_pods
+from suanli.simulate.variants import VARIANTS
 
 
 def test_generate_then_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -96,3 +98,15 @@ def test_run_with_fgd_and_a_tie_rule(tmp_path: Path, capsys: pytest.CaptureFixtu
     data = json.loads((out / "simulate.json").read_text())
     assert data["ties"] == "name"
     assert data["policies"]["fgd"]["seeds"][0]["placed"] > 0
+
+
+def test_generate_a_named_variant(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    trace = tmp_path / "trace"
+    argv = ["simulate", "generate", "--nodes", "40", "--pods", "300", "--variant", "prod-share-80"]
+    assert main([*argv, "--seed", "9", "--out", str(trace)]) == 0
+    assert "prod-share-80: prod with 80 % of GPU pods shares" in capsys.readouterr().out
+    variant = VARIANTS["prod-share-80"]
+    assert load_nodes(trace / "nodes.csv") == variant.nodes(40)
+    assert load_pods(trace / "pods.csv") == variant.pods(300, 9)
+    assert main([*argv, "--constrained", "0.5", "--out", str(trace)]) == 0
+    assert load_pods(trace / "pods.csv") == variant.pods(300, 7, 0.5)

@@ -1,6 +1,6 @@
 """Placement quality at a reduced size: the production scoring leaves fewer GPUs unallocated
-than best-fit. The full criterion (1200 nodes, 10000 pods, 10 seeds, 30 % fewer, never worse on
-the constrained variant) is checked by bench/simulate.py; this keeps the direction under test."""
+than best-fit. The full criterion (against fgd on every trace variant, 10 seeds) is checked by
+bench/simulate.py; this keeps the direction under test."""
 
 from __future__ import annotations
 
