@@ -26,6 +26,7 @@ from suanli.controller.quota import (
 )
 from suanli.queueing import Admitted, Charge, Holder, JobRequest, QuotaBook, admission_cycle
 from suanli.queueing.fairshare import averaged
+from suanli.queueing.runtime import TOO_LONG
 from suanli.scoring import Catalog
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,9 @@ class QuotaGate:
         queue, problem = self.board.queue_of(job, key[0])
         if queue is None or problem is not None:
             return problem
+        refusal = self.board.limits(job, key[0]).refusal
+        if refusal is not None:
+            return QuotaWait(queue, None, TOO_LONG, refusal)
         if self.board.priority_of(body.get("spec") or {}) is None:
             missing = (
                 f"no PriorityClass named {job.spec.priority_class_name}; create it or change "
@@ -157,7 +161,7 @@ class QuotaGate:
             if job is None:
                 continue
             queue, problem = self.board.queue_of(job, key[0])
-            if queue is None or problem is not None:
+            if queue is None or problem is not None or self.board.limits(job, key[0]).refusal:
                 continue
             request = self.board.request(body, job, queue, catalog)
             if request is not None:

@@ -240,6 +240,7 @@ class JobController:
                 price_of=self.facts.price_of,
                 accelerator_of=self.facts.accelerator_of,
                 quota=quota,
+                limits=self.queues.limits(job, str(body["metadata"]["namespace"])),
             )
         )
 
@@ -286,6 +287,7 @@ class JobController:
                 for manifest in manifests:
                     self.cache.forget_manifest(manifest, str(meta["name"]))
                 manifests, held_back = [], [refused]
+        await self._record_admission(job, body, actions, manifests)
         results = await _gather(
             self._create_pod(job, namespace, str(meta["name"]), m) for m in manifests
         )
@@ -309,6 +311,29 @@ class JobController:
             self.enqueue(job_key(body))  # behind the jobs already waiting
         if actions.requeue_after is not None:
             self._requeue(job_key(body), actions.requeue_after)
+
+    async def _record_admission(
+        self,
+        job: ComputeJob,
+        body: Mapping[str, Any],
+        actions: Actions,
+        manifests: list[dict[str, Any]],
+    ) -> None:
+        """A quota admission made in this reconcile reaches the job's status before any of its
+        pods exists: a restart in between then counts the quota it holds, never lends it out."""
+        admission = actions.status.admission
+        if not manifests or admission is None or (job.status and job.status.admission):
+            return
+        meta = body["metadata"]
+        await self.store.patch_status(
+            str(meta["namespace"]),
+            str(meta["name"]),
+            {
+                "queue": admission.queue,
+                "queuePosition": None,
+                "admission": admission.model_dump(mode="json", by_alias=True),
+            },
+        )
 
     def _share_pools(self, job: ComputeJob) -> frozenset[SharePool]:
         """The accelerator pools a share task picks its stack from (read only for jobs that
