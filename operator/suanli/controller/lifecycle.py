@@ -90,6 +90,9 @@ class Observed:
     accelerator_of: Callable[[str], str | None] = lambda _node: None
     # The job's standing in its ComputeQueue; None: it is not queued (no queue applies).
     quota: QuotaVerdict | None = None
+    # For a job without a gang: None to create its pods as they come, else the backfill
+    # verdict (a plan, or why it waits) while jobs wait ahead of it.
+    gate: Callable[[list[PodSlot]], Admission | None] = lambda _missing: None
     # The run times it runs under (its own, or its queue's defaults).
     limits: RunLimits = field(default_factory=RunLimits)
 
@@ -355,10 +358,13 @@ class _Reconciler:
         included, so it is admitted only when all of it fits."""
         attempt = (self.s["restarts"] or 0) + 1
         gang = self.spec.gang
-        if gang is None or not fresh:
+        admission = None
+        if fresh:
+            # A gang is planned whole; any job with waiting jobs ahead passes backfill.
+            admission = self.o.admit(missing) if gang else self.o.gate(missing)
+        if admission is None:
             self.actions.create += [PodToCreate(s, attempt) for s in missing if s.name not in held]
             return
-        admission = self.o.admit(missing)
         if not admission.admitted:
             _set_condition(
                 self.s,
@@ -366,7 +372,7 @@ class _Reconciler:
                     self.s["conditions"],
                     "Admitted",
                     False,
-                    "Unschedulable",
+                    admission.code,
                     admission.reason,
                     self.o.now,
                 ),
@@ -379,9 +385,8 @@ class _Reconciler:
             for s in missing
             if s.name not in held
         ]
-        message = (
-            f"a placement exists for {len(admission.plan)} of {len(missing)} pods "
-            f"(minMember {gang.min_member})"
+        message = f"a placement exists for {len(admission.plan)} of {len(missing)} pods" + (
+            f" (minMember {gang.min_member})" if gang else ""
         )
         _set_condition(
             self.s,

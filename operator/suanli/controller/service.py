@@ -14,7 +14,7 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
-from suanli.api import ComputeJob, Phase
+from suanli.api import ComputeJob, ComputeJobStatus, Phase
 from suanli.api.errors import field_errors
 from suanli.configfiles import ScoringConfigFiles
 from suanli.controller import companions, edge
@@ -27,16 +27,18 @@ from suanli.controller.lifecycle import Actions, Observed, reconcile
 from suanli.controller.mpi import layout
 from suanli.controller.podspec import TASK_LABEL, pod_manifest
 from suanli.controller.queues import QueueBoard
-from suanli.controller.quota import QuotaHeld, QuotaVerdict
+from suanli.controller.quota import QUOTA_CONDITION, QuotaHeld, QuotaVerdict
 from suanli.controller.quota_gate import ACCOUNTING_SECONDS, QuotaGate
 from suanli.controller.refusal import PodRefusal, after_creation, refusal_from, unreadable
 from suanli.controller.shares import SharePool, share_pools
 from suanli.controller.slots import PodSlot
 from suanli.controller.store import JobStore
+from suanli.controller.timekeeper import TimeKeeper, estimate_fields, unbounded
 from suanli.controller.workqueue import WorkQueue
 from suanli.metrics import OperatorMetrics
-from suanli.scoring import DemandError, parse_pod
+from suanli.scoring import DemandError, PodDemand, parse_pod
 from suanli.state import ClusterFeed
+from suanli.state.backfill import Candidate, Planner
 
 log = logging.getLogger(__name__)
 EventPoster = Callable[[Mapping[str, Any], str, str, str], Awaitable[None]]
@@ -91,6 +93,13 @@ class JobController:
             preempted=lambda queue, reason: self.metrics.preemptions.labels(queue, reason).inc(),
         )
         self.budgets = BudgetKeeper(self.gate)
+        self.time = TimeKeeper(
+            cache=self.cache,
+            board=self.queues,
+            planner=self._planner,
+            demands=self._readable_demands,
+            promised=self.facts.reserved,
+        )
 
     # --- the work queue ----------------------------------------------------------------------
 
@@ -210,7 +219,40 @@ class JobController:
         # Our own write is the newest state, and the admission it may carry holds quota for the
         # next decision already (the patch itself is sent after the lock).
         body["status"] = _status_of(actions)
+        actions.status = self._with_estimate(key, actions.status)
+        body["status"] = _status_of(actions)
         return job, body, actions, manifests
+
+    def _with_estimate(self, key: JobKey, status: ComputeJobStatus) -> ComputeJobStatus:
+        """A job waiting for room gets its start estimate; any other job none."""
+        quota = next((c for c in status.conditions if c.type == QUOTA_CONDITION), None)
+        fields = estimate_fields(None, self.clock(), reserved=False, defaults=(), unbounded=())
+        if status.phase is Phase.QUEUED and quota is not None and quota.status.value != "True":
+            fields["estimate_basis"] = (
+                f"waits for quota first ({quota.reason}); estimated once its queue admits it"
+            )
+        elif status.phase is Phase.QUEUED:
+            now = self.clock()
+            found, waiters, defaults = self.time.estimates(now)
+            name = f"{key[0]}/{key[1]}"
+            head = next(
+                (
+                    w.candidate.job
+                    for w in waiters
+                    if (e := found[w.candidate.job]).start and e.start > now
+                ),
+                None,
+            )
+            running, _ = self.time.running(now, expected=True)
+            fields = estimate_fields(
+                found.get(name),
+                now,
+                reserved=head == name,
+                defaults=defaults,
+                unbounded=unbounded(running),
+            )
+        current = {k: getattr(status, k) for k in fields}
+        return status if current == fields else status.model_copy(update=fields)
 
     async def _unreadable(self, body: dict[str, Any], problems: list[str]) -> None:
         """Say on the job why nothing happens to it, once per distinct reason."""
@@ -236,7 +278,8 @@ class JobController:
                 meta=body["metadata"],
                 pods=pods,
                 now=self.clock(),
-                admit=lambda missing: self._admit(job, body, missing, types),
+                admit=lambda missing: self._admit(job, body, missing, types) or Admission({}, True),
+                gate=lambda missing: self._admit(job, body, missing, types, gang=False),
                 price_of=self.facts.price_of,
                 accelerator_of=self.facts.accelerator_of,
                 quota=quota,
@@ -417,45 +460,84 @@ class JobController:
 
     # --- facts for the lifecycle ---------------------------------------------------------------
 
+    def _pod_demands(
+        self,
+        job: ComputeJob,
+        body: Mapping[str, Any],
+        missing: list[PodSlot],
+        admitted_types: list[str] | None = None,
+    ) -> list[PodDemand]:
+        """The pods as the extender will read them (DemandError when they cannot be scored)."""
+        if admitted_types is None:
+            admission = (body.get("status") or {}).get("admission") or {}
+            admitted_types = list(admission.get("acceleratorTypes") or []) or None
+        pools = self._share_pools(job)
+        return [
+            parse_pod(
+                pod_manifest(
+                    job,
+                    dict(body["metadata"]),
+                    slot,
+                    self.config_files.catalog,
+                    admitted_types=admitted_types,
+                    edge_tolerations=self.edge_tolerations,
+                    share_pools=pools,
+                )
+            )
+            for slot in missing
+        ]
+
+    def _readable_demands(
+        self, job: ComputeJob, body: Mapping[str, Any], missing: list[PodSlot]
+    ) -> list[PodDemand] | None:
+        try:
+            return self._pod_demands(job, body, missing)
+        except DemandError:
+            return None
+
+    def _planner(self) -> Planner:
+        self.cluster.prepare()
+        files = self.config_files
+        return Planner(self.cluster, files.catalog, files.latency, files.data_policy)
+
     def _admit(
         self,
         job: ComputeJob,
         body: Mapping[str, Any],
         missing: list[PodSlot],
         admitted_types: list[str] | None = None,
-    ) -> Admission:
-        meta = body["metadata"]
-        catalog = self.config_files.catalog
-        pools = self._share_pools(job)
+        *,
+        gang: bool = True,
+    ) -> Admission | None:
+        """A gang's plan, or, for any job with jobs waiting ahead of it, the backfill verdict;
+        None: a job without a gang that nothing waits ahead of (its pods are created as is)."""
+        key = job_key(body)
         try:
-            demands = [
-                parse_pod(
-                    pod_manifest(
-                        job,
-                        dict(meta),
-                        slot,
-                        catalog,
-                        admitted_types=admitted_types,
-                        edge_tolerations=self.edge_tolerations,
-                        share_pools=pools,
-                    )
-                )
-                for slot in missing
-            ]
+            demands = self._pod_demands(job, body, missing, admitted_types)
         except DemandError as error:
-            return Admission({}, False, f"the job's pods cannot be scored: {error}")
-        gang = job.spec.gang
-        min_member = gang.min_member if gang else len(missing)
-        self.cluster.prepare()
-        return plan_gang(
-            self.cluster,
-            demands,
-            min_member,
-            catalog=catalog,
-            latency=self.config_files.latency,
-            data_policy=self.config_files.data_policy,
-            reserved=self.facts.reserved(job_key(body)),
+            return (
+                Admission({}, False, f"the job's pods cannot be scored: {error}") if gang else None
+            )
+        spec_gang = job.spec.gang
+        min_member = spec_gang.min_member if spec_gang else len(missing)
+        limits = self.queues.limits(job, key[0])
+        candidate = Candidate(
+            f"{key[0]}/{key[1]}", demands, min_member, limits.time_limit, limits.planned
         )
+
+        def alone() -> Admission:
+            planner = self._planner()
+            return plan_gang(
+                self.cluster,
+                demands,
+                min_member,
+                catalog=planner.catalog,
+                latency=planner.latency,
+                data_policy=planner.data_policy,
+                reserved=self.facts.reserved(key),
+            )
+
+        return self.time.gate(key, body, candidate, self.clock(), alone if gang else None)
 
     def export_gauges(self) -> None:
         """Called per scrape: the gauges from the caches."""

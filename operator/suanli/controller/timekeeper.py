@@ -1,0 +1,263 @@
+"""Time at the operator: the running jobs' timeline, the waiting jobs in order, backfill for a
+job about to start, and start estimates for every waiting job, all read from the cached jobs and
+decided by `suanli.state.backfill` (pure) on the operator's one cluster state.
+
+Called under the controller's decision lock, like gang admission, so a backfill decision and
+the pods it creates are seen by the next decision.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from suanli.api import ComputeJob, Phase
+from suanli.controller.cache import JobCache, JobKey
+from suanli.controller.podstatus import parse_time
+from suanli.controller.queues import RELEASED_PHASES, QueueBoard
+from suanli.controller.quota import QUOTA_CONDITION
+from suanli.controller.slots import PodSlot, slots
+from suanli.queueing.runtime import RunLimits
+from suanli.scoring import PodDemand
+from suanli.scoring.snapshot import PlacedPod
+from suanli.state.backfill import Candidate, Estimate, Holding, Planner, backfill, estimates
+from suanli.state.gang import Admission
+from suanli.state.timeline import RunningJob, timeline
+
+Demands = Callable[[ComputeJob, Mapping[str, Any], list[PodSlot]], list[PodDemand] | None]
+# Estimates are made again at most this often while the waiting jobs stay the same.
+ESTIMATE_EVERY_SECONDS = 2.0
+_FINISHED = ("Succeeded", "Failed")
+
+
+def _name(key: JobKey) -> str:
+    return f"{key[0]}/{key[1]}"
+
+
+@dataclass(frozen=True)
+class Waiter:
+    """A job that waits for room, with its place in line."""
+
+    key: JobKey
+    order: tuple[int, str, str, str]
+    candidate: Candidate
+    limits: RunLimits
+
+
+class TimeKeeper:
+    def __init__(
+        self,
+        *,
+        cache: JobCache,
+        board: QueueBoard,
+        planner: Callable[[], Planner],
+        demands: Demands,
+        promised: Callable[[JobKey], list[PlacedPod]],
+    ) -> None:
+        self.cache = cache
+        self.board = board
+        self.planner = planner
+        self.demands = demands
+        self.promised = promised
+        self._estimates: tuple[tuple[Any, ...], dt.datetime, dict[str, Estimate]] | None = None
+        self._candidates: dict[JobKey, tuple[Any, Candidate | None]] = {}
+
+    # --- what the cache holds -------------------------------------------------------------
+
+    def order(self, key: JobKey, body: Mapping[str, Any]) -> tuple[int, str, str, str]:
+        priority = self.board.priority_of(body.get("spec") or {}) or 0
+        created = str(body["metadata"].get("creationTimestamp") or "")
+        return (-priority, created, key[0], key[1])
+
+    def candidate(
+        self, key: JobKey, body: Mapping[str, Any], job: ComputeJob, limits: RunLimits
+    ) -> Candidate | None:
+        """The job's pods as demands (remembered per generation and admitted types)."""
+        status = body.get("status") or {}
+        admitted = tuple((status.get("admission") or {}).get("acceleratorTypes") or ())
+        meta = body["metadata"]
+        version = (meta.get("uid"), meta.get("generation"), admitted, limits)
+        known = self._candidates.get(key)
+        if known is not None and known[0] == version:
+            return known[1]
+        found = self.demands(job, body, slots(job, key[1]))
+        made = None
+        if found is not None:
+            gang = job.spec.gang
+            made = Candidate(
+                _name(key),
+                found,
+                gang.min_member if gang else len(found),
+                limits.time_limit,
+                limits.planned,
+            )
+        self._candidates[key] = (version, made)
+        return made
+
+    def waiters(self) -> list[Waiter]:
+        """Jobs queued for room (holding their quota, or in no queue), in order."""
+        found: list[Waiter] = []
+        for key, body in list(self.cache.jobs.items()):
+            status = body.get("status") or {}
+            if status.get("phase") != Phase.QUEUED.value or self.cache.pods.get(key):
+                continue
+            quota = next(
+                (c for c in status.get("conditions") or [] if c.get("type") == QUOTA_CONDITION),
+                None,
+            )
+            if quota is not None and quota.get("status") != "True":
+                continue  # waits for quota, not for room
+            job = self.board.job_of(body)
+            if job is None or job.spec.run_policy.suspend:
+                continue
+            limits = self.board.limits(job, key[0])
+            made = self.candidate(key, body, job, limits)
+            if made is not None:
+                found.append(Waiter(key, self.order(key, body), made, limits))
+        found.sort(key=lambda w: w.order)
+        return found
+
+    def running(self, now: dt.datetime, expected: bool) -> tuple[list[RunningJob], list[str]]:
+        """Jobs holding bound pods and when they end (by their limit, or expected run time);
+        and the jobs whose run time is a queue default."""
+        jobs: list[RunningJob] = []
+        defaults: list[str] = []
+        for key, pods in list(self.cache.pods.items()):
+            body = self.cache.jobs.get(key)
+            if body is None or (body.get("status") or {}).get("phase") in RELEASED_PHASES:
+                continue
+            bound = tuple(
+                f"{key[0]}/{name}"
+                for name, pod in pods.items()
+                if (pod.get("spec") or {}).get("nodeName")
+                and (pod.get("status") or {}).get("phase") not in _FINISHED
+            )
+            job = self.board.job_of(body)
+            if not bound or job is None:
+                continue
+            limits = self.board.limits(job, key[0])
+            seconds = limits.planned if expected else limits.time_limit
+            source = limits.expected_source if expected else limits.limit_source
+            if source:
+                defaults.append(f"{_name(key)} ({source})")
+            start = parse_time((body.get("status") or {}).get("startTime")) or now
+            ends = start + dt.timedelta(seconds=seconds) if seconds is not None else None
+            jobs.append(RunningJob(_name(key), bound, ends))
+        return jobs, defaults
+
+    def holdings(self, now: dt.datetime, exclude: JobKey) -> list[Holding]:
+        """Pods planned for other admitted jobs, not bound yet: promised until they end."""
+        by_job: dict[str, list[PlacedPod]] = {}
+        for pod in self.promised(exclude):
+            by_job.setdefault(pod.job or pod.key, []).append(pod)
+        found = []
+        for name, pods in sorted(by_job.items()):
+            namespace, _, job_name = name.partition("/")
+            body = self.cache.jobs.get((namespace, job_name))
+            job = self.board.job_of(body) if body else None
+            limit = self.board.limits(job, namespace).time_limit if job else None
+            ends = now + dt.timedelta(seconds=limit) if limit is not None else None
+            found.append(Holding(name, tuple(pods), ends))
+        return found
+
+    # --- decisions ------------------------------------------------------------------------
+
+    def gate(
+        self,
+        key: JobKey,
+        body: Mapping[str, Any],
+        job: Candidate,
+        now: dt.datetime,
+        plan_alone: Callable[[], Admission] | None,
+    ) -> Admission | None:
+        """Backfill for a job about to start: None (or `plan_alone`'s plan) when no job waits
+        ahead of it; else its plan when it does not delay the first reservation ahead."""
+        mine = self.order(key, body)
+        ahead = [w.candidate for w in self.waiters() if w.key != key and w.order < mine]
+        if not ahead:
+            return plan_alone() if plan_alone is not None else None
+        running, _ = self.running(now, expected=False)
+        planner = self.planner()
+        releases = timeline(planner.feed.state, running, now)
+        return backfill(planner, ahead, job, releases, now, holding=self.holdings(now, exclude=key))
+
+    def estimates(self, now: dt.datetime) -> tuple[dict[str, Estimate], list[Waiter], list[str]]:
+        """A start estimate for every job waiting for room, in order (made again when the
+        waiting jobs change, or every ESTIMATE_EVERY_SECONDS)."""
+        waiters = self.waiters()
+        running, defaults = self.running(now, expected=True)
+        planner = self.planner()
+        version = (
+            tuple(w.key for w in waiters),
+            planner.feed.state.generation,
+            tuple(r.job for r in running),
+        )
+        cached = self._estimates
+        if (
+            cached is not None
+            and cached[0] == version
+            and (now - cached[1]).total_seconds() < ESTIMATE_EVERY_SECONDS
+        ):
+            return cached[2], waiters, defaults
+        releases = timeline(planner.feed.state, running, now)
+        holding = self.holdings(now, exclude=("", ""))
+        found = estimates(planner, [w.candidate for w in waiters], releases, now, holding)
+        self._estimates = (version, now, found)
+        return found, waiters, defaults
+
+    def forget(self, key: JobKey) -> None:
+        self._candidates.pop(key, None)
+
+
+MAX_NODES = 64
+
+
+def unbounded(running: Sequence[RunningJob]) -> list[str]:
+    """Jobs holding room that never release in the timeline."""
+    return sorted(r.job for r in running if r.ends is None)
+
+
+def estimate_fields(
+    estimate: Estimate | None,
+    now: dt.datetime,
+    *,
+    reserved: bool,
+    defaults: Sequence[str],
+    unbounded: Sequence[str],
+) -> dict[str, Any]:
+    """The status fields of a waiting job's estimate (snake_case, as the lifecycle builds it)."""
+    if estimate is None:
+        return {"estimated_start_time": None, "estimated_nodes": None, "estimate_basis": None}
+    if estimate.start is None:
+        if unbounded:
+            held = ", ".join(unbounded[:5]) + (" and others" if len(unbounded) > 5 else "")
+            basis = (
+                f"no estimate: it fits only once room held by {held} frees, and they have no "
+                "time limit nor expected run time (runPolicy, or their queue's runtime defaults)"
+            )
+        else:
+            basis = (
+                f"no estimate: it does not fit even once every running job ends: {estimate.reason}"
+            )
+        return {"estimated_start_time": None, "estimated_nodes": None, "estimate_basis": basis}
+    nodes = sorted(set(estimate.plan.values()))[:MAX_NODES]
+    if estimate.start <= now:
+        basis = "fits now"
+    else:
+        ends = ", ".join(estimate.waits_for[-5:])
+        more = f"{len(estimate.waits_for) - 5} others and " if len(estimate.waits_for) > 5 else ""
+        basis = f"once {more}{ends} end" + (
+            " (reserved: jobs behind it start first only if they do not delay it)"
+            if reserved
+            else ""
+        )
+        counted = [d for d in defaults if d.split(" ", 1)[0] in estimate.waits_for]
+        if counted:
+            basis += "; run times from queue defaults: " + ", ".join(counted[:5])
+    return {
+        "estimated_start_time": estimate.start.replace(microsecond=0),
+        "estimated_nodes": nodes,
+        "estimate_basis": basis[:2048],
+    }

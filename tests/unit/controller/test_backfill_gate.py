@@ -1,0 +1,104 @@
+"""Backfill in the reconcile loop: a gang that does not fit gets a reservation and an estimate;
+jobs behind it start only when they do not delay it, and the ones that wait say why."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import Any
+
+from suanli.controller.service import JobController
+from tests.unit.controller.test_quota_gate import _settle
+from tests.unit.controller.test_service import FakeStore, _controller
+
+NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
+ASCEND = [f"ascend-cnn1-{i}" for i in range(4)]
+
+
+def _stamp(moment: dt.datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _job(name: str, replicas: int, count: int, second: int, **run: str) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "tasks": [
+            {
+                "name": "w",
+                "replicas": replicas,
+                "accelerators": {"count": count, "types": ["Ascend910B"]},
+                "template": {"spec": {"containers": [{"name": "c", "image": "busybox"}]}},
+            }
+        ],
+        "runPolicy": run,
+    }
+    if replicas > 1:
+        spec["gang"] = {"minMember": replicas}
+    return {
+        "apiVersion": "suanli.dev/v1alpha1",
+        "kind": "ComputeJob",
+        "metadata": {
+            "name": name,
+            "namespace": "team",
+            "uid": f"uid-{name}",
+            "generation": 1,
+            "creationTimestamp": _stamp(NOW + dt.timedelta(seconds=second)),
+        },
+        "spec": spec,
+    }
+
+
+def _running(controller: JobController, name: str, node: str, limit: str) -> None:
+    """A job running one pod of 8 devices on `node` since NOW, under `limit`."""
+    body = _job(name, 1, 8, -60, timeLimit=limit)
+    body["status"] = {"phase": "Running", "startTime": _stamp(NOW)}
+    controller.cache.put_job(body)
+    pod = {
+        "metadata": {
+            "name": f"{name}-w-0",
+            "namespace": "team",
+            "labels": {"suanli.dev/job": name, "suanli.dev/task": "w"},
+        },
+        "spec": {
+            "nodeName": node,
+            "containers": [{"name": "c", "resources": {"limits": {"huawei.com/Ascend910": "8"}}}],
+        },
+        "status": {"phase": "Running", "startTime": _stamp(NOW)},
+    }
+    controller.cache.put_pod(pod, name)
+    controller.cluster.apply_pod("ADDED", pod)
+
+
+def test_a_gang_gets_a_reservation_and_only_jobs_that_do_not_delay_it_start() -> None:
+    async def scenario() -> tuple[FakeStore, dict[str, dict[str, Any]]]:
+        store = FakeStore()
+        controller = _controller(store)
+        _running(controller, "busy", ASCEND[0], "10m")
+        controller.enqueue(controller.cache.put_job(_job("gang", 4, 8, 0, timeLimit="1h")))
+        await _settle(controller, store)
+        # Behind the gang: one without a limit, one ending before the reservation.
+        controller.enqueue(controller.cache.put_job(_job("endless", 1, 1, 1)))
+        controller.enqueue(controller.cache.put_job(_job("quick", 1, 1, 2, timeLimit="5m")))
+        await _settle(controller, store)
+        names = ("gang", "endless", "quick")
+        return store, {n: controller.cache.jobs[("team", n)]["status"] for n in names}
+
+    store, statuses = asyncio.run(scenario())
+    gang, endless, quick = statuses["gang"], statuses["endless"], statuses["quick"]
+    assert gang["phase"] == "Queued"
+    start = dt.datetime.fromisoformat(gang["estimatedStartTime"].replace("Z", "+00:00"))
+    assert start == NOW + dt.timedelta(minutes=10)
+    assert gang["estimatedNodes"] == ASCEND
+    assert "team/busy" in gang["estimateBasis"]
+    assert "reserved" in gang["estimateBasis"]
+
+    assert endless["phase"] == "Queued"
+    admitted = next(c for c in endless["conditions"] if c["type"] == "Admitted")
+    assert admitted["reason"] == "BehindReservation"
+    assert "team/gang is reserved to start at" in admitted["message"]
+    assert "estimatedStartTime" in endless
+    assert not [n for j, n in store.created if j == "endless"]
+
+    assert [n for j, n in store.created if j == "quick"] == ["quick-w-0"]
+    planned = store.pods["quick-w-0"]["metadata"]["annotations"]["suanli.dev/planned-node"]
+    assert planned in ASCEND[1:]
+    assert quick["phase"] != "Queued"
