@@ -116,7 +116,7 @@ class QuotaGate:
             return QuotaWait(queue, None, "PriorityClassNotFound", missing)
         if self.board.request(body, job, queue, catalog) is None:
             return None  # its pods cannot be read: the lifecycle says why on the job
-        book, pending, holders = self._book_and_pending(catalog)
+        book, pending, holders = self.book_and_pending(catalog)
         prices = {t: known.price_per_hour for t in catalog.names if (known := catalog.get(t))}
         result = admission_cycle(book, pending, catalog.names, holders, prices)
         for other, admitted in result.admitted.items():
@@ -137,7 +137,7 @@ class QuotaGate:
         waiting = result.waiting[key]
         return QuotaWait(queue, waiting.position, waiting.reason, waiting.message)
 
-    def _book_and_pending(
+    def book_and_pending(
         self, catalog: Catalog
     ) -> tuple[QuotaBook, list[JobRequest], list[Holder]]:
         held: list[Charge] = []

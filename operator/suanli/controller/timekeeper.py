@@ -22,7 +22,15 @@ from suanli.controller.slots import PodSlot, slots
 from suanli.queueing.runtime import RunLimits
 from suanli.scoring import PodDemand
 from suanli.scoring.snapshot import PlacedPod
-from suanli.state.backfill import Candidate, Estimate, Holding, Planner, backfill, estimates
+from suanli.state.backfill import (
+    Candidate,
+    Estimate,
+    Holding,
+    Planner,
+    backfill,
+    estimates,
+    plan_beside,
+)
 from suanli.state.gang import Admission
 from suanli.state.timeline import RunningJob, timeline
 
@@ -121,28 +129,32 @@ class TimeKeeper:
 
     def running(self, now: dt.datetime, expected: bool) -> tuple[list[RunningJob], list[str]]:
         """Jobs holding bound pods and when they end (by their limit, or expected run time);
-        and the jobs whose run time is a queue default."""
+        and the jobs whose run time is a queue default. A job that finished, was deleted or
+        whose pods all ended releases now: the cluster state may still hold its pods for a
+        moment (its watch and the jobs' are apart)."""
         jobs: list[RunningJob] = []
         defaults: list[str] = []
         for key, pods in list(self.cache.pods.items()):
-            body = self.cache.jobs.get(key)
-            if body is None or (body.get("status") or {}).get("phase") in RELEASED_PHASES:
-                continue
             bound = tuple(
                 f"{key[0]}/{name}"
                 for name, pod in pods.items()
                 if (pod.get("spec") or {}).get("nodeName")
-                and (pod.get("status") or {}).get("phase") not in _FINISHED
             )
-            job = self.board.job_of(body)
-            if not bound or job is None:
+            if not bound:
+                continue
+            body = self.cache.jobs.get(key)
+            job = self.board.job_of(body) if body is not None else None
+            status = (body or {}).get("status") or {}
+            ended = all((p.get("status") or {}).get("phase") in _FINISHED for p in pods.values())
+            if job is None or ended or status.get("phase") in RELEASED_PHASES:
+                jobs.append(RunningJob(_name(key), bound, now))
                 continue
             limits = self.board.limits(job, key[0])
             seconds = limits.planned if expected else limits.time_limit
             source = limits.expected_source if expected else limits.limit_source
             if source:
                 defaults.append(f"{_name(key)} ({source})")
-            start = parse_time((body.get("status") or {}).get("startTime")) or now
+            start = parse_time(status.get("startTime")) or now
             ends = start + dt.timedelta(seconds=seconds) if seconds is not None else None
             jobs.append(RunningJob(_name(key), bound, ends))
         return jobs, defaults
@@ -177,7 +189,12 @@ class TimeKeeper:
         mine = self.order(key, body)
         ahead = [w.candidate for w in self.waiters() if w.key != key and w.order < mine]
         if not ahead:
-            return plan_alone() if plan_alone is not None else None
+            if plan_alone is not None:
+                return plan_alone()
+            # Pods planned for admitted jobs but not bound yet keep their room: a job without a
+            # gang is then placed beside them (its pods carry their planned nodes).
+            holding = self.holdings(now, exclude=key)
+            return plan_beside(self.planner(), job, holding) if holding else None
         running, _ = self.running(now, expected=False)
         planner = self.planner()
         releases = timeline(planner.feed.state, running, now)

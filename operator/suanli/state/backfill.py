@@ -23,7 +23,14 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from suanli.scoring import BASELINE_POLICY, Catalog, DataPolicy, LatencyMap, PodDemand
+from suanli.scoring import (
+    BASELINE_POLICY,
+    Catalog,
+    DataPolicy,
+    LatencyMap,
+    NodeResult,
+    PodDemand,
+)
 from suanli.scoring.snapshot import PlacedPod
 from suanli.state.feed import ClusterFeed
 from suanli.state.gang import Admission, plan_gang
@@ -62,6 +69,7 @@ class Estimate:
     waits_for: tuple[str, ...] = ()  # jobs that must end first, in the order they end
     placed: tuple[PlacedPod, ...] = ()
     reason: str = ""  # why it does not fit, when start is None
+    results: tuple[NodeResult, ...] = ()  # the chosen nodes' scores, per planned pod
 
 
 @dataclass(frozen=True)
@@ -115,7 +123,9 @@ def earliest_start(
         _hold(planner, holding)
         admission = planner.plan(job)
         if admission.admitted:
-            return Estimate(job.job, now, admission.plan, (), admission.placed)
+            return Estimate(
+                job.job, now, admission.plan, (), admission.placed, results=admission.results
+            )
         gone: list[str] = []
         for moment in moments(events):
             for release in (r for r in events if r.at == moment):
@@ -124,7 +134,14 @@ def earliest_start(
                 gone.append(release.job)
             admission = planner.plan(job)
             if admission.admitted:
-                return Estimate(job.job, moment, admission.plan, tuple(gone), admission.placed)
+                return Estimate(
+                    job.job,
+                    moment,
+                    admission.plan,
+                    tuple(gone),
+                    admission.placed,
+                    results=admission.results,
+                )
         return Estimate(job.job, None, {}, tuple(gone), (), admission.reason)
 
 
@@ -163,6 +180,13 @@ def reservation(
     return None, tuple(promised)
 
 
+def plan_beside(planner: Planner, job: Candidate, holding: Sequence[Holding]) -> Admission:
+    """The job's plan now, leaving the promised pods their room."""
+    with planner.feed.state.what_if():
+        _hold(planner, holding)
+        return planner.plan(job)
+
+
 def backfill(
     planner: Planner,
     ahead: Sequence[Candidate],
@@ -177,9 +201,7 @@ def backfill(
     cannot start now."""
     state = planner.feed.state
     reserved, promised = reservation(planner, ahead, releases, now, holding)
-    with state.what_if():
-        _hold(planner, promised)
-        admission = planner.plan(job)
+    admission = plan_beside(planner, job, promised)
     if not admission.admitted or reserved is None:
         return admission
     head, estimate = reserved.head, reserved.estimate
@@ -206,7 +228,9 @@ def backfill(
         f"this job {until} and would take room it needs (backfill lets a job ahead only if it "
         "ends before that or leaves that room free)"
     )
-    return Admission(admission.plan, False, reason, admission.placed, BEHIND_RESERVATION)
+    return Admission(
+        admission.plan, False, reason, admission.placed, BEHIND_RESERVATION, admission.results
+    )
 
 
 def estimates(

@@ -12,7 +12,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from suanli.scoring import BASELINE_POLICY, Catalog, DataPolicy, LatencyMap, PodDemand
+from suanli.scoring import (
+    BASELINE_POLICY,
+    Catalog,
+    DataPolicy,
+    LatencyMap,
+    NodeResult,
+    PodDemand,
+)
 from suanli.scoring.snapshot import PlacedPod
 from suanli.state.feed import ClusterFeed
 
@@ -26,6 +33,8 @@ class Admission:
     placed: tuple[PlacedPod, ...] = ()
     # Why not, for programs: Unschedulable (no placement now) or BehindReservation (backfill).
     code: str = "Unschedulable"
+    # The chosen node's full result (score, breakdown) per planned pod, in plan order.
+    results: tuple[NodeResult, ...] = ()
 
 
 def plan_gang(
@@ -45,6 +54,7 @@ def plan_gang(
     """
     plan: dict[str, str] = {}
     held: list[PlacedPod] = []
+    results: list[NodeResult] = []
     last_reason = ""
     state = feed.state
     with state.what_if():
@@ -76,9 +86,10 @@ def plan_gang(
             )
             state.set_pod(demand.key, placed)
             held.append(placed)
+            results.append(best)
     if len(plan) >= min_member:
-        return Admission(plan, True, placed=tuple(held))
+        return Admission(plan, True, placed=tuple(held), results=tuple(results))
     reason = f"gang needs {min_member} pods placed together, only {len(plan)} fit now" + (
         f": {last_reason}" if last_reason else ""
     )
-    return Admission(plan, False, reason, tuple(held))
+    return Admission(plan, False, reason, tuple(held), results=tuple(results))

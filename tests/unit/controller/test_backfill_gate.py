@@ -102,3 +102,27 @@ def test_a_gang_gets_a_reservation_and_only_jobs_that_do_not_delay_it_start() ->
     planned = store.pods["quick-w-0"]["metadata"]["annotations"]["suanli.dev/planned-node"]
     assert planned in ASCEND[1:]
     assert quick["phase"] != "Queued"
+
+
+def test_a_job_started_while_a_gang_is_placed_leaves_the_gangs_planned_room_alone() -> None:
+    async def scenario() -> tuple[FakeStore, dict[str, Any]]:
+        store = FakeStore()
+        controller = _controller(store)
+        # The gang is admitted onto the whole pool; its pods are planned, not bound yet.
+        controller.enqueue(controller.cache.put_job(_job("gang", 4, 8, 0, timeLimit="1h")))
+        await _settle(controller, store)
+        controller.enqueue(controller.cache.put_job(_job("small", 1, 1, 1)))
+        await _settle(controller, store)
+        return store, controller.cache.jobs[("team", "small")]["status"]
+
+    store, small = asyncio.run(scenario())
+    planned = {
+        p["metadata"]["annotations"].get("suanli.dev/planned-node")
+        for p in store.pods.values()
+        if p["metadata"]["labels"]["suanli.dev/job"] == "gang"
+    }
+    assert planned == set(ASCEND)
+    assert not [n for j, n in store.created if j == "small"]
+    assert small["phase"] == "Queued"
+    admitted = next(c for c in small["conditions"] if c["type"] == "Admitted")
+    assert admitted["reason"] == "Unschedulable"
