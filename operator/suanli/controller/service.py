@@ -14,26 +14,27 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
-from suanli.api import ComputeJob, ComputeJobStatus, Phase
+from suanli.api import ComputeJob, Phase
 from suanli.api.errors import field_errors
 from suanli.configfiles import ScoringConfigFiles
 from suanli.controller import companions, edge
 from suanli.controller.admission import Admission, plan_gang
 from suanli.controller.budgets import BudgetKeeper
 from suanli.controller.cache import JobCache, JobKey, job_key
+from suanli.controller.estimates import estimated_status
 from suanli.controller.facts import ClusterFacts
 from suanli.controller.gauges import export_gauges
 from suanli.controller.lifecycle import Actions, Observed, reconcile
 from suanli.controller.mpi import layout
 from suanli.controller.podspec import TASK_LABEL, pod_manifest
 from suanli.controller.queues import QueueBoard
-from suanli.controller.quota import QUOTA_CONDITION, QuotaHeld, QuotaVerdict
+from suanli.controller.quota import QuotaHeld, QuotaVerdict
 from suanli.controller.quota_gate import ACCOUNTING_SECONDS, QuotaGate
 from suanli.controller.refusal import PodRefusal, after_creation, refusal_from, unreadable
 from suanli.controller.shares import SharePool, share_pools
 from suanli.controller.slots import PodSlot
 from suanli.controller.store import JobStore
-from suanli.controller.timekeeper import TimeKeeper, estimate_fields, unbounded
+from suanli.controller.timekeeper import TimeKeeper
 from suanli.controller.workqueue import WorkQueue
 from suanli.metrics import OperatorMetrics
 from suanli.scoring import DemandError, PodDemand, parse_pod
@@ -219,40 +220,18 @@ class JobController:
         # Our own write is the newest state, and the admission it may carry holds quota for the
         # next decision already (the patch itself is sent after the lock).
         body["status"] = _status_of(actions)
-        actions.status = self._with_estimate(key, actions.status)
+        catalog = self.config_files.catalog
+        actions.status = estimated_status(
+            self.time,
+            key,
+            body,
+            actions.status,
+            self.clock(),
+            quota_book=lambda: self.gate.book_and_pending(catalog),
+            known_types=catalog.names,
+        )
         body["status"] = _status_of(actions)
         return job, body, actions, manifests
-
-    def _with_estimate(self, key: JobKey, status: ComputeJobStatus) -> ComputeJobStatus:
-        """A job waiting for room gets its start estimate; any other job none."""
-        quota = next((c for c in status.conditions if c.type == QUOTA_CONDITION), None)
-        fields = estimate_fields(None, self.clock(), reserved=False, defaults=(), unbounded=())
-        if status.phase is Phase.QUEUED and quota is not None and quota.status.value != "True":
-            fields["estimate_basis"] = (
-                f"waits for quota first ({quota.reason}); estimated once its queue admits it"
-            )
-        elif status.phase is Phase.QUEUED:
-            now = self.clock()
-            found, waiters, defaults = self.time.estimates(now)
-            name = f"{key[0]}/{key[1]}"
-            head = next(
-                (
-                    w.candidate.job
-                    for w in waiters
-                    if (e := found[w.candidate.job]).start and e.start > now
-                ),
-                None,
-            )
-            running, _ = self.time.running(now, expected=True)
-            fields = estimate_fields(
-                found.get(name),
-                now,
-                reserved=head == name,
-                defaults=defaults,
-                unbounded=unbounded(running),
-            )
-        current = {k: getattr(status, k) for k in fields}
-        return status if current == fields else status.model_copy(update=fields)
 
     async def _unreadable(self, body: dict[str, Any], problems: list[str]) -> None:
         """Say on the job why nothing happens to it, once per distinct reason."""

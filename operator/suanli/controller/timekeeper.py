@@ -9,7 +9,7 @@ the pods it creates are seen by the next decision.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -226,55 +226,3 @@ class TimeKeeper:
 
     def forget(self, key: JobKey) -> None:
         self._candidates.pop(key, None)
-
-
-MAX_NODES = 64
-
-
-def unbounded(running: Sequence[RunningJob]) -> list[str]:
-    """Jobs holding room that never release in the timeline."""
-    return sorted(r.job for r in running if r.ends is None)
-
-
-def estimate_fields(
-    estimate: Estimate | None,
-    now: dt.datetime,
-    *,
-    reserved: bool,
-    defaults: Sequence[str],
-    unbounded: Sequence[str],
-) -> dict[str, Any]:
-    """The status fields of a waiting job's estimate (snake_case, as the lifecycle builds it)."""
-    if estimate is None:
-        return {"estimated_start_time": None, "estimated_nodes": None, "estimate_basis": None}
-    if estimate.start is None:
-        if unbounded:
-            held = ", ".join(unbounded[:5]) + (" and others" if len(unbounded) > 5 else "")
-            basis = (
-                f"no estimate: it fits only once room held by {held} frees, and they have no "
-                "time limit nor expected run time (runPolicy, or their queue's runtime defaults)"
-            )
-        else:
-            basis = (
-                f"no estimate: it does not fit even once every running job ends: {estimate.reason}"
-            )
-        return {"estimated_start_time": None, "estimated_nodes": None, "estimate_basis": basis}
-    nodes = sorted(set(estimate.plan.values()))[:MAX_NODES]
-    if estimate.start <= now:
-        basis = "fits now"
-    else:
-        ends = ", ".join(estimate.waits_for[-5:])
-        more = f"{len(estimate.waits_for) - 5} others and " if len(estimate.waits_for) > 5 else ""
-        basis = f"once {more}{ends} end" + (
-            " (reserved: jobs behind it start first only if they do not delay it)"
-            if reserved
-            else ""
-        )
-        counted = [d for d in defaults if d.split(" ", 1)[0] in estimate.waits_for]
-        if counted:
-            basis += "; run times from queue defaults: " + ", ".join(counted[:5])
-    return {
-        "estimated_start_time": estimate.start.replace(microsecond=0),
-        "estimated_nodes": nodes,
-        "estimate_basis": basis[:2048],
-    }

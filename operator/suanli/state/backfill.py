@@ -115,20 +115,19 @@ def earliest_start(
     releases: Sequence[Release],
     now: dt.datetime,
     holding: Sequence[Holding] = (),
+    *,
+    not_before: dt.datetime | None = None,
 ) -> Estimate:
-    """The first moment (now, or a release) at which the job fits, and its plan then."""
+    """The first moment (now or `not_before`, or a release after it) at which the job fits,
+    and its plan then."""
     state = planner.feed.state
     events = _released(releases, holding)
+    first = max(now, not_before) if not_before is not None else now
     with state.what_if():
         _hold(planner, holding)
-        admission = planner.plan(job)
-        if admission.admitted:
-            return Estimate(
-                job.job, now, admission.plan, (), admission.placed, results=admission.results
-            )
         gone: list[str] = []
-        for moment in moments(events):
-            for release in (r for r in events if r.at == moment):
+        for moment in [first, *(m for m in moments(events) if m > first)]:
+            for release in (r for r in events if r.at <= moment and r.job not in gone):
                 for pod in release.pods:
                     state.set_pod(pod, None)
                 gone.append(release.job)

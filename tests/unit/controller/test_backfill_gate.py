@@ -126,3 +126,41 @@ def test_a_job_started_while_a_gang_is_placed_leaves_the_gangs_planned_room_alon
     assert small["phase"] == "Queued"
     admitted = next(c for c in small["conditions"] if c["type"] == "Admitted")
     assert admitted["reason"] == "Unschedulable"
+
+
+def test_a_job_waiting_for_quota_is_estimated_from_when_its_queue_has_room() -> None:
+    async def scenario() -> dict[str, Any]:
+        store = FakeStore()
+        controller = _controller(store)
+        controller.queues.put_queue(
+            {
+                "metadata": {"name": "npu"},
+                "spec": {"quotas": [{"resource": "Ascend910B", "nominal": 8}]},
+            }
+        )
+        _running(controller, "busy", ASCEND[0], "10m")
+        busy = controller.cache.jobs[("team", "busy")]
+        busy["spec"]["queue"] = "npu"
+        busy["status"]["queue"] = "npu"
+        busy["status"]["admission"] = {
+            "queue": "npu",
+            "acceleratorTypes": ["Ascend910B"],
+            "charged": [{"resource": "Ascend910B", "amount": 8}],
+            "admittedAt": _stamp(NOW),
+        }
+        waiting = _job("next", 1, 8, 0, timeLimit="1h")
+        waiting["spec"]["queue"] = "npu"
+        controller.enqueue(controller.cache.put_job(waiting))
+        await _settle(controller, store)
+        return controller.cache.jobs[("team", "next")]["status"]
+
+    status = asyncio.run(scenario())
+    assert status["phase"] == "Queued"
+    reserved = next(c for c in status["conditions"] if c["type"] == "QuotaReserved")
+    assert reserved["reason"] == "QuotaExhausted"
+    start = dt.datetime.fromisoformat(status["estimatedStartTime"].replace("Z", "+00:00"))
+    assert start == NOW + dt.timedelta(minutes=10)
+    assert (
+        "waits for quota first (QuotaExhausted): queue npu has room once team/busy end"
+        in (status["estimateBasis"])
+    )
