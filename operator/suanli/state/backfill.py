@@ -198,8 +198,23 @@ def backfill(
     """May `job` start now, with the waiting jobs `ahead` of it (in order)? Its plan, or why
     not: it does not fit now, or it would delay the reservation of the first job ahead that
     cannot start now."""
-    state = planner.feed.state
     reserved, promised = reservation(planner, ahead, releases, now, holding)
+    return admit_behind(planner, reserved, job, releases, now, promised=promised)
+
+
+def admit_behind(
+    planner: Planner,
+    reserved: Reservation | None,
+    job: Candidate,
+    releases: Sequence[Release],
+    now: dt.datetime,
+    *,
+    promised: Sequence[Holding] = (),
+) -> Admission:
+    """The backfill rule for one job behind a reservation (None: no reservation): its plan now
+    if it ends before the reserved start by its limit, or if the reserved job still fits then
+    with it placed; else why not."""
+    state = planner.feed.state
     admission = plan_beside(planner, job, promised)
     if not admission.admitted or reserved is None:
         return admission
