@@ -12,7 +12,7 @@ from typing import Any
 from suanli.api import ComputeJobStatus, Phase
 from suanli.controller.cache import JobKey
 from suanli.controller.quota import QUOTA_CONDITION
-from suanli.controller.timekeeper import TimeKeeper
+from suanli.controller.timekeeper import MAX_ESTIMATED, TimeKeeper
 from suanli.queueing import Holder, JobRequest, QuotaBook
 from suanli.queueing.quotatime import Ending, quota_frees
 from suanli.state.backfill import Estimate, earliest_start
@@ -169,6 +169,10 @@ def estimated_status(
             defaults=defaults,
             unbounded=unbounded(running),
         )
+        if name not in found:
+            fields["estimate_basis"] = (
+                f"not estimated: only the first {MAX_ESTIMATED} jobs waiting for room are"
+            )
     return _updated(status, fields)
 
 

@@ -257,7 +257,10 @@ class JobController:
                 meta=body["metadata"],
                 pods=pods,
                 now=self.clock(),
-                admit=lambda missing: self._admit(job, body, missing, types) or Admission({}, True),
+                admit=lambda missing: (
+                    self._admit(job, body, missing, types)
+                    or Admission({}, False, "no plan was made for the gang")
+                ),
                 gate=lambda missing: self._admit(job, body, missing, types, gang=False),
                 price_of=self.facts.price_of,
                 accelerator_of=self.facts.accelerator_of,

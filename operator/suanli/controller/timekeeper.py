@@ -37,6 +37,8 @@ from suanli.state.timeline import RunningJob, timeline
 Demands = Callable[[ComputeJob, Mapping[str, Any], list[PodSlot]], list[PodDemand] | None]
 # Estimates are made again at most this often while the waiting jobs stay the same.
 ESTIMATE_EVERY_SECONDS = 2.0
+# Waiting jobs estimated, in order; the ones behind say they are not (each costs a timeline walk).
+MAX_ESTIMATED = 200
 _FINISHED = ("Succeeded", "Failed")
 
 
@@ -201,27 +203,22 @@ class TimeKeeper:
         return backfill(planner, ahead, job, releases, now, holding=self.holdings(now, exclude=key))
 
     def estimates(self, now: dt.datetime) -> tuple[dict[str, Estimate], list[Waiter], list[str]]:
-        """A start estimate for every job waiting for room, in order (made again when the
-        waiting jobs change, or every ESTIMATE_EVERY_SECONDS)."""
+        """A start estimate for every job waiting for room, in order (the first
+        MAX_ESTIMATED). Made afresh at most every ESTIMATE_EVERY_SECONDS; in between, only jobs
+        that started waiting since are estimated, behind the others' estimates."""
         waiters = self.waiters()
         running, defaults = self.running(now, expected=True)
         planner = self.planner()
-        version = (
-            tuple(w.key for w in waiters),
-            planner.feed.state.generation,
-            tuple(r.job for r in running),
-        )
         cached = self._estimates
-        if (
-            cached is not None
-            and cached[0] == version
-            and (now - cached[1]).total_seconds() < ESTIMATE_EVERY_SECONDS
-        ):
-            return cached[2], waiters, defaults
+        fresh = cached is not None and (now - cached[1]).total_seconds() < ESTIMATE_EVERY_SECONDS
+        known = cached[2] if cached is not None and fresh else {}
+        counted = [w.candidate for w in waiters[:MAX_ESTIMATED]]
+        if fresh and all(c.job in known for c in counted):
+            return known, waiters, defaults
         releases = timeline(planner.feed.state, running, now)
         holding = self.holdings(now, exclude=("", ""))
-        found = estimates(planner, [w.candidate for w in waiters], releases, now, holding)
-        self._estimates = (version, now, found)
+        found = estimates(planner, counted, releases, now, holding, known=known)
+        self._estimates = ((), cached[1] if fresh and cached is not None else now, found)
         return found, waiters, defaults
 
     def forget(self, key: JobKey) -> None:

@@ -20,7 +20,7 @@ and everything is rolled back.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from suanli.scoring import (
@@ -119,29 +119,81 @@ def earliest_start(
     not_before: dt.datetime | None = None,
 ) -> Estimate:
     """The first moment (now or `not_before`, or a release after it) at which the job fits,
-    and its plan then."""
+    and its plan then. With many releases the job is planned at MAX_PROBES evenly spaced
+    moments, then at the moments between the last two by bisection (room only grows as jobs
+    release, so the first fit is found all the same)."""
     state = planner.feed.state
     events = _released(releases, holding)
     first = max(now, not_before) if not_before is not None else now
+    times = [first, *(m for m in moments(events) if m > first)]
+    step = max(1, -(-len(times) // MAX_PROBES))
+    probes = {0, len(times) - 1, *range(step - 1, len(times), step)}
     with state.what_if():
         _hold(planner, holding)
         gone: list[str] = []
-        for moment in [first, *(m for m in moments(events) if m > first)]:
+        taken: list[list[tuple[str, PlacedPod]]] = []  # per moment, the pods released then
+        last = -1  # the last moment planned without a fit
+        admission: Admission | None = None
+        for index, moment in enumerate(times):
+            taken.append([])
             for release in (r for r in events if r.at <= moment and r.job not in gone):
-                for pod in release.pods:
-                    state.set_pod(pod, None)
+                for key in release.pods:
+                    if (pod := state.pods.get(key)) is not None:
+                        taken[index].append((key, pod))
+                    state.set_pod(key, None)
                 gone.append(release.job)
+            if index not in probes:
+                continue
             admission = planner.plan(job)
             if admission.admitted:
+                found, admission = _bisect(planner, job, taken, last, index, fits=admission)
                 return Estimate(
                     job.job,
-                    moment,
+                    times[found],
                     admission.plan,
-                    tuple(gone),
+                    tuple(gone[: _released_by(events, times[found], gone)]),
                     admission.placed,
                     results=admission.results,
                 )
-        return Estimate(job.job, None, {}, tuple(gone), (), admission.reason)
+            last = index
+        reason = admission.reason if admission is not None else ""
+        return Estimate(job.job, None, {}, tuple(gone), (), reason)
+
+
+MAX_PROBES = 24
+
+
+def _released_by(events: Sequence[Release], moment: dt.datetime, gone: Sequence[str]) -> int:
+    """How many of the jobs released in order (`gone`) had released by `moment`."""
+    ends = {r.job: r.at for r in events}
+    return sum(1 for job in gone if ends.get(job, moment) <= moment)
+
+
+def _bisect(
+    planner: Planner,
+    job: Candidate,
+    taken: Sequence[Sequence[tuple[str, PlacedPod]]],
+    low: int,
+    high: int,
+    *,
+    fits: Admission,
+) -> tuple[int, Admission]:
+    """The first moment in (low, high] at which the job fits (it does at `high`, the moment
+    the state stands at): the pods released after a tried moment are put back for the trial."""
+    state = planner.feed.state
+    top = high
+    while high - low > 1:
+        middle = (low + high) // 2
+        with state.what_if():
+            for later in taken[middle + 1 : top + 1]:
+                for key, pod in later:
+                    state.set_pod(key, pod)
+            trial = planner.plan(job)
+        if trial.admitted:
+            high, fits = middle, trial
+        else:
+            low = middle
+    return high, fits
 
 
 def ends_at(start: dt.datetime, seconds: float | None) -> dt.datetime | None:
@@ -253,12 +305,17 @@ def estimates(
     releases: Sequence[Release],
     now: dt.datetime,
     holding: Sequence[Holding] = (),
+    *,
+    known: Mapping[str, Estimate] | None = None,
 ) -> dict[str, Estimate]:
-    """A start estimate for every waiting job (in order), each after the ones before it."""
+    """A start estimate for every waiting job (in order), each after the ones before it.
+    Jobs in `known` keep that estimate (only the others are made, behind them)."""
     promised = list(holding)
     found: dict[str, Estimate] = {}
     for job in waiting:
-        estimate = earliest_start(planner, job, releases, now, promised)
+        estimate = (known or {}).get(job.job)
+        if estimate is None:
+            estimate = earliest_start(planner, job, releases, now, promised)
         found[job.job] = estimate
         if estimate.start is not None:
             runs = job.expected if job.expected is not None else job.limit

@@ -140,3 +140,26 @@ def test_never_fits_says_why_and_fits_on_an_empty_fleet() -> None:
     assert reason is not None
     assert "only 4 fit" in reason
     assert set(feed.state.pods) == {"team/r0", "team/r1"}
+
+
+@pytest.mark.parametrize("probes", [1000, 24, 5, 2], ids=lambda n: f"{n} probes")
+def test_the_earliest_start_among_many_releases_is_exact_whatever_the_probes(
+    probes: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 32 one-GPU jobs; node k's eight end at minutes 8k+1 .. 8k+8.
+    running = {f"p{i:02d}": (NODES[i // 8], 1) for i in range(32)}
+    feed = feed_of(running)
+    jobs = [RunningJob(f"team/{n}", (f"team/{n}",), minutes(i + 1)) for i, n in enumerate(running)]
+    releases = timeline(feed.state, jobs, NOW)
+    monkeypatch.setattr("suanli.state.backfill.MAX_PROBES", probes)
+    found = {
+        size: earliest_start(planner(feed), candidate(f"n{size}", size, 8), releases, NOW)
+        for size in (1, 2, 4)
+    }
+    assert {size: e.start for size, e in found.items()} == {
+        1: minutes(8),
+        2: minutes(16),
+        4: minutes(32),
+    }
+    assert found[1].waits_for == tuple(f"team/p{i:02d}" for i in range(8))
+    assert set(feed.state.pods) == {f"team/{n}" for n in running}
