@@ -151,6 +151,11 @@ class JobController:
 
         return listener
 
+    def forget(self, key: JobKey) -> None:
+        """A deleted job: drop what was remembered of it (parsed spec, demands)."""
+        self.queues.forget(key)
+        self.time.forget(key)
+
     def enqueue_waiting(self) -> None:
         """Re-plan the jobs that wait (for room, or for quota)."""
         for key, body in self.cache.jobs.items():
