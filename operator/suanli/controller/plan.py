@@ -23,6 +23,7 @@ from suanli.controller.cache import JobCache, JobKey
 from suanli.controller.facts import ClusterFacts
 from suanli.controller.podspec import pod_manifest
 from suanli.controller.queues import QueueBoard
+from suanli.controller.quota_gate import QuotaGate
 from suanli.controller.slots import PodSlot, slots
 from suanli.controller.timekeeper import TimeKeeper
 from suanli.queueing import Charge
@@ -171,8 +172,6 @@ def _quota(
     if request is None:
         out.quota_reason = "the job's pods cannot be read"
         return False
-    from suanli.controller.quota_gate import QuotaGate  # noqa: PLC0415 - only plans need it
-
     gate = QuotaGate(
         board=context.board,
         jobs=context.cache.jobs,
