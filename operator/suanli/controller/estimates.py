@@ -19,6 +19,7 @@ from suanli.state.backfill import Estimate, earliest_start
 from suanli.state.timeline import RunningJob, timeline
 
 MAX_NODES = 64
+MAX_BASIS = 2048  # status.estimateBasis's maxLength
 # Quota waits that time can end (the others need someone to change a queue or the job).
 _TIMED = frozenset({"QuotaExhausted", "BudgetExhausted", "BehindHeadOfLine"})
 QuotaBookOf = Callable[[], tuple[QuotaBook, list[JobRequest], list[Holder]]]
@@ -56,7 +57,11 @@ def estimate_fields(
             basis = (
                 f"no estimate: it does not fit even once every running job ends: {estimate.reason}"
             )
-        return {"estimated_start_time": None, "estimated_nodes": None, "estimate_basis": basis}
+        return {
+            "estimated_start_time": None,
+            "estimated_nodes": None,
+            "estimate_basis": basis[:MAX_BASIS],
+        }
     nodes = sorted(set(estimate.plan.values()))[:MAX_NODES]
     if estimate.start <= now:
         basis = "fits now"
@@ -74,7 +79,7 @@ def estimate_fields(
     return {
         "estimated_start_time": estimate.start.replace(microsecond=0),
         "estimated_nodes": nodes,
-        "estimate_basis": basis[:2048],
+        "estimate_basis": basis[:MAX_BASIS],
     }
 
 
@@ -146,10 +151,14 @@ def estimated_status(
         )
         first = f"waits for quota first ({quota.reason})"
         if estimate is None:
-            fields["estimate_basis"] = f"{first}; {why or 'estimated once its queue admits it'}"
+            fields["estimate_basis"] = f"{first}; {why or 'estimated once its queue admits it'}"[
+                :MAX_BASIS
+            ]
         else:
             room = why or "its queue has room now"
-            fields["estimate_basis"] = f"{first}: {room}; then {fields['estimate_basis']}"[:2048]
+            fields["estimate_basis"] = f"{first}: {room}; then {fields['estimate_basis']}"[
+                :MAX_BASIS
+            ]
     else:
         found, waiters, defaults = time.estimates(now)
         name = f"{key[0]}/{key[1]}"
