@@ -179,8 +179,12 @@ def estimated_status(
             unbounded=unbounded(running),
         )
         if name not in found:
+            place = next((i for i, w in enumerate(waiters) if w.candidate.job == name), None)
             fields["estimate_basis"] = (
-                f"not estimated: only the first {MAX_ESTIMATED} jobs waiting for room are"
+                f"not estimated: {place} jobs wait for room ahead of it, and only the first "
+                f"{MAX_ESTIMATED} are estimated"
+                if place is not None
+                else "no estimate: its pods cannot be planned (see the Valid condition)"
             )
     return _updated(status, fields)
 

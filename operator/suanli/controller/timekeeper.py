@@ -111,7 +111,9 @@ class TimeKeeper:
         found: list[Waiter] = []
         for key, body in list(self.cache.jobs.items()):
             status = body.get("status") or {}
-            if status.get("phase") != Phase.QUEUED.value or self.cache.pods.get(key):
+            # A job sent back to wait (gang timeout, preemption) may still show the pods it is
+            # losing: it waits all the same.
+            if status.get("phase") != Phase.QUEUED.value:
                 continue
             quota = next(
                 (c for c in status.get("conditions") or [] if c.get("type") == QUOTA_CONDITION),
