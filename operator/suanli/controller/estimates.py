@@ -16,7 +16,7 @@ from suanli.controller.timekeeper import MAX_ESTIMATED, TimeKeeper
 from suanli.queueing import Holder, JobRequest, QuotaBook
 from suanli.queueing.quotatime import Ending, quota_frees
 from suanli.state.backfill import Estimate, earliest_start
-from suanli.state.timeline import RunningJob, timeline
+from suanli.state.timeline import timeline, unending
 
 MAX_NODES = 64
 MAX_BASIS = 2048  # status.estimateBasis's maxLength
@@ -28,11 +28,6 @@ _NONE: dict[str, Any] = {
     "estimated_nodes": None,
     "estimate_basis": None,
 }
-
-
-def unbounded(running: Sequence[RunningJob]) -> list[str]:
-    """Jobs holding room that never release in the timeline."""
-    return sorted(r.job for r in running if r.ends is None)
 
 
 def estimate_fields(
@@ -147,7 +142,11 @@ def estimated_status(
             )
         running, _ = time.running(now, expected=True)
         fields = estimate_fields(
-            estimate, now, reserved=False, defaults=(), unbounded=unbounded(running)
+            estimate,
+            now,
+            reserved=False,
+            defaults=(),
+            unbounded=unending(time.planner().feed.state, running),
         )
         first = f"waits for quota first ({quota.reason})"
         if estimate is None:
@@ -176,7 +175,7 @@ def estimated_status(
             now,
             reserved=head == name,
             defaults=defaults,
-            unbounded=unbounded(running),
+            unbounded=unending(time.planner().feed.state, running),
         )
         if name not in found:
             place = next((i for i, w in enumerate(waiters) if w.candidate.job == name), None)
