@@ -179,12 +179,16 @@ def estimated_status(
         )
         if name not in found:
             place = next((i for i, w in enumerate(waiters) if w.candidate.job == name), None)
-            fields["estimate_basis"] = (
-                f"not estimated: {place} jobs wait for room ahead of it, and only the first "
-                f"{MAX_ESTIMATED} are estimated"
-                if place is not None
-                else "no estimate: its pods cannot be planned (see the Valid condition)"
-            )
+            if place is None:
+                why = "no estimate: its pods cannot be planned (see the Valid condition)"
+            elif place < MAX_ESTIMATED:
+                why = "estimate pending: made at one of its next reconciles"
+            else:
+                why = (
+                    f"not estimated: {place} jobs wait for room ahead of it, and only the "
+                    f"first {MAX_ESTIMATED} are estimated"
+                )
+            fields["estimate_basis"] = why
     return _updated(status, fields)
 
 

@@ -38,7 +38,9 @@ Demands = Callable[[ComputeJob, Mapping[str, Any], list[PodSlot]], list[PodDeman
 # Estimates are made again at most this often while the waiting jobs stay the same.
 ESTIMATE_EVERY_SECONDS = 2.0
 # Waiting jobs estimated, in order; the ones behind say they are not (each costs a timeline walk).
-MAX_ESTIMATED = 200
+MAX_ESTIMATED = 100
+# Estimates made per decision at most (a timeline walk each).
+ESTIMATES_PER_CALL = 4
 _FINISHED = ("Succeeded", "Failed")
 
 
@@ -71,7 +73,8 @@ class TimeKeeper:
         self.planner = planner
         self.demands = demands
         self.promised = promised
-        self._estimates: tuple[tuple[Any, ...], dt.datetime, dict[str, Estimate]] | None = None
+        # Per waiting job, its last estimate and when it was made.
+        self._made: dict[str, tuple[Estimate, dt.datetime]] = {}
         self._candidates: dict[JobKey, tuple[Any, Candidate | None]] = {}
 
     # --- what the cache holds -------------------------------------------------------------
@@ -205,22 +208,32 @@ class TimeKeeper:
         return backfill(planner, ahead, job, releases, now, holding=self.holdings(now, exclude=key))
 
     def estimates(self, now: dt.datetime) -> tuple[dict[str, Estimate], list[Waiter], list[str]]:
-        """A start estimate for every job waiting for room, in order (the first
-        MAX_ESTIMATED). Made afresh at most every ESTIMATE_EVERY_SECONDS; in between, only jobs
-        that started waiting since are estimated, behind the others' estimates."""
+        """Start estimates of the jobs waiting for room, in order (the first MAX_ESTIMATED).
+        Each call makes at most ESTIMATES_PER_CALL of them: the first, in order, that have none
+        or one older than ESTIMATE_EVERY_SECONDS; the others keep theirs. Waiting jobs are
+        reconciled whenever capacity frees and on every resync, so all are soon up to date
+        while no single decision waits for hundreds of timeline walks."""
         waiters = self.waiters()
         running, defaults = self.running(now, expected=True)
-        planner = self.planner()
-        cached = self._estimates
-        fresh = cached is not None and (now - cached[1]).total_seconds() < ESTIMATE_EVERY_SECONDS
-        known = cached[2] if cached is not None and fresh else {}
         counted = [w.candidate for w in waiters[:MAX_ESTIMATED]]
-        if fresh and all(c.job in known for c in counted):
-            return known, waiters, defaults
+        made = self._made
+        stale = [
+            c.job
+            for c in counted
+            if c.job not in made or (now - made[c.job][1]).total_seconds() >= ESTIMATE_EVERY_SECONDS
+        ]
+        if not stale:
+            return {c.job: made[c.job][0] for c in counted}, waiters, defaults
+        renew = set(stale[:ESTIMATES_PER_CALL])
+        known = {c.job: made[c.job][0] for c in counted if c.job in made and c.job not in renew}
+        planner = self.planner()
         releases = timeline(planner.feed.state, running, now)
         holding = self.holdings(now, exclude=("", ""))
-        found = estimates(planner, counted, releases, now, holding, known=known)
-        self._estimates = ((), cached[1] if fresh and cached is not None else now, found)
+        found = estimates(planner, counted, releases, now, holding, known=known, budget=len(renew))
+        self._made = {
+            job: (estimate, now if job in renew or job not in made else made[job][1])
+            for job, estimate in found.items()
+        }
         return found, waiters, defaults
 
     def forget(self, key: JobKey) -> None:

@@ -134,9 +134,12 @@ def earliest_start(
         taken: list[list[tuple[str, PlacedPod]]] = []  # per moment, the pods released then
         last = -1  # the last moment planned without a fit
         admission: Admission | None = None
+        cursor = 0  # events are in time order: each is released once
         for index, moment in enumerate(times):
             taken.append([])
-            for release in (r for r in events if r.at <= moment and r.job not in gone):
+            while cursor < len(events) and events[cursor].at <= moment:
+                release = events[cursor]
+                cursor += 1
                 for key in release.pods:
                     if (pod := state.pods.get(key)) is not None:
                         taken[index].append((key, pod))
@@ -307,14 +310,20 @@ def estimates(
     holding: Sequence[Holding] = (),
     *,
     known: Mapping[str, Estimate] | None = None,
+    budget: int | None = None,
 ) -> dict[str, Estimate]:
     """A start estimate for every waiting job (in order), each after the ones before it.
-    Jobs in `known` keep that estimate (only the others are made, behind them)."""
+    Jobs in `known` keep that estimate; at most `budget` others are made (the first ones, in
+    order), and the rest are left out."""
     promised = list(holding)
     found: dict[str, Estimate] = {}
+    made = 0
     for job in waiting:
         estimate = (known or {}).get(job.job)
         if estimate is None:
+            if budget is not None and made >= budget:
+                continue
+            made += 1
             estimate = earliest_start(planner, job, releases, now, promised)
         found[job.job] = estimate
         if estimate.start is not None:

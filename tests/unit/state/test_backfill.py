@@ -163,3 +163,17 @@ def test_the_earliest_start_among_many_releases_is_exact_whatever_the_probes(
     }
     assert found[1].waits_for == tuple(f"team/p{i:02d}" for i in range(8))
     assert set(feed.state.pods) == {f"team/{n}" for n in running}
+
+
+def test_estimates_keep_known_ones_and_make_at_most_the_budget_in_order() -> None:
+    feed = feed_of(BUSY)
+    running = [RunningJob(f"team/{n}", (f"team/{n}",), e) for n, e in BUSY_ENDS.items()]
+    releases = timeline(feed.state, running, NOW)
+    line = (GANG, candidate("a", 1, 8, expected=600), candidate("b", 1, 8, expected=600))
+    every = estimates(planner(feed), line, releases, NOW)
+    # The gang's estimate is known: only the next one is made, behind it, as in the full pass.
+    some = estimates(
+        planner(feed), line, releases, NOW, known={"team/gang": every["team/gang"]}, budget=1
+    )
+    assert set(some) == {"team/gang", "team/a"}
+    assert some["team/a"] == every["team/a"]
