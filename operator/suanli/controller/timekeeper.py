@@ -209,22 +209,25 @@ class TimeKeeper:
 
     def estimates(self, now: dt.datetime) -> tuple[dict[str, Estimate], list[Waiter], list[str]]:
         """Start estimates of the jobs waiting for room, in order (the first MAX_ESTIMATED).
-        Each call makes at most ESTIMATES_PER_CALL of them: the first, in order, that have none
-        or one older than ESTIMATE_EVERY_SECONDS; the others keep theirs. Waiting jobs are
+        Each call makes at most ESTIMATES_PER_CALL of them: first those that have none, then
+        those whose estimate is older than ESTIMATE_EVERY_SECONDS, each in order; the others keep
+        theirs. Waiting jobs are
         reconciled whenever capacity frees and on every resync, so all are soon up to date
         while no single decision waits for hundreds of timeline walks."""
         waiters = self.waiters()
         running, defaults = self.running(now, expected=True)
         counted = [w.candidate for w in waiters[:MAX_ESTIMATED]]
         made = self._made
-        stale = [
+        missing = [c.job for c in counted if c.job not in made]
+        old = [
             c.job
             for c in counted
-            if c.job not in made or (now - made[c.job][1]).total_seconds() >= ESTIMATE_EVERY_SECONDS
+            if c.job in made and (now - made[c.job][1]).total_seconds() >= ESTIMATE_EVERY_SECONDS
         ]
-        if not stale:
+        if not missing and not old:
             return {c.job: made[c.job][0] for c in counted}, waiters, defaults
-        renew = set(stale[:ESTIMATES_PER_CALL])
+        # A job that just started waiting is estimated before older estimates are renewed.
+        renew = set((missing + old)[:ESTIMATES_PER_CALL])
         known = {c.job: made[c.job][0] for c in counted if c.job in made and c.job not in renew}
         planner = self.planner()
         releases = timeline(planner.feed.state, running, now)

@@ -164,3 +164,31 @@ def test_a_job_waiting_for_quota_is_estimated_from_when_its_queue_has_room() -> 
         "waits for quota first (QuotaExhausted): queue npu has room once team/busy end"
         in (status["estimateBasis"])
     )
+
+
+def test_a_job_that_just_started_waiting_is_estimated_before_older_estimates_are_renewed() -> None:
+    async def scenario() -> JobController:
+        store = FakeStore()
+        controller = _controller(store)
+        _running(controller, "busy", ASCEND[0], "10m")
+        controller.enqueue(controller.cache.put_job(_job("gang", 4, 8, 0, timeLimit="1h")))
+        for index in range(6):
+            controller.enqueue(controller.cache.put_job(_job(f"held-{index}", 1, 1, 1 + index)))
+        await _settle(controller, store)
+        return controller
+
+    controller = asyncio.run(scenario())
+    now = dt.datetime.now(dt.UTC)
+    made = controller.time._made
+    assert len(made) == 7  # the gang and the six held behind it
+    # Every estimate is old now; one more job starts waiting at the back of the line.
+    long_ago = now - dt.timedelta(hours=1)
+    controller.time._made = {job: (estimate, long_ago) for job, (estimate, _) in made.items()}
+    late = _job("late", 1, 1, 60)
+    late["status"] = {"phase": "Queued"}
+    controller.cache.put_job(late)
+    found, _, _ = controller.time.estimates(now)
+    assert found["team/late"].start is not None
+    renewed = [job for job, (_, at) in controller.time._made.items() if at == now]
+    assert "team/late" in renewed
+    assert len(renewed) == 4  # the budget of one call
