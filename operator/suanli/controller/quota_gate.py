@@ -75,6 +75,7 @@ class QuotaGate:
         enqueue: Callable[[JobKey], None],
         delete_pods: PodsDeleter,
         preempted: Callable[[str, str], None] = lambda _queue, _reason: None,
+        overruled: Callable[[JobKey], None] = lambda _key: None,
     ) -> None:
         self.board = board
         self.jobs = jobs
@@ -85,6 +86,9 @@ class QuotaGate:
         self.enqueue = enqueue
         self.delete_pods = delete_pods
         self.preempted = preempted
+        # Told when a job's status is written here, for another job's decision: that job's own
+        # decision in flight must not write over it.
+        self.overruled = overruled
 
     async def verdict(
         self,
@@ -185,6 +189,7 @@ class QuotaGate:
         body = self.jobs.get(victim.key)
         if body is None:
             return
+        self.overruled(victim.key)
         status = dict(body.get("status") or {})
         stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
         kept = [
@@ -211,6 +216,7 @@ class QuotaGate:
         body = self.jobs.get(key)
         if body is None:
             return
+        self.overruled(key)
         admission = admission_of(admitted, now)
         status = dict(body.get("status") or {})
         message = describe(admission)

@@ -80,6 +80,9 @@ class JobController:
         self._verified: set[JobKey] = set()
         self._timers: dict[JobKey, asyncio.TimerHandle] = {}
         self._capacity_due = False
+        # Per job, how often another decision wrote its status (a preemption, an admission):
+        # a write of its own decided before that is dropped, and the job is looked at again.
+        self._overruled: dict[JobKey, int] = {}
         self.facts = ClusterFacts(cluster, config_files, self.cache)
         self.queues = QueueBoard()
         self.gate = QuotaGate(
@@ -92,6 +95,7 @@ class JobController:
             enqueue=self.enqueue,
             delete_pods=self._delete_pods,
             preempted=lambda queue, reason: self.metrics.preemptions.labels(queue, reason).inc(),
+            overruled=self._overrule,
         )
         self.budgets = BudgetKeeper(self.gate)
         self.time = TimeKeeper(
@@ -188,8 +192,45 @@ class JobController:
             await self._verify_pods(key)
         async with self._deciding:
             decided = await self._decide(key)
+            seen = self._overruled.get(key, 0)
         if decided is not None:
-            await self._apply(*decided)
+            await self._apply(*decided, overruled=seen)
+
+    def _overrule(self, key: JobKey) -> None:
+        self._overruled[key] = self._overruled.get(key, 0) + 1
+
+    async def _admission_first(
+        self,
+        job: ComputeJob,
+        body: Mapping[str, Any],
+        actions: Actions,
+        manifests: list[dict[str, Any]],
+        overruled: int,
+    ) -> bool:
+        """Before pods are created: the quota admission recorded; False when another decision
+        has written the job's status meanwhile (then nothing is created)."""
+        key = job_key(body)
+        if self._creation_stale(key, overruled, manifests):
+            return False
+        await self._record_admission(job, body, actions, manifests)
+        return not self._creation_stale(key, overruled, manifests)
+
+    def _creation_stale(self, key: JobKey, seen: int, manifests: list[dict[str, Any]]) -> bool:
+        """`_stale` before pods are created: the pods it was about to create are not made."""
+        if not manifests or not self._stale(key, seen):
+            return False
+        for manifest in manifests:
+            self.cache.forget_manifest(manifest, key[1])
+        return True
+
+    def _stale(self, key: JobKey, seen: int) -> bool:
+        """Whether another decision wrote the job's status since this one was made; then look
+        again rather than write over it (checked right before each write, with no await in
+        between, so no other decision runs between the check and the write)."""
+        if self._overruled.get(key, 0) == seen:
+            return False
+        self.enqueue(key)
+        return True
 
     async def _verify_pods(self, key: JobKey) -> None:
         """Once per job and process, the cached pods against the apiserver's (names first; whole
@@ -303,9 +344,12 @@ class JobController:
         body: Mapping[str, Any],
         actions: Actions,
         manifests: list[dict[str, Any]],
+        *,
+        overruled: int = 0,
     ) -> None:
         meta = body["metadata"]
         namespace = str(meta["namespace"])
+        key = job_key(body)
         await _gather(self.store.delete_pod(namespace, name) for name in actions.delete)
         held_back: list[PodRefusal] = []
         where = layout(job, meta) if manifests else None
@@ -317,7 +361,8 @@ class JobController:
                 for manifest in manifests:
                     self.cache.forget_manifest(manifest, str(meta["name"]))
                 manifests, held_back = [], [refused]
-        await self._record_admission(job, body, actions, manifests)
+        if not await self._admission_first(job, body, actions, manifests, overruled):
+            return
         results = await _gather(
             self._create_pod(job, namespace, str(meta["name"]), m) for m in manifests
         )
@@ -332,6 +377,8 @@ class JobController:
             actions.status, actions.events = outcome.status, [*actions.events, *outcome.events]
             if outcome.retry_after is not None:
                 actions.requeue_after = min(actions.requeue_after or 1e9, outcome.retry_after)
+        if self._stale(key, overruled):
+            return
         await self._write_status(job, body, actions)
         await _gather(self.post_event(body, e.type, e.reason, e.message) for e in actions.events)
         if actions.delete_job:

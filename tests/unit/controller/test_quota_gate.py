@@ -345,3 +345,31 @@ def test_a_jobs_own_admission_is_written_before_its_first_pod_is_created() -> No
     store = asyncio.run(scenario())
     assert store.admitted_at_creation
     assert all(store.admitted_at_creation), store.admitted_at_creation
+
+
+def test_a_decision_made_before_a_preemption_never_writes_the_admission_back() -> None:
+    async def scenario() -> tuple[dict[str, Any], dict[str, Any], frozenset[tuple[str, str]]]:
+        store = FakeStore()
+        controller = _controller(store)
+        controller.queues.put_queue(QUEUE)
+        key = controller.cache.put_job(_gang("low", 0))
+        await controller.reconcile(key)
+        assert "admission" in store.statuses["low"]
+        # The job's next decision is made (it still holds its quota) ...
+        async with controller._deciding:
+            decided = await controller._decide(key)
+            seen = controller._overruled.get(key, 0)
+        assert decided is not None
+        # ... and before it is applied, another job's decision preempts it.
+        holder = controller.queues.holder(key, controller.cache.jobs[key])
+        assert holder is not None
+        await controller.gate.preempt(holder, "InQueuePriority", "preempted by team/high", NOW)
+        preempted = copy.deepcopy(store.statuses["low"])
+        await controller._apply(*decided, overruled=seen)
+        return store.statuses["low"], preempted, controller.waiting()
+
+    final, preempted, waiting = asyncio.run(scenario())
+    # The preemption stays the last word: no admission written back over it.
+    assert final == preempted
+    assert final["admission"] is None
+    assert ("team", "low") in waiting  # looked at again, from what the preemption left
