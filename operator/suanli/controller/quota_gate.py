@@ -245,7 +245,8 @@ class QuotaGate:
         admitted: Mapping[JobKey, Admitted],
         now: dt.datetime,
     ) -> None:
-        for name, spec in self.board.specs.items():
+        # A copy: a queue event may change the board while a status write is awaited.
+        for name, spec in list(self.board.specs.items()):
             body = self.board.bodies.get(name) or {}
             before = body.get("status") or {}
             usage = []
