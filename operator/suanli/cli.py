@@ -473,10 +473,12 @@ def build_parser(prog: str = "suanli") -> argparse.ArgumentParser:
 
     add_simulate(commands)
     _add_operator(commands)
+    from suanli.controller.plan_command import add_plan
     from suanli.plugin.commands import add_commands
     from suanli.ui.command import add_ui
 
     add_commands(commands)
+    add_plan(commands)
     add_ui(commands)
     return parser
 

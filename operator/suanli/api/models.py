@@ -31,6 +31,7 @@ from pydantic_core import PydanticCustomError
 
 from suanli.api.cel import FIELD_PATH, Reason, Rule, validations
 from suanli.api.data import Data, DataPlacement
+from suanli.api.durations import Duration, seconds
 from suanli.api.podtemplate import POD_TEMPLATE_SCHEMA, template_problems
 
 GROUP: Final = "suanli.dev"
@@ -651,8 +652,37 @@ class Policy(_Model):
     )
 
 
+TIME_LIMIT_ABOVE_ZERO = Rule(
+    rule="!has(self.timeLimit) || duration(self.timeLimit) > duration('0s')",
+    message="runPolicy.timeLimit is zero; give a run time above 0 such as 90m or 2h",
+    field_path=".timeLimit",
+)
+EXPECTED_ABOVE_ZERO = Rule(
+    rule="!has(self.expectedRuntime) || duration(self.expectedRuntime) > duration('0s')",
+    message="runPolicy.expectedRuntime is zero; give a run time above 0 such as 90m or 2h",
+    field_path=".expectedRuntime",
+)
+EXPECTED_WITHIN_LIMIT = Rule(
+    rule=(
+        "!has(self.timeLimit) || !has(self.expectedRuntime) || "
+        "duration(self.expectedRuntime) <= duration(self.timeLimit)"
+    ),
+    message=(
+        "runPolicy.expectedRuntime is longer than runPolicy.timeLimit, which stops the job; "
+        "shorten expectedRuntime or raise timeLimit"
+    ),
+    field_path=".expectedRuntime",
+)
+
+
 class RunPolicy(_Model):
-    """Restarts, deadlines, clean-up and suspension, as in batch/v1 Job."""
+    """Restarts, deadlines, run time, clean-up and suspension, as in batch/v1 Job."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            TIME_LIMIT_ABOVE_ZERO, EXPECTED_ABOVE_ZERO, EXPECTED_WITHIN_LIMIT
+        )
+    )
 
     backoff_limit: Int = Field(
         default=3,
@@ -685,6 +715,52 @@ class RunPolicy(_Model):
             "true stops the job's pods and keeps the job (phase Suspended); false resumes it."
         ),
     )
+    time_limit: Duration | None = Field(
+        default=None,
+        alias="timeLimit",
+        description=(
+            "How long the job may run, counted from its start (every pod running), e.g. 90m, "
+            "2h or 36h: once passed, its pods are stopped and it is Failed with reason "
+            "TimeLimitExceeded. The scheduler also counts on it to plan: a job with a limit "
+            "may start ahead of a larger one when it ends before that one's reserved start "
+            "(backfill, docs/time.md). Absent: its ComputeQueue's defaultTimeLimit, else its "
+            "maxTimeLimit, else no limit."
+        ),
+    )
+    expected_runtime: Duration | None = Field(
+        default=None,
+        alias="expectedRuntime",
+        description=(
+            "How long the job is expected to run (at most timeLimit), used only to estimate "
+            "when the jobs waiting behind it start. Absent: its time limit, else its "
+            "ComputeQueue's defaultExpectedRuntime."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _run_times(self) -> Self:
+        limit = seconds(self.time_limit) if self.time_limit and _nonzero(self.time_limit) else 0
+        expected = (
+            seconds(self.expected_runtime)
+            if self.expected_runtime and _nonzero(self.expected_runtime)
+            else 0
+        )
+        _check(TIME_LIMIT_ABOVE_ZERO, self.time_limit is None or limit > 0)
+        _check(EXPECTED_ABOVE_ZERO, self.expected_runtime is None or expected > 0)
+        _check(EXPECTED_WITHIN_LIMIT, not (limit and expected) or expected <= limit)
+        return self
+
+    @property
+    def time_limit_seconds(self) -> int | None:
+        return seconds(self.time_limit) if self.time_limit else None
+
+    @property
+    def expected_runtime_seconds(self) -> int | None:
+        return seconds(self.expected_runtime) if self.expected_runtime else None
+
+
+def _nonzero(text: str) -> bool:
+    return any(ch not in "0hms" for ch in text)
 
 
 ONE_PRIORITY = Rule(
@@ -1080,6 +1156,39 @@ class ComputeJobStatus(_Model):
     )
     restarts: Int | None = Field(
         default=None, ge=0, description="Pods recreated after failures (see backoffLimit)."
+    )
+    time_limit: str | None = Field(
+        default=None,
+        alias="timeLimit",
+        max_length=24,
+        description=(
+            "The time limit the job runs under: runPolicy.timeLimit, else its queue's default "
+            "(docs/time.md); absent: none."
+        ),
+    )
+    estimated_start_time: datetime | None = Field(
+        default=None,
+        alias="estimatedStartTime",
+        description=(
+            "While the job waits: when it is expected to start, from the time limits (or "
+            "expected run times) of the jobs running and of those ahead of it. Refreshed as the "
+            "cluster changes; absent while no estimate can be made (see estimateBasis)."
+        ),
+    )
+    estimated_nodes: list[Annotated[str, Field(max_length=253)]] | None = Field(
+        default=None,
+        alias="estimatedNodes",
+        max_length=64,
+        description="The nodes the estimate expects the job's pods on (at most 64).",
+    )
+    estimate_basis: str | None = Field(
+        default=None,
+        alias="estimateBasis",
+        max_length=2048,
+        description=(
+            "How the estimate was made: reserved or not, the jobs that must end first, and "
+            "which run times are defaults rather than the jobs' own."
+        ),
     )
     observed_generation: Int | None = Field(
         default=None,

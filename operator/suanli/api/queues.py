@@ -16,6 +16,7 @@ from typing import Annotated, Any, Final, Literal, Self
 from pydantic import Field, field_validator, model_validator
 
 from suanli.api.cel import Rule, validations
+from suanli.api.durations import MAX_SECONDS, Duration, DurationError, seconds
 from suanli.api.models import (
     API_VERSION,
     DNS_LABEL,
@@ -143,6 +144,73 @@ class Budget(ApiModel):
             "the next period."
         ),
     )
+
+
+DEFAULT_WITHIN_MAX = Rule(
+    "!has(self.defaultTimeLimit) || !has(self.maxTimeLimit) || "
+    "duration(self.defaultTimeLimit) <= duration(self.maxTimeLimit)",
+    "runtime.defaultTimeLimit exceeds runtime.maxTimeLimit; lower the default or raise the maximum",
+    field_path=".defaultTimeLimit",
+)
+RUNTIME_ABOVE_ZERO = Rule(
+    "[has(self.defaultTimeLimit) ? self.defaultTimeLimit : '1s', "
+    "has(self.maxTimeLimit) ? self.maxTimeLimit : '1s', "
+    "has(self.defaultExpectedRuntime) ? self.defaultExpectedRuntime : '1s']"
+    ".all(d, duration(d) > duration('0s'))",
+    "a run time of spec.runtime is zero; give durations above 0 such as 90m or 2h",
+)
+
+
+class Runtime(ApiModel):
+    """Run times of the queue's jobs: the limit of those that set none, and the longest allowed."""
+
+    model_config = ApiModel.model_config | {
+        "json_schema_extra": validations(DEFAULT_WITHIN_MAX, RUNTIME_ABOVE_ZERO)
+    }
+
+    default_time_limit: Duration | None = Field(
+        default=None,
+        alias="defaultTimeLimit",
+        description=(
+            "The runPolicy.timeLimit of a job that sets none (e.g. 2h); it is enforced like "
+            "the job's own."
+        ),
+    )
+    max_time_limit: Duration | None = Field(
+        default=None,
+        alias="maxTimeLimit",
+        description=(
+            "The longest runPolicy.timeLimit a job may set (e.g. 24h): a job asking for more "
+            "waits with reason TimeLimitTooLong naming the field. A job that sets none and "
+            "finds no defaultTimeLimit gets this one."
+        ),
+    )
+    default_expected_runtime: Duration | None = Field(
+        default=None,
+        alias="defaultExpectedRuntime",
+        description=(
+            "The runPolicy.expectedRuntime of a job that sets neither it nor a time limit: "
+            "what start-time estimates count on for it (status.estimatedStartTime says so)."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _default_within_max(self) -> Self:
+        found = {}
+        for field, value in (
+            ("defaultTimeLimit", self.default_time_limit),
+            ("maxTimeLimit", self.max_time_limit),
+            ("defaultExpectedRuntime", self.default_expected_runtime),
+        ):
+            if value is None:
+                continue
+            try:
+                found[field] = seconds(value)
+            except DurationError:
+                raise refuse(RUNTIME_ABOVE_ZERO.message, field) from None
+        if found.get("defaultTimeLimit", 0) > found.get("maxTimeLimit", MAX_SECONDS * 10):
+            raise refuse(DEFAULT_WITHIN_MAX.message, "defaultTimeLimit")
+        return self
 
 
 BORROWING_NEEDS_COHORT = Rule(
@@ -275,6 +343,13 @@ class ComputeQueueSpec(ApiModel):
         default_factory=Preemption,
         description="When admitting a job may preempt admitted ones.",
         json_schema_extra={"default": {}},
+    )
+    runtime: Runtime | None = Field(
+        default=None,
+        description=(
+            "Default and largest run times of the queue's jobs (runPolicy.timeLimit, "
+            "expectedRuntime); absent: jobs run as long as they set."
+        ),
     )
     head_of_line: HeadOfLine = Field(
         default=HeadOfLine.BEST_EFFORT_FIFO,

@@ -21,7 +21,7 @@ class BudgetKeeper:
     async def account(self, now: dt.datetime) -> None:
         """Charge each budgeted queue for what ran since the last accounting, and stop its
         running jobs when the period's money would run out before the next one."""
-        for name, spec in self.gate.board.specs.items():
+        for name, spec in list(self.gate.board.specs.items()):
             budget = spec.budget
             if budget is None or budget.spend is None:
                 continue

@@ -52,8 +52,9 @@ def register(
         key = controller.cache.put_job(_plain(body), deleted=type == "DELETED")
         if type != "DELETED":
             controller.enqueue(key)
-        elif controller.queues.active:
-            controller.queues.forget(key)
+            return
+        controller.forget(key)
+        if controller.queues.active:
             controller.enqueue_waiting()  # its quota is free
 
     @kopf.on.event(GROUP, VERSION, QUEUE_PLURAL, registry=registry)

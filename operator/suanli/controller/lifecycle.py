@@ -22,6 +22,7 @@ from suanli.api import (
     Phase,
     ready_text,
 )
+from suanli.api.durations import text as duration_text
 from suanli.controller.admission import Admission
 from suanli.controller.conditions import MAX_MESSAGE as _MAX_REASON
 from suanli.controller.conditions import condition as _condition
@@ -45,6 +46,7 @@ from suanli.controller.quota import (
     waiting_message,
 )
 from suanli.controller.slots import PodSlot, slots
+from suanli.queueing.runtime import RunLimits
 
 _TERMINAL = (Phase.SUCCEEDED, Phase.FAILED)
 # How often the accrued cost of a running job is brought up to date.
@@ -88,6 +90,11 @@ class Observed:
     accelerator_of: Callable[[str], str | None] = lambda _node: None
     # The job's standing in its ComputeQueue; None: it is not queued (no queue applies).
     quota: QuotaVerdict | None = None
+    # For a job without a gang: None to create its pods as they come, else the backfill
+    # verdict (a plan, or why it waits) while jobs wait ahead of it.
+    gate: Callable[[list[PodSlot]], Admission | None] = lambda _missing: None
+    # The run times it runs under (its own, or its queue's defaults).
+    limits: RunLimits = field(default_factory=RunLimits)
 
 
 # --- the state machine --------------------------------------------------------------------------
@@ -116,6 +123,13 @@ class _Reconciler:
                 "DeadlineExceeded",
                 f"activeDeadlineSeconds ({self.spec.run_policy.active_deadline_seconds}) passed",
             )
+        elif (over := self._over_time_limit()) is not None:
+            limit = self.o.limits.time_limit_text
+            source = self.o.limits.limit_source or "runPolicy.timeLimit"
+            self._fail(
+                "TimeLimitExceeded",
+                f"ran {duration_text(over)}, past its time limit {limit} ({source}): pods stopped",
+            )
         else:
             self._progress()
         self._observe()
@@ -136,6 +150,9 @@ class _Reconciler:
             start = s["start_time"] or _time(self.o.meta.get("creationTimestamp"))
             if policy.active_deadline_seconds is not None and start is not None:
                 moments.append(start + dt.timedelta(seconds=policy.active_deadline_seconds + 1))
+            began, limit = s["start_time"], self.o.limits.time_limit
+            if limit is not None and began is not None:
+                moments.append(began + dt.timedelta(seconds=limit + 1))
             admitted = next((c for c in s["conditions"] if c.type == "Admitted"), None)
             gang = self.spec.gang
             if (
@@ -204,6 +221,14 @@ class _Reconciler:
         return (
             limit is not None and start is not None and (self.o.now - start).total_seconds() > limit
         )
+
+    def _over_time_limit(self) -> float | None:
+        """Seconds run, once past the time limit (counted from the job's start)."""
+        limit, began = self.o.limits.time_limit, self.s["start_time"]
+        if limit is None or began is None:
+            return None
+        ran = (self.o.now - began).total_seconds()
+        return ran if ran > limit else None
 
     def _fail(self, reason: str, message: str) -> None:
         self.actions.delete += [_name(p) for p in self.live]
@@ -333,10 +358,13 @@ class _Reconciler:
         included, so it is admitted only when all of it fits."""
         attempt = (self.s["restarts"] or 0) + 1
         gang = self.spec.gang
-        if gang is None or not fresh:
+        admission = None
+        if fresh:
+            # A gang is planned whole; any job with waiting jobs ahead passes backfill.
+            admission = self.o.admit(missing) if gang else self.o.gate(missing)
+        if admission is None:
             self.actions.create += [PodToCreate(s, attempt) for s in missing if s.name not in held]
             return
-        admission = self.o.admit(missing)
         if not admission.admitted:
             _set_condition(
                 self.s,
@@ -344,7 +372,7 @@ class _Reconciler:
                     self.s["conditions"],
                     "Admitted",
                     False,
-                    "Unschedulable",
+                    admission.code,
                     admission.reason,
                     self.o.now,
                 ),
@@ -357,9 +385,8 @@ class _Reconciler:
             for s in missing
             if s.name not in held
         ]
-        message = (
-            f"a placement exists for {len(admission.plan)} of {len(missing)} pods "
-            f"(minMember {gang.min_member})"
+        message = f"a placement exists for {len(admission.plan)} of {len(missing)} pods" + (
+            f" (minMember {gang.min_member})" if gang else ""
         )
         _set_condition(
             self.s,
@@ -439,6 +466,7 @@ class _Reconciler:
         status["price_per_hour"] = per_hour
         status["cost_accrued"] = max(accrued, status["cost_accrued"] or 0.0)
         status["observed_generation"] = self.o.meta.get("generation")
+        status["time_limit"] = self.o.limits.time_limit_text
 
 
 def reconcile(observed: Observed) -> Actions:

@@ -19,6 +19,7 @@ from suanli.controller.podspec import pod_manifest
 from suanli.controller.quota import QuotaWait
 from suanli.controller.slots import slots
 from suanli.queueing import Charge, Holder, JobRequest
+from suanli.queueing.runtime import RunLimits, run_limits
 from suanli.scoring import Catalog, DemandError, parse_pod
 from suanli.scoring.resources import CPU, MEMORY
 
@@ -128,6 +129,12 @@ class QueueBoard:
             )
             return name, QuotaWait(name, None, "NamespaceNotAllowed", problem)
         return name, None
+
+    def limits(self, job: ComputeJob, namespace: str) -> RunLimits:
+        """The run times the job runs under: its own, else its queue's defaults."""
+        queue, _ = self.queue_of(job, namespace)
+        spec = self.specs.get(queue) if queue is not None else None
+        return run_limits(job.spec.run_policy, queue, spec.runtime if spec else None)
 
     def request(
         self, body: Mapping[str, Any], job: ComputeJob, queue: str, catalog: Catalog

@@ -26,6 +26,7 @@ from suanli.controller.quota import (
 )
 from suanli.queueing import Admitted, Charge, Holder, JobRequest, QuotaBook, admission_cycle
 from suanli.queueing.fairshare import averaged
+from suanli.queueing.runtime import TOO_LONG
 from suanli.scoring import Catalog
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,7 @@ class QuotaGate:
         enqueue: Callable[[JobKey], None],
         delete_pods: PodsDeleter,
         preempted: Callable[[str, str], None] = lambda _queue, _reason: None,
+        overruled: Callable[[JobKey], None] = lambda _key: None,
     ) -> None:
         self.board = board
         self.jobs = jobs
@@ -84,6 +86,9 @@ class QuotaGate:
         self.enqueue = enqueue
         self.delete_pods = delete_pods
         self.preempted = preempted
+        # Told when a job's status is written here, for another job's decision: that job's own
+        # decision in flight must not write over it.
+        self.overruled = overruled
 
     async def verdict(
         self,
@@ -104,6 +109,9 @@ class QuotaGate:
         queue, problem = self.board.queue_of(job, key[0])
         if queue is None or problem is not None:
             return problem
+        refusal = self.board.limits(job, key[0]).refusal
+        if refusal is not None:
+            return QuotaWait(queue, None, TOO_LONG, refusal)
         if self.board.priority_of(body.get("spec") or {}) is None:
             missing = (
                 f"no PriorityClass named {job.spec.priority_class_name}; create it or change "
@@ -112,7 +120,7 @@ class QuotaGate:
             return QuotaWait(queue, None, "PriorityClassNotFound", missing)
         if self.board.request(body, job, queue, catalog) is None:
             return None  # its pods cannot be read: the lifecycle says why on the job
-        book, pending, holders = self._book_and_pending(catalog)
+        book, pending, holders = self.book_and_pending(catalog)
         prices = {t: known.price_per_hour for t in catalog.names if (known := catalog.get(t))}
         result = admission_cycle(book, pending, catalog.names, holders, prices)
         for other, admitted in result.admitted.items():
@@ -133,7 +141,7 @@ class QuotaGate:
         waiting = result.waiting[key]
         return QuotaWait(queue, waiting.position, waiting.reason, waiting.message)
 
-    def _book_and_pending(
+    def book_and_pending(
         self, catalog: Catalog
     ) -> tuple[QuotaBook, list[JobRequest], list[Holder]]:
         held: list[Charge] = []
@@ -157,7 +165,7 @@ class QuotaGate:
             if job is None:
                 continue
             queue, problem = self.board.queue_of(job, key[0])
-            if queue is None or problem is not None:
+            if queue is None or problem is not None or self.board.limits(job, key[0]).refusal:
                 continue
             request = self.board.request(body, job, queue, catalog)
             if request is not None:
@@ -181,6 +189,7 @@ class QuotaGate:
         body = self.jobs.get(victim.key)
         if body is None:
             return
+        self.overruled(victim.key)
         status = dict(body.get("status") or {})
         stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
         kept = [
@@ -207,6 +216,7 @@ class QuotaGate:
         body = self.jobs.get(key)
         if body is None:
             return
+        self.overruled(key)
         admission = admission_of(admitted, now)
         status = dict(body.get("status") or {})
         message = describe(admission)
@@ -235,7 +245,8 @@ class QuotaGate:
         admitted: Mapping[JobKey, Admitted],
         now: dt.datetime,
     ) -> None:
-        for name, spec in self.board.specs.items():
+        # A copy: a queue event may change the board while a status write is awaited.
+        for name, spec in list(self.board.specs.items()):
             body = self.board.bodies.get(name) or {}
             before = body.get("status") or {}
             usage = []

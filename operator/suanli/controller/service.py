@@ -21,6 +21,7 @@ from suanli.controller import companions, edge
 from suanli.controller.admission import Admission, plan_gang
 from suanli.controller.budgets import BudgetKeeper
 from suanli.controller.cache import JobCache, JobKey, job_key
+from suanli.controller.estimates import estimated_status
 from suanli.controller.facts import ClusterFacts
 from suanli.controller.gauges import export_gauges
 from suanli.controller.lifecycle import Actions, Observed, reconcile
@@ -33,10 +34,12 @@ from suanli.controller.refusal import PodRefusal, after_creation, refusal_from, 
 from suanli.controller.shares import SharePool, share_pools
 from suanli.controller.slots import PodSlot
 from suanli.controller.store import JobStore
+from suanli.controller.timekeeper import TimeKeeper
 from suanli.controller.workqueue import WorkQueue
 from suanli.metrics import OperatorMetrics
-from suanli.scoring import DemandError, parse_pod
+from suanli.scoring import DemandError, PodDemand, parse_pod
 from suanli.state import ClusterFeed
+from suanli.state.backfill import Candidate, Planner
 
 log = logging.getLogger(__name__)
 EventPoster = Callable[[Mapping[str, Any], str, str, str], Awaitable[None]]
@@ -77,6 +80,9 @@ class JobController:
         self._verified: set[JobKey] = set()
         self._timers: dict[JobKey, asyncio.TimerHandle] = {}
         self._capacity_due = False
+        # Per job, how often another decision wrote its status (a preemption, an admission):
+        # a write of its own decided before that is dropped, and the job is looked at again.
+        self._overruled: dict[JobKey, int] = {}
         self.facts = ClusterFacts(cluster, config_files, self.cache)
         self.queues = QueueBoard()
         self.gate = QuotaGate(
@@ -89,8 +95,16 @@ class JobController:
             enqueue=self.enqueue,
             delete_pods=self._delete_pods,
             preempted=lambda queue, reason: self.metrics.preemptions.labels(queue, reason).inc(),
+            overruled=self._overrule,
         )
         self.budgets = BudgetKeeper(self.gate)
+        self.time = TimeKeeper(
+            cache=self.cache,
+            board=self.queues,
+            planner=self._planner,
+            demands=self._readable_demands,
+            promised=self.facts.reserved,
+        )
 
     # --- the work queue ----------------------------------------------------------------------
 
@@ -141,6 +155,11 @@ class JobController:
 
         return listener
 
+    def forget(self, key: JobKey) -> None:
+        """A deleted job: drop what was remembered of it (parsed spec, demands)."""
+        self.queues.forget(key)
+        self.time.forget(key)
+
     def enqueue_waiting(self) -> None:
         """Re-plan the jobs that wait (for room, or for quota)."""
         for key, body in self.cache.jobs.items():
@@ -173,8 +192,45 @@ class JobController:
             await self._verify_pods(key)
         async with self._deciding:
             decided = await self._decide(key)
+            seen = self._overruled.get(key, 0)
         if decided is not None:
-            await self._apply(*decided)
+            await self._apply(*decided, overruled=seen)
+
+    def _overrule(self, key: JobKey) -> None:
+        self._overruled[key] = self._overruled.get(key, 0) + 1
+
+    async def _admission_first(
+        self,
+        job: ComputeJob,
+        body: Mapping[str, Any],
+        actions: Actions,
+        manifests: list[dict[str, Any]],
+        overruled: int,
+    ) -> bool:
+        """Before pods are created: the quota admission recorded; False when another decision
+        has written the job's status meanwhile (then nothing is created)."""
+        key = job_key(body)
+        if self._creation_stale(key, overruled, manifests):
+            return False
+        await self._record_admission(job, body, actions, manifests)
+        return not self._creation_stale(key, overruled, manifests)
+
+    def _creation_stale(self, key: JobKey, seen: int, manifests: list[dict[str, Any]]) -> bool:
+        """`_stale` before pods are created: the pods it was about to create are not made."""
+        if not manifests or not self._stale(key, seen):
+            return False
+        for manifest in manifests:
+            self.cache.forget_manifest(manifest, key[1])
+        return True
+
+    def _stale(self, key: JobKey, seen: int) -> bool:
+        """Whether another decision wrote the job's status since this one was made; then look
+        again rather than write over it (checked right before each write, with no await in
+        between, so no other decision runs between the check and the write)."""
+        if self._overruled.get(key, 0) == seen:
+            return False
+        self.enqueue(key)
+        return True
 
     async def _verify_pods(self, key: JobKey) -> None:
         """Once per job and process, the cached pods against the apiserver's (names first; whole
@@ -210,6 +266,17 @@ class JobController:
         # Our own write is the newest state, and the admission it may carry holds quota for the
         # next decision already (the patch itself is sent after the lock).
         body["status"] = _status_of(actions)
+        catalog = self.config_files.catalog
+        actions.status = estimated_status(
+            self.time,
+            key,
+            body,
+            actions.status,
+            self.clock(),
+            quota_book=lambda: self.gate.book_and_pending(catalog),
+            known_types=catalog.names,
+        )
+        body["status"] = _status_of(actions)
         return job, body, actions, manifests
 
     async def _unreadable(self, body: dict[str, Any], problems: list[str]) -> None:
@@ -236,10 +303,15 @@ class JobController:
                 meta=body["metadata"],
                 pods=pods,
                 now=self.clock(),
-                admit=lambda missing: self._admit(job, body, missing, types),
+                admit=lambda missing: (
+                    self._admit(job, body, missing, types)
+                    or Admission({}, False, "no plan was made for the gang")
+                ),
+                gate=lambda missing: self._admit(job, body, missing, types, gang=False),
                 price_of=self.facts.price_of,
                 accelerator_of=self.facts.accelerator_of,
                 quota=quota,
+                limits=self.queues.limits(job, str(body["metadata"]["namespace"])),
             )
         )
 
@@ -272,9 +344,12 @@ class JobController:
         body: Mapping[str, Any],
         actions: Actions,
         manifests: list[dict[str, Any]],
+        *,
+        overruled: int = 0,
     ) -> None:
         meta = body["metadata"]
         namespace = str(meta["namespace"])
+        key = job_key(body)
         await _gather(self.store.delete_pod(namespace, name) for name in actions.delete)
         held_back: list[PodRefusal] = []
         where = layout(job, meta) if manifests else None
@@ -286,6 +361,8 @@ class JobController:
                 for manifest in manifests:
                     self.cache.forget_manifest(manifest, str(meta["name"]))
                 manifests, held_back = [], [refused]
+        if not await self._admission_first(job, body, actions, manifests, overruled):
+            return
         results = await _gather(
             self._create_pod(job, namespace, str(meta["name"]), m) for m in manifests
         )
@@ -300,6 +377,8 @@ class JobController:
             actions.status, actions.events = outcome.status, [*actions.events, *outcome.events]
             if outcome.retry_after is not None:
                 actions.requeue_after = min(actions.requeue_after or 1e9, outcome.retry_after)
+        if self._stale(key, overruled):
+            return
         await self._write_status(job, body, actions)
         await _gather(self.post_event(body, e.type, e.reason, e.message) for e in actions.events)
         if actions.delete_job:
@@ -309,6 +388,29 @@ class JobController:
             self.enqueue(job_key(body))  # behind the jobs already waiting
         if actions.requeue_after is not None:
             self._requeue(job_key(body), actions.requeue_after)
+
+    async def _record_admission(
+        self,
+        job: ComputeJob,
+        body: Mapping[str, Any],
+        actions: Actions,
+        manifests: list[dict[str, Any]],
+    ) -> None:
+        """A quota admission made in this reconcile reaches the job's status before any of its
+        pods exists: a restart in between then counts the quota it holds, never lends it out."""
+        admission = actions.status.admission
+        if not manifests or admission is None or (job.status and job.status.admission):
+            return
+        meta = body["metadata"]
+        await self.store.patch_status(
+            str(meta["namespace"]),
+            str(meta["name"]),
+            {
+                "queue": admission.queue,
+                "queuePosition": None,
+                "admission": admission.model_dump(mode="json", by_alias=True),
+            },
+        )
 
     def _share_pools(self, job: ComputeJob) -> frozenset[SharePool]:
         """The accelerator pools a share task picks its stack from (read only for jobs that
@@ -392,45 +494,84 @@ class JobController:
 
     # --- facts for the lifecycle ---------------------------------------------------------------
 
+    def _pod_demands(
+        self,
+        job: ComputeJob,
+        body: Mapping[str, Any],
+        missing: list[PodSlot],
+        admitted_types: list[str] | None = None,
+    ) -> list[PodDemand]:
+        """The pods as the extender will read them (DemandError when they cannot be scored)."""
+        if admitted_types is None:
+            admission = (body.get("status") or {}).get("admission") or {}
+            admitted_types = list(admission.get("acceleratorTypes") or []) or None
+        pools = self._share_pools(job)
+        return [
+            parse_pod(
+                pod_manifest(
+                    job,
+                    dict(body["metadata"]),
+                    slot,
+                    self.config_files.catalog,
+                    admitted_types=admitted_types,
+                    edge_tolerations=self.edge_tolerations,
+                    share_pools=pools,
+                )
+            )
+            for slot in missing
+        ]
+
+    def _readable_demands(
+        self, job: ComputeJob, body: Mapping[str, Any], missing: list[PodSlot]
+    ) -> list[PodDemand] | None:
+        try:
+            return self._pod_demands(job, body, missing)
+        except DemandError:
+            return None
+
+    def _planner(self) -> Planner:
+        self.cluster.prepare()
+        files = self.config_files
+        return Planner(self.cluster, files.catalog, files.latency, files.data_policy)
+
     def _admit(
         self,
         job: ComputeJob,
         body: Mapping[str, Any],
         missing: list[PodSlot],
         admitted_types: list[str] | None = None,
-    ) -> Admission:
-        meta = body["metadata"]
-        catalog = self.config_files.catalog
-        pools = self._share_pools(job)
+        *,
+        gang: bool = True,
+    ) -> Admission | None:
+        """A gang's plan, or, for any job with jobs waiting ahead of it, the backfill verdict;
+        None: a job without a gang that nothing waits ahead of (its pods are created as is)."""
+        key = job_key(body)
         try:
-            demands = [
-                parse_pod(
-                    pod_manifest(
-                        job,
-                        dict(meta),
-                        slot,
-                        catalog,
-                        admitted_types=admitted_types,
-                        edge_tolerations=self.edge_tolerations,
-                        share_pools=pools,
-                    )
-                )
-                for slot in missing
-            ]
+            demands = self._pod_demands(job, body, missing, admitted_types)
         except DemandError as error:
-            return Admission({}, False, f"the job's pods cannot be scored: {error}")
-        gang = job.spec.gang
-        min_member = gang.min_member if gang else len(missing)
-        self.cluster.prepare()
-        return plan_gang(
-            self.cluster,
-            demands,
-            min_member,
-            catalog=catalog,
-            latency=self.config_files.latency,
-            data_policy=self.config_files.data_policy,
-            reserved=self.facts.reserved(job_key(body)),
+            return (
+                Admission({}, False, f"the job's pods cannot be scored: {error}") if gang else None
+            )
+        spec_gang = job.spec.gang
+        min_member = spec_gang.min_member if spec_gang else len(missing)
+        limits = self.queues.limits(job, key[0])
+        candidate = Candidate(
+            f"{key[0]}/{key[1]}", demands, min_member, limits.time_limit, limits.planned
         )
+
+        def alone() -> Admission:
+            planner = self._planner()
+            return plan_gang(
+                self.cluster,
+                demands,
+                min_member,
+                catalog=planner.catalog,
+                latency=planner.latency,
+                data_policy=planner.data_policy,
+                reserved=self.facts.reserved(key),
+            )
+
+        return self.time.gate(key, body, candidate, self.clock(), alone if gang else None)
 
     def export_gauges(self) -> None:
         """Called per scrape: the gauges from the caches."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,16 @@ def api_client(
         config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
     configuration.connection_pool_maxsize = pool_size
     return client.ApiClient(configuration)
+
+
+def client_for(kubeconfig: Path | None) -> client.ApiClient:
+    """kubectl's own order: --kubeconfig, then $KUBECONFIG, then ~/.kube/config, then the pod's
+    service account."""
+    if kubeconfig is None:
+        listed = os.environ.get("KUBECONFIG", "").split(os.pathsep)[0]
+        default = Path.home() / ".kube" / "config"
+        kubeconfig = Path(listed) if listed else (default if default.exists() else None)
+    return api_client(kubeconfig)
 
 
 def raw_json(response: Any) -> Any:

@@ -6,9 +6,7 @@ what is counted and judged here is what the scheduler sees.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from kubernetes import client
@@ -17,20 +15,12 @@ from kubernetes.client.exceptions import ApiException
 from suanli.api import GROUP, PLURAL, VERSION
 from suanli.api.queues import QUEUE_PLURAL
 from suanli.configfiles import ScoringConfigFiles
-from suanli.kube.client import api_client, raw_json
+from suanli.kube.client import client_for, raw_json
+
+__all__ = ["ClusterRead", "client_for", "feed_of", "judging_of"]
 from suanli.scoring.demand import JOB_LABEL
 from suanli.state import ClusterFeed
 from suanli.view.explain import Judging
-
-
-def client_for(kubeconfig: Path | None) -> client.ApiClient:
-    """kubectl's own order: --kubeconfig, then $KUBECONFIG, then ~/.kube/config, then the pod's
-    service account."""
-    if kubeconfig is None:
-        listed = os.environ.get("KUBECONFIG", "").split(os.pathsep)[0]
-        default = Path.home() / ".kube" / "config"
-        kubeconfig = Path(listed) if listed else (default if default.exists() else None)
-    return api_client(kubeconfig)
 
 
 def _items(response: Any) -> list[dict[str, Any]]:

@@ -170,3 +170,7 @@ def add_simulate(commands: Any) -> None:
     )
     generate.add_argument("--out", type=Path, required=True, help="folder for nodes.csv, pods.csv")
     generate.set_defaults(handler=_cmd_generate)
+
+    from suanli.simulate.timed_cli import add_timed  # noqa: PLC0415 - keeps `--help` fast
+
+    add_timed(actions)

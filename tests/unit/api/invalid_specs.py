@@ -57,6 +57,8 @@ def full_job(name: str = "full") -> dict[str, Any]:
             "runPolicy": {
                 "backoffLimit": 3,
                 "activeDeadlineSeconds": 3600,
+                "timeLimit": "2h",
+                "expectedRuntime": "1h30m",
                 "ttlSecondsAfterFinished": 60,
                 "suspend": False,
             },
@@ -207,6 +209,11 @@ CASES: tuple[Case, ...] = (
     ),
     _case("negative-backoff", "spec.runPolicy.backoffLimit", -1),
     _case("zero-deadline", "spec.runPolicy.activeDeadlineSeconds", 0),
+    # Run times (issue 12): whole hours, minutes and seconds, above zero, expected within limit.
+    _case("zero-time-limit", "spec.runPolicy.timeLimit", "0m"),
+    _case("time-limit-in-days", "spec.runPolicy.timeLimit", "2d"),
+    _case("time-limit-a-number", "spec.runPolicy.timeLimit", 3600),
+    _case("expected-over-limit", "spec.runPolicy.expectedRuntime", "3h"),
     _case("rdma-not-boolean", "spec.hpc.rdma", "maybe"),
     _case("replicas-not-integer", "spec.tasks[0].replicas", "many"),
     _case("unknown-spec-field", "spec.colour", "red"),

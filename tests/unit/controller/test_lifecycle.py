@@ -9,6 +9,7 @@ from suanli.api import MAX_STATUS_PLACEMENTS, ComputeJob, Phase
 from suanli.controller.admission import Admission
 from suanli.controller.lifecycle import Actions, Observed, reconcile
 from suanli.controller.slots import PodSlot
+from suanli.queueing.runtime import RunLimits
 from tests.unit.controller.conftest import T0, example, pod, with_status
 
 BATCH = "batch-cpu.yaml"
@@ -298,3 +299,53 @@ def test_a_non_gang_mpi_job_creates_its_workers_first() -> None:
     assert [c.slot.name for c in first.create] == MPI_WORKERS
     ready = [_ready(n, f"hpc-ib-{i}") for i, n in enumerate(MPI_WORKERS)]
     assert [c.slot.name for c in _run(job, meta, ready).create] == [MPI_LAUNCHER]
+
+
+def test_a_job_past_its_time_limit_is_stopped_with_the_reason() -> None:
+    job, meta = example(GANG)
+    started = with_status(job, phase="Running", startTime=T0.isoformat())
+    pods = [pod(n, "Running", "h100-use1-0") for n in WORKERS]
+    limits = RunLimits(600, 600, "queue research's defaultTimeLimit")
+
+    def at(seconds: float) -> Actions:
+        return reconcile(
+            Observed(
+                job=started,
+                meta=meta,
+                pods=pods,
+                now=T0 + dt.timedelta(seconds=seconds),
+                admit=_always,
+                limits=limits,
+            )
+        )
+
+    within = at(600)
+    assert within.status.phase is Phase.RUNNING
+    assert within.delete == []
+    assert within.status.time_limit == "10m"
+    # The next look is when the limit passes (1 s on), not at the 30 s cost refresh.
+    assert within.requeue_after == 1.0
+
+    over = at(601)
+    assert over.status.phase is Phase.FAILED
+    assert sorted(over.delete) == WORKERS
+    failed = next(c for c in over.status.conditions if c.type == "Failed")
+    assert failed.reason == "TimeLimitExceeded"
+    assert "time limit 10m (queue research's defaultTimeLimit)" in failed.message
+    assert [(e.type, e.reason) for e in over.events] == [("Warning", "TimeLimitExceeded")]
+
+
+def test_the_time_limit_counts_from_the_start_not_from_the_wait() -> None:
+    job, meta = example(GANG)
+    # Waited an hour, never started: a 10 minute limit has not begun.
+    actions = reconcile(
+        Observed(
+            job=job,
+            meta=meta,
+            pods=[],
+            now=T0 + dt.timedelta(hours=1),
+            admit=_never,
+            limits=RunLimits(600),
+        )
+    )
+    assert actions.status.phase is Phase.QUEUED

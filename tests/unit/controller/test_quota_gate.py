@@ -287,3 +287,89 @@ def test_a_priority_class_orders_the_job_and_a_missing_one_is_named() -> None:
     assert jobs["classy"]["admission"]["acceleratorTypes"] == ["H100"]
     assert _reason(jobs["plain"]) == ("False", "QuotaExhausted")
     assert _reason(jobs["lost"]) == ("False", "PriorityClassNotFound")
+
+
+def test_a_job_over_its_queues_maximum_time_limit_waits_naming_the_field() -> None:
+    async def scenario() -> dict[str, Any]:
+        store = FakeStore()
+        controller = _controller(store)
+        controller.queues.put_queue(
+            {
+                "metadata": {"name": "research"},
+                "spec": {**QUEUE["spec"], "runtime": {"maxTimeLimit": "8h"}},
+            }
+        )
+        long = _gang("long", 0)
+        long["spec"]["runPolicy"] = {"timeLimit": "9h"}
+        short = _gang("short", 1)
+        controller.enqueue(controller.cache.put_job(long))
+        controller.enqueue(controller.cache.put_job(short))
+        await _settle(controller, store)
+        return {n: controller.cache.jobs[("team", n)]["status"] for n in ("long", "short")}
+
+    statuses = asyncio.run(scenario())
+    long, short = statuses["long"], statuses["short"]
+    assert long["phase"] == "Queued"
+    assert _reason(long) == ("False", "TimeLimitTooLong")
+    message = next(c for c in long["conditions"] if c["type"] == "QuotaReserved")["message"]
+    assert "spec.runPolicy.timeLimit 9h" in message
+    assert "spec.runtime.maxTimeLimit" in message
+    assert "admission" not in long
+    # A job that sets no limit runs under the queue's maximum, shown in its status.
+    assert short["admission"]["queue"] == "research"
+    assert short["timeLimit"] == "8h"
+
+
+class _OrderedStore(FakeStore):
+    """Records, per job, whether its admission was in its status when each pod was created."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.admitted_at_creation: list[bool] = []
+
+    async def create_pod(self, namespace: str, manifest: dict[str, Any]) -> bool:
+        job = manifest["metadata"]["labels"]["suanli.dev/job"]
+        self.admitted_at_creation.append("admission" in self.statuses.get(job, {}))
+        return await super().create_pod(namespace, manifest)
+
+
+def test_a_jobs_own_admission_is_written_before_its_first_pod_is_created() -> None:
+    async def scenario() -> _OrderedStore:
+        store = _OrderedStore()
+        controller = _controller(store)
+        controller.queues.put_queue(QUEUE)
+        controller.enqueue(controller.cache.put_job(_gang("only", 0)))
+        await _settle(controller, store)
+        return store
+
+    store = asyncio.run(scenario())
+    assert store.admitted_at_creation
+    assert all(store.admitted_at_creation), store.admitted_at_creation
+
+
+def test_a_decision_made_before_a_preemption_never_writes_the_admission_back() -> None:
+    async def scenario() -> tuple[dict[str, Any], dict[str, Any], frozenset[tuple[str, str]]]:
+        store = FakeStore()
+        controller = _controller(store)
+        controller.queues.put_queue(QUEUE)
+        key = controller.cache.put_job(_gang("low", 0))
+        await controller.reconcile(key)
+        assert "admission" in store.statuses["low"]
+        # The job's next decision is made (it still holds its quota) ...
+        async with controller._deciding:
+            decided = await controller._decide(key)
+            seen = controller._overruled.get(key, 0)
+        assert decided is not None
+        # ... and before it is applied, another job's decision preempts it.
+        holder = controller.queues.holder(key, controller.cache.jobs[key])
+        assert holder is not None
+        await controller.gate.preempt(holder, "InQueuePriority", "preempted by team/high", NOW)
+        preempted = copy.deepcopy(store.statuses["low"])
+        await controller._apply(*decided, overruled=seen)
+        return store.statuses["low"], preempted, controller.waiting()
+
+    final, preempted, waiting = asyncio.run(scenario())
+    # The preemption stays the last word: no admission written back over it.
+    assert final == preempted
+    assert final["admission"] is None
+    assert ("team", "low") in waiting  # looked at again, from what the preemption left

@@ -1,0 +1,357 @@
+"""`suanli plan -f job.yaml`: what the operator would do with a job, asked of the live cluster
+without changing it. One read of nodes, pods, ComputeJobs, ComputeQueues, namespaces and
+PriorityClasses fills the same cache, queue board and cluster state the operator keeps; the
+answer comes from the same quota book, gang plan and backfill (`suanli.state.backfill`).
+
+Answers: does it fit now (nodes and score breakdown per pod), else the earliest start and the
+jobs that must end first, else why it never fits; which quota (and budget) it would take; its
+price per hour and its cost at its time limit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from suanli.api import ComputeJob
+from suanli.api.durations import text as duration_text
+from suanli.api.queues import PRICE_RESOURCE
+from suanli.configfiles import ScoringConfigFiles
+from suanli.controller.cache import JobCache, JobKey
+from suanli.controller.facts import ClusterFacts
+from suanli.controller.podspec import pod_manifest
+from suanli.controller.queues import QueueBoard
+from suanli.controller.quota_gate import QuotaGate
+from suanli.controller.slots import PodSlot, slots
+from suanli.controller.timekeeper import TimeKeeper
+from suanli.queueing import Charge
+from suanli.scoring import DEFAULT_CONFIG, DemandError, NodeResult, PodDemand, parse_pod
+from suanli.scoring.context import build_context
+from suanli.scoring.pricing import pod_price
+from suanli.state import ClusterFeed
+from suanli.state.backfill import Candidate, Estimate, Planner, estimates, never_fits
+from suanli.state.timeline import timeline
+
+FITS_NOW, FITS_LATER, NEVER_FITS, NO_ESTIMATE, NO_QUOTA = (
+    "FitsNow",
+    "FitsLater",
+    "NeverFits",
+    "NoEstimate",
+    "WaitsForQuota",
+)
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """What one read of the cluster returned, as plain JSON objects."""
+
+    nodes: Sequence[Mapping[str, Any]]
+    pods: Sequence[Mapping[str, Any]]
+    jobs: Sequence[Mapping[str, Any]]
+    queues: Sequence[Mapping[str, Any]] = ()
+    namespaces: Sequence[Mapping[str, Any]] = ()
+    priority_classes: Sequence[Mapping[str, Any]] = ()
+
+
+@dataclass(frozen=True)
+class PodPlan:
+    pod: str
+    node: str
+    score: int
+    breakdown: dict[str, float]
+    price_per_hour: float
+
+
+@dataclass
+class Plan:
+    """The answer, for a table or for JSON."""
+
+    job: str
+    verdict: str  # FitsNow, FitsLater, NeverFits, NoEstimate, WaitsForQuota
+    reason: str = ""
+    start: dt.datetime | None = None
+    waits_for: list[str] = field(default_factory=list)
+    pods: list[PodPlan] = field(default_factory=list)
+    queue: str | None = None
+    quota: dict[str, float] = field(default_factory=dict)  # resource -> amount it would hold
+    accelerator_types: list[str] = field(default_factory=list)
+    quota_reason: str = ""
+    time_limit: str | None = None
+    time_limit_source: str = ""
+    price_per_hour: float | None = None
+    cost_at_limit: float | None = None
+
+
+class PlanContext:
+    """The operator's caches and state, filled from one read of the cluster."""
+
+    def __init__(self, cluster: Cluster, files: ScoringConfigFiles) -> None:
+        self.files = files
+        self.feed = ClusterFeed(lambda: files.catalog)
+        self.feed.replace_nodes(cluster.nodes)
+        self.feed.replace_pods(cluster.pods)
+        self.cache = JobCache()
+        for body in cluster.jobs:
+            self.cache.put_job(body)
+        for pod in cluster.pods:
+            job = ((pod.get("metadata") or {}).get("labels") or {}).get("suanli.dev/job")
+            if job:
+                self.cache.put_pod(pod, str(job))
+        self.board = QueueBoard()
+        for queue in cluster.queues:
+            self.board.put_queue(queue)
+        for namespace in cluster.namespaces:
+            self.board.put_namespace(namespace)
+        for priority in cluster.priority_classes:
+            self.board.put_priority_class(priority)
+        self.facts = ClusterFacts(self.feed, files, self.cache)
+        self.time = TimeKeeper(
+            cache=self.cache,
+            board=self.board,
+            planner=self.planner,
+            demands=self.demands,
+            promised=self.facts.reserved,
+        )
+
+    def planner(self) -> Planner:
+        self.feed.prepare()
+        return Planner(self.feed, self.files.catalog, self.files.latency, self.files.data_policy)
+
+    def demands(
+        self,
+        job: ComputeJob,
+        body: Mapping[str, Any],
+        missing: list[PodSlot],
+        types: Sequence[str] | None = None,
+    ) -> list[PodDemand] | None:
+        if types is None:
+            admission = (body.get("status") or {}).get("admission") or {}
+            types = admission.get("acceleratorTypes") or None
+        try:
+            return [
+                parse_pod(
+                    pod_manifest(
+                        job,
+                        dict(body["metadata"]),
+                        slot,
+                        self.files.catalog,
+                        admitted_types=list(types) if types else None,
+                    )
+                )
+                for slot in missing
+            ]
+        except DemandError:
+            return None
+
+    def price(self, demand: PodDemand, node: str) -> float:
+        snapshot = self.feed.node(node)
+        if snapshot is None:
+            return 0.0
+        files = self.files
+        context = build_context(
+            demand, [snapshot], files.catalog, files.latency, peers=(), config=DEFAULT_CONFIG
+        )
+        return float(pod_price(context, snapshot).per_hour)
+
+
+def _quota(
+    context: PlanContext, key: JobKey, body: Mapping[str, Any], job: ComputeJob, out: Plan
+) -> bool:
+    """Fill in the quota the job would take; False when it would wait for quota."""
+    queue, problem = context.board.queue_of(job, key[0])
+    out.queue = queue
+    if queue is None:
+        return True
+    if problem is not None:
+        out.quota_reason = f"{problem.reason}: {problem.message}"
+        return False
+    catalog = context.files.catalog
+    request = context.board.request(body, job, queue, catalog)
+    if request is None:
+        out.quota_reason = "the job's pods cannot be read"
+        return False
+    gate = QuotaGate(
+        board=context.board,
+        jobs=context.cache.jobs,
+        pods=context.cache.pods,
+        patch_job_status=_nothing,
+        patch_queue_status=_nothing,
+        post_event=_nothing,
+        enqueue=lambda _key: None,
+        delete_pods=_nothing,
+    )
+    book, _, _ = gate.book_and_pending(catalog)
+    prices = {t: known.price_per_hour for t in catalog.names if (known := catalog.get(t))}
+    reasons = []
+    for charge in book.options(request, catalog.names, prices):
+        short = book.shortfall(charge)
+        if short is None:
+            _charged(out, charge)
+            return True
+        reasons.append(short.message)
+    out.quota_reason = "; ".join(dict.fromkeys(reasons)) or f"queue {queue} has no quota for it"
+    return False
+
+
+def _charged(out: Plan, charge: Charge) -> None:
+    out.quota = {r: round(a, 6) for r, a in charge.amounts if r != PRICE_RESOURCE}
+    price = dict(charge.amounts).get(PRICE_RESOURCE)
+    if price is not None:
+        out.quota["budget " + PRICE_RESOURCE] = round(price, 4)
+    out.accelerator_types = list(charge.accelerator_types)
+
+
+async def _nothing(*_args: Any) -> None:
+    return None
+
+
+def _pods(
+    context: PlanContext,
+    demands: Sequence[PodDemand],
+    plan: Mapping[str, str],
+    results: Sequence[NodeResult],
+) -> list[PodPlan]:
+    by_node = {r.node: r for r in results}
+    found = []
+    for demand in demands:
+        node = plan.get(demand.name)
+        if node is None:
+            continue
+        result = by_node.get(node)
+        found.append(
+            PodPlan(
+                demand.name,
+                node,
+                result.score if result else 0,
+                result.breakdown.as_dict() if result and result.breakdown else {},
+                round(context.price(demand, node), 4),
+            )
+        )
+    return found
+
+
+def plan_job(
+    cluster: Cluster,
+    body: Mapping[str, Any],
+    files: ScoringConfigFiles,
+    now: dt.datetime,
+) -> Plan:
+    """What the operator would do with the job `body` (validated) on `cluster` at `now`."""
+    context = PlanContext(cluster, files)
+    job = ComputeJob.model_validate(body)
+    meta = body["metadata"]
+    key: JobKey = (str(meta["namespace"]), str(meta["name"]))
+    out = Plan(f"{key[0]}/{key[1]}", NO_ESTIMATE)
+    limits = context.board.limits(job, key[0])
+    out.time_limit, out.time_limit_source = limits.time_limit_text, limits.limit_source
+    admitted = _quota(context, key, body, job, out)
+    if limits.refusal is not None:
+        out.verdict, out.reason = NO_QUOTA, limits.refusal
+        return out
+    demands = context.demands(job, body, slots(job, key[1]), out.accelerator_types or None)
+    if demands is None:
+        out.verdict, out.reason = NEVER_FITS, "the job's pods cannot be scored"
+        return out
+    gang = job.spec.gang
+    candidate = Candidate(
+        out.job,
+        demands,
+        gang.min_member if gang else len(demands),
+        limits.time_limit,
+        limits.planned,
+    )
+    planner = context.planner()
+    estimate = _estimate(context, key, body, candidate, now=now, planner=planner)
+    if estimate.start is not None:
+        out.start, out.waits_for = estimate.start, list(estimate.waits_for)
+        out.pods = _pods(context, demands, estimate.plan, estimate.results)
+        out.verdict = FITS_NOW if estimate.start <= now else FITS_LATER
+    else:
+        why = never_fits(planner, candidate)
+        out.verdict = NEVER_FITS if why is not None else NO_ESTIMATE
+        out.reason = why or (
+            "it fits only once jobs without a time limit end: "
+            + ", ".join(
+                j.job for j in context.time.running(now, expected=True)[0] if j.ends is None
+            )
+        )
+    if not admitted:
+        out.verdict, out.reason = NO_QUOTA, out.quota_reason
+    if out.pods:
+        out.price_per_hour = round(sum(p.price_per_hour for p in out.pods), 4)
+        if limits.time_limit is not None:
+            out.cost_at_limit = round(out.price_per_hour * limits.time_limit / 3600, 4)
+    return out
+
+
+def _estimate(
+    context: PlanContext,
+    key: JobKey,
+    body: Mapping[str, Any],
+    candidate: Candidate,
+    *,
+    now: dt.datetime,
+    planner: Planner,
+) -> Estimate:
+    """Now, as the operator would admit it (backfill behind the jobs waiting ahead); else the
+    earliest start after the jobs ahead, as estimates are made for waiting jobs."""
+    admission = context.time.gate(key, body, candidate, now, lambda: planner.plan(candidate))
+    if admission is not None and admission.admitted:
+        return Estimate(
+            candidate.job, now, admission.plan, (), admission.placed, results=admission.results
+        )
+    mine = context.time.order(key, body)
+    ahead = [w.candidate for w in context.time.waiters() if w.order < mine and w.key != key]
+    running, _ = context.time.running(now, expected=True)
+    releases = timeline(planner.feed.state, running, now)
+    holding = context.time.holdings(now, exclude=key)
+    found = estimates(planner, [*ahead, candidate], releases, now, holding)
+    estimate = found[candidate.job]
+    if estimate.start is not None and estimate.start <= now:
+        # Room now, but only by delaying a reservation ahead: the next moment instead.
+        later = [r.at for r in releases if r.at > now]
+        return Estimate(
+            candidate.job,
+            later[0] if later else None,
+            estimate.plan,
+            estimate.waits_for,
+            estimate.placed,
+            admission.reason if admission else "",
+            estimate.results,
+        )
+    return estimate
+
+
+def describe(plan: Plan, now: dt.datetime) -> list[str]:
+    """The plan as lines of text (the table is the pods')."""
+    lines = [f"job {plan.job}"]
+    if plan.verdict == FITS_NOW:
+        lines.append("fits now")
+    elif plan.verdict == FITS_LATER and plan.start is not None:
+        wait = duration_text((plan.start - now).total_seconds())
+        ends = ", ".join(plan.waits_for) or "-"
+        lines.append(f"fits later: earliest start {plan.start:%Y-%m-%dT%H:%M:%SZ} (in {wait})")
+        lines.append(f"must end first: {ends}")
+    elif plan.verdict == NEVER_FITS:
+        lines.append(f"never fits: {plan.reason}")
+    elif plan.verdict == NO_QUOTA:
+        lines.append(f"waits for quota: {plan.reason}")
+    else:
+        lines.append(f"no estimate: {plan.reason}")
+    if plan.queue:
+        held = ", ".join(f"{r} {a:g}" for r, a in plan.quota.items()) or "-"
+        types = f" (types {', '.join(plan.accelerator_types)})" if plan.accelerator_types else ""
+        lines.append(f"queue {plan.queue}: would hold {held}{types}")
+    else:
+        lines.append("queue: none (admitted without quota)")
+    limit = plan.time_limit or "none"
+    source = f" ({plan.time_limit_source})" if plan.time_limit_source else ""
+    lines.append(f"time limit: {limit}{source}")
+    if plan.price_per_hour is not None:
+        cost = (
+            f"; at its limit {plan.cost_at_limit:.2f} USD" if plan.cost_at_limit is not None else ""
+        )
+        lines.append(f"price: {plan.price_per_hour:.2f} USD/h{cost}")
+    return lines

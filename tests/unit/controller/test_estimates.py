@@ -1,0 +1,98 @@
+"""A waiting job's estimate as status fields: what it says, and that it fits the status schema."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pytest
+
+from suanli.api import ComputeJobStatus
+from suanli.controller.estimates import MAX_BASIS, MAX_NODES, estimate_fields
+from suanli.state.backfill import Estimate
+
+NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
+LATER = NOW + dt.timedelta(minutes=25)
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    estimate: Estimate | None
+    reserved: bool
+    defaults: tuple[str, ...]
+    unbounded: tuple[str, ...]
+    start: dt.datetime | None
+    basis: str | None  # a part of it
+
+
+MANY = {f"p-{i}": f"node-{i:03d}" for i in range(100)}
+CASES = (
+    Case("not waiting", None, False, (), (), None, None),
+    Case(
+        "fits now",
+        Estimate("team/a", NOW, {"a-0": "n1"}),
+        False,
+        (),
+        (),
+        NOW,
+        "fits now",
+    ),
+    Case(
+        "reserved, after two jobs, one on a queue default",
+        Estimate("team/a", LATER, {"a-0": "n1"}, ("team/x", "team/y")),
+        True,
+        ("team/y (queue q's defaultExpectedRuntime)",),
+        (),
+        LATER,
+        "once team/x, team/y end (reserved: jobs behind it start first only if they do not "
+        "delay it); run times from queue defaults: team/y (queue q's defaultExpectedRuntime)",
+    ),
+    Case(
+        "no estimate: room held by jobs without a run time",
+        Estimate("team/a", None, reason="gang needs 4"),
+        False,
+        (),
+        ("team/forever",),
+        None,
+        "held by team/forever frees, and they have no time limit",
+    ),
+    Case(
+        "never fits: a long reason is cut to the schema's length",
+        Estimate("team/a", None, reason="x" * 5000),
+        False,
+        (),
+        (),
+        None,
+        "does not fit even once every running job ends",
+    ),
+    Case(
+        "at most 64 nodes",
+        Estimate("team/a", LATER, MANY, ("team/x",)),
+        False,
+        (),
+        (),
+        LATER,
+        "once team/x end",
+    ),
+)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_estimate_fields(case: Case) -> None:
+    fields = estimate_fields(
+        case.estimate,
+        NOW,
+        reserved=case.reserved,
+        defaults=case.defaults,
+        unbounded=case.unbounded,
+    )
+    assert fields["estimated_start_time"] == case.start
+    if case.basis is None:
+        assert fields["estimate_basis"] is None
+    else:
+        assert case.basis in fields["estimate_basis"]
+        assert len(fields["estimate_basis"]) <= MAX_BASIS
+    assert len(fields["estimated_nodes"] or []) <= MAX_NODES
+    # What the operator writes passes the status schema.
+    ComputeJobStatus.model_validate(fields)
