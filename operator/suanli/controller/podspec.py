@@ -170,7 +170,10 @@ def pod_manifest(
     annotations[ATTEMPT_ANNOTATION] = str(attempt)
     if planned_node:
         annotations[PLANNED_NODE_ANNOTATION] = planned_node
-        _pinned_to(spec, planned_node)
+        # Only a gang needs its plan kept: any other pod's planned node is the extender's first
+        # choice, and a pod pinned to a node that filled up meanwhile would wait there for ever.
+        if job.spec.gang is not None:
+            _pinned_to(spec, planned_node)
     count = task.accelerators.count if task.accelerators else 0
     if task.accelerators and task.accelerators.shared and spec.get("containers"):
         accepted = list(admitted or task.accelerators.types)

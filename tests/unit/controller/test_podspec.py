@@ -12,7 +12,7 @@ from suanli.api import ComputeJob
 from suanli.configfiles import ScoringConfigFiles
 from suanli.controller.podspec import pod_manifest
 from suanli.controller.slots import slots
-from suanli.scoring import parse_pod
+from suanli.scoring import PLANNED_NODE_ANNOTATION, parse_pod
 from suanli.scoring.resources import RDMA_RESOURCE
 from tests.unit.controller.conftest import example
 
@@ -137,3 +137,13 @@ def test_a_gang_member_is_pinned_to_its_planned_node(case: Pinning) -> None:
     assert (required["nodeSelectorTerms"] if required else None) == case.terms
     # The job's own template is never changed: the next pod starts from it again.
     assert job.spec.tasks[0].template.get("spec", {}).get("affinity") == case.template_affinity
+
+
+def test_a_planned_pod_outside_a_gang_is_not_pinned() -> None:
+    # Its planned node is the extender's first choice only: pinned, it would wait for ever on
+    # a node that filled up after the plan.
+    job, meta = example("batch-cpu.yaml")
+    assert job.spec.gang is None
+    manifest = pod_manifest(job, meta, slots(job, meta["name"])[0], CATALOG, planned_node="n-1")
+    assert manifest["metadata"]["annotations"][PLANNED_NODE_ANNOTATION] == "n-1"
+    assert "nodeAffinity" not in (manifest["spec"].get("affinity") or {})
