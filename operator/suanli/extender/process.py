@@ -15,13 +15,19 @@ from suanli.configfiles import ScoringConfigFiles
 from suanli.extender.kubeio import ApiBinder, ApiRecorder
 from suanli.extender.owners import KnownJobs
 from suanli.extender.replicas import ReplicaRole
+from suanli.extender.reservations import Reservations
 from suanli.extender.server import ExtenderApp
 from suanli.extender.service import ExtenderService
 from suanli.extender.settings import ExtenderSettings
 from suanli.extender.tls import serving_tls_context
 from suanli.kube.client import api_client, raw_json
 from suanli.kube.lease import LeaseConfig, LeaseElector
-from suanli.kube.watches import BOUND_AND_LIVE, cluster_reflectors, computejob_reflector
+from suanli.kube.watches import (
+    BOUND_AND_LIVE,
+    cluster_reflectors,
+    computejob_reflector,
+    pending_job_pods_reflector,
+)
 from suanli.metrics import ExtenderMetrics
 from suanli.state import ClusterFeed
 
@@ -39,9 +45,11 @@ async def serve(settings: ExtenderSettings, started: Callable[[int], None] | Non
     config_files = ScoringConfigFiles(settings.catalog, settings.latency, settings.data_policy)
     cache = ClusterFeed(lambda: config_files.catalog)
     jobs = KnownJobs()
+    reservations = Reservations(cache, jobs)
     reflectors = [
         *cluster_reflectors(core, cache),
         computejob_reflector(client.CustomObjectsApi(api), jobs.replace, jobs.apply),
+        pending_job_pods_reflector(core, reservations.replace, reservations.apply),
     ]
     service = ExtenderService(
         settings=settings,

@@ -6,10 +6,13 @@ from functools import partial
 from typing import Any
 
 from suanli.kube.reflector import Apply, Reflector, Replace
+from suanli.scoring import JOB_LABEL
 from suanli.state import ClusterFeed
 
 # Only pods that hold something on a node matter to placement; the apiserver filters the rest.
 BOUND_AND_LIVE = "spec.nodeName!=,status.phase!=Succeeded,status.phase!=Failed"
+# Pending pods of ComputeJobs: those the operator planned on a node reserve room there.
+PENDING = "spec.nodeName=,status.phase=Pending"
 
 
 def cluster_reflectors(core: Any, cache: ClusterFeed) -> list[Reflector]:
@@ -22,6 +25,17 @@ def cluster_reflectors(core: Any, cache: ClusterFeed) -> list[Reflector]:
         list_kwargs={"field_selector": BOUND_AND_LIVE},
     )
     return [nodes, pods]
+
+
+def pending_job_pods_reflector(core: Any, replace: Replace, apply: Apply) -> Reflector:
+    """Every pending pod that a ComputeJob's operator created (they carry the job label)."""
+    return Reflector(
+        "pending-job-pods",
+        core.list_pod_for_all_namespaces,
+        replace,
+        apply,
+        list_kwargs={"field_selector": PENDING, "label_selector": JOB_LABEL},
+    )
 
 
 def computejob_reflector(custom: Any, replace: Replace, apply: Apply) -> Reflector:

@@ -2,7 +2,8 @@
 
 Nodes are parsed once per update, pods once per event; each event changes only the node it
 concerns. Pods the extender has just bound ("assumed") count on their node until the watch
-confirms them or a deadline passes. The extender and the operator each run one feed; the
+confirms them or a deadline passes; pending pods the operator planned on a node ("reserved")
+count there until they are bound or gone. The extender and the operator each run one feed; the
 simulator feeds its state from a trace instead.
 """
 
@@ -18,19 +19,26 @@ from suanli.scoring import (
     Shape,
     Snapshot,
     Workload,
-    accepted_types,
     node_facts,
-    parse_pod,
-    shape_of,
     with_pressure,
 )
 from suanli.scoring.catalog import Catalog
-from suanli.scoring.demand import job_of
 from suanli.scoring.errors import ScoringInputError
-from suanli.scoring.resources import EMPTY, pod_requests
-from suanli.scoring.snapshot import PlacedPod, placed_devices
+from suanli.scoring.snapshot import PlacedPod
 from suanli.state.cluster import ClusterState
 from suanli.state.decide import Decider
+from suanli.state.objects import placed_pod, pod_key, pod_shape, slim_node
+
+__all__ = [
+    "ASSUME_TTL_SECONDS",
+    "HOLD_TTL_SECONDS",
+    "CapacityListener",
+    "ClusterFeed",
+    "placed_pod",
+    "pod_key",
+    "pod_shape",
+    "slim_node",
+]
 
 # A pod bound here but not yet seen bound by the watch counts on its node for this long.
 ASSUME_TTL_SECONDS = 60.0
@@ -38,56 +46,9 @@ ASSUME_TTL_SECONDS = 60.0
 # within milliseconds unless it gives the pod up); a pod deleted while pending is not seen by a
 # watch of bound pods, so its hold must end by itself, and soon.
 HOLD_TTL_SECONDS = 15.0
-_TERMINAL = frozenset({"Succeeded", "Failed"})
 
 # Called with the node whose capacity grew (a pod left it, or it appeared or changed).
 CapacityListener = Callable[[str], None]
-
-
-def slim_node(node: Mapping[str, Any]) -> dict[str, Any]:
-    """The parts of a Node that its facts are read from (kept to re-read them after a catalog
-    change): names, labels, annotations, taints, allocatable and capacity; not the images,
-    conditions and managed fields that make most of a Node's size."""
-    metadata = node.get("metadata") or {}
-    spec = node.get("spec") or {}
-    status = node.get("status") or {}
-    return {
-        "metadata": {
-            key: metadata[key] for key in ("name", "labels", "annotations") if key in metadata
-        },
-        "spec": {key: spec[key] for key in ("taints",) if key in spec},
-        "status": {key: status[key] for key in ("allocatable", "capacity") if key in status},
-    }
-
-
-def pod_key(pod: Mapping[str, Any]) -> str:
-    metadata = pod.get("metadata") or {}
-    return f"{metadata.get('namespace') or 'default'}/{metadata.get('name') or ''}"
-
-
-def placed_pod(
-    pod: Mapping[str, Any], node: str | None = None, devices: Allocation | None = None
-) -> PlacedPod | None:
-    """What a pod holds on its node, or None when it holds nothing (unbound or finished).
-    `devices` are the ones just chosen for it, before the annotation comes back by watch."""
-    node = node or (pod.get("spec") or {}).get("nodeName")
-    if not node or (pod.get("status") or {}).get("phase") in _TERMINAL:
-        return None
-    try:
-        requests = pod_requests(pod)
-    except ScoringInputError:
-        requests = EMPTY
-    milli, recorded = placed_devices(pod, requests)
-    return PlacedPod(pod_key(pod), str(node), job_of(pod), requests, milli, devices or recorded)
-
-
-def pod_shape(pod: Mapping[str, Any], catalog: Catalog) -> Shape | None:
-    """The request shape a placed pod adds to the workload (None: no devices, or unreadable)."""
-    try:
-        demand = parse_pod(pod)
-    except ScoringInputError:
-        return None
-    return shape_of(demand, accepted_types(demand, catalog))
 
 
 class ClusterFeed:
@@ -101,6 +62,8 @@ class ClusterFeed:
         self._nodes: dict[str, Mapping[str, Any]] = {}
         self.bad_nodes: dict[str, str] = {}
         self._assumed: dict[str, float] = {}
+        # Pending pods counted on the node the operator planned them on (see `reserve`).
+        self._reserved: set[str] = set()
         self._facts_catalog: Catalog | None = None
         self._workload: tuple[int, Workload] | None = None
         self.listeners: list[CapacityListener] = []
@@ -165,12 +128,15 @@ class ClusterFeed:
     def replace_pods(self, pods: Iterable[Mapping[str, Any]]) -> None:
         with self.lock:
             state = self.state
-            keep = {k: (state.pods[k], state.shape_of(k)) for k in self._assumed if k in state.pods}
+            # Assumptions wait for the watch; reservations come from the watch of pending pods.
+            own = [*self._assumed, *self._reserved]
+            keep = {k: (state.pods[k], state.shape_of(k)) for k in own if k in state.pods}
             listed: dict[str, tuple[PlacedPod, Shape | None]] = {}
             for pod in pods:
                 placed = placed_pod(pod)
                 if placed is not None:
                     listed[placed.key] = (placed, self._shape(pod))
+            self._reserved.difference_update(listed)
             for key, held in keep.items():
                 listed.setdefault(key, held)
             for key in [k for k in state.pods if k not in listed]:
@@ -187,6 +153,8 @@ class ClusterFeed:
                 # An event older than our binding: keep the assumption until the watch catches up.
                 return
             self._assumed.pop(key, None)
+            # The bound pods' news wins over a reservation of the same pod.
+            self._reserved.discard(key)
             old = self.state.pods.get(key)
             if old == placed:
                 return
@@ -208,15 +176,56 @@ class ClusterFeed:
             return
         with self.lock:
             self._assumed[placed.key] = self._clock() + ttl
+            self._reserved.discard(placed.key)
             self.state.set_pod(placed.key, placed, self._shape(pod))
 
     def forget(self, pod: Mapping[str, Any]) -> None:
-        """Take back an assumption whose binding failed (unless the watch has since shown the
-        pod bound: then the watch's view stands)."""
+        """Take back an assumption whose binding failed, or the pod's reservation while it is
+        being placed (unless the watch has since shown the pod bound: then its view stands)."""
         key = pod_key(pod)
         with self.lock:
-            if self._assumed.pop(key, None) is not None:
+            if self._assumed.pop(key, None) is not None or key in self._reserved:
+                self._reserved.discard(key)
                 self.state.set_pod(key, None)
+
+    def reserve(self, pod: Mapping[str, Any], node: str) -> None:
+        """A pending pod the operator planned on `node` (a gang member): its room there counts as
+        taken, so that other pods go elsewhere, until it is bound, placed or gone. A pod the
+        state already holds bound, assumed or held keeps that view."""
+        placed = placed_pod(pod, node)
+        if placed is None:
+            return
+        with self.lock:
+            key = placed.key
+            old = self.state.pods.get(key)
+            if old is not None and key not in self._reserved:
+                return
+            self._reserved.add(key)
+            if old != placed:
+                self.state.set_pod(key, placed, self._shape(pod))
+
+    def unreserve(self, pod: Mapping[str, Any]) -> None:
+        """The pending pod was bound, deleted or planned no more: its reservation ends."""
+        key = pod_key(pod)
+        with self.lock:
+            if key not in self._reserved:
+                return
+            self._reserved.discard(key)
+            old = self.state.pods.get(key)
+            self.state.set_pod(key, None)
+        if old is not None:
+            self._notify(old.node)
+
+    def replace_reserved(self, reservations: Iterable[tuple[Mapping[str, Any], str]]) -> None:
+        """A fresh list of the reserved pods (pod, planned node): the others' reservations end."""
+        listed = list(reservations)
+        keys = {pod_key(pod) for pod, _ in listed}
+        with self.lock:
+            for key in [k for k in self._reserved if k not in keys]:
+                self._reserved.discard(key)
+                self.state.set_pod(key, None)
+            for pod, node in listed:
+                self.reserve(pod, node)
 
     def _shape(self, pod: Mapping[str, Any]) -> Shape | None:
         return pod_shape(pod, self._catalog())
@@ -275,4 +284,5 @@ class ClusterFeed:
                 "nodes": len(self._nodes),
                 "pods": len(self.state.pods),
                 "assumed": len(self._assumed),
+                "reserved": len(self._reserved),
             }

@@ -99,7 +99,7 @@ def test_watch_confirmation_ends_the_assumption() -> None:
     cache.apply_pod("MODIFIED", _pod("a", "gpu-0", gpus=4))
     clock.now = 120.0
     assert _gpus_used(cache, "gpu-0") == 4
-    assert cache.counts() == {"nodes": 2, "pods": 1, "assumed": 0}
+    assert cache.counts() == {"nodes": 2, "pods": 1, "assumed": 0, "reserved": 0}
 
 
 def test_node_with_unreadable_capacity_is_left_out_with_the_reason() -> None:
