@@ -206,8 +206,9 @@ class Gang(_Model):
         ge=1,
         le=7 * 24 * 3600,
         description=(
-            "How long the gang may wait for room before the job is marked Failed with reason "
-            "GangTimeout."
+            "How long the gang's pods may take to be bound once it is admitted: past it, its pods "
+            "are deleted and the job is Queued again with reason GangTimeout (sooner, with "
+            "reason PlannedRoomTaken, when a member's planned node no longer has room for it)."
         ),
     )
 

@@ -95,6 +95,9 @@ class Observed:
     gate: Callable[[list[PodSlot]], Admission | None] = lambda _missing: None
     # The run times it runs under (its own, or its queue's defaults).
     limits: RunLimits = field(default_factory=RunLimits)
+    # Of a gang's pods that kube-scheduler refused, the names of those whose planned node has
+    # no room for them any more in the operator's view of the cluster.
+    rooms_gone: Callable[[list[Mapping[str, Any]]], list[str]] = lambda _pods: []
 
 
 # --- the state machine --------------------------------------------------------------------------
@@ -322,6 +325,9 @@ class _Reconciler:
         return True
 
     def _gang_timed_out(self, by_name: Mapping[str, Mapping[str, Any]]) -> bool:
+        """Take a gang that is not fully placed down, to plan it again: once its timeout has
+        passed, or as soon as a member's planned node no longer has room for it (a pod of
+        another scheduler, or one bound before the extender saw the plan, took it)."""
         gang = self.spec.gang
         admitted = next((c for c in self.s["conditions"] if c.type == "Admitted"), None)
         if (
@@ -337,19 +343,31 @@ class _Reconciler:
         # capacity while they wait: the timeout is about the other pods.
         launchers = sum(1 for s in self.slots if self.mpi and s.task == self.mpi.launcher)
         needed = min(gang.min_member, len(self.slots) - launchers)
-        if bound >= needed or waited <= gang.timeout_seconds:
+        if bound >= needed:
             return False
-        message = (
-            f"only {bound} of {gang.min_member} gang pods were placed within "
-            f"{gang.timeout_seconds} s; pods deleted, waiting for a full placement again"
-        )
+        if waited > gang.timeout_seconds:
+            reason = "GangTimeout"
+            message = (
+                f"only {bound} of {gang.min_member} gang pods were placed within "
+                f"{gang.timeout_seconds} s; pods deleted, waiting for a full placement again"
+            )
+        else:
+            refused = [p for p in by_name.values() if not _node(p) and _refused(p)]
+            gone = self.o.rooms_gone(refused) if refused else []
+            if not gone:
+                return False
+            reason = "PlannedRoomTaken"
+            message = (
+                f"the planned node of pod(s) {', '.join(sorted(gone))} no longer has room for "
+                f"them (taken before the gang was bound); pods deleted, planning the gang again"
+            )
         self.actions.delete += list(by_name)
         self.s["placements"] = []
         _set_condition(
             self.s,
-            _condition(self.s["conditions"], "Admitted", False, "GangTimeout", message, self.o.now),
+            _condition(self.s["conditions"], "Admitted", False, reason, message, self.o.now),
         )
-        self._enter(Phase.QUEUED, "GangTimeout", message)
+        self._enter(Phase.QUEUED, reason, message)
         self.s["unschedulable"] = unschedulable(list(by_name.values())) or message
         return True
 
@@ -471,3 +489,14 @@ class _Reconciler:
 
 def reconcile(observed: Observed) -> Actions:
     return _Reconciler(observed).run()
+
+
+def _refused(pod: Mapping[str, Any]) -> bool:
+    """kube-scheduler found no node for the pod on its last attempt."""
+    conditions = (pod.get("status") or {}).get("conditions") or []
+    return any(
+        c.get("type") == "PodScheduled"
+        and c.get("status") == "False"
+        and c.get("reason") == "Unschedulable"
+        for c in conditions
+    )

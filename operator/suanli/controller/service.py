@@ -31,6 +31,7 @@ from suanli.controller.queues import QueueBoard
 from suanli.controller.quota import QuotaHeld, QuotaVerdict
 from suanli.controller.quota_gate import ACCOUNTING_SECONDS, QuotaGate
 from suanli.controller.refusal import PodRefusal, after_creation, refusal_from, unreadable
+from suanli.controller.replan import planned_room_gone
 from suanli.controller.shares import SharePool, share_pools
 from suanli.controller.slots import PodSlot
 from suanli.controller.store import JobStore
@@ -312,6 +313,9 @@ class JobController:
                 accelerator_of=self.facts.accelerator_of,
                 quota=quota,
                 limits=self.queues.limits(job, str(body["metadata"]["namespace"])),
+                rooms_gone=lambda refused: planned_room_gone(
+                    self._planner(), refused, self.facts.reserved(job_key(body))
+                ),
             )
         )
 

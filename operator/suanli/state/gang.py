@@ -93,3 +93,44 @@ def plan_gang(
         f": {last_reason}" if last_reason else ""
     )
     return Admission(plan, False, reason, tuple(held), results=tuple(results))
+
+
+def rooms_gone(
+    feed: ClusterFeed,
+    waiting: Sequence[tuple[PodDemand, str]],
+    *,
+    catalog: Catalog,
+    latency: LatencyMap,
+    data_policy: DataPolicy = BASELINE_POLICY,
+    reserved: Sequence[PlacedPod] = (),
+) -> list[str]:
+    """The names of a gang's unbound members (demand, planned node) whose planned node no
+    longer has room for them: each is decided on its node alone, with the other members and
+    the other gangs' `reserved` pods on their planned nodes, in a what-if rolled back after.
+    A member whose node still fits is not named: if kube-scheduler refuses it all the same, the
+    disagreement is not one a new plan would settle."""
+    gone: list[str] = []
+    state = feed.state
+    with state.what_if():
+        for pod in reserved:
+            if pod.key not in state.pods:
+                state.set_pod(pod.key, pod)
+        for index, (demand, node) in enumerate(waiting):
+            with state.what_if():
+                for other, other_node in [*waiting[:index], *waiting[index + 1 :]]:
+                    placed = PlacedPod(
+                        other.key, other_node, other.job, other.requests, other.gpu_milli
+                    )
+                    state.set_pod(other.key, placed)
+                choice = feed.decider.decide(
+                    demand,
+                    [node],
+                    catalog=catalog,
+                    latency=latency,
+                    data_policy=data_policy,
+                    workload=feed.workload(),
+                    keep=1,
+                )
+                if not choice.ranked:
+                    gone.append(demand.name)
+    return gone

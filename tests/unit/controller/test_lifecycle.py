@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
+
+import pytest
 
 from suanli.api import MAX_STATUS_PLACEMENTS, ComputeJob, Phase
 from suanli.controller.admission import Admission
@@ -101,6 +104,64 @@ def test_gang_timeout_deletes_the_partial_gang_and_queues_again() -> None:
     assert late.status.phase is Phase.QUEUED
     assert "GangTimeout" in [e.reason for e in late.events]
     assert late.create == []
+
+
+def _refused(name: str) -> dict[str, Any]:
+    made = pod(name)
+    made["status"]["conditions"] = [
+        {"type": "PodScheduled", "status": "False", "reason": "Unschedulable"}
+    ]
+    return made
+
+
+@dataclass(frozen=True)
+class EarlyReplan:
+    name: str
+    pending: tuple[str, ...]  # WORKERS[1:] are pending: which of them kube-scheduler refused
+    gone: tuple[str, ...]  # what the operator's state says: no room left on their node
+    replanned: bool
+
+
+EARLY_REPLANS = [
+    EarlyReplan("refused, and the room is gone: planned again", (WORKERS[1],), (WORKERS[1],), True),
+    EarlyReplan("refused, but the operator still sees room: wait", (WORKERS[1],), (), False),
+    EarlyReplan("nobody refused: the room is not even asked about", (), (WORKERS[1],), False),
+]
+
+
+@pytest.mark.parametrize("case", EARLY_REPLANS, ids=[c.name for c in EARLY_REPLANS])
+def test_a_gang_whose_planned_room_was_taken_is_planned_again_before_its_timeout(
+    case: EarlyReplan,
+) -> None:
+    job, meta = example(GANG)
+    admitted = _run(job, meta, [])
+    job = with_status(
+        job, **admitted.status.model_dump(mode="json", by_alias=True, exclude_none=True)
+    )
+    pods = [
+        pod(WORKERS[0], "Running", "h100-use1-0"),
+        *[_refused(n) if n in case.pending else pod(n) for n in WORKERS[1:]],
+    ]
+    asked: list[list[str]] = []
+
+    def rooms_gone(refused: list[Any]) -> list[str]:
+        asked.append([p["metadata"]["name"] for p in refused])
+        return [n for n in case.gone if n in asked[-1]]
+
+    actions = reconcile(
+        Observed(
+            job=job,
+            meta=meta,
+            pods=pods,
+            now=T0 + dt.timedelta(seconds=10),
+            admit=_always,
+            rooms_gone=rooms_gone,
+        )
+    )
+    assert asked == ([list(case.pending)] if case.pending else [])
+    assert (sorted(actions.delete) == WORKERS) is case.replanned
+    assert ("PlannedRoomTaken" in [e.reason for e in actions.events]) is case.replanned
+    assert (actions.status.phase is Phase.QUEUED) is case.replanned
 
 
 def test_running_then_succeeded_with_cost() -> None:
