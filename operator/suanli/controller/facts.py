@@ -29,24 +29,20 @@ class ClusterFacts:
         self._prices_of: object = None
 
     def reserved(self, job_key: JobKey) -> list[PlacedPod]:
-        """Pods of other admitted gangs planned on a node but not bound yet: their capacity is
-        promised."""
+        """Pods of other admitted jobs that the cluster state does not count yet: those planned
+        on a node but not bound (their capacity is promised), and those bound that its own
+        watch has not shown bound yet (the jobs' pods are watched apart: a plan made in between
+        would otherwise see their room free)."""
         reserved: list[PlacedPod] = []
+        counted = self.cluster.state.pods
         for key, pods in self.cache.pods.items():
             # A deleted job promises nothing: its pending pods are on their way out.
             if key == job_key or key not in self.cache.jobs:
                 continue
             for pod in pods.values():
-                node = (pod["metadata"].get("annotations") or {}).get(PLANNED_NODE_ANNOTATION)
-                status = pod.get("status") or {}
-                if (
-                    node
-                    and not pod["spec"].get("nodeName")
-                    and status.get("phase", "Pending") == "Pending"
-                ):
-                    placed = placed_pod(pod, str(node))
-                    if placed is not None:
-                        reserved.append(placed)
+                placed = _holding(pod)
+                if placed is not None and placed.key not in counted:
+                    reserved.append(placed)
         return reserved
 
     def price_of(self, pod: Mapping[str, Any]) -> float:
@@ -85,3 +81,13 @@ class ClusterFacts:
         node = self.cluster.node(node_name)
         accelerator = node.facts.accelerator if node else None
         return accelerator.type_name if accelerator else None
+
+
+def _holding(pod: Mapping[str, Any]) -> PlacedPod | None:
+    """What a job's pod holds: on its node once bound, else on its planned node while pending."""
+    if (pod.get("spec") or {}).get("nodeName"):
+        return placed_pod(pod)
+    node = (pod["metadata"].get("annotations") or {}).get(PLANNED_NODE_ANNOTATION)
+    if not node or (pod.get("status") or {}).get("phase", "Pending") != "Pending":
+        return None
+    return placed_pod(pod, str(node))

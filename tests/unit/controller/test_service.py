@@ -333,3 +333,28 @@ def test_a_deleted_job_leaves_no_capacity_promised_by_pods_never_created() -> No
     # The manifest is dropped; the pod the watch showed stays until its DELETED event.
     assert set(controller.cache.pods[key]) == {"gone-shard-0"}
     assert controller.facts.reserved(("team", "other")) == []
+
+
+def test_a_bound_pod_the_cluster_watch_has_not_shown_yet_still_holds_its_room() -> None:
+    # The jobs' pods and the cluster's bound pods come by two watches: a pod the first shows
+    # bound while the second has not yet must not leave its room free to the next plan.
+    controller = _controller(FakeStore())
+    controller.cache.put_job(_batch_job("fast", 1))
+    bound = {
+        "metadata": {
+            "name": "fast-shard-0",
+            "namespace": "team",
+            "labels": {"suanli.dev/job": "fast"},
+            "annotations": {"suanli.dev/planned-node": "cpu-use1-0"},
+            "resourceVersion": "9",
+        },
+        "spec": {
+            "nodeName": "cpu-use1-1",
+            "containers": [{"name": "c", "resources": {"requests": {"cpu": "4"}}}],
+        },
+        "status": {"phase": "Running"},
+    }
+    controller.cache.put_pod(bound, "fast")
+    assert [p.node for p in controller.facts.reserved(("team", "other"))] == ["cpu-use1-1"]
+    controller.cluster.apply_pod("ADDED", bound)  # the cluster's watch catches up
+    assert controller.facts.reserved(("team", "other")) == []
