@@ -12,7 +12,7 @@ from typing import Any
 from suanli.api import ComputeJobStatus, Phase
 from suanli.controller.cache import JobKey
 from suanli.controller.quota import QUOTA_CONDITION
-from suanli.controller.timekeeper import MAX_ESTIMATED, TimeKeeper
+from suanli.controller.timekeeper import EXACT_ESTIMATES, TimeKeeper
 from suanli.queueing import Holder, JobRequest, QuotaBook
 from suanli.queueing.quotatime import Ending, quota_frees
 from suanli.state.backfill import Estimate, earliest_start
@@ -41,6 +41,8 @@ def estimate_fields(
     """The status fields of a waiting job's estimate (snake_case, as the lifecycle builds it)."""
     if estimate is None:
         return dict(_NONE)
+    if estimate.aggregated:
+        return _aggregated_fields(estimate, now, defaults=defaults, unbounded=unbounded)
     if estimate.start is None:
         if unbounded:
             held = ", ".join(unbounded[:5]) + (" and others" if len(unbounded) > 5 else "")
@@ -74,6 +76,38 @@ def estimate_fields(
     return {
         "estimated_start_time": estimate.start.replace(microsecond=0),
         "estimated_nodes": nodes,
+        "estimate_basis": basis[:MAX_BASIS],
+    }
+
+
+def _aggregated_fields(
+    estimate: Estimate, now: dt.datetime, *, defaults: Sequence[str], unbounded: Sequence[str]
+) -> dict[str, Any]:
+    """An estimate of the aggregated walk: approximate, and no nodes."""
+    how = (
+        f"approximate (behind the first {EXACT_ESTIMATES} waiting jobs, which are planned on "
+        "nodes: the requests of the jobs ahead are added up per resource, not placed on nodes)"
+    )
+    if estimate.start is None:
+        basis = f"no estimate, {how}: {estimate.reason}"
+        if unbounded and "without a run time" in estimate.reason:
+            basis += f" ({', '.join(unbounded[:5])}{' and others' if len(unbounded) > 5 else ''})"
+        return {
+            "estimated_start_time": None,
+            "estimated_nodes": None,
+            "estimate_basis": basis[:MAX_BASIS],
+        }
+    if estimate.start <= now:
+        when = "its requests fit the free room now"
+    else:
+        when = f"once {', '.join(estimate.waits_for)} and the jobs before them end"
+    basis = f"{how}: {when}"
+    counted = [d for d in defaults if d.split(" ", 1)[0] in estimate.waits_for]
+    if counted:
+        basis += "; run times from queue defaults: " + ", ".join(counted[:5])
+    return {
+        "estimated_start_time": estimate.start.replace(microsecond=0),
+        "estimated_nodes": None,
         "estimate_basis": basis[:MAX_BASIS],
     }
 
@@ -161,11 +195,16 @@ def estimated_status(
     else:
         found, waiters, defaults = time.estimates(now)
         name = f"{key[0]}/{key[1]}"
+        # The reservation is the first exact estimate in the future (the aggregated ones are
+        # behind it).
         head = next(
             (
                 w.candidate.job
                 for w in waiters
-                if (e := found[w.candidate.job]).start and e.start > now
+                if (e := found.get(w.candidate.job)) is not None
+                and not e.aggregated
+                and e.start
+                and e.start > now
             ),
             None,
         )
@@ -181,13 +220,8 @@ def estimated_status(
             place = next((i for i, w in enumerate(waiters) if w.candidate.job == name), None)
             if place is None:
                 why = "no estimate: its pods cannot be planned (see the Valid condition)"
-            elif place < MAX_ESTIMATED:
-                why = "estimate pending: made at one of its next reconciles"
             else:
-                why = (
-                    f"not estimated: {place} jobs wait for room ahead of it, and only the "
-                    f"first {MAX_ESTIMATED} are estimated"
-                )
+                why = "estimate pending: made at one of its next reconciles"
             fields["estimate_basis"] = why
     return _updated(status, fields)
 
