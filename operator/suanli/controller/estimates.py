@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from suanli.api import ComputeJobStatus, Phase
+from suanli.api.durations import text
 from suanli.controller.cache import JobKey
 from suanli.controller.quota import QUOTA_CONDITION
 from suanli.controller.timekeeper import EXACT_ESTIMATES, TimeKeeper
@@ -72,7 +73,7 @@ def estimate_fields(
         )
         counted = [d for d in defaults if d.split(" ", 1)[0] in estimate.waits_for]
         if counted:
-            basis += "; run times from queue defaults: " + ", ".join(counted[:5])
+            basis += "; run times from queue defaults or history: " + ", ".join(counted[:5])
     return {
         "estimated_start_time": estimate.start.replace(microsecond=0),
         "estimated_nodes": nodes,
@@ -104,7 +105,7 @@ def _aggregated_fields(
     basis = f"{how}: {when}"
     counted = [d for d in defaults if d.split(" ", 1)[0] in estimate.waits_for]
     if counted:
-        basis += "; run times from queue defaults: " + ", ".join(counted[:5])
+        basis += "; run times from queue defaults or history: " + ", ".join(counted[:5])
     return {
         "estimated_start_time": estimate.start.replace(microsecond=0),
         "estimated_nodes": None,
@@ -223,7 +224,22 @@ def estimated_status(
             else:
                 why = "estimate pending: made at one of its next reconciles"
             fields["estimate_basis"] = why
+    own = _own_run_time(time, key, body)
+    if own and fields["estimate_basis"]:
+        fields["estimate_basis"] = f"{fields['estimate_basis']}; {own}"[:MAX_BASIS]
     return _updated(status, fields)
+
+
+def _own_run_time(time: TimeKeeper, key: JobKey, body: Mapping[str, Any]) -> str:
+    """What the job's own run time is counted as, when its queue set it (a default or the
+    queue's history), for the estimates of the jobs behind it."""
+    job = time.board.job_of(body)
+    if job is None:
+        return ""
+    limits = time.board.limits(job, key[0])
+    if limits.expected is None or not limits.expected_source:
+        return ""
+    return f"its own run time counts as {text(limits.expected)} ({limits.expected_source})"
 
 
 def _updated(status: ComputeJobStatus, fields: dict[str, Any]) -> ComputeJobStatus:

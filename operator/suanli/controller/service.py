@@ -14,7 +14,7 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
-from suanli.api import ComputeJob, Phase
+from suanli.api import ComputeJob, ComputeJobStatus, Phase
 from suanli.api.errors import field_errors
 from suanli.configfiles import ScoringConfigFiles
 from suanli.controller import companions, edge
@@ -477,6 +477,21 @@ class JobController:
         await self.store.patch_status(
             str(body["metadata"]["namespace"]), str(body["metadata"]["name"]), patch
         )
+        if actions.status.phase is Phase.SUCCEEDED and (
+            job.status is None or job.status.phase is not Phase.SUCCEEDED
+        ):
+            await self._count_run(actions.status)
+
+    async def _count_run(self, status: ComputeJobStatus) -> None:
+        """A job that succeeded adds its run time to its queue's history, kept in the queue's
+        status so that it outlives this process (counted once: when its status says it
+        succeeded, which it says once)."""
+        queue = status.queue or (status.admission.queue if status.admission else None)
+        if queue is None or status.start_time is None or status.completion_time is None:
+            return
+        written = self.queues.record_run(queue, status.start_time, status.completion_time)
+        if written is not None:
+            await self.store.patch_queue_status(queue, {"runtimeHistory": written})
 
     def _observe_transition(
         self, job: ComputeJob, body: Mapping[str, Any], actions: Actions

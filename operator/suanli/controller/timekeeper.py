@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from suanli.api import ComputeJob, Phase
@@ -95,25 +95,25 @@ class TimeKeeper:
     def candidate(
         self, key: JobKey, body: Mapping[str, Any], job: ComputeJob, limits: RunLimits
     ) -> Candidate | None:
-        """The job's pods as demands (remembered per generation and admitted types)."""
+        """The job's pods as demands (remembered per generation and admitted types), with its
+        run times (which change, e.g. with its queue's history, without a new generation)."""
         status = body.get("status") or {}
         admitted = tuple((status.get("admission") or {}).get("acceleratorTypes") or ())
         meta = body["metadata"]
-        version = (meta.get("uid"), meta.get("generation"), admitted, limits)
+        version = (meta.get("uid"), meta.get("generation"), admitted)
         known = self._candidates.get(key)
-        if known is not None and known[0] == version:
-            return known[1]
-        found = self.demands(job, body, slots(job, key[1]))
-        made = None
-        if found is not None:
-            gang = job.spec.gang
-            made = Candidate(
-                _name(key),
-                found,
-                gang.min_member if gang else len(found),
-                limits.time_limit,
-                limits.planned,
-            )
+        if known is None or known[0] != version:
+            found = self.demands(job, body, slots(job, key[1]))
+            made = None
+            if found is not None:
+                gang = job.spec.gang
+                made = Candidate(_name(key), found, gang.min_member if gang else len(found))
+            known = (version, made)
+            self._candidates[key] = known
+        made = known[1]
+        if made is None or (made.limit, made.expected) == (limits.time_limit, limits.planned):
+            return made
+        made = replace(made, limit=limits.time_limit, expected=limits.planned)
         self._candidates[key] = (version, made)
         return made
 
@@ -290,6 +290,11 @@ class TimeKeeper:
             made = walk(pools, occupants(state, releases, holding), line, now)
             self._tail = (made, now)
         return {w.candidate.job: made[w.candidate.job] for w in tail if w.candidate.job in made}
+
+    @property
+    def walked_at(self) -> dt.datetime | None:
+        """When the aggregated walk was last made (None: never)."""
+        return self._tail[1]
 
     def forget(self, key: JobKey) -> None:
         self._candidates.pop(key, None)

@@ -46,7 +46,7 @@ CASES = (
         (),
         LATER,
         "once team/x, team/y end (reserved: jobs behind it start first only if they do not "
-        "delay it); run times from queue defaults: team/y (queue q's defaultExpectedRuntime)",
+        "delay it); run times from queue defaults or history: team/y (queue q's defaultExpectedRuntime)",
     ),
     Case(
         "no estimate: room held by jobs without a run time",
@@ -84,7 +84,7 @@ CASES = (
         LATER,
         "approximate (behind the first 100 waiting jobs, which are planned on nodes: the "
         "requests of the jobs ahead are added up per resource, not placed on nodes): once "
-        "team/x, team/y and the jobs before them end; run times from queue defaults: team/y",
+        "team/x, team/y and the jobs before them end; run times from queue defaults or history: team/y",
     ),
     Case(
         "approximate, fits now",
