@@ -20,6 +20,9 @@ from suanli.state.backfill import Estimate, earliest_start
 from suanli.state.timeline import timeline, unending
 
 MAX_NODES = 64
+# A waiting job whose estimate is not made yet (a reconcile makes only so many): it is looked at
+# again soon (`ESTIMATE_EVERY_SECONDS`), not only when something else changes.
+PENDING = "estimate pending: made at one of its next reconciles"
 MAX_BASIS = 2048  # status.estimateBasis's maxLength
 # Quota waits that time can end (the others need someone to change a queue or the job).
 _TIMED = frozenset({"QuotaExhausted", "BudgetExhausted", "BehindHeadOfLine"})
@@ -222,7 +225,7 @@ def estimated_status(
             if place is None:
                 why = "no estimate: its pods cannot be planned (see the Valid condition)"
             else:
-                why = "estimate pending: made at one of its next reconciles"
+                why = PENDING
             fields["estimate_basis"] = why
     own = _own_run_time(time, key, body)
     if own and fields["estimate_basis"]:

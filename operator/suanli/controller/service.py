@@ -21,7 +21,7 @@ from suanli.controller import companions, edge
 from suanli.controller.admission import Admission, plan_gang
 from suanli.controller.budgets import BudgetKeeper
 from suanli.controller.cache import JobCache, JobKey, job_key
-from suanli.controller.estimates import estimated_status
+from suanli.controller.estimates import PENDING, estimated_status
 from suanli.controller.facts import ClusterFacts
 from suanli.controller.gauges import export_gauges
 from suanli.controller.lifecycle import Actions, Observed, reconcile
@@ -34,7 +34,7 @@ from suanli.controller.refusal import PodRefusal, after_creation, refusal_from, 
 from suanli.controller.shares import SharePool, share_pools
 from suanli.controller.slots import PodSlot
 from suanli.controller.store import JobStore
-from suanli.controller.timekeeper import TimeKeeper
+from suanli.controller.timekeeper import ESTIMATE_EVERY_SECONDS, TimeKeeper
 from suanli.controller.workqueue import WorkQueue
 from suanli.metrics import OperatorMetrics
 from suanli.scoring import DemandError, PodDemand, parse_pod
@@ -276,6 +276,9 @@ class JobController:
             quota_book=lambda: self.gate.book_and_pending(catalog),
             known_types=catalog.names,
         )
+        if (actions.status.estimate_basis or "").startswith(PENDING):
+            soon = actions.requeue_after
+            actions.requeue_after = min(soon or ESTIMATE_EVERY_SECONDS, ESTIMATE_EVERY_SECONDS)
         body["status"] = _status_of(actions)
         return job, body, actions, manifests
 
