@@ -308,3 +308,106 @@ def test_plan_answers_for_a_job_that_fits_one_that_fits_later_and_one_that_never
     assert f"only {POOL_NODES} fit" in out
     # Read-only: nothing was created.
     assert set(jobs(control_plane, namespace)) == {"running"}
+
+
+# More jobs than the exact estimates cover (100): the ones behind get the aggregated walk's.
+LINE = 110
+
+
+def test_every_waiting_job_has_an_estimate_even_behind_the_first_hundred(
+    control_plane: ControlPlane, namespace: str
+) -> None:
+    # A gang holds the whole pool for its ten-minute limit; small gangs line up behind it.
+    submit(control_plane, namespace, job("holder", replicas=POOL_NODES, count=8, limit="10m"))
+    holder = eventually(
+        lambda: (s := status(control_plane, namespace, "holder")).get("startTime") and s,
+        60,
+        "the holder runs",
+    )
+    # Gangs (of two one-device pods) wait as jobs, Queued, rather than as pods in the scheduler.
+    for index in range(LINE):
+        submit(control_plane, namespace, job(f"w-{index:03d}", replicas=2, limit="5m"))
+
+    seen: dict[str, dict[str, Any]] = {}
+
+    def estimated() -> dict[str, dict[str, Any]] | None:
+        seen.clear()
+        seen.update(
+            (name, body.get("status") or {})
+            for name, body in jobs(control_plane, namespace).items()
+            if name.startswith("w-")
+        )
+        ready = len(seen) == LINE and all(
+            s.get("phase") == "Queued" and s.get("estimatedStartTime") for s in seen.values()
+        )
+        return dict(seen) if ready else None
+
+    try:
+        found = eventually(estimated, 240, f"all {LINE} waiting jobs estimated")
+    except AssertionError as error:
+        missing = {
+            n: (s.get("phase"), s.get("estimateBasis"))
+            for n, s in sorted(seen.items())
+            if not s.get("estimatedStartTime")
+        }
+        raise AssertionError(f"{error}; {len(seen)} jobs, without an estimate: {missing}") from None
+    approximate = {n for n, s in found.items() if s["estimateBasis"].startswith("approximate")}
+    assert len(approximate) >= LINE - 100, approximate
+    assert all(not found[n].get("estimatedNodes") for n in approximate)
+    assert all(found[n].get("estimatedNodes") for n in set(found) - approximate)
+    # Nothing frees before the holder's limit: no estimate counts on room sooner.
+    frees = when(holder["startTime"])
+    assert frees is not None
+    for name, waiting in found.items():
+        start = when(waiting["estimatedStartTime"])
+        assert start is not None
+        assert start >= frees + dt.timedelta(minutes=10) - dt.timedelta(seconds=2), (name, waiting)
+
+
+def test_a_job_without_run_times_is_estimated_from_its_queues_history(
+    control_plane: ControlPlane, namespace: str
+) -> None:
+    name = f"hist-{namespace}"
+    queue = {
+        "apiVersion": "suanli.dev/v1alpha1",
+        "kind": "ComputeQueue",
+        "metadata": {"name": name, "labels": {"test": namespace}},
+        "spec": {"quotas": [{"resource": POOL, "nominal": 64}]},
+    }
+    custom = _custom(control_plane)
+    custom.create_cluster_custom_object("suanli.dev", "v1alpha1", "computequeues", queue)
+    try:
+        # No time limit, no expected run time, no queue defaults: only history can tell.
+        first = job("first", run="10s")
+        first["spec"]["queue"] = name
+        submit(control_plane, namespace, first)
+
+        def history() -> dict[str, Any] | None:
+            found: Any = custom.get_cluster_custom_object(
+                "suanli.dev", "v1alpha1", "computequeues", name
+            )
+            return (found.get("status") or {}).get("runtimeHistory")
+
+        counted = eventually(history, 120, "the first job's run time in the queue's history")
+        assert counted["jobs"] == 1
+        # Its pods ran 10 s; the job's start and completion are when the operator saw them.
+        assert 5 <= counted["meanSeconds"] <= 60, counted
+        hog = job("hog", replicas=POOL_NODES, count=8, run="300s")
+        hog["spec"]["queue"] = name
+        submit(control_plane, namespace, hog)
+        eventually(
+            lambda: status(control_plane, namespace, "hog").get("startTime"), 60, "the hog runs"
+        )
+        behind = job("behind", replicas=2)
+        behind["spec"]["queue"] = name
+        submit(control_plane, namespace, behind)
+        waiting = eventually(
+            lambda: (s := status(control_plane, namespace, "behind")).get("estimateBasis") and s,
+            60,
+            "the waiting job's estimate",
+        )
+        assert waiting["phase"] == "Queued", waiting
+        assert waiting.get("estimatedStartTime"), waiting
+        assert f"queue {name}'s history" in waiting["estimateBasis"], waiting
+    finally:
+        control_plane.kubectl("delete", "computequeues", name, "--wait=false")

@@ -1180,15 +1180,20 @@ class ComputeJobStatus(_Model):
         default=None,
         alias="estimatedNodes",
         max_length=64,
-        description="The nodes the estimate expects the job's pods on (at most 64).",
+        description=(
+            "The nodes the estimate expects the job's pods on (at most 64); absent for an "
+            "approximate estimate (see estimateBasis)."
+        ),
     )
     estimate_basis: str | None = Field(
         default=None,
         alias="estimateBasis",
         max_length=2048,
         description=(
-            "How the estimate was made: reserved or not, the jobs that must end first, and "
-            "which run times are defaults rather than the jobs' own."
+            "How the estimate was made: reserved or not, the jobs that must end first, which "
+            "run times come from queue defaults or history rather than the jobs' own, and "
+            "whether it is approximate (jobs behind the first 100 waiting: their requests are "
+            "added up, not placed on nodes)."
         ),
     )
     observed_generation: Int | None = Field(

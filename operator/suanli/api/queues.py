@@ -407,6 +407,23 @@ class Spend(ApiModel):
     accounted_at: datetime = Field(alias="accountedAt", description="When last charged.")
 
 
+class RuntimeHistory(ApiModel):
+    """The actual run times of the queue's jobs that succeeded, as one decayed mean."""
+
+    jobs: Int = Field(ge=1, description="Succeeded jobs counted.")
+    mean_seconds: Number = Field(
+        ge=0,
+        alias="meanSeconds",
+        description=(
+            "Their run time (completion minus start) in seconds: the mean of the first 20, "
+            "then each new one moves it by a 20th of the difference, so recent jobs count most."
+        ),
+    )
+    last_finished: datetime = Field(
+        alias="lastFinished", description="When the last job counted finished."
+    )
+
+
 class ComputeQueueStatus(ApiModel):
     """What the operator last counted."""
 
@@ -437,6 +454,14 @@ class ComputeQueueStatus(ApiModel):
         default=None,
         alias="averagedAt",
         description="When averageUsage was last brought up to date.",
+    )
+    runtime_history: RuntimeHistory | None = Field(
+        default=None,
+        alias="runtimeHistory",
+        description=(
+            "Run times of the queue's succeeded jobs: start-time estimates count on their mean "
+            "for jobs with no expectedRuntime, no time limit and no runtime defaults."
+        ),
     )
 
 

@@ -10,15 +10,19 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from suanli.api import ComputeJobStatus, Phase
+from suanli.api.durations import text
 from suanli.controller.cache import JobKey
 from suanli.controller.quota import QUOTA_CONDITION
-from suanli.controller.timekeeper import MAX_ESTIMATED, TimeKeeper
+from suanli.controller.timekeeper import EXACT_ESTIMATES, TimeKeeper
 from suanli.queueing import Holder, JobRequest, QuotaBook
 from suanli.queueing.quotatime import Ending, quota_frees
 from suanli.state.backfill import Estimate, earliest_start
 from suanli.state.timeline import timeline, unending
 
 MAX_NODES = 64
+# A waiting job whose estimate is not made yet (a reconcile makes only so many): it is looked at
+# again soon (`ESTIMATE_EVERY_SECONDS`), not only when something else changes.
+PENDING = "estimate pending: made at one of its next reconciles"
 MAX_BASIS = 2048  # status.estimateBasis's maxLength
 # Quota waits that time can end (the others need someone to change a queue or the job).
 _TIMED = frozenset({"QuotaExhausted", "BudgetExhausted", "BehindHeadOfLine"})
@@ -41,6 +45,8 @@ def estimate_fields(
     """The status fields of a waiting job's estimate (snake_case, as the lifecycle builds it)."""
     if estimate is None:
         return dict(_NONE)
+    if estimate.aggregated:
+        return _aggregated_fields(estimate, now, defaults=defaults, unbounded=unbounded)
     if estimate.start is None:
         if unbounded:
             held = ", ".join(unbounded[:5]) + (" and others" if len(unbounded) > 5 else "")
@@ -70,10 +76,42 @@ def estimate_fields(
         )
         counted = [d for d in defaults if d.split(" ", 1)[0] in estimate.waits_for]
         if counted:
-            basis += "; run times from queue defaults: " + ", ".join(counted[:5])
+            basis += "; run times from queue defaults or history: " + ", ".join(counted[:5])
     return {
         "estimated_start_time": estimate.start.replace(microsecond=0),
         "estimated_nodes": nodes,
+        "estimate_basis": basis[:MAX_BASIS],
+    }
+
+
+def _aggregated_fields(
+    estimate: Estimate, now: dt.datetime, *, defaults: Sequence[str], unbounded: Sequence[str]
+) -> dict[str, Any]:
+    """An estimate of the aggregated walk: approximate, and no nodes."""
+    how = (
+        f"approximate (behind the first {EXACT_ESTIMATES} waiting jobs, which are planned on "
+        "nodes: the requests of the jobs ahead are added up per resource, not placed on nodes)"
+    )
+    if estimate.start is None:
+        basis = f"no estimate, {how}: {estimate.reason}"
+        if unbounded and "without a run time" in estimate.reason:
+            basis += f" ({', '.join(unbounded[:5])}{' and others' if len(unbounded) > 5 else ''})"
+        return {
+            "estimated_start_time": None,
+            "estimated_nodes": None,
+            "estimate_basis": basis[:MAX_BASIS],
+        }
+    if estimate.start <= now:
+        when = "its requests fit the free room now"
+    else:
+        when = f"once {', '.join(estimate.waits_for)} and the jobs before them end"
+    basis = f"{how}: {when}"
+    counted = [d for d in defaults if d.split(" ", 1)[0] in estimate.waits_for]
+    if counted:
+        basis += "; run times from queue defaults or history: " + ", ".join(counted[:5])
+    return {
+        "estimated_start_time": estimate.start.replace(microsecond=0),
+        "estimated_nodes": None,
         "estimate_basis": basis[:MAX_BASIS],
     }
 
@@ -161,11 +199,16 @@ def estimated_status(
     else:
         found, waiters, defaults = time.estimates(now)
         name = f"{key[0]}/{key[1]}"
+        # The reservation is the first exact estimate in the future (the aggregated ones are
+        # behind it).
         head = next(
             (
                 w.candidate.job
                 for w in waiters
-                if (e := found[w.candidate.job]).start and e.start > now
+                if (e := found.get(w.candidate.job)) is not None
+                and not e.aggregated
+                and e.start
+                and e.start > now
             ),
             None,
         )
@@ -181,15 +224,25 @@ def estimated_status(
             place = next((i for i, w in enumerate(waiters) if w.candidate.job == name), None)
             if place is None:
                 why = "no estimate: its pods cannot be planned (see the Valid condition)"
-            elif place < MAX_ESTIMATED:
-                why = "estimate pending: made at one of its next reconciles"
             else:
-                why = (
-                    f"not estimated: {place} jobs wait for room ahead of it, and only the "
-                    f"first {MAX_ESTIMATED} are estimated"
-                )
+                why = PENDING
             fields["estimate_basis"] = why
+    own = _own_run_time(time, key, body)
+    if own and fields["estimate_basis"]:
+        fields["estimate_basis"] = f"{fields['estimate_basis']}; {own}"[:MAX_BASIS]
     return _updated(status, fields)
+
+
+def _own_run_time(time: TimeKeeper, key: JobKey, body: Mapping[str, Any]) -> str:
+    """What the job's own run time is counted as, when its queue set it (a default or the
+    queue's history), for the estimates of the jobs behind it."""
+    job = time.board.job_of(body)
+    if job is None:
+        return ""
+    limits = time.board.limits(job, key[0])
+    if limits.expected is None or not limits.expected_source:
+        return ""
+    return f"its own run time counts as {text(limits.expected)} ({limits.expected_source})"
 
 
 def _updated(status: ComputeJobStatus, fields: dict[str, Any]) -> ComputeJobStatus:

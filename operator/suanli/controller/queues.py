@@ -8,18 +8,19 @@ restart and never counted twice.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pydantic import ValidationError
 
 from suanli.api import ComputeJob, Phase
-from suanli.api.queues import ComputeQueueSpec, NamespaceSelector
+from suanli.api.queues import ComputeQueueSpec, NamespaceSelector, RuntimeHistory
 from suanli.controller.podspec import pod_manifest
 from suanli.controller.quota import QuotaWait
 from suanli.controller.slots import slots
 from suanli.queueing import Charge, Holder, JobRequest
-from suanli.queueing.runtime import RunLimits, run_limits
+from suanli.queueing.runtime import RunLimits, record_run, run_limits
 from suanli.scoring import Catalog, DemandError, parse_pod
 from suanli.scoring.resources import CPU, MEMORY
 
@@ -57,6 +58,8 @@ class QueueBoard:
         self.invalid: dict[str, str] = {}
         self.namespaces: dict[str, dict[str, str]] = {}
         self.priority_classes: dict[str, int] = {}
+        # Per queue, the run times of its succeeded jobs (`status.runtimeHistory`).
+        self.histories: dict[str, RuntimeHistory] = {}
         self._requests: dict[tuple[str, str], tuple[Any, JobRequest | None]] = {}
         self._jobs: dict[tuple[str, str], tuple[Any, ComputeJob | None]] = {}
 
@@ -66,12 +69,41 @@ class QueueBoard:
         self.invalid.pop(name, None)
         self.bodies.pop(name, None)
         if deleted:
+            self.histories.pop(name, None)
             return
         self.bodies[name] = dict(body)
+        self._read_history(name, body)
         try:
             self.specs[name] = ComputeQueueSpec.model_validate(body.get("spec") or {})
         except ValidationError as error:
             self.invalid[name] = str(error)
+
+    def _read_history(self, name: str, body: Mapping[str, Any]) -> None:
+        """The queue's history as its status says, unless this process has counted more jobs
+        already (a watch event older than its own last write)."""
+        raw = (body.get("status") or {}).get("runtimeHistory")
+        try:
+            found = RuntimeHistory.model_validate(raw) if raw else None
+        except ValidationError:
+            found = None
+        known = self.histories.get(name)
+        if found is not None and (known is None or found.jobs >= known.jobs):
+            self.histories[name] = found
+
+    def record_run(
+        self, queue: str, started: dt.datetime, finished: dt.datetime
+    ) -> dict[str, Any] | None:
+        """Count a succeeded job's run in its queue's history; the status field to write
+        (None: the queue is not known)."""
+        body = self.bodies.get(queue)
+        if body is None:
+            return None
+        history = record_run(self.histories.get(queue), started, finished)
+        self.histories[queue] = history
+        written = history.model_dump(mode="json", by_alias=True)
+        # The cached status carries it from now on: queue status writes keep it as they found it.
+        body["status"] = {**(body.get("status") or {}), "runtimeHistory": written}
+        return written
 
     def put_namespace(self, body: Mapping[str, Any], deleted: bool = False) -> None:
         name = str(body["metadata"]["name"])
@@ -134,7 +166,8 @@ class QueueBoard:
         """The run times the job runs under: its own, else its queue's defaults."""
         queue, _ = self.queue_of(job, namespace)
         spec = self.specs.get(queue) if queue is not None else None
-        return run_limits(job.spec.run_policy, queue, spec.runtime if spec else None)
+        history = self.histories.get(queue) if queue is not None else None
+        return run_limits(job.spec.run_policy, queue, spec.runtime if spec else None, history)
 
     def request(
         self, body: Mapping[str, Any], job: ComputeJob, queue: str, catalog: Catalog

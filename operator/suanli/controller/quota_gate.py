@@ -269,8 +269,10 @@ class QuotaGate:
                 "fairShare": round(book.dominant_share(name), 6),
                 **queue_averages(before, spec.fair_share.usage_half_life_hours, now),
             }
-            if "spend" in before:
-                status["spend"] = before["spend"]
+            # Written elsewhere (budgets, run-time history): kept as they are.
+            for kept in ("spend", "runtimeHistory"):
+                if kept in before:
+                    status[kept] = before[kept]
             if before != status:
                 await self.patch_queue_status(name, status)
                 body["status"] = status

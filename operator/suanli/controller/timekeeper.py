@@ -1,6 +1,7 @@
 """Time at the operator: the running jobs' timeline, the waiting jobs in order, backfill for a
-job about to start, and start estimates for every waiting job, all read from the cached jobs and
-decided by `suanli.state.backfill` (pure) on the operator's one cluster state.
+job about to start, and start estimates for every waiting job (exact for the front of the line,
+aggregated behind it), all read from the cached jobs and decided by `suanli.state.backfill` and
+`suanli.state.aggregate` (pure) on the operator's one cluster state.
 
 Called under the controller's decision lock, like gang admission, so a backfill decision and
 the pods it creates are seen by the next decision.
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from suanli.api import ComputeJob, Phase
@@ -22,12 +23,14 @@ from suanli.controller.slots import PodSlot, slots
 from suanli.queueing.runtime import RunLimits
 from suanli.scoring import PodDemand
 from suanli.scoring.snapshot import PlacedPod
+from suanli.state.aggregate import capacity, occupants, pooled, walk
 from suanli.state.backfill import (
     Candidate,
     Estimate,
     Holding,
     Planner,
     backfill,
+    ends_at,
     estimates,
     plan_beside,
 )
@@ -37,8 +40,11 @@ from suanli.state.timeline import RunningJob, timeline
 Demands = Callable[[ComputeJob, Mapping[str, Any], list[PodSlot]], list[PodDemand] | None]
 # Estimates are made again at most this often while the waiting jobs stay the same.
 ESTIMATE_EVERY_SECONDS = 2.0
-# Waiting jobs estimated, in order; the ones behind say they are not (each costs a timeline walk).
-MAX_ESTIMATED = 100
+# Waiting jobs estimated exactly (a timeline walk each, with their pods planned on nodes), in
+# order; the jobs behind them get the aggregated walk (`suanli.state.aggregate`), all in one pass.
+EXACT_ESTIMATES = 100
+# The aggregated walk is made again at most this often when a job behind has no estimate yet.
+TAIL_PENDING_SECONDS = 0.5
 # Estimates made per decision at most (a timeline walk each).
 ESTIMATES_PER_CALL = 4
 _FINISHED = ("Succeeded", "Failed")
@@ -76,6 +82,8 @@ class TimeKeeper:
         # Per waiting job, its last estimate and when it was made.
         self._made: dict[str, tuple[Estimate, dt.datetime]] = {}
         self._candidates: dict[JobKey, tuple[Any, Candidate | None]] = {}
+        # The aggregated walk's last estimates, and when they were made.
+        self._tail: tuple[dict[str, Estimate], dt.datetime | None] = ({}, None)
 
     # --- what the cache holds -------------------------------------------------------------
 
@@ -87,25 +95,25 @@ class TimeKeeper:
     def candidate(
         self, key: JobKey, body: Mapping[str, Any], job: ComputeJob, limits: RunLimits
     ) -> Candidate | None:
-        """The job's pods as demands (remembered per generation and admitted types)."""
+        """The job's pods as demands (remembered per generation and admitted types), with its
+        run times (which change, e.g. with its queue's history, without a new generation)."""
         status = body.get("status") or {}
         admitted = tuple((status.get("admission") or {}).get("acceleratorTypes") or ())
         meta = body["metadata"]
-        version = (meta.get("uid"), meta.get("generation"), admitted, limits)
+        version = (meta.get("uid"), meta.get("generation"), admitted)
         known = self._candidates.get(key)
-        if known is not None and known[0] == version:
-            return known[1]
-        found = self.demands(job, body, slots(job, key[1]))
-        made = None
-        if found is not None:
-            gang = job.spec.gang
-            made = Candidate(
-                _name(key),
-                found,
-                gang.min_member if gang else len(found),
-                limits.time_limit,
-                limits.planned,
-            )
+        if known is None or known[0] != version:
+            found = self.demands(job, body, slots(job, key[1]))
+            made = None
+            if found is not None:
+                gang = job.spec.gang
+                made = Candidate(_name(key), found, gang.min_member if gang else len(found))
+            known = (version, made)
+            self._candidates[key] = known
+        made = known[1]
+        if made is None or (made.limit, made.expected) == (limits.time_limit, limits.planned):
+            return made
+        made = replace(made, limit=limits.time_limit, expected=limits.planned)
         self._candidates[key] = (version, made)
         return made
 
@@ -208,15 +216,24 @@ class TimeKeeper:
         return backfill(planner, ahead, job, releases, now, holding=self.holdings(now, exclude=key))
 
     def estimates(self, now: dt.datetime) -> tuple[dict[str, Estimate], list[Waiter], list[str]]:
-        """Start estimates of the jobs waiting for room, in order (the first MAX_ESTIMATED).
-        Each call makes at most ESTIMATES_PER_CALL of them: first those that have none, then
-        those whose estimate is older than ESTIMATE_EVERY_SECONDS, each in order; the others keep
-        theirs. Waiting jobs are
-        reconciled whenever capacity frees and on every resync, so all are soon up to date
-        while no single decision waits for hundreds of timeline walks."""
+        """Start estimates of the jobs waiting for room, in order: exact ones (planned on nodes)
+        for the first EXACT_ESTIMATES, the aggregated walk's for the jobs behind them."""
         waiters = self.waiters()
         running, defaults = self.running(now, expected=True)
-        counted = [w.candidate for w in waiters[:MAX_ESTIMATED]]
+        found = self.exact_estimates(now, waiters, running)
+        if len(waiters) > EXACT_ESTIMATES:
+            found.update(self._tail_estimates(now, waiters, running, found))
+        return found, waiters, defaults
+
+    def exact_estimates(
+        self, now: dt.datetime, waiters: list[Waiter], running: list[RunningJob]
+    ) -> dict[str, Estimate]:
+        """Exact estimates of the first EXACT_ESTIMATES waiting jobs. Each call makes at most
+        ESTIMATES_PER_CALL of them: first those that have none, then those whose estimate is
+        older than ESTIMATE_EVERY_SECONDS, each in order; the others keep theirs. Waiting jobs
+        are reconciled whenever capacity frees and on every resync, so all are soon up to date
+        while no single decision waits for hundreds of timeline walks."""
+        counted = [w.candidate for w in waiters[:EXACT_ESTIMATES]]
         made = self._made
         missing = [c.job for c in counted if c.job not in made]
         old = [
@@ -225,7 +242,7 @@ class TimeKeeper:
             if c.job in made and (now - made[c.job][1]).total_seconds() >= ESTIMATE_EVERY_SECONDS
         ]
         if not missing and not old:
-            return {c.job: made[c.job][0] for c in counted}, waiters, defaults
+            return {c.job: made[c.job][0] for c in counted}
         # A job that just started waiting is estimated before older estimates are renewed.
         renew = set((missing + old)[:ESTIMATES_PER_CALL])
         known = {c.job: made[c.job][0] for c in counted if c.job in made and c.job not in renew}
@@ -237,7 +254,47 @@ class TimeKeeper:
             job: (estimate, now if job in renew or job not in made else made[job][1])
             for job, estimate in found.items()
         }
-        return found, waiters, defaults
+        return found
+
+    def _tail_estimates(
+        self,
+        now: dt.datetime,
+        waiters: list[Waiter],
+        running: list[RunningJob],
+        head: Mapping[str, Estimate],
+    ) -> dict[str, Estimate]:
+        """The aggregated walk's estimates of the jobs behind the first EXACT_ESTIMATES, made
+        again every ESTIMATE_EVERY_SECONDS, or after TAIL_PENDING_SECONDS when a job there has
+        none yet (a burst of new jobs then costs a walk per that interval, not per job)."""
+        tail = waiters[EXACT_ESTIMATES:]
+        made, at = self._tail
+        age = (now - at).total_seconds() if at is not None else None
+        pending = any(w.candidate.job not in made for w in tail)
+        due = (
+            age is None
+            or age >= ESTIMATE_EVERY_SECONDS
+            or (pending and age >= TAIL_PENDING_SECONDS)
+        )
+        if due:
+            planner = self.planner()
+            state = planner.feed.state
+            releases = timeline(state, running, now)
+            holding = self.holdings(now, exclude=("", ""))
+            for waiter in waiters[:EXACT_ESTIMATES]:
+                estimate = head.get(waiter.candidate.job)
+                if estimate is not None and estimate.start is not None:
+                    ends = ends_at(estimate.start, waiter.limits.planned)
+                    holding.append(Holding(estimate.job, estimate.placed, ends))
+            pools = capacity(state)
+            line = [pooled(w.candidate, pools, planner.catalog) for w in tail]
+            made = walk(pools, occupants(state, releases, holding), line, now)
+            self._tail = (made, now)
+        return {w.candidate.job: made[w.candidate.job] for w in tail if w.candidate.job in made}
+
+    @property
+    def walked_at(self) -> dt.datetime | None:
+        """When the aggregated walk was last made (None: never)."""
+        return self._tail[1]
 
     def forget(self, key: JobKey) -> None:
         self._candidates.pop(key, None)

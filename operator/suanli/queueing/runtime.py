@@ -4,7 +4,8 @@
   backfill counts on: `runPolicy.timeLimit`, else the queue's `runtime.defaultTimeLimit`, else its
   `runtime.maxTimeLimit`, else none.
 - The **expected run time** only feeds start-time estimates: `runPolicy.expectedRuntime`, else the
-  time limit, else the queue's `runtime.defaultExpectedRuntime`, else none.
+  time limit, else the queue's `runtime.defaultExpectedRuntime`, else the queue's history (the
+  decayed mean run time of its succeeded jobs, `status.runtimeHistory`), else none.
 
 A job asking for more than its queue's `maxTimeLimit` is not admitted: `RunLimits.refusal` says
 why, naming the field.
@@ -12,13 +13,17 @@ why, naming the field.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from suanli.api import RunPolicy
 from suanli.api.durations import seconds, text
-from suanli.api.queues import Runtime
+from suanli.api.queues import Runtime, RuntimeHistory
 
 TOO_LONG = "TimeLimitTooLong"
+# The history's mean is the plain mean of the first this many run times, then an exponential
+# average with this weight: a queue's workload drifts, and the last few dozen jobs tell more.
+HISTORY_WINDOW = 20
 
 
 @dataclass(frozen=True)
@@ -42,9 +47,13 @@ class RunLimits:
 
 
 def run_limits(
-    policy: RunPolicy, queue: str | None = None, runtime: Runtime | None = None
+    policy: RunPolicy,
+    queue: str | None = None,
+    runtime: Runtime | None = None,
+    history: RuntimeHistory | None = None,
 ) -> RunLimits:
-    """The job's run times under its queue's `runtime` (None: no queue or no defaults)."""
+    """The job's run times under its queue's `runtime` (None: no queue or no defaults) and
+    `history` (None: no job of the queue has succeeded yet)."""
     own_limit = policy.time_limit_seconds
     maximum = seconds(runtime.max_time_limit) if runtime and runtime.max_time_limit else None
     refusal = None
@@ -67,4 +76,36 @@ def run_limits(
     if expected is None and runtime is not None and runtime.default_expected_runtime:
         expected = seconds(runtime.default_expected_runtime)
         expected_source = f"queue {queue}'s defaultExpectedRuntime"
+    if expected is None and history is not None:
+        expected = max(1, round(history.mean_seconds))
+        expected_source = f"queue {queue}'s history: {history_text(history)}"
     return RunLimits(limit, expected, limit_source, expected_source, refusal)
+
+
+def history_text(history: RuntimeHistory) -> str:
+    """`mean run time 42m of its last 20 succeeded jobs` (the window the mean mostly weighs)."""
+    which = (
+        f"its {history.jobs} succeeded jobs"
+        if history.jobs <= HISTORY_WINDOW
+        else f"its recent succeeded jobs ({history.jobs} in all)"
+    )
+    return f"mean run time {text(history.mean_seconds)} of {which}"
+
+
+def record_run(
+    history: RuntimeHistory | None, started: dt.datetime, finished: dt.datetime
+) -> RuntimeHistory:
+    """The history with one more succeeded job, which ran from `started` to `finished`."""
+    ran = max(0.0, (finished - started).total_seconds())
+    if history is None:
+        return _history(1, ran, finished)
+    jobs = history.jobs + 1
+    mean = history.mean_seconds + (ran - history.mean_seconds) / min(jobs, HISTORY_WINDOW)
+    last = max(history.last_finished, finished)
+    return _history(jobs, round(mean, 3), last)
+
+
+def _history(jobs: int, mean: float, last: dt.datetime) -> RuntimeHistory:
+    return RuntimeHistory.model_validate(
+        {"jobs": jobs, "meanSeconds": float(mean), "lastFinished": last}
+    )

@@ -70,6 +70,8 @@ class Estimate:
     placed: tuple[PlacedPod, ...] = ()
     reason: str = ""  # why it does not fit, when start is None
     results: tuple[NodeResult, ...] = ()  # the chosen nodes' scores, per planned pod
+    # From the aggregated walk (`suanli.state.aggregate`): requests added up, no nodes planned.
+    aggregated: bool = False
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@ import asyncio
 import datetime as dt
 from typing import Any
 
+import pytest
+
 from suanli.controller.service import JobController
 from tests.unit.controller.test_quota_gate import _settle
 from tests.unit.controller.test_service import FakeStore, _controller
@@ -192,3 +194,41 @@ def test_a_job_that_just_started_waiting_is_estimated_before_older_estimates_are
     renewed = [job for job, (_, at) in controller.time._made.items() if at == now]
     assert "team/late" in renewed
     assert len(renewed) == 4  # the budget of one call
+
+
+def test_every_waiting_gang_is_estimated_and_a_pending_one_is_looked_at_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Three exact estimates, one made per reconcile: the other gangs get the aggregated walk's.
+    monkeypatch.setattr("suanli.controller.timekeeper.EXACT_ESTIMATES", 3)
+    monkeypatch.setattr("suanli.controller.timekeeper.ESTIMATES_PER_CALL", 1)
+    names = [f"g-{index}" for index in range(8)]
+
+    async def scenario() -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+        store = FakeStore()
+        controller = _controller(store)
+        for index, node in enumerate(ASCEND):
+            _running(controller, f"busy-{index}", node, "10m")
+        for index, name in enumerate(names):
+            controller.cache.put_job(_job(name, 2, 8, index, timeLimit="30m"))
+        # The front of the line is reconciled back to front: its estimates are made one a call,
+        # in line order, so the first reconciled finds its own estimate pending.
+        for index in (2, 1, 0, 3, 4, 5, 6, 7):
+            controller.enqueue(("team", names[index]))
+        await _settle(controller, store)
+        first = {n: dict(controller.cache.jobs[("team", n)]["status"]) for n in names}
+        pending = [n for n, s in first.items() if s["estimateBasis"].startswith("estimate pending")]
+        assert pending, {n: s["estimateBasis"] for n, s in first.items()}
+        assert all(("team", n) in controller._timers for n in pending)
+        await asyncio.sleep(2.5)
+        await _settle(controller, store)
+        return first, {n: controller.cache.jobs[("team", n)]["status"] for n in names}
+
+    _, final = asyncio.run(scenario())
+    assert all(s["phase"] == "Queued" and s.get("estimatedStartTime") for s in final.values()), {
+        n: (s["phase"], s.get("estimateBasis")) for n, s in final.items()
+    }
+    front, back = names[:3], names[3:]
+    assert all(final[n].get("estimatedNodes") for n in front)
+    assert all(final[n]["estimateBasis"].startswith("approximate") for n in back)
+    assert all(not final[n].get("estimatedNodes") for n in back)

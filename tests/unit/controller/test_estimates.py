@@ -46,7 +46,7 @@ CASES = (
         (),
         LATER,
         "once team/x, team/y end (reserved: jobs behind it start first only if they do not "
-        "delay it); run times from queue defaults: team/y (queue q's defaultExpectedRuntime)",
+        "delay it); run times from queue defaults or history: team/y (queue q's defaultExpectedRuntime)",
     ),
     Case(
         "no estimate: room held by jobs without a run time",
@@ -75,6 +75,40 @@ CASES = (
         LATER,
         "once team/x end",
     ),
+    Case(
+        "approximate, behind the front of the line: no nodes, and it says so",
+        Estimate("team/a", LATER, waits_for=("team/x", "team/y"), aggregated=True),
+        False,
+        ("team/y (queue q's defaultExpectedRuntime)",),
+        (),
+        LATER,
+        "approximate (behind the first 100 waiting jobs, which are planned on nodes: the "
+        "requests of the jobs ahead are added up per resource, not placed on nodes): once "
+        "team/x, team/y and the jobs before them end; run times from queue defaults or history: team/y",
+    ),
+    Case(
+        "approximate, fits now",
+        Estimate("team/a", NOW, aggregated=True),
+        False,
+        (),
+        (),
+        NOW,
+        "its requests fit the free room now",
+    ),
+    Case(
+        "approximate, no estimate: names the jobs without a run time",
+        Estimate(
+            "team/a",
+            None,
+            reason="the room it needs is held by jobs without a run time",
+            aggregated=True,
+        ),
+        False,
+        (),
+        ("team/forever",),
+        None,
+        "held by jobs without a run time (team/forever)",
+    ),
 )
 
 
@@ -94,5 +128,7 @@ def test_estimate_fields(case: Case) -> None:
         assert case.basis in fields["estimate_basis"]
         assert len(fields["estimate_basis"]) <= MAX_BASIS
     assert len(fields["estimated_nodes"] or []) <= MAX_NODES
+    if case.estimate is not None and case.estimate.aggregated:
+        assert fields["estimated_nodes"] is None
     # What the operator writes passes the status schema.
     ComputeJobStatus.model_validate(fields)
