@@ -12,7 +12,7 @@ from suanli.scoring import DEFAULT_CONFIG, PLANNED_NODE_ANNOTATION, DemandError,
 from suanli.scoring.context import build_context
 from suanli.scoring.pricing import pod_price
 from suanli.scoring.snapshot import PlacedPod
-from suanli.state import ClusterFeed, placed_pod
+from suanli.state import ClusterFeed, placed_pod, pod_key
 
 # Remembered pod prices before the memo starts over (bounds memory; a pod's price is one entry).
 _PRICES_KEPT = 200_000
@@ -40,8 +40,11 @@ class ClusterFacts:
             if key == job_key or key not in self.cache.jobs:
                 continue
             for pod in pods.values():
+                # Keyed before anything is parsed: nearly every pod is bound and counted.
+                if pod_key(pod) in counted:
+                    continue
                 placed = _holding(pod)
-                if placed is not None and placed.key not in counted:
+                if placed is not None:
                     reserved.append(placed)
         return reserved
 
