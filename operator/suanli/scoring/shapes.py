@@ -13,7 +13,7 @@ or GiB) so that a handful of shapes describe a real workload rather than one per
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from suanli.scoring.demand import PodDemand
 from suanli.scoring.devices import MILLI_PER_DEVICE
@@ -83,6 +83,10 @@ class Workload:
     shapes: tuple[Shape, ...] = ()
     weights: tuple[float, ...] = ()
     pressure: tuple[tuple[str, float], ...] = ()
+    # Worked out from the shapes and weights alone, and shared with every workload that
+    # `with_pressure` derives from this one: the pressure changes with every placement, the
+    # shapes only when a histogram is re-estimated.
+    index: ShapeIndex = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if len(self.shapes) != len(self.weights) or len(set(self.shapes)) != len(self.shapes):
@@ -91,6 +95,7 @@ class Workload:
             raise ValueError("workload weights must not be negative")
         if any(not 0 <= p <= 1 for _, p in self.pressure):
             raise ValueError("pressure is a share, 0..1")
+        object.__setattr__(self, "index", ShapeIndex(self.shapes, self.weights))
 
     @classmethod
     def of(cls, counts: Iterable[tuple[Shape, float]]) -> Workload:
@@ -124,24 +129,69 @@ def with_pressure(workload: Workload, idle: Mapping[str, int]) -> Workload:
     """
     if not workload:
         return workload
-    any_type = any(not s.types for s in workload.shapes)
-    usable = set(idle) if any_type else {t for s in workload.shapes for t in s.types}
+    index = workload.index
+    usable = idle if index.any_type else index.types
     total_idle = sum(idle.get(t, 0) for t in usable)
-    volume = sum(w * s.total_milli for s, w in zip(workload.shapes, workload.weights, strict=True))
+    volume = index.volume
     if total_idle <= 0 or volume <= 0:
         return workload
     reserved: dict[str, float] = {}
-    for shape, weight in zip(workload.shapes, workload.weights, strict=True):
-        accepted = sum(idle.get(t, 0) for t in shape.types)
-        for type_name in shape.types:
-            share = idle.get(type_name, 0) / accepted if accepted else 1 / len(shape.types)
-            reserved[type_name] = reserved.get(type_name, 0.0) + weight * shape.total_milli * share
+    # Only typed shapes reserve; each adds weight x milli x share, in the order of the shapes.
+    for types, weighted in index.typed:
+        accepted = sum(idle.get(t, 0) for t in types)
+        for type_name in types:
+            share = idle.get(type_name, 0) / accepted if accepted else 1 / len(types)
+            reserved[type_name] = reserved.get(type_name, 0.0) + weighted * share
     pressure = tuple(
         (name, min(1.0, amount / volume * total_idle / idle[name]) if idle.get(name) else 1.0)
         for name, amount in sorted(reserved.items())
     )
-    return Workload(workload.shapes, workload.weights, pressure)
+    if any(not 0 <= p <= 1 for _, p in pressure):
+        raise ValueError("pressure is a share, 0..1")
+    # The shapes and weights are the checked ones of `workload`: no need to check them again.
+    derived = object.__new__(Workload)
+    for name, value in (
+        ("shapes", workload.shapes),
+        ("weights", workload.weights),
+        ("pressure", pressure),
+        ("index", index),
+    ):
+        object.__setattr__(derived, name, value)
+    return derived
 
+
+class ShapeIndex:
+    """What a workload's shapes and weights alone determine, for the loops that run per node
+    state or per placement: the same numbers as computed inline, in the same order."""
+
+    __slots__ = ("_pairs", "_relevant", "any_type", "typed", "types", "volume")
+
+    def __init__(self, shapes: tuple[Shape, ...], weights: tuple[float, ...]) -> None:
+        pairs = tuple(zip(shapes, weights, strict=False))
+        self.any_type = any(not s.types for s in shapes)
+        self.types = frozenset(t for s in shapes for t in s.types)
+        self.volume = sum(w * s.total_milli for s, w in pairs)
+        # (accepted types, weight x milli-devices) of the typed shapes, in order.
+        self.typed = tuple((s.types, w * s.total_milli) for s, w in pairs if s.types)
+        self._relevant: dict[tuple[str, str | None], tuple[Term, ...]] = {}
+        self._pairs = pairs
+
+    def relevant(self, resource: str, type_name: str | None) -> tuple[Term, ...]:
+        """(weight, cpu, memory, whole, milli) of the shapes that accept devices of `resource`
+        and `type_name`, in order."""
+        key = (resource, type_name)
+        found = self._relevant.get(key)
+        if found is None:
+            found = self._relevant[key] = tuple(
+                (w, s.cpu, s.memory, s.whole, s.milli)
+                for s, w in self._pairs
+                if (not s.resource or s.resource == resource)
+                and (not s.types or type_name in s.types)
+            )
+        return found
+
+
+Term = tuple[float, int, int, int, int]
 
 NO_WORKLOAD = Workload()
 

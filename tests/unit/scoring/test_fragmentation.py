@@ -171,6 +171,59 @@ def test_pressure_counts_only_the_types_the_workload_can_use() -> None:
     assert alone.pressure == crowded.pressure == (("A10", 1.0), ("V100", 1.0))
 
 
+def _plain_pressure(workload: Workload, idle: dict[str, int]) -> tuple[tuple[str, float], ...]:
+    """The pressure as its definition reads, shape by shape (no index)."""
+    any_type = any(not s.types for s in workload.shapes)
+    usable = set(idle) if any_type else {t for s in workload.shapes for t in s.types}
+    total_idle = sum(idle.get(t, 0) for t in usable)
+    volume = sum(w * s.total_milli for s, w in zip(workload.shapes, workload.weights, strict=True))
+    if total_idle <= 0 or volume <= 0:
+        return workload.pressure
+    reserved: dict[str, float] = {}
+    for shape, weight in zip(workload.shapes, workload.weights, strict=True):
+        accepted = sum(idle.get(t, 0) for t in shape.types)
+        for type_name in shape.types:
+            share = idle.get(type_name, 0) / accepted if accepted else 1 / len(shape.types)
+            reserved[type_name] = reserved.get(type_name, 0.0) + weight * shape.total_milli * share
+    return tuple(
+        (name, min(1.0, amount / volume * total_idle / idle[name]) if idle.get(name) else 1.0)
+        for name, amount in sorted(reserved.items())
+    )
+
+
+_TYPED_SHAPES = st.builds(
+    Shape,
+    whole=st.integers(0, 8),
+    milli=st.sampled_from([0, 100, 250, 500]),
+    cpu=st.sampled_from([0, 1000, 4000]),
+    memory=st.just(0),
+    resource=st.sampled_from(["", "nvidia.com/gpu"]),
+    types=st.sampled_from([(), ("H100",), ("A100", "T4"), ("T4",), ("A10", "H100", "V100")]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(_TYPED_SHAPES, st.integers(1, 50)), max_size=16),
+    st.dictionaries(
+        st.sampled_from(["H100", "A100", "T4", "A10", "V100", "L40S"]), st.integers(0, 80_000)
+    ),
+    st.lists(st.dictionaries(st.sampled_from(["H100", "T4"]), st.integers(0, 9000)), max_size=3),
+)
+def test_pressure_is_the_plain_sum_over_shapes(
+    counts: list[tuple[Shape, int]], idle: dict[str, int], later: list[dict[str, int]]
+) -> None:
+    """The very floats of the definition, also for workloads derived from derived ones (they
+    share the index of the first)."""
+    workload = Workload.of(counts)
+    for step in [idle, *({**idle, **change} for change in later)]:
+        derived = with_pressure(workload, step)
+        assert derived.pressure == _plain_pressure(workload, step)
+        assert (derived.shapes, derived.weights) == (workload.shapes, workload.weights)
+        assert derived == Workload(workload.shapes, workload.weights, derived.pressure)
+        workload = derived
+
+
 # --- the packing signal with a workload ------------------------------------------------------
 
 
