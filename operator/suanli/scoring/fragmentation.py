@@ -160,6 +160,15 @@ def plan(
         return None
     if not workload:
         return Plan(options[0], 0.0)
+    if not request.wants:
+        accelerator = node.facts.accelerator
+        free = (node.free(CPU), node.free(MEMORY), node.free(PODS))
+        resource = accelerator.resource if accelerator else ""
+        type_name = accelerator.type.name if accelerator and accelerator.type else None
+        # Only cpu, memory and a pod slot change: when no relevant shape's hostability changes
+        # with them, every term of the node's fragmentation stays, and so does the sum.
+        if workload.index.hosts_alike(resource, type_name, free, (cpu, memory)):
+            return Plan((), 0.0)
     known = {} if memo is None else memo
 
     def measured(state: NodeState) -> float:

@@ -12,6 +12,7 @@ or GiB) so that a handful of shapes describe a real workload rather than one per
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -135,17 +136,20 @@ def with_pressure(workload: Workload, idle: Mapping[str, int]) -> Workload:
     volume = index.volume
     if total_idle <= 0 or volume <= 0:
         return workload
-    reserved: dict[str, float] = {}
-    # Only typed shapes reserve; each adds weight x milli x share, in the order of the shapes.
-    for types, weighted in index.typed:
-        accepted = sum(idle.get(t, 0) for t in types)
-        for type_name in types:
-            share = idle.get(type_name, 0) / accepted if accepted else 1 / len(types)
-            reserved[type_name] = reserved.get(type_name, 0.0) + weighted * share
-    pressure = tuple(
-        (name, min(1.0, amount / volume * total_idle / idle[name]) if idle.get(name) else 1.0)
-        for name, amount in sorted(reserved.items())
-    )
+    pressure: list[tuple[str, float]] = []
+    # Each type's reserved volume: what every typed shape accepting it reserves there, added
+    # in the order of the shapes (the order a sum shape by shape would add them).
+    for name, terms in index.by_type:
+        amount = 0.0
+        for term in terms:
+            if isinstance(term, tuple):
+                weighted, types = term
+                accepted = sum(idle.get(t, 0) for t in types)
+                amount += weighted * (idle.get(name, 0) / accepted if accepted else 1 / len(types))
+            else:
+                amount += term
+        free = idle.get(name)
+        pressure.append((name, min(1.0, amount / volume * total_idle / free) if free else 1.0))
     if any(not 0 <= p <= 1 for _, p in pressure):
         raise ValueError("pressure is a share, 0..1")
     # The shapes and weights are the checked ones of `workload`: no need to check them again.
@@ -153,7 +157,7 @@ def with_pressure(workload: Workload, idle: Mapping[str, int]) -> Workload:
     for name, value in (
         ("shapes", workload.shapes),
         ("weights", workload.weights),
-        ("pressure", pressure),
+        ("pressure", tuple(pressure)),
         ("index", index),
     ):
         object.__setattr__(derived, name, value)
@@ -164,16 +168,25 @@ class ShapeIndex:
     """What a workload's shapes and weights alone determine, for the loops that run per node
     state or per placement: the same numbers as computed inline, in the same order."""
 
-    __slots__ = ("_pairs", "_relevant", "any_type", "typed", "types", "volume")
+    __slots__ = ("_limits", "_pairs", "_relevant", "any_type", "by_type", "types", "volume")
 
     def __init__(self, shapes: tuple[Shape, ...], weights: tuple[float, ...]) -> None:
         pairs = tuple(zip(shapes, weights, strict=False))
         self.any_type = any(not s.types for s in shapes)
         self.types = frozenset(t for s in shapes for t in s.types)
         self.volume = sum(w * s.total_milli for s, w in pairs)
-        # (accepted types, weight x milli-devices) of the typed shapes, in order.
-        self.typed = tuple((s.types, w * s.total_milli) for s, w in pairs if s.types)
+        # Per type, sorted: what each typed shape accepting it reserves there, in the order of
+        # the shapes: weight x milli-devices when it accepts that type alone (its share is
+        # then exactly 1), else the same with every type it accepts, shared by idle capacity.
+        terms: dict[str, list[float | tuple[float, tuple[str, ...]]]] = {}
+        for shape, weight in pairs:
+            for name in shape.types:
+                weighted = weight * shape.total_milli
+                alone = len(shape.types) == 1
+                terms.setdefault(name, []).append(weighted if alone else (weighted, shape.types))
+        self.by_type = tuple((name, tuple(terms[name])) for name in sorted(terms))
         self._relevant: dict[tuple[str, str | None], tuple[Term, ...]] = {}
+        self._limits: dict[tuple[str, str | None], tuple[tuple[int, ...], tuple[int, ...]]] = {}
         self._pairs = pairs
 
     def relevant(self, resource: str, type_name: str | None) -> tuple[Term, ...]:
@@ -190,7 +203,31 @@ class ShapeIndex:
             )
         return found
 
+    def hosts_alike(
+        self, resource: str, type_name: str | None, free: tuple[int, int, int], taken: Taken
+    ) -> bool:
+        """Is every shape relevant to the node exactly as hostable, as far as cpu, memory and
+        pod slots go, with `taken` (cpu, memory) and one pod slot less of `free` (cpu, memory,
+        pods) as with `free`? The node's fragmentation then stays the very same float."""
+        cpu, memory, pods = free
+        if pods == 1:
+            return False  # its last pod slot
+        key = (resource, type_name)
+        limits = self._limits.get(key)
+        if limits is None:
+            relevant = self.relevant(resource, type_name)
+            limits = self._limits[key] = (
+                tuple(sorted({term[1] for term in relevant})),
+                tuple(sorted({term[2] for term in relevant})),
+            )
+        cpus, memories = limits
+        # No shape's cpu (memory) lies between what is free before and after.
+        return bisect_right(cpus, cpu) == bisect_right(cpus, cpu - taken[0]) and bisect_right(
+            memories, memory
+        ) == bisect_right(memories, memory - taken[1])
 
+
+Taken = tuple[int, int]
 Term = tuple[float, int, int, int, int]
 
 NO_WORKLOAD = Workload()

@@ -295,6 +295,10 @@ class BestSoFar:
         return bound < self.floor
 
     def add(self, total: float, size: int) -> None:
+        if self.keep == 1:
+            # The heap would keep the best total alone: the floor follows the best so far.
+            self.floor = max(self.floor, total - _MARGIN)
+            return
         heapq.heappush(self._heap, (total, size))
         self._counted += size
         while self._counted - self._heap[0][1] >= self.keep:

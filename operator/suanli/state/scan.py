@@ -15,14 +15,16 @@ from __future__ import annotations
 import math
 from bisect import insort
 from collections.abc import Hashable, Iterator
+from typing import cast
 
 from suanli.scoring import Outcome, Verdict
 from suanli.scoring.combine import ranking_key, round_score, score_node, weight_pairs, weights_of
 from suanli.scoring.context import Context
 from suanli.scoring.scorers.packing import packing_value
 from suanli.state.choice import Choice, Everyone, ranked_names
-from suanli.state.cluster import ClusterState, Room, fits_room
+from suanli.state.cluster import ClusterState, NodeEntry, Room, fits_room
 from suanli.state.judge import BestSoFar, ClassPart, Judge, Order, Total
+from suanli.state.ties import first_tied
 
 
 def best_only(
@@ -56,8 +58,14 @@ def best_only(
     if not totals:
         return None
     nodes, members = state.nodes, state.members
-    judged = Everyone({number: members[number] for number in scored})
-    chosen = ranked_names(judged, totals, keep)
+    chosen: tuple[tuple[str, Hashable], ...]
+    if keep == 1:
+        name, number = _first_among_best(state, totals)
+        judged = Everyone({number: members[number]})
+        chosen = ((name, number),)
+    else:
+        judged = Everyone({number: members[number] for number in scored})
+        chosen = ranked_names(judged, totals, keep)
     ranked = tuple(
         score_node(context, nodes[name].snapshot(), Verdict(name, Outcome.FEASIBLE))
         for name, _ in chosen[:detail]
@@ -73,6 +81,18 @@ def best_only(
         {},
         False,
     )
+
+
+def _first_among_best(
+    state: ClusterState, totals: dict[Hashable, tuple[int, float]]
+) -> tuple[str, int]:
+    """`ranked_names(..., 1)` from each usage state's first node: the best (score, total),
+    then the least (tie rank, name) of the nodes of every state that has it (no two states
+    share a node, so their first nodes differ)."""
+    top = max(totals.values())
+    first = state.first_of
+    rank, number = min((first(cast(int, g)), cast(int, g)) for g, t in totals.items() if t == top)
+    return rank[1], number
 
 
 def _classes(
@@ -131,6 +151,21 @@ def _score_class(
     known = judge.usage_of(kind)
     bounds: dict[float, float] = {}  # fragmentation before -> bound total, this class only
     exact: dict[float, tuple[int, float]] = {}  # usage -> (score, total), this class only
+
+    def exact_of(number: int, entry: NodeEntry) -> tuple[int, float]:
+        usage = known.get(number)
+        if usage is None:
+            usage = judge.fresh_usage(context, entry, known)
+        found = exact.get(usage)
+        if found is None:
+            signal = packing_value(usage, reserved, config) if workload else usage
+            value = total(signal, part)
+            found = exact[usage] = (round_score(value), value)
+        return found
+
+    # Once a state reaches the ceiling, the rest of the class can only tie (keep=1): look for
+    # an earlier node by rank among the ties rather than listing them, unless that gave up.
+    tie_read = best.keep == 1
     for negative, number in _fitting(state, judge, context, class_id, capacity_kind):
         names = members.get(number)
         if names is None:
@@ -144,19 +179,30 @@ def _score_class(
                 bound = bounds[before] = total(packing_value(-before, reserved, config), part)
         if bound < best.floor:
             break  # bounds only fall further on
-        usage = known.get(number)
-        if usage is None:
-            usage = judge.fresh_usage(context, nodes[next(iter(names))], known)
-        found = exact.get(usage)
-        if found is None:
-            signal = packing_value(usage, reserved, config) if workload else usage
-            value = total(signal, part)
-            found = exact[usage] = (round_score(value), value)
+        found = exact_of(number, nodes[next(iter(names))])
         if found[1] < best.floor:
             continue  # below the best `keep` found: neither counted nor ranked
         totals[number] = found
         scored.append(number)
         best.add(found[1], len(names))
+        if tie_read and found[1] >= ceiling:
+            done, earlier = first_tied(
+                state,
+                judge,
+                context,
+                class_id=class_id,
+                capacity_kind=capacity_kind,
+                kind=kind,
+                exact=lambda n, e: exact_of(n, e)[1],
+                top=found[1],
+                below=state.first_of(number),
+            )
+            if done:
+                if earlier is not None:
+                    totals[earlier] = found
+                    scored.append(earlier)
+                return
+            tie_read = False
 
 
 def _fitting(

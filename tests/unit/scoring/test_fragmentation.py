@@ -30,6 +30,7 @@ from suanli.scoring import (
     with_pressure,
 )
 from suanli.scoring.context import build_context
+from suanli.scoring.devices import NO_DEVICES
 from suanli.scoring.fragmentation import plan, relevant, shape_fragmentation
 from suanli.scoring.scorers import accelerator, packing
 from suanli.scoring.shapes import grid_ceiling
@@ -394,3 +395,38 @@ def test_fragmentation_is_the_plain_sum_over_shapes(
         else 0.0
     )
     assert fragmentation(state, workload) == plain
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.sampled_from([0, 250, 500, 1000]), min_size=1, max_size=8),
+    st.sampled_from([0, 31_000, 91_000, 92_500, 95_000, 96_000, 97_000]),
+    st.sampled_from([0, 960 * GIB, 1023 * GIB, 1024 * GIB]),
+    st.sampled_from([0, 108, 109, 110]),
+    st.sampled_from(["NVIDIA-H100-80GB-HBM3", "Tesla-T4"]),
+    st.sampled_from([0, 500, 1000, 3000, 4000, 64_000]),
+    st.sampled_from([0, GIB // 2, GIB, 63 * GIB]),
+    st.lists(st.tuples(_SHAPES, st.integers(1, 9)), min_size=1, max_size=12),
+)
+def test_a_cpu_pod_s_plan_is_the_plain_change_of_fragmentation(
+    used: list[int],
+    cpu_used: int,
+    memory_used: int,
+    pods: int,
+    product: str,
+    cpu: int,
+    memory: int,
+    counts: list[tuple[Shape, int]],
+) -> None:
+    """A pod without devices whose cpu and memory leave every shape as hostable as before
+    skips working out fragmentation: the plan is still the very float of the definition."""
+    facts = node_facts(gpu_node("g", product, count=len(used)), default_catalog())
+    requested = Resources({"cpu": cpu_used, "memory": memory_used})
+    snapshot = NodeSnapshot(facts, NodeUsage(requested, pods, tuple(used)))
+    workload = Workload.of(counts)
+    state = node_state(snapshot)
+    found = plan(snapshot, NO_DEVICES, cpu, memory, workload)
+    assert found is not None
+    expected = fragmentation(state.after((), cpu, memory), workload) - fragmentation(state, workload)
+    assert (found.allocation, found.delta) == ((), expected)
+    assert math.copysign(1, found.delta) == math.copysign(1, expected)
