@@ -12,13 +12,13 @@ or GiB) so that a handful of shapes describe a real workload rather than one per
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from suanli.scoring.demand import PodDemand
 from suanli.scoring.devices import MILLI_PER_DEVICE
 from suanli.scoring.resources import ACCELERATOR_RESOURCES, CPU, MEMORY
+from suanli.scoring.shape_index import ShapeIndex
 
 _CORE = 1000
 _GIB = 2**30
@@ -139,13 +139,20 @@ def with_pressure(workload: Workload, idle: Mapping[str, int]) -> Workload:
     pressure: list[tuple[str, float]] = []
     # Each type's reserved volume: what every typed shape accepting it reserves there, added
     # in the order of the shapes (the order a sum shape by shape would add them).
+    # The idle capacity of each set of types a shape accepts, once per set.
+    accepted = [sum(idle.get(t, 0) for t in types) for types in index.type_sets]
     for name, terms in index.by_type:
         amount = 0.0
+        shares: dict[int, float] = {}  # set of types -> this type's share of its idle capacity
         for term in terms:
             if isinstance(term, tuple):
-                weighted, types = term
-                accepted = sum(idle.get(t, 0) for t in types)
-                amount += weighted * (idle.get(name, 0) / accepted if accepted else 1 / len(types))
+                weighted, number = term
+                share = shares.get(number)
+                if share is None:
+                    room = accepted[number]
+                    types = index.type_sets[number]
+                    share = shares[number] = idle.get(name, 0) / room if room else 1 / len(types)
+                amount += weighted * share
             else:
                 amount += term
         free = idle.get(name)
@@ -163,72 +170,6 @@ def with_pressure(workload: Workload, idle: Mapping[str, int]) -> Workload:
         object.__setattr__(derived, name, value)
     return derived
 
-
-class ShapeIndex:
-    """What a workload's shapes and weights alone determine, for the loops that run per node
-    state or per placement: the same numbers as computed inline, in the same order."""
-
-    __slots__ = ("_limits", "_pairs", "_relevant", "any_type", "by_type", "types", "volume")
-
-    def __init__(self, shapes: tuple[Shape, ...], weights: tuple[float, ...]) -> None:
-        pairs = tuple(zip(shapes, weights, strict=False))
-        self.any_type = any(not s.types for s in shapes)
-        self.types = frozenset(t for s in shapes for t in s.types)
-        self.volume = sum(w * s.total_milli for s, w in pairs)
-        # Per type, sorted: what each typed shape accepting it reserves there, in the order of
-        # the shapes: weight x milli-devices when it accepts that type alone (its share is
-        # then exactly 1), else the same with every type it accepts, shared by idle capacity.
-        terms: dict[str, list[float | tuple[float, tuple[str, ...]]]] = {}
-        for shape, weight in pairs:
-            for name in shape.types:
-                weighted = weight * shape.total_milli
-                alone = len(shape.types) == 1
-                terms.setdefault(name, []).append(weighted if alone else (weighted, shape.types))
-        self.by_type = tuple((name, tuple(terms[name])) for name in sorted(terms))
-        self._relevant: dict[tuple[str, str | None], tuple[Term, ...]] = {}
-        self._limits: dict[tuple[str, str | None], tuple[tuple[int, ...], tuple[int, ...]]] = {}
-        self._pairs = pairs
-
-    def relevant(self, resource: str, type_name: str | None) -> tuple[Term, ...]:
-        """(weight, cpu, memory, whole, milli) of the shapes that accept devices of `resource`
-        and `type_name`, in order."""
-        key = (resource, type_name)
-        found = self._relevant.get(key)
-        if found is None:
-            found = self._relevant[key] = tuple(
-                (w, s.cpu, s.memory, s.whole, s.milli)
-                for s, w in self._pairs
-                if (not s.resource or s.resource == resource)
-                and (not s.types or type_name in s.types)
-            )
-        return found
-
-    def hosts_alike(
-        self, resource: str, type_name: str | None, free: tuple[int, int, int], taken: Taken
-    ) -> bool:
-        """Is every shape relevant to the node exactly as hostable, as far as cpu, memory and
-        pod slots go, with `taken` (cpu, memory) and one pod slot less of `free` (cpu, memory,
-        pods) as with `free`? The node's fragmentation then stays the very same float."""
-        cpu, memory, pods = free
-        if pods == 1:
-            return False  # its last pod slot
-        key = (resource, type_name)
-        limits = self._limits.get(key)
-        if limits is None:
-            relevant = self.relevant(resource, type_name)
-            limits = self._limits[key] = (
-                tuple(sorted({term[1] for term in relevant})),
-                tuple(sorted({term[2] for term in relevant})),
-            )
-        cpus, memories = limits
-        # No shape's cpu (memory) lies between what is free before and after.
-        return bisect_right(cpus, cpu) == bisect_right(cpus, cpu - taken[0]) and bisect_right(
-            memories, memory
-        ) == bisect_right(memories, memory - taken[1])
-
-
-Taken = tuple[int, int]
-Term = tuple[float, int, int, int, int]
 
 NO_WORKLOAD = Workload()
 

@@ -27,7 +27,7 @@ from suanli.scoring import (
 from suanli.scoring.combine import resolved
 from suanli.scoring.context import Context
 from suanli.scoring.datapolicy import DataPolicy
-from suanli.scoring.filters import check_capacity, check_hard, fits_now
+from suanli.scoring.filters import capacity_wants, check_capacity, check_hard, fits_now
 from suanli.scoring.scorers import SCORERS, USAGE_SIGNALS
 from suanli.scoring.scorers.packing import fragmentation_change, packing_value, reservation_on
 from suanli.scoring.scorers.packing import score as packing_score
@@ -76,6 +76,7 @@ class Judge:
         # Per kind, then per usage state id: one small dict read per state in the hot loops,
         # no key tuple built per lookup.
         self._fits: dict[int, dict[int, bool]] = {}  # capacity kind -> state -> fits now
+        self._wants: dict[int, tuple[tuple[str, int], ...]] = {}  # capacity kind -> needs
         self._usage: dict[int, dict[int, float]] = {}  # pod kind -> state -> usage part
         self._sizes = [0, 0]  # states remembered in _fits and in _usage
         # Expected fragmentation per node state, for the workload's shapes: shared with each
@@ -108,6 +109,7 @@ class Judge:
             self._hard.clear()
             self._capacity.clear()
             self._fits.clear()
+            self._wants.clear()
             self._usage.clear()
             self._sizes = [0, 0]
             self.fragmentation.clear()
@@ -126,6 +128,7 @@ class Judge:
             self._hard.clear()
             self._capacity.clear()
             self._fits.clear()
+            self._wants.clear()
             self._usage.clear()
             self._sizes = [0, 0]
             self.orders.clear()  # keyed by kind ids, which start over
@@ -198,7 +201,10 @@ class Judge:
         reason = self._capacity.get((capacity_kind, entry.state), _UNKNOWN)
         if reason is _UNKNOWN:
             self.evaluated += 1
-            found = fits_now(context, entry.snapshot())
+            wants = self._wants.get(capacity_kind)
+            if wants is None:
+                wants = self._wants[capacity_kind] = capacity_wants(context)
+            found = fits_now(context, entry.snapshot(), wants)
         else:
             found = reason is None
         known[entry.state] = found

@@ -148,7 +148,10 @@ def _score_class(
     workload = bool(context.workload)
     # Without a workload every state's bound is the ceiling.
     filled = float(context.demand.gpu.total_milli) if workload else -math.inf
-    known = judge.usage_of(kind)
+    # With a workload the usage part is the fragmentation change of the pod's device choice,
+    # which its requests settle: pods of one capacity kind share it whatever else they ask.
+    usage_kind = capacity_kind if workload else kind
+    known = judge.usage_of(usage_kind)
     bounds: dict[float, float] = {}  # fragmentation before -> bound total, this class only
     exact: dict[float, tuple[int, float]] = {}  # usage -> (score, total), this class only
 
@@ -192,7 +195,7 @@ def _score_class(
                 context,
                 class_id=class_id,
                 capacity_kind=capacity_kind,
-                kind=kind,
+                usage_kind=usage_kind,
                 exact=lambda n, e: exact_of(n, e)[1],
                 top=found[1],
                 below=state.first_of(number),

@@ -29,7 +29,7 @@ def first_tied(
     *,
     class_id: int,
     capacity_kind: int,
-    kind: int,
+    usage_kind: int,
     exact: Exact,
     top: float,
     below: tuple[int, str],
@@ -37,7 +37,7 @@ def first_tied(
     """(True, the usage state of the class's first node by rank whose state fits the pod and
     totals `top`, if it comes before `below`, else None), or (False, None) when the budget ran
     out first."""
-    fits, usage = judge.fits_of(capacity_kind), judge.usage_of(kind)
+    fits, usage = judge.fits_of(capacity_kind), judge.usage_of(usage_kind)
     fresh = 0
     for entry in state.by_rank(class_id):
         if entry.rank >= below:

@@ -57,12 +57,17 @@ def _replay_against_evaluate(nodes: int, pods: int, constrained: float, seed: in
         choice = policy.choose(kind.demand, kind.request, workload)
         if not full.ranking:
             assert choice is None
+            assert policy.place(kind.demand, kind.request, workload) is None
             dropped += 1
             continue
         best = full.result(full.ranking[0])
         assert choice is not None
         assert (choice.node.name, choice.result.allocation) == (best.node, best.allocation)
         assert choice.result.total == best.total
+        # What the replay places: the same node and devices, without the full result.
+        placement = policy.place(kind.demand, kind.request, workload)
+        assert placement is not None
+        assert (placement.node.name, placement.allocation) == (best.node, best.allocation)
         cluster.place(choice.node, kind.demand, best.allocation, kind.shape)
         placed += 1
     # The run went through a full cluster, not just the easy start.
