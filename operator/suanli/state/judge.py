@@ -12,6 +12,7 @@ import heapq
 import math
 from collections.abc import Hashable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from suanli.scoring import (
     Catalog,
@@ -49,8 +50,8 @@ Reason = tuple[Outcome, str]
 _UNKNOWN = object()  # a failed verdict as a group keeps it: outcome, node-agnostic text
 
 
-@dataclass(frozen=True, slots=True)
-class ClassPart:
+class ClassPart(NamedTuple):
+    # A named tuple: one is made per class and decision, and a tuple is made fastest.
     failure: Reason | None
     partial: float  # the weighted facts-only signals, summed in the order of SCORERS
     reserved: float  # milli-devices of typed capacity the pod takes on this class
@@ -77,6 +78,10 @@ class Judge:
         # no key tuple built per lookup.
         self._fits: dict[int, dict[int, bool]] = {}  # capacity kind -> state -> fits now
         self._wants: dict[int, tuple[tuple[str, int], ...]] = {}  # capacity kind -> needs
+        # (class, capacity kind, usage kind, class part, total) -> the usage states of the
+        # class's first nodes by tie rank, none of which fits with that total: while those
+        # nodes keep those states (and the memos hold), a reader skips them.
+        self.skips: dict[tuple[int, int, int, ClassPart, float], tuple[int, ...]] = {}
         self._usage: dict[int, dict[int, float]] = {}  # pod kind -> state -> usage part
         self._sizes = [0, 0]  # states remembered in _fits and in _usage
         # Expected fragmentation per node state, for the workload's shapes: shared with each
@@ -110,6 +115,7 @@ class Judge:
             self._capacity.clear()
             self._fits.clear()
             self._wants.clear()
+            self.skips.clear()
             self._usage.clear()
             self._sizes = [0, 0]
             self.fragmentation.clear()
@@ -120,15 +126,17 @@ class Judge:
             self._shapes = shapes
             self._usage.clear()
             self._sizes[1] = 0
+            self.skips.clear()  # they say which totals states have
             self.fragmentation.clear()
             self.before.clear()
             self.orders.clear()
-        if max(len(self._hard), len(self._capacity), *self._sizes) > _MEMO_LIMIT:
+        if max(len(self._hard), len(self._capacity), len(self.skips), *self._sizes) > _MEMO_LIMIT:
             self._kinds.clear()
             self._hard.clear()
             self._capacity.clear()
             self._fits.clear()
             self._wants.clear()
+            self.skips.clear()
             self._usage.clear()
             self._sizes = [0, 0]
             self.orders.clear()  # keyed by kind ids, which start over

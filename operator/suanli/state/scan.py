@@ -151,24 +151,36 @@ def _score_class(
     # With a workload the usage part is the fragmentation change of the pod's device choice,
     # which its requests settle: pods of one capacity kind share it whatever else they ask.
     usage_kind = capacity_kind if workload else kind
-    known = judge.usage_of(usage_kind)
     bounds: dict[float, float] = {}  # fragmentation before -> bound total, this class only
-    exact: dict[float, tuple[int, float]] = {}  # usage -> (score, total), this class only
+    exact_of = _Exact(judge, context, judge.usage_of(usage_kind), part, total)
 
-    def exact_of(number: int, entry: NodeEntry) -> tuple[int, float]:
-        usage = known.get(number)
-        if usage is None:
-            usage = judge.fresh_usage(context, entry, known)
-        found = exact.get(usage)
-        if found is None:
-            signal = packing_value(usage, reserved, config) if workload else usage
-            value = total(signal, part)
-            found = exact[usage] = (round_score(value), value)
-        return found
+    def read_ties(top: float, below: tuple[float, str]) -> tuple[bool, int | None]:
+        return first_tied(
+            state,
+            judge,
+            context,
+            class_id=class_id,
+            capacity_kind=capacity_kind,
+            usage_kind=usage_kind,
+            part=part,
+            exact=lambda n, e: exact_of(n, e)[1],
+            top=top,
+            below=below,
+        )
 
     # Once a state reaches the ceiling, the rest of the class can only tie (keep=1): look for
     # an earlier node by rank among the ties rather than listing them, unless that gave up.
     tie_read = best.keep == 1
+    if tie_read and filled <= 0:
+        # Every state's bound is the ceiling (a pod without devices, or no workload), which
+        # most reach: the first node by rank that does is the class's answer, if one does.
+        done, first = read_ties(ceiling, (math.inf, ""))
+        if first is not None:
+            totals[first] = exact_of(first, nodes[next(iter(members[first]))])
+            scored.append(first)
+            best.add(ceiling, len(members[first]))
+            return
+        tie_read = done  # all read, none reaches the ceiling: list the ties as they come
     for negative, number in _fitting(state, judge, context, class_id, capacity_kind):
         names = members.get(number)
         if names is None:
@@ -189,23 +201,45 @@ def _score_class(
         scored.append(number)
         best.add(found[1], len(names))
         if tie_read and found[1] >= ceiling:
-            done, earlier = first_tied(
-                state,
-                judge,
-                context,
-                class_id=class_id,
-                capacity_kind=capacity_kind,
-                usage_kind=usage_kind,
-                exact=lambda n, e: exact_of(n, e)[1],
-                top=found[1],
-                below=state.first_of(number),
-            )
+            done, earlier = read_ties(found[1], state.first_of(number))
             if done:
                 if earlier is not None:
                     totals[earlier] = found
                     scored.append(earlier)
                 return
             tie_read = False
+
+
+class _Exact:
+    """(score, total) of a class's usage states for one decision: the usage part per state
+    (remembered across decisions), then each distinct usage turned into a total once."""
+
+    def __init__(
+        self,
+        judge: Judge,
+        context: Context,
+        known: dict[int, float],
+        part: ClassPart,
+        total: Total,
+    ) -> None:
+        self.judge, self.context, self.known = judge, context, known
+        self.part, self.total = part, total
+        self.exact: dict[float, tuple[int, float]] = {}  # usage -> (score, total)
+
+    def __call__(self, number: int, entry: NodeEntry) -> tuple[int, float]:
+        usage = self.known.get(number)
+        if usage is None:
+            usage = self.judge.fresh_usage(self.context, entry, self.known)
+        found = self.exact.get(usage)
+        if found is None:
+            context = self.context
+            if context.workload:
+                signal = packing_value(usage, self.part.reserved, context.config)
+            else:
+                signal = usage
+            value = self.total(signal, self.part)
+            found = self.exact[usage] = (round_score(value), value)
+        return found
 
 
 def _fitting(
