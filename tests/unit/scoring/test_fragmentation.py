@@ -427,6 +427,7 @@ def test_a_cpu_pod_s_plan_is_the_plain_change_of_fragmentation(
     state = node_state(snapshot)
     found = plan(snapshot, NO_DEVICES, cpu, memory, workload)
     assert found is not None
-    expected = fragmentation(state.after((), cpu, memory), workload) - fragmentation(state, workload)
+    after = state.after((), cpu, memory)
+    expected = fragmentation(after, workload) - fragmentation(state, workload)
     assert (found.allocation, found.delta) == ((), expected)
     assert math.copysign(1, found.delta) == math.copysign(1, expected)

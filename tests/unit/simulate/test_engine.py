@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -16,7 +18,7 @@ from suanli.scoring.snapshot import PlacedPod
 from suanli.simulate.cluster import SimCluster
 from suanli.simulate.engine import SuanliPolicy
 from suanli.simulate.generate import generate_nodes, generate_pods
-from suanli.simulate.replay import Kinds, _renamed, arrival_sequence
+from suanli.simulate.replay import Kinds, arrival_sequence
 from suanli.simulate.run import RunSpec, load_scoring_files
 from suanli.state import judge
 
@@ -123,7 +125,7 @@ def test_decisions_with_pods_leaving_equal_a_full_evaluate(
     # A few kinds of pods, again and again: what is remembered per kind is read again.
     mix = generate_pods(6, seed, 0.1)
     for step in range(pods):
-        pod = _renamed(mix[data.draw(st.integers(0, len(mix) - 1))], f"p{step}")
+        pod = dataclasses.replace(mix[data.draw(st.integers(0, len(mix) - 1))], name=f"p{step}")
         if held and data.draw(st.integers(0, 3)) == 0:
             gone = held.pop(data.draw(st.integers(0, len(held) - 1)))
             cluster.state.set_pod(gone, None)
