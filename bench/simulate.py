@@ -36,7 +36,8 @@ TARGET = compare.Target()
 
 def _progress(result: SeedResult) -> None:
     print(
-        f"  {result.policy:8} seed {result.seed:<4} {result.seconds:6.1f} s  "
+        f"  {result.policy:8} seed {result.seed:<4} {result.seconds:6.1f} s "
+        f"({result.cpu_seconds:5.2f} s CPU)  "
         f"unallocated @100%: {result.unallocated.get(100, float('nan')):.2f}%",
         file=sys.stderr,
         flush=True,

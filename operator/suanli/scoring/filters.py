@@ -339,9 +339,20 @@ def check_hard(context: Context, node: NodeSnapshot) -> Verdict | None:
     return None
 
 
-def fits_now(context: Context, node: NodeSnapshot) -> bool:
-    """`check_capacity` is None, without the reason (for callers that want only the best)."""
-    return _lacking(context, node) is None and _devices_fit(context, node)
+def capacity_wants(context: Context) -> tuple[tuple[str, int], ...]:
+    """(resource, amount) the pod needs free on a node, as `check_capacity` reads them."""
+    return tuple((resource, _want(context, resource)) for resource in _resource_order(context))
+
+
+def fits_now(
+    context: Context, node: NodeSnapshot, wants: tuple[tuple[str, int], ...] | None = None
+) -> bool:
+    """`check_capacity` is None, without the reason (for callers that want only the best).
+    `wants`: `capacity_wants(context)`, for a caller that asks for many nodes."""
+    if wants is None:
+        wants = capacity_wants(context)
+    free = node.free
+    return all(free(resource) >= want for resource, want in wants) and _devices_fit(context, node)
 
 
 def check_capacity(context: Context, node: NodeSnapshot) -> Verdict | None:

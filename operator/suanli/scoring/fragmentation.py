@@ -112,22 +112,22 @@ def fragmentation(state: NodeState, workload: Workload) -> float:
     idle_devices = free.count(MILLI_PER_DEVICE)
     largest = max(free)
     pods = state.pods >= 1
+    cpu, memory = state.cpu, state.memory
     below: dict[int, int] = {}  # threshold -> free milli of the devices under it
     terms: list[float] = []
-    for shape, weight in zip(workload.shapes, workload.weights, strict=True):
-        if (shape.resource and shape.resource != state.resource) or (
-            shape.types and state.type_name not in shape.types
-        ):
-            continue  # not relevant
+    # The relevant shapes only (the workload's index keeps them per resource and type).
+    for weight, shape_cpu, shape_memory, whole, milli in workload.index.relevant(
+        state.resource, state.type_name
+    ):
         if (
             not pods
-            or state.cpu < shape.cpu
-            or state.memory < shape.memory
-            or (idle_devices < shape.whole if shape.whole else largest < shape.milli)
+            or cpu < shape_cpu
+            or memory < shape_memory
+            or (idle_devices < whole if whole else largest < milli)
         ):
             terms.append(weight * idle)  # not hostable: all of it is a fragment
             continue
-        threshold = MILLI_PER_DEVICE if shape.whole else shape.milli
+        threshold = MILLI_PER_DEVICE if whole else milli
         fragment = below.get(threshold)
         if fragment is None:
             fragment = below[threshold] = sum(f for f in free if f < threshold)
@@ -160,6 +160,15 @@ def plan(
         return None
     if not workload:
         return Plan(options[0], 0.0)
+    if not request.wants:
+        accelerator = node.facts.accelerator
+        free = (node.free(CPU), node.free(MEMORY), node.free(PODS))
+        resource = accelerator.resource if accelerator else ""
+        type_name = accelerator.type.name if accelerator and accelerator.type else None
+        # Only cpu, memory and a pod slot change: when no relevant shape's hostability changes
+        # with them, every term of the node's fragmentation stays, and so does the sum.
+        if workload.index.hosts_alike(resource, type_name, free, (cpu, memory)):
+            return Plan((), 0.0)
     known = {} if memo is None else memo
 
     def measured(state: NodeState) -> float:

@@ -13,11 +13,12 @@ or GiB) so that a handful of shapes describe a real workload rather than one per
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from suanli.scoring.demand import PodDemand
 from suanli.scoring.devices import MILLI_PER_DEVICE
 from suanli.scoring.resources import ACCELERATOR_RESOURCES, CPU, MEMORY
+from suanli.scoring.shape_index import ShapeIndex
 
 _CORE = 1000
 _GIB = 2**30
@@ -83,6 +84,10 @@ class Workload:
     shapes: tuple[Shape, ...] = ()
     weights: tuple[float, ...] = ()
     pressure: tuple[tuple[str, float], ...] = ()
+    # Worked out from the shapes and weights alone, and shared with every workload that
+    # `with_pressure` derives from this one: the pressure changes with every placement, the
+    # shapes only when a histogram is re-estimated.
+    index: ShapeIndex = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if len(self.shapes) != len(self.weights) or len(set(self.shapes)) != len(self.shapes):
@@ -91,6 +96,7 @@ class Workload:
             raise ValueError("workload weights must not be negative")
         if any(not 0 <= p <= 1 for _, p in self.pressure):
             raise ValueError("pressure is a share, 0..1")
+        object.__setattr__(self, "index", ShapeIndex(self.shapes, self.weights))
 
     @classmethod
     def of(cls, counts: Iterable[tuple[Shape, float]]) -> Workload:
@@ -124,23 +130,45 @@ def with_pressure(workload: Workload, idle: Mapping[str, int]) -> Workload:
     """
     if not workload:
         return workload
-    any_type = any(not s.types for s in workload.shapes)
-    usable = set(idle) if any_type else {t for s in workload.shapes for t in s.types}
+    index = workload.index
+    usable = idle if index.any_type else index.types
     total_idle = sum(idle.get(t, 0) for t in usable)
-    volume = sum(w * s.total_milli for s, w in zip(workload.shapes, workload.weights, strict=True))
+    volume = index.volume
     if total_idle <= 0 or volume <= 0:
         return workload
-    reserved: dict[str, float] = {}
-    for shape, weight in zip(workload.shapes, workload.weights, strict=True):
-        accepted = sum(idle.get(t, 0) for t in shape.types)
-        for type_name in shape.types:
-            share = idle.get(type_name, 0) / accepted if accepted else 1 / len(shape.types)
-            reserved[type_name] = reserved.get(type_name, 0.0) + weight * shape.total_milli * share
-    pressure = tuple(
-        (name, min(1.0, amount / volume * total_idle / idle[name]) if idle.get(name) else 1.0)
-        for name, amount in sorted(reserved.items())
-    )
-    return Workload(workload.shapes, workload.weights, pressure)
+    pressure: list[tuple[str, float]] = []
+    # Each type's reserved volume: what every typed shape accepting it reserves there, added
+    # in the order of the shapes (the order a sum shape by shape would add them).
+    # The idle capacity of each set of types a shape accepts, once per set.
+    accepted = [sum(idle.get(t, 0) for t in types) for types in index.type_sets]
+    for name, terms in index.by_type:
+        amount = 0.0
+        shares: dict[int, float] = {}  # set of types -> this type's share of its idle capacity
+        for term in terms:
+            if isinstance(term, tuple):
+                weighted, number = term
+                share = shares.get(number)
+                if share is None:
+                    room = accepted[number]
+                    types = index.type_sets[number]
+                    share = shares[number] = idle.get(name, 0) / room if room else 1 / len(types)
+                amount += weighted * share
+            else:
+                amount += term
+        free = idle.get(name)
+        pressure.append((name, min(1.0, amount / volume * total_idle / free) if free else 1.0))
+    if any(not 0 <= p <= 1 for _, p in pressure):
+        raise ValueError("pressure is a share, 0..1")
+    # The shapes and weights are the checked ones of `workload`: no need to check them again.
+    derived = object.__new__(Workload)
+    for name, value in (
+        ("shapes", workload.shapes),
+        ("weights", workload.weights),
+        ("pressure", tuple(pressure)),
+        ("index", index),
+    ):
+        object.__setattr__(derived, name, value)
+    return derived
 
 
 NO_WORKLOAD = Workload()

@@ -59,14 +59,15 @@ def _cell(values: Sequence[float], digits: int) -> str:
 
 
 def table(runs: Mapping[str, RunResult], policies: Sequence[str], versus: str | None) -> str:
-    """One row per variant: each policy's unallocated GPU % at arrived 100 % and seconds per
-    seed (mean ± sd over the seeds), and the first policy against `versus`."""
+    """One row per variant: each policy's unallocated GPU % at arrived 100 %, seconds and CPU
+    seconds per seed (mean ± sd over the seeds), and the first policy against `versus`."""
     first = policies[0]
     compare = versus is not None and versus in policies and versus != first
     headers = [
         "variant",
         *(f"{p} unalloc %" for p in policies),
         *(f"{p} s/seed" for p in policies),
+        *(f"{p} CPU s/seed" for p in policies),
     ]
     if compare:
         headers.append(f"{first} vs {versus}")
@@ -75,6 +76,7 @@ def table(runs: Mapping[str, RunResult], policies: Sequence[str], versus: str | 
         row = [name]
         row += [_cell(list(_unallocated(run, p).values()), 2) for p in policies]
         row += [_cell([r.seconds for r in run.of(p)], 1) for p in policies]
+        row += [_cell([r.cpu_seconds for r in run.of(p)], 2) for p in policies]
         if compare and versus is not None:
             found = against(run, first, versus)
             row.append(

@@ -20,6 +20,8 @@ from suanli.scoring import (
     ScoringConfig,
     Workload,
 )
+from suanli.scoring.fragmentation import plan
+from suanli.scoring.resources import CPU, MEMORY
 from suanli.simulate.cluster import Request, SimCluster, SimNode
 from suanli.simulate.policies import Placement
 from suanli.state import Decider
@@ -74,5 +76,32 @@ class SuanliPolicy:
         return Pick(self.cluster.by_name[best.node], best)
 
     def place(self, demand: PodDemand, request: Request, workload: Workload) -> Placement | None:
-        pick = self.choose(demand, request, workload)
-        return None if pick is None else Placement(pick.node, pick.result.allocation)
+        """The node `choose` takes and its devices, without the full result (breakdown and
+        explanation), which nobody reads in a replay: the devices are the node's plan, as in
+        the full result."""
+        choice = self.decider.decide(
+            demand,
+            catalog=self.catalog,
+            latency=self.latency,
+            config=self.config,
+            workload=workload,
+            keep=1,
+            detail=0,
+            complete=False,
+            explain_failure=False,
+        )
+        if not choice.top:
+            return None
+        node = self.cluster.by_name[choice.top[0][0]]
+        requests = demand.requests
+        # The decider's memo of fragmentation per node state holds for this workload's shapes.
+        memo = self.decider.judge.fragmentation if workload else None
+        found = plan(
+            node.snapshot,
+            demand.gpu,
+            requests.amount(CPU),
+            requests.amount(MEMORY),
+            workload,
+            memo=memo,
+        )
+        return Placement(node, found.allocation if found is not None else ())

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 
 from suanli.scoring import MILLI_PER_DEVICE, NodeFacts, NodeSnapshot, NodeUsage, Resources
+from suanli.scoring.combine import tie_rank
 from suanli.scoring.shapes import Shape, ShapeHistogram
 from suanli.scoring.snapshot import PlacedPod, node_devices
 
@@ -47,10 +48,21 @@ def fits_room(room: Room, whole: int, milli: int) -> bool:
 class NodeEntry:
     """One node: facts, class, and the pods it holds."""
 
-    __slots__ = ("class_id", "facts", "held", "name", "pod_count", "requested", "snap", "state")
+    __slots__ = (
+        "class_id",
+        "facts",
+        "held",
+        "name",
+        "pod_count",
+        "rank",
+        "requested",
+        "snap",
+        "state",
+    )
 
     def __init__(self, facts: NodeFacts, class_id: int) -> None:
         self.name = facts.name
+        self.rank = (tie_rank(facts.name), facts.name)  # its place among nodes of equal total
         self.facts = facts
         self.class_id = class_id
         self.held: dict[str, PlacedPod] = {}
@@ -90,6 +102,10 @@ class ClusterState:
         self._where: dict[int, tuple[int, Room]] = {}  # usage state -> class, room
         self.state_of: dict[str, int] = {}  # node name -> usage state id
         self.members: dict[int, set[str]] = {}  # usage state id -> node names
+        # usage state id -> the rank of its member that goes first among equals (kept until
+        # its members change)
+        self._first: dict[int, tuple[int, str]] = {}
+        self._by_rank: dict[int, list[NodeEntry]] = {}  # class -> its nodes by rank
         # class -> device room (idle devices, largest free milli) -> usage states with nodes: a
         # pod asking for devices visits only the rooms that can hold it.
         self.rooms: dict[int, dict[Room, set[int]]] = {}
@@ -133,6 +149,7 @@ class ClusterState:
                     entry.requested = entry.requested + pod.requests
                     entry.pod_count += 1
             self.nodes[facts.name] = entry
+            self._by_rank.clear()
             self._restate(entry)
             self._count_idle(entry, 1)
             self.generation += 1
@@ -141,6 +158,7 @@ class ClusterState:
     def remove_node(self, name: str) -> None:
         with self.lock:
             entry = self.nodes.pop(name, None)
+            self._by_rank.clear()
             self._leave(name, self.state_of.pop(name, None))
             if entry is not None:
                 self._count_idle(entry, -1)
@@ -156,6 +174,7 @@ class ClusterState:
             self._classes.clear()
             self._state_ids.clear()
             self._where.clear()
+            self._first.clear()
             self.rooms.clear()
             self.epoch += 1
 
@@ -252,7 +271,24 @@ class ClusterState:
         self.state_of[entry.name] = state
         self._join(entry.name, state)
 
+    def by_rank(self, class_id: int) -> list[NodeEntry]:
+        """The class's nodes in their order among nodes of equal total."""
+        found = self._by_rank.get(class_id)
+        if found is None:
+            members = (e for e in self.nodes.values() if e.class_id == class_id)
+            found = self._by_rank[class_id] = sorted(members, key=lambda e: e.rank)
+        return found
+
+    def first_of(self, state: int) -> tuple[int, str]:
+        """(tie rank, name) of the state's node that goes first among nodes of equal total."""
+        found = self._first.get(state)
+        if found is None:
+            nodes = self.nodes
+            found = self._first[state] = min(nodes[n].rank for n in self.members[state])
+        return found
+
     def _join(self, name: str, state: int) -> None:
+        self._first.pop(state, None)
         members = self.members.get(state)
         if members is None:
             members = self.members[state] = set()
@@ -264,6 +300,7 @@ class ClusterState:
     def _leave(self, name: str, state: int | None) -> None:
         if state is None:
             return
+        self._first.pop(state, None)
         members = self.members.get(state)
         if members is not None:
             members.discard(name)
@@ -299,6 +336,7 @@ class ClusterState:
     def _renumber(self) -> None:
         self._state_ids = {}
         self.members = {}
+        self._first = {}
         self.rooms = {}
         self._where = {}
         self.epoch += 1

@@ -12,6 +12,7 @@ import heapq
 import math
 from collections.abc import Hashable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from suanli.scoring import (
     Catalog,
@@ -27,7 +28,7 @@ from suanli.scoring import (
 from suanli.scoring.combine import resolved
 from suanli.scoring.context import Context
 from suanli.scoring.datapolicy import DataPolicy
-from suanli.scoring.filters import check_capacity, check_hard, fits_now
+from suanli.scoring.filters import capacity_wants, check_capacity, check_hard, fits_now
 from suanli.scoring.scorers import SCORERS, USAGE_SIGNALS
 from suanli.scoring.scorers.packing import fragmentation_change, packing_value, reservation_on
 from suanli.scoring.scorers.packing import score as packing_score
@@ -49,8 +50,8 @@ Reason = tuple[Outcome, str]
 _UNKNOWN = object()  # a failed verdict as a group keeps it: outcome, node-agnostic text
 
 
-@dataclass(frozen=True, slots=True)
-class ClassPart:
+class ClassPart(NamedTuple):
+    # A named tuple: one is made per class and decision, and a tuple is made fastest.
     failure: Reason | None
     partial: float  # the weighted facts-only signals, summed in the order of SCORERS
     reserved: float  # milli-devices of typed capacity the pod takes on this class
@@ -76,6 +77,11 @@ class Judge:
         # Per kind, then per usage state id: one small dict read per state in the hot loops,
         # no key tuple built per lookup.
         self._fits: dict[int, dict[int, bool]] = {}  # capacity kind -> state -> fits now
+        self._wants: dict[int, tuple[tuple[str, int], ...]] = {}  # capacity kind -> needs
+        # (class, capacity kind, usage kind, class part, total) -> the usage states of the
+        # class's first nodes by tie rank, none of which fits with that total: while those
+        # nodes keep those states (and the memos hold), a reader skips them.
+        self.skips: dict[tuple[int, int, int, ClassPart, float], tuple[int, ...]] = {}
         self._usage: dict[int, dict[int, float]] = {}  # pod kind -> state -> usage part
         self._sizes = [0, 0]  # states remembered in _fits and in _usage
         # Expected fragmentation per node state, for the workload's shapes: shared with each
@@ -108,6 +114,8 @@ class Judge:
             self._hard.clear()
             self._capacity.clear()
             self._fits.clear()
+            self._wants.clear()
+            self.skips.clear()
             self._usage.clear()
             self._sizes = [0, 0]
             self.fragmentation.clear()
@@ -118,14 +126,17 @@ class Judge:
             self._shapes = shapes
             self._usage.clear()
             self._sizes[1] = 0
+            self.skips.clear()  # they say which totals states have
             self.fragmentation.clear()
             self.before.clear()
             self.orders.clear()
-        if max(len(self._hard), len(self._capacity), *self._sizes) > _MEMO_LIMIT:
+        if max(len(self._hard), len(self._capacity), len(self.skips), *self._sizes) > _MEMO_LIMIT:
             self._kinds.clear()
             self._hard.clear()
             self._capacity.clear()
             self._fits.clear()
+            self._wants.clear()
+            self.skips.clear()
             self._usage.clear()
             self._sizes = [0, 0]
             self.orders.clear()  # keyed by kind ids, which start over
@@ -198,7 +209,10 @@ class Judge:
         reason = self._capacity.get((capacity_kind, entry.state), _UNKNOWN)
         if reason is _UNKNOWN:
             self.evaluated += 1
-            found = fits_now(context, entry.snapshot())
+            wants = self._wants.get(capacity_kind)
+            if wants is None:
+                wants = self._wants[capacity_kind] = capacity_wants(context)
+            found = fits_now(context, entry.snapshot(), wants)
         else:
             found = reason is None
         known[entry.state] = found
@@ -295,6 +309,10 @@ class BestSoFar:
         return bound < self.floor
 
     def add(self, total: float, size: int) -> None:
+        if self.keep == 1:
+            # The heap would keep the best total alone: the floor follows the best so far.
+            self.floor = max(self.floor, total - _MARGIN)
+            return
         heapq.heappush(self._heap, (total, size))
         self._counted += size
         while self._counted - self._heap[0][1] >= self.keep:

@@ -15,14 +15,16 @@ from __future__ import annotations
 import math
 from bisect import insort
 from collections.abc import Hashable, Iterator
+from typing import cast
 
 from suanli.scoring import Outcome, Verdict
 from suanli.scoring.combine import ranking_key, round_score, score_node, weight_pairs, weights_of
 from suanli.scoring.context import Context
 from suanli.scoring.scorers.packing import packing_value
 from suanli.state.choice import Choice, Everyone, ranked_names
-from suanli.state.cluster import ClusterState, Room, fits_room
+from suanli.state.cluster import ClusterState, NodeEntry, Room, fits_room
 from suanli.state.judge import BestSoFar, ClassPart, Judge, Order, Total
+from suanli.state.ties import first_tied
 
 
 def best_only(
@@ -56,8 +58,14 @@ def best_only(
     if not totals:
         return None
     nodes, members = state.nodes, state.members
-    judged = Everyone({number: members[number] for number in scored})
-    chosen = ranked_names(judged, totals, keep)
+    chosen: tuple[tuple[str, Hashable], ...]
+    if keep == 1:
+        name, number = _first_among_best(state, totals)
+        judged = Everyone({number: members[number]})
+        chosen = ((name, number),)
+    else:
+        judged = Everyone({number: members[number] for number in scored})
+        chosen = ranked_names(judged, totals, keep)
     ranked = tuple(
         score_node(context, nodes[name].snapshot(), Verdict(name, Outcome.FEASIBLE))
         for name, _ in chosen[:detail]
@@ -73,6 +81,18 @@ def best_only(
         {},
         False,
     )
+
+
+def _first_among_best(
+    state: ClusterState, totals: dict[Hashable, tuple[int, float]]
+) -> tuple[str, int]:
+    """`ranked_names(..., 1)` from each usage state's first node: the best (score, total),
+    then the least (tie rank, name) of the nodes of every state that has it (no two states
+    share a node, so their first nodes differ)."""
+    top = max(totals.values())
+    first = state.first_of
+    rank, number = min((first(cast(int, g)), cast(int, g)) for g, t in totals.items() if t == top)
+    return rank[1], number
 
 
 def _classes(
@@ -128,9 +148,39 @@ def _score_class(
     workload = bool(context.workload)
     # Without a workload every state's bound is the ceiling.
     filled = float(context.demand.gpu.total_milli) if workload else -math.inf
-    known = judge.usage_of(kind)
+    # With a workload the usage part is the fragmentation change of the pod's device choice,
+    # which its requests settle: pods of one capacity kind share it whatever else they ask.
+    usage_kind = capacity_kind if workload else kind
     bounds: dict[float, float] = {}  # fragmentation before -> bound total, this class only
-    exact: dict[float, tuple[int, float]] = {}  # usage -> (score, total), this class only
+    exact_of = _Exact(judge, context, judge.usage_of(usage_kind), part, total)
+
+    def read_ties(top: float, below: tuple[float, str]) -> tuple[bool, int | None]:
+        return first_tied(
+            state,
+            judge,
+            context,
+            class_id=class_id,
+            capacity_kind=capacity_kind,
+            usage_kind=usage_kind,
+            part=part,
+            exact=lambda n, e: exact_of(n, e)[1],
+            top=top,
+            below=below,
+        )
+
+    # Once a state reaches the ceiling, the rest of the class can only tie (keep=1): look for
+    # an earlier node by rank among the ties rather than listing them, unless that gave up.
+    tie_read = best.keep == 1
+    if tie_read and filled <= 0:
+        # Every state's bound is the ceiling (a pod without devices, or no workload), which
+        # most reach: the first node by rank that does is the class's answer, if one does.
+        done, first = read_ties(ceiling, (math.inf, ""))
+        if first is not None:
+            totals[first] = exact_of(first, nodes[next(iter(members[first]))])
+            scored.append(first)
+            best.add(ceiling, len(members[first]))
+            return
+        tie_read = done  # all read, none reaches the ceiling: list the ties as they come
     for negative, number in _fitting(state, judge, context, class_id, capacity_kind):
         names = members.get(number)
         if names is None:
@@ -144,19 +194,52 @@ def _score_class(
                 bound = bounds[before] = total(packing_value(-before, reserved, config), part)
         if bound < best.floor:
             break  # bounds only fall further on
-        usage = known.get(number)
-        if usage is None:
-            usage = judge.fresh_usage(context, nodes[next(iter(names))], known)
-        found = exact.get(usage)
-        if found is None:
-            signal = packing_value(usage, reserved, config) if workload else usage
-            value = total(signal, part)
-            found = exact[usage] = (round_score(value), value)
+        found = exact_of(number, nodes[next(iter(names))])
         if found[1] < best.floor:
             continue  # below the best `keep` found: neither counted nor ranked
         totals[number] = found
         scored.append(number)
         best.add(found[1], len(names))
+        if tie_read and found[1] >= ceiling:
+            done, earlier = read_ties(found[1], state.first_of(number))
+            if done:
+                if earlier is not None:
+                    totals[earlier] = found
+                    scored.append(earlier)
+                return
+            tie_read = False
+
+
+class _Exact:
+    """(score, total) of a class's usage states for one decision: the usage part per state
+    (remembered across decisions), then each distinct usage turned into a total once."""
+
+    def __init__(
+        self,
+        judge: Judge,
+        context: Context,
+        known: dict[int, float],
+        part: ClassPart,
+        total: Total,
+    ) -> None:
+        self.judge, self.context, self.known = judge, context, known
+        self.part, self.total = part, total
+        self.exact: dict[float, tuple[int, float]] = {}  # usage -> (score, total)
+
+    def __call__(self, number: int, entry: NodeEntry) -> tuple[int, float]:
+        usage = self.known.get(number)
+        if usage is None:
+            usage = self.judge.fresh_usage(self.context, entry, self.known)
+        found = self.exact.get(usage)
+        if found is None:
+            context = self.context
+            if context.workload:
+                signal = packing_value(usage, self.part.reserved, context.config)
+            else:
+                signal = usage
+            value = self.total(signal, self.part)
+            found = self.exact[usage] = (round_score(value), value)
+        return found
 
 
 def _fitting(

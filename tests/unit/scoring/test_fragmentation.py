@@ -30,6 +30,7 @@ from suanli.scoring import (
     with_pressure,
 )
 from suanli.scoring.context import build_context
+from suanli.scoring.devices import NO_DEVICES
 from suanli.scoring.fragmentation import plan, relevant, shape_fragmentation
 from suanli.scoring.scorers import accelerator, packing
 from suanli.scoring.shapes import grid_ceiling
@@ -169,6 +170,59 @@ def test_pressure_counts_only_the_types_the_workload_can_use() -> None:
     alone = with_pressure(workload, {"V100": 4000, "A10": 4000})
     crowded = with_pressure(workload, {"V100": 4000, "A10": 4000, "H100": 80_000})
     assert alone.pressure == crowded.pressure == (("A10", 1.0), ("V100", 1.0))
+
+
+def _plain_pressure(workload: Workload, idle: dict[str, int]) -> tuple[tuple[str, float], ...]:
+    """The pressure as its definition reads, shape by shape (no index)."""
+    any_type = any(not s.types for s in workload.shapes)
+    usable = set(idle) if any_type else {t for s in workload.shapes for t in s.types}
+    total_idle = sum(idle.get(t, 0) for t in usable)
+    volume = sum(w * s.total_milli for s, w in zip(workload.shapes, workload.weights, strict=True))
+    if total_idle <= 0 or volume <= 0:
+        return workload.pressure
+    reserved: dict[str, float] = {}
+    for shape, weight in zip(workload.shapes, workload.weights, strict=True):
+        accepted = sum(idle.get(t, 0) for t in shape.types)
+        for type_name in shape.types:
+            share = idle.get(type_name, 0) / accepted if accepted else 1 / len(shape.types)
+            reserved[type_name] = reserved.get(type_name, 0.0) + weight * shape.total_milli * share
+    return tuple(
+        (name, min(1.0, amount / volume * total_idle / idle[name]) if idle.get(name) else 1.0)
+        for name, amount in sorted(reserved.items())
+    )
+
+
+_TYPED_SHAPES = st.builds(
+    Shape,
+    whole=st.integers(0, 8),
+    milli=st.sampled_from([0, 100, 250, 500]),
+    cpu=st.sampled_from([0, 1000, 4000]),
+    memory=st.just(0),
+    resource=st.sampled_from(["", "nvidia.com/gpu"]),
+    types=st.sampled_from([(), ("H100",), ("A100", "T4"), ("T4",), ("A10", "H100", "V100")]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(_TYPED_SHAPES, st.integers(1, 50)), max_size=16),
+    st.dictionaries(
+        st.sampled_from(["H100", "A100", "T4", "A10", "V100", "L40S"]), st.integers(0, 80_000)
+    ),
+    st.lists(st.dictionaries(st.sampled_from(["H100", "T4"]), st.integers(0, 9000)), max_size=3),
+)
+def test_pressure_is_the_plain_sum_over_shapes(
+    counts: list[tuple[Shape, int]], idle: dict[str, int], later: list[dict[str, int]]
+) -> None:
+    """The very floats of the definition, also for workloads derived from derived ones (they
+    share the index of the first)."""
+    workload = Workload.of(counts)
+    for step in [idle, *({**idle, **change} for change in later)]:
+        derived = with_pressure(workload, step)
+        assert derived.pressure == _plain_pressure(workload, step)
+        assert (derived.shapes, derived.weights) == (workload.shapes, workload.weights)
+        assert derived == Workload(workload.shapes, workload.weights, derived.pressure)
+        workload = derived
 
 
 # --- the packing signal with a workload ------------------------------------------------------
@@ -341,3 +395,39 @@ def test_fragmentation_is_the_plain_sum_over_shapes(
         else 0.0
     )
     assert fragmentation(state, workload) == plain
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.sampled_from([0, 250, 500, 1000]), min_size=1, max_size=8),
+    st.sampled_from([0, 31_000, 91_000, 92_500, 95_000, 96_000, 97_000]),
+    st.sampled_from([0, 960 * GIB, 1023 * GIB, 1024 * GIB]),
+    st.sampled_from([0, 108, 109, 110]),
+    st.sampled_from(["NVIDIA-H100-80GB-HBM3", "Tesla-T4"]),
+    st.sampled_from([0, 500, 1000, 3000, 4000, 64_000]),
+    st.sampled_from([0, GIB // 2, GIB, 63 * GIB]),
+    st.lists(st.tuples(_SHAPES, st.integers(1, 9)), min_size=1, max_size=12),
+)
+def test_a_cpu_pod_s_plan_is_the_plain_change_of_fragmentation(
+    used: list[int],
+    cpu_used: int,
+    memory_used: int,
+    pods: int,
+    product: str,
+    cpu: int,
+    memory: int,
+    counts: list[tuple[Shape, int]],
+) -> None:
+    """A pod without devices whose cpu and memory leave every shape as hostable as before
+    skips working out fragmentation: the plan is still the very float of the definition."""
+    facts = node_facts(gpu_node("g", product, count=len(used)), default_catalog())
+    requested = Resources({"cpu": cpu_used, "memory": memory_used})
+    snapshot = NodeSnapshot(facts, NodeUsage(requested, pods, tuple(used)))
+    workload = Workload.of(counts)
+    state = node_state(snapshot)
+    found = plan(snapshot, NO_DEVICES, cpu, memory, workload)
+    assert found is not None
+    after = state.after((), cpu, memory)
+    expected = fragmentation(after, workload) - fragmentation(state, workload)
+    assert (found.allocation, found.delta) == ((), expected)
+    assert math.copysign(1, found.delta) == math.copysign(1, expected)

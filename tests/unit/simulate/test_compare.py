@@ -20,7 +20,13 @@ def _run(per_policy: dict[str, list[tuple[float, float]]]) -> RunResult:
     for policy, figures in per_policy.items():
         for seed, (unallocated, seconds) in zip(seeds, figures, strict=True):
             run.results.append(
-                SeedResult(policy, seed, seconds=seconds, unallocated={100: unallocated})
+                SeedResult(
+                    policy,
+                    seed,
+                    seconds=seconds,
+                    cpu_seconds=seconds / 4,
+                    unallocated={100: unallocated},
+                )
             )
     return run
 
@@ -102,12 +108,15 @@ def test_table_has_one_row_per_variant_and_a_column_per_policy() -> None:
         "fgd unalloc %",
         "suanli s/seed",
         "fgd s/seed",
+        "suanli CPU s/seed",
+        "fgd CPU s/seed",
         "suanli vs fgd",
     ]
     assert set(rule) <= {"-", "+"}
     assert [r.split(" | ")[0].strip() for r in rows] == ["prod", "prod-share-80"]
     assert "0.60 ± 0.14" in rows[0]
     assert "4.0 ± 1.4" in rows[0]
+    assert "1.00 ± 0.35" in rows[0]  # fgd's CPU seconds: a quarter of its wall clock here
     assert "+40.0% fewer, worse on 0/2, time x0.50" in rows[0]
     assert "-100.0% fewer, worse on 2/2, time x1.00" in rows[1]
     assert "vs" not in compare.table(runs, ("suanli", "fgd"), None)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from suanli.scoring import (
     Catalog,
@@ -10,6 +14,7 @@ from suanli.scoring import (
     evaluate,
     with_pressure,
 )
+from suanli.scoring.snapshot import PlacedPod
 from suanli.simulate.cluster import SimCluster
 from suanli.simulate.engine import SuanliPolicy
 from suanli.simulate.generate import generate_nodes, generate_pods
@@ -41,6 +46,25 @@ def test_choices_equal_a_full_evaluate_when_memos_start_over(
 
 
 def _replay_against_evaluate(nodes: int, pods: int, constrained: float, seed: int) -> None:
+    placed, dropped, evaluated = _replay_checked(nodes, pods, constrained, seed)
+    # The run went through a full cluster, not just the easy start.
+    assert placed > 100
+    assert dropped > 10
+    assert evaluated < placed * nodes / 2
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(6, 40), st.integers(30, 160), st.sampled_from([0.0, 0.2, 0.6]), st.integers())
+def test_random_replays_equal_a_full_evaluate(
+    nodes: int, pods: int, constrained: float, seed: int
+) -> None:
+    """Random fleets and mixes: many equal nodes, CPU pods that leave most of them tied, and
+    what the decider remembers between pods (the nodes by tie rank it skipped, the states it
+    judged) never changes a placement."""
+    _replay_checked(nodes, pods, constrained, seed)
+
+
+def _replay_checked(nodes: int, pods: int, constrained: float, seed: int) -> tuple[int, int, int]:
     rows = generate_nodes(nodes)
     catalog, latency = _catalog(rows)
     cluster = SimCluster(rows, catalog)
@@ -57,18 +81,20 @@ def _replay_against_evaluate(nodes: int, pods: int, constrained: float, seed: in
         choice = policy.choose(kind.demand, kind.request, workload)
         if not full.ranking:
             assert choice is None
+            assert policy.place(kind.demand, kind.request, workload) is None
             dropped += 1
             continue
         best = full.result(full.ranking[0])
         assert choice is not None
         assert (choice.node.name, choice.result.allocation) == (best.node, best.allocation)
         assert choice.result.total == best.total
+        # What the replay places: the same node and devices, without the full result.
+        placement = policy.place(kind.demand, kind.request, workload)
+        assert placement is not None
+        assert (placement.node.name, placement.allocation) == (best.node, best.allocation)
         cluster.place(choice.node, kind.demand, best.allocation, kind.shape)
         placed += 1
-    # The run went through a full cluster, not just the easy start.
-    assert placed > 100
-    assert dropped > 10
-    assert policy.evaluated < placed * nodes / 2
+    return placed, dropped, policy.evaluated
 
 
 def test_equal_nodes_are_visited_once() -> None:
@@ -80,3 +106,42 @@ def test_equal_nodes_are_visited_once() -> None:
     assert policy.choose(kind.demand, kind.request) is not None
     # 200 empty nodes in a handful of profiles: one representative each at most.
     assert policy.evaluated <= len(cluster.profiles)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(4, 16), st.integers(40, 160), st.integers(), st.data())
+def test_decisions_with_pods_leaving_equal_a_full_evaluate(
+    nodes: int, pods: int, seed: int, data: st.DataObject
+) -> None:
+    """Pods leave too (as on a live cluster), between decisions of a few recurring kinds:
+    what the decider remembers between them (states judged, nodes by tie rank skipped) never
+    changes a placement."""
+    rows = generate_nodes(nodes)
+    catalog, latency = _catalog(rows)
+    cluster = SimCluster(rows, catalog)
+    policy = SuanliPolicy(cluster, catalog, latency)
+    kinds = Kinds(catalog)
+    held: list[str] = []
+    # A few kinds of pods, again and again: what is remembered per kind is read again.
+    mix = generate_pods(6, seed, 0.1)
+    for step in range(pods):
+        pod = dataclasses.replace(mix[data.draw(st.integers(0, len(mix) - 1))], name=f"p{step}")
+        if held and data.draw(st.integers(0, 3)) == 0:
+            gone = held.pop(data.draw(st.integers(0, len(held) - 1)))
+            cluster.state.set_pod(gone, None)
+        kind = kinds.of(pod)
+        workload = with_pressure(cluster.state.histogram.workload(), cluster.idle)
+        full = evaluate(kind.demand, cluster.snapshots(), catalog, latency, workload=workload)
+        placement = policy.place(kind.demand, kind.request, workload)
+        if not full.ranking:
+            assert placement is None
+            continue
+        best = full.result(full.ranking[0])
+        assert placement is not None
+        assert (placement.node.name, placement.allocation) == (best.node, best.allocation)
+        # Into the state only: the baselines' numbers do not follow pods that leave.
+        key = f"test/{pod.name}"
+        demand = kind.demand
+        landed = PlacedPod(key, best.node, None, demand.requests, demand.gpu_milli, best.allocation)
+        cluster.state.set_pod(key, landed, kind.shape)
+        held.append(key)

@@ -1,0 +1,94 @@
+"""What a workload's shapes and weights alone determine, worked out once per workload.
+
+The loops that run per node state (fragmentation) and per placement (the pressure of typed pods)
+read these instead of every shape: the same numbers as worked out shape by shape, in the same
+order, so the floats they sum are the very same.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from suanli.scoring.shapes import Shape
+
+
+class ShapeIndex:
+    """What a workload's shapes and weights alone determine, for the loops that run per node
+    state or per placement: the same numbers as computed inline, in the same order."""
+
+    __slots__ = (
+        "_limits",
+        "_pairs",
+        "_relevant",
+        "any_type",
+        "by_type",
+        "type_sets",
+        "types",
+        "volume",
+    )
+
+    def __init__(self, shapes: tuple[Shape, ...], weights: tuple[float, ...]) -> None:
+        pairs = tuple(zip(shapes, weights, strict=False))
+        self.any_type = any(not s.types for s in shapes)
+        self.types = frozenset(t for s in shapes for t in s.types)
+        self.volume = sum(w * s.total_milli for s, w in pairs)
+        # Per type, sorted: what each typed shape accepting it reserves there, in the order of
+        # the shapes: weight x milli-devices when it accepts that type alone (its share is
+        # then exactly 1), else the same with every type it accepts, shared by idle capacity.
+        sets: dict[tuple[str, ...], int] = {}  # several accepted types -> their number
+        terms: dict[str, list[float | tuple[float, int]]] = {}
+        for shape, weight in pairs:
+            weighted = weight * shape.total_milli
+            if len(shape.types) > 1:
+                number = sets.setdefault(shape.types, len(sets))
+            for name in shape.types:
+                found = terms.setdefault(name, [])
+                found.append(weighted if len(shape.types) == 1 else (weighted, number))
+        self.type_sets = tuple(sets)
+        self.by_type = tuple((name, tuple(terms[name])) for name in sorted(terms))
+        self._relevant: dict[tuple[str, str | None], tuple[Term, ...]] = {}
+        self._limits: dict[tuple[str, str | None], tuple[tuple[int, ...], tuple[int, ...]]] = {}
+        self._pairs = pairs
+
+    def relevant(self, resource: str, type_name: str | None) -> tuple[Term, ...]:
+        """(weight, cpu, memory, whole, milli) of the shapes that accept devices of `resource`
+        and `type_name`, in order."""
+        key = (resource, type_name)
+        found = self._relevant.get(key)
+        if found is None:
+            found = self._relevant[key] = tuple(
+                (w, s.cpu, s.memory, s.whole, s.milli)
+                for s, w in self._pairs
+                if (not s.resource or s.resource == resource)
+                and (not s.types or type_name in s.types)
+            )
+        return found
+
+    def hosts_alike(
+        self, resource: str, type_name: str | None, free: tuple[int, int, int], taken: Taken
+    ) -> bool:
+        """Is every shape relevant to the node exactly as hostable, as far as cpu, memory and
+        pod slots go, with `taken` (cpu, memory) and one pod slot less of `free` (cpu, memory,
+        pods) as with `free`? The node's fragmentation then stays the very same float."""
+        cpu, memory, pods = free
+        if pods == 1:
+            return False  # its last pod slot
+        key = (resource, type_name)
+        limits = self._limits.get(key)
+        if limits is None:
+            relevant = self.relevant(resource, type_name)
+            limits = self._limits[key] = (
+                tuple(sorted({term[1] for term in relevant})),
+                tuple(sorted({term[2] for term in relevant})),
+            )
+        cpus, memories = limits
+        # No shape's cpu (memory) lies between what is free before and after.
+        return bisect_right(cpus, cpu) == bisect_right(cpus, cpu - taken[0]) and bisect_right(
+            memories, memory
+        ) == bisect_right(memories, memory - taken[1])
+
+
+Taken = tuple[int, int]
+Term = tuple[float, int, int, int, int]

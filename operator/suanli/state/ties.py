@@ -1,0 +1,81 @@
+"""The first node by tie rank among a class's nodes of one total, without listing its states.
+
+When the best total a class can reach is reached, whatever else of the class can still be best
+ties with it, and the node chosen among equals is the one of least tie rank. Where most of a
+class ties (a CPU pod leaves the fragmentation of most nodes as it is), reading the class's
+nodes in rank order finds that node after a few, where listing every tied state reads them all.
+Where few tie, the reading gives up after a budget and the caller lists the states instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from itertools import islice
+from operator import attrgetter
+
+from suanli.scoring.context import Context
+from suanli.state.cluster import ClusterState, NodeEntry
+from suanli.state.judge import ClassPart, Judge
+
+# States judged afresh before giving up (a state judged already costs a lookup): a class whose
+# ties are this hard to reach is cheaper to list. Whether a state fits costs far less than its
+# packing, so it has a budget of its own.
+FITS_BUDGET = 64
+USAGE_BUDGET = 8
+
+Exact = Callable[[int, NodeEntry], float]  # a usage state's exact total (via one of its nodes)
+_STATE = attrgetter("state")
+
+
+def first_tied(
+    state: ClusterState,
+    judge: Judge,
+    context: Context,
+    *,
+    class_id: int,
+    capacity_kind: int,
+    usage_kind: int,
+    part: ClassPart,
+    exact: Exact,
+    top: float,
+    below: tuple[float, str],
+) -> tuple[bool, int | None]:
+    """(True, the usage state of the class's first node by rank whose state fits the pod and
+    totals `top`, if it comes before `below`, else None), or (False, None) when the budget ran
+    out first. `exact` totals a state from its usage and `part`."""
+    fits, usage = judge.fits_of(capacity_kind), judge.usage_of(usage_kind)
+    order = state.by_rank(class_id)
+    # The first nodes by rank fill up first (ties go their way): skip those that were no
+    # answer last time, as far as they are still in the states they were in (compared in C).
+    # Whether a state fits and what it totals depend on nothing else while the memos hold.
+    key = (class_id, capacity_kind, usage_kind, part, top)
+    skipped = judge.skips.get(key, ())
+    start = len(skipped)
+    if start:
+        now = tuple(map(_STATE, order[:start]))
+        if now != skipped:
+            start = next(i for i, (a, b) in enumerate(zip(now, skipped, strict=True)) if a != b)
+    read = start
+    result: tuple[bool, int | None] = (True, None)
+    fresh_fits = fresh_usage = 0
+    for entry in islice(order, start, None):
+        if entry.rank >= below:
+            break
+        number = entry.state
+        fitting = fits.get(number)
+        if fitting is None:
+            fresh_fits += 1
+            room = state.room_of_state(number)
+            fitting = judge.fresh_fits(context, entry, capacity_kind, fits, room)
+        if fitting:
+            if number not in usage:
+                fresh_usage += 1
+            if exact(number, entry) == top:
+                result = (True, number)
+                break
+        read += 1
+        if fresh_usage > USAGE_BUDGET or fresh_fits > FITS_BUDGET:
+            result = (False, None)
+            break
+    judge.skips[key] = tuple(map(_STATE, order[:read]))
+    return result
