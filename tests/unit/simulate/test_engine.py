@@ -20,6 +20,7 @@ from suanli.simulate.engine import SuanliPolicy
 from suanli.simulate.generate import generate_nodes, generate_pods
 from suanli.simulate.replay import Kinds, arrival_sequence
 from suanli.simulate.run import RunSpec, load_scoring_files
+from suanli.simulate.trace import NodeRow, PodRow
 from suanli.state import judge
 
 
@@ -145,3 +146,40 @@ def test_decisions_with_pods_leaving_equal_a_full_evaluate(
         landed = PlacedPod(key, best.node, None, demand.requests, demand.gpu_milli, best.allocation)
         cluster.state.set_pod(key, landed, kind.shape)
         held.append(key)
+
+
+def test_a_node_filled_then_freed_is_taken_again_as_evaluate_takes_it() -> None:
+    """Nodes fill one after the other by tie rank; a pod leaving the first one filled gives it
+    back its turn."""
+
+    # CPU pods on GPU nodes tie everywhere they fit: the first node by rank takes them until
+    # it is full, then it is skipped.
+    rows = [NodeRow(f"gpu-{i:02d}", 8000, 32768, 8, "A100") for i in range(12)]
+    rows += [NodeRow(f"cpu-{i:02d}", 8000, 32768, 0, "") for i in range(4)]
+    catalog, latency = _catalog(rows)
+    cluster = SimCluster(rows, catalog)
+    policy = SuanliPolicy(cluster, catalog, latency)
+    kinds = Kinds(catalog)
+    held: dict[str, list[str]] = {}
+    chosen: list[str] = []
+    for step in range(40):
+        if step == 30:
+            # Free one pod of the GPU node filled first.
+            node = chosen[16]  # the CPU nodes fill first (4 pods each)
+            assert node.startswith("gpu-")
+            assert len(held[node]) == 4
+            cluster.state.set_pod(held[node].pop(), None)
+        kind = kinds.of(PodRow(f"p{step}", 2000, 4096, 0, 0))
+        workload = with_pressure(cluster.state.histogram.workload(), cluster.idle)
+        full = evaluate(kind.demand, cluster.snapshots(), catalog, latency, workload=workload)
+        placement = policy.place(kind.demand, kind.request, workload)
+        assert full.ranking
+        assert placement is not None
+        assert placement.node.name == full.ranking[0], step
+        key = f"test/p{step}"
+        demand = kind.demand
+        landed = PlacedPod(key, placement.node.name, None, demand.requests, demand.gpu_milli, None)
+        cluster.state.set_pod(key, landed, kind.shape)
+        held.setdefault(placement.node.name, []).append(key)
+        chosen.append(placement.node.name)
+    assert chosen[30] == chosen[16]  # the freed room is taken again
