@@ -6,6 +6,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from suanli.scoring import PLANNED_NODE_ANNOTATION
+
 JobKey = tuple[str, str]
 
 
@@ -17,6 +19,16 @@ def job_key(body: Mapping[str, Any]) -> JobKey:
 # for init containers, whether it is a sidecar that keeps running.
 _CONTAINER_FIELDS = ("name", "resources", "restartPolicy")
 _SPEC_FIELDS = ("nodeName", "overhead", "tolerations", "schedulerName")
+_ENDED = ("Succeeded", "Failed")
+
+
+def _may_hold(pod: Mapping[str, Any]) -> bool:
+    """Whether a pod holds room somewhere: bound and not ended, or pending with a planned node."""
+    if (pod.get("status") or {}).get("phase") in _ENDED:
+        return False
+    if (pod.get("spec") or {}).get("nodeName"):
+        return True
+    return bool((pod["metadata"].get("annotations") or {}).get(PLANNED_NODE_ANNOTATION))
 
 
 def slim_pod(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -48,6 +60,17 @@ class JobCache:
 
     jobs: dict[JobKey, dict[str, Any]] = field(default_factory=dict)
     pods: dict[JobKey, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    # The pods that hold room (bound, or planned on a node), by "namespace/name" as the cluster
+    # state keys them: promised capacity is what the state does not count yet, found by a set
+    # difference instead of a walk over every pod of every job on each decision.
+    holders: dict[str, tuple[JobKey, dict[str, Any]]] = field(default_factory=dict)
+
+    def _index(self, key: JobKey, name: str, pod: dict[str, Any] | None) -> None:
+        ident = f"{key[0]}/{name}"
+        if pod is not None and _may_hold(pod):
+            self.holders[ident] = (key, pod)
+        else:
+            self.holders.pop(ident, None)
 
     def put_job(self, body: Mapping[str, Any], deleted: bool = False) -> JobKey:
         key = job_key(body)
@@ -58,6 +81,7 @@ class JobCache:
             pods = self.pods.get(key, {})
             for name in [n for n, p in pods.items() if not p["metadata"].get("resourceVersion")]:
                 del pods[name]
+                self._index(key, name, None)
         else:
             self.jobs[key] = dict(body)
         return key
@@ -68,6 +92,7 @@ class JobCache:
         name = str(body["metadata"]["name"])
         if deleted:
             pods.pop(name, None)
+            self._index(key, name, None)
             return key
         known = pods.get(name)
         # Our own manifest of a pod just created never replaces what a watch has already shown
@@ -78,7 +103,8 @@ class JobCache:
             and not body["metadata"].get("resourceVersion")
         ):
             return key
-        pods[name] = slim_pod(body)
+        pods[name] = slim = slim_pod(body)
+        self._index(key, name, slim)
         return key
 
     def forget_manifest(self, body: Mapping[str, Any], job: str) -> None:
@@ -89,10 +115,15 @@ class JobCache:
         known = self.pods.get(key, {}).get(name)
         if known is not None and not known["metadata"].get("resourceVersion"):
             del self.pods[key][name]
+            self._index(key, name, None)
 
     def replace_job_pods(self, key: JobKey, pods: Iterable[Mapping[str, Any]]) -> None:
         """One job's pods as a fresh list shows them."""
+        for name in self.pods.get(key, {}):
+            self._index(key, name, None)
         self.pods[key] = {str(p["metadata"]["name"]): slim_pod(p) for p in pods}
+        for name, pod in self.pods[key].items():
+            self._index(key, name, pod)
 
     def replace_pods(self, pods: Iterable[tuple[Mapping[str, Any], str]]) -> set[JobKey]:
         """Every job's pods as a fresh list shows them (pod, job); the jobs whose pods changed."""
@@ -104,4 +135,8 @@ class JobCache:
         # In place: the quota gate reads the same mapping.
         self.pods.clear()
         self.pods.update(listed)
+        self.holders.clear()
+        for key, named in listed.items():
+            for name, pod in named.items():
+                self._index(key, name, pod)
         return touched

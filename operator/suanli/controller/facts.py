@@ -12,7 +12,7 @@ from suanli.scoring import DEFAULT_CONFIG, PLANNED_NODE_ANNOTATION, DemandError,
 from suanli.scoring.context import build_context
 from suanli.scoring.pricing import pod_price
 from suanli.scoring.snapshot import PlacedPod
-from suanli.state import ClusterFeed, placed_pod, pod_key
+from suanli.state import ClusterFeed, placed_pod
 
 # Remembered pod prices before the memo starts over (bounds memory; a pod's price is one entry).
 _PRICES_KEPT = 200_000
@@ -34,18 +34,16 @@ class ClusterFacts:
         watch has not shown bound yet (the jobs' pods are watched apart: a plan made in between
         would otherwise see their room free)."""
         reserved: list[PlacedPod] = []
-        counted = self.cluster.state.pods
-        for key, pods in self.cache.pods.items():
+        holders, jobs = self.cache.holders, self.cache.jobs
+        # Nearly every holder is bound and counted: what is left is a few, found in C.
+        for ident in sorted(holders.keys() - self.cluster.state.pods.keys()):
+            key, pod = holders[ident]
             # A deleted job promises nothing: its pending pods are on their way out.
-            if key == job_key or key not in self.cache.jobs:
+            if key == job_key or key not in jobs:
                 continue
-            for pod in pods.values():
-                # Keyed before anything is parsed: nearly every pod is bound and counted.
-                if pod_key(pod) in counted:
-                    continue
-                placed = _holding(pod)
-                if placed is not None:
-                    reserved.append(placed)
+            placed = _holding(pod)
+            if placed is not None:
+                reserved.append(placed)
         return reserved
 
     def price_of(self, pod: Mapping[str, Any]) -> float:

@@ -73,3 +73,47 @@ def test_the_cache_keeps_pods_slim() -> None:
     cache = JobCache()
     key = cache.put_pod(_pod(), "job")
     assert cache.pods[key]["job-work-0"] == slim_pod(_pod())
+
+
+def _holders_by_walk(cache: JobCache) -> dict[str, tuple[tuple[str, str], str]]:
+    """The pods holding room, found by walking every pod (what the index saves)."""
+    found = {}
+    for key, pods in cache.pods.items():
+        for name, pod in pods.items():
+            ended = (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+            planned = (pod["metadata"].get("annotations") or {}).get("suanli.dev/planned-node")
+            if not ended and (pod["spec"].get("nodeName") or planned):
+                found[f"{key[0]}/{name}"] = (key, name)
+    return found
+
+
+def _job_pod(name: str, *, node: str = "", planned: str = "", phase: str = "Pending") -> Any:
+    annotations = {"suanli.dev/planned-node": planned} if planned else {}
+    return {
+        "metadata": {"name": name, "namespace": "team", "annotations": annotations},
+        "spec": {"nodeName": node, "containers": []} if node else {"containers": []},
+        "status": {"phase": phase},
+    }
+
+
+def test_the_index_of_pods_holding_room_follows_every_change() -> None:
+    cache = JobCache()
+    cache.put_job({"metadata": {"namespace": "team", "name": "a"}})
+    steps = [
+        lambda: cache.put_pod(_job_pod("a-0", planned="n1"), "a"),  # our manifest
+        lambda: cache.put_pod(_job_pod("a-1"), "a"),  # no plan: holds nothing yet
+        lambda: cache.put_pod(_job_pod("a-1", node="n2", phase="Running"), "a"),
+        lambda: cache.put_pod(_job_pod("a-2", node="n3", phase="Succeeded"), "a"),
+        lambda: cache.forget_manifest(_job_pod("a-0", planned="n1"), "a"),
+        lambda: cache.put_pod(_job_pod("b-0", planned="n4"), "b"),
+        lambda: cache.put_job({"metadata": {"namespace": "team", "name": "b"}}, deleted=True),
+        lambda: cache.replace_job_pods(("team", "a"), [_job_pod("a-3", node="n5")]),
+        lambda: cache.put_pod(_job_pod("a-3"), "a", deleted=True),
+        lambda: cache.replace_pods([(_job_pod("c-0", planned="n6"), "c")]),
+    ]
+    for step in steps:
+        step()
+        assert {k: (v[0], v[1]["metadata"]["name"]) for k, v in cache.holders.items()} == (
+            _holders_by_walk(cache)
+        )
+    assert set(cache.holders) == {"team/c-0"}
