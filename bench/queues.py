@@ -298,20 +298,39 @@ class Kueue:
 JOB_LABELS = ("suanli.dev/job", "batch.kubernetes.io/job-name", "job-name")
 
 
-def running_gpus(api: client.ApiClient, by_name: dict[str, Job]) -> dict[str, int]:
+def node_types(api: client.ApiClient) -> dict[str, str]:
+    """Each node's GPU type (the workload's names), to tell per type what runs."""
+    listed = client.CoreV1Api(api).list_node(_preload_content=False)
+    names = {product: name for name, product in PRODUCTS.items()}
+    found = {}
+    for node in json.loads(listed.data)["items"]:
+        product = (node["metadata"].get("labels") or {}).get("nvidia.com/gpu.product")
+        if product in names:
+            found[node["metadata"]["name"]] = names[product]
+    return found
+
+
+def running_gpus(
+    api: client.ApiClient, by_name: dict[str, Job], types: dict[str, str]
+) -> tuple[dict[str, int], dict[str, dict[str, int]]]:
     """GPUs of the Running pods per queue, counted the same way for both systems: from the
-    pods themselves, not from either system's own status."""
+    pods themselves, not from either system's own status; and per queue and GPU type (from
+    the node each pod runs on)."""
     listed = client.CoreV1Api(api).list_pod_for_all_namespaces(
         field_selector="status.phase=Running", _preload_content=False
     )
     running = dict.fromkeys(queues(), 0)
+    by_type: dict[str, dict[str, int]] = {q: dict.fromkeys(PRODUCTS, 0) for q in queues()}
     for pod in json.loads(listed.data)["items"]:
         labels = pod["metadata"].get("labels") or {}
         name = next((labels[key] for key in JOB_LABELS if key in labels), None)
         job = by_name.get(name) if name else None
         if job is not None and pod["metadata"]["namespace"] == job.queue:
             running[job.queue] += job.gpus
-    return running
+            kind = types.get((pod.get("spec") or {}).get("nodeName") or "")
+            if kind is not None:
+                by_type[job.queue][kind] += job.gpus
+    return running, by_type
 
 
 def _time(text: str) -> float:
@@ -337,6 +356,7 @@ def run_one(
                 body: Any = {"metadata": {"name": queue}}
                 client.CoreV1Api(api).create_namespace(body)
             system.setup(client.CustomObjectsApi(api), nominal(gpus))
+            types = node_types(api)
             began = time.time()
             with ThreadPoolExecutor(8) as pool:
                 list(pool.map(lambda job: system.submit(api, job), jobs))
@@ -346,13 +366,24 @@ def run_one(
             while time.time() - began < timeout:
                 seen = system.observe(api)
                 now = time.time() - began
-                running = running_gpus(api, by_name)
+                running, by_type = running_gpus(api, by_name, types)
                 waiting = {q: 0 for q in queues()}
+                held = {q: 0 for q in queues()}
                 for name, found in seen.items():
                     job = by_name.get(name)
                     if job is not None:
                         waiting[job.queue] += 0 if found["admitted"] or found["done"] else 1
-                samples.append({"t": round(now, 1), "gpus": running, "waiting": waiting})
+                        if found["admitted"] and not found["done"]:
+                            held[job.queue] += job.gpus * job.replicas
+                samples.append(
+                    {
+                        "t": round(now, 1),
+                        "gpus": running,
+                        "waiting": waiting,
+                        "held": held,
+                        "by_type": by_type,
+                    }
+                )
                 if len(seen) == len(jobs) and all(f["done"] for f in seen.values()):
                     break
                 time.sleep(SAMPLE_SECONDS)
@@ -416,6 +447,7 @@ def summarise(  # noqa: PLR0917 - one run's raw observations, all of them
             {"t": s["t"], "utilisation": round(sum(s["gpus"].values()) / capacity, 3)}
             for s in samples
         ],
+        "samples": samples,
     }
 
 
@@ -479,6 +511,10 @@ def main() -> None:
         for queue, share in result["fair_share"].items():
             print(f"  {queue:12} share {share['share']:.3f}  fair {share['fair']:.3f}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    # Every sample (per queue: GPUs running, by type, held by admitted jobs, jobs waiting), to
+    # read where a share went; beside the summary, which stays small.
+    raw = {r["system"]: r.pop("samples") for r in results}
+    args.out.with_name(f"{args.out.stem}-samples.json").write_text(json.dumps(raw))
     machine = {"cpus": __import__("os").cpu_count(), "python": platform.python_version()}
     args.out.write_text(
         json.dumps({"machine": machine, "nodes": args.nodes, "results": results}, indent=2)
