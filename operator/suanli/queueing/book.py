@@ -244,15 +244,27 @@ class QuotaBook:
         """The queue's fair-share position: the largest share of a resource it holds now plus
         its averaged past usage, over its weight. The share is of its cohort's nominal quota
         (its own outside a cohort): a queue with no nominal quota of its own, borrowing from a
-        cohort's pool, still takes its turn by weight."""
+        cohort's pool, still takes its turn by weight.
+
+        Accelerator devices count as one resource, whatever their type (every named type and
+        the `gpu` pool together), as a GPU-hour is one whatever the type: counted per type, a
+        few devices of a scarce type (8 of a cohort's 40 L40S) would weigh as much as a fifth
+        of the cohort, and a queue spread over several types would hold far more devices than
+        its weight gives it before any one type's share caught up with the others'."""
         spec = self.queues[queue]
         past = self.history.get(queue, {})
         shares = []
+        devices_held = devices_base = 0.0
         for quota in spec.quotas:
             base = self._fair_base(queue, quota.resource)
-            if base > 0:
-                held = self.used(queue, quota.resource) + past.get(quota.resource, 0.0)
+            held = self.used(queue, quota.resource) + past.get(quota.resource, 0.0)
+            if quota.resource not in _UNITS:
+                devices_held += held
+                devices_base += base
+            elif base > 0:
                 shares.append(held / base)
+        if devices_base > 0:
+            shares.append(devices_held / devices_base)
         return max(shares, default=0.0) / spec.fair_share.weight
 
     def _fair_base(self, queue: str, resource: str) -> float:
@@ -266,3 +278,5 @@ class QuotaBook:
 
 
 _POOLS = frozenset({ANY_GPU, CPU_RESOURCE, MEMORY_RESOURCE})
+# The quota resources that are not accelerator devices: each is a share of its own.
+_UNITS = frozenset({CPU_RESOURCE, MEMORY_RESOURCE})
