@@ -202,6 +202,45 @@ class QuotaBook:
             return f"{wanted}; cohort {spec.cohort} has {idle:g} {resource} to lend"
         return None
 
+    def borrowing(self, charge: Charge) -> tuple[str, ...]:
+        """The resources of which the queue would hold more than its nominal quota with the
+        charge added (what it would borrow from its cohort)."""
+        spec = self.queues[charge.queue]
+        return tuple(
+            resource
+            for resource, amount in charge.amounts
+            if (quota := spec.quota(resource)) is not None
+            and self.used(charge.queue, resource) + amount > quota.nominal + _EPSILON
+        )
+
+    def short_for_borrowers(self, charge: Charge) -> tuple[str, ...] | None:
+        """The resources the charge is short of only because other queues of its cohort borrow
+        them: it would fit if they borrowed none. None when something else keeps it out (its
+        queue's own limits, what the lenders use themselves, its budget) or when it fits."""
+        spec = self.queues[charge.queue]
+        if spec.cohort is None:
+            return None
+        short: list[str] = []
+        for resource, amount in charge.amounts:
+            if resource == PRICE_RESOURCE:
+                if self._over_budget(charge.queue, amount) is not None:
+                    return None
+                continue
+            quota = spec.quota(resource)
+            if quota is None:
+                continue
+            after = self.used(charge.queue, resource) + amount
+            own = max(0.0, after - quota.nominal)
+            if quota.borrowing_limit is not None and own > quota.borrowing_limit + _EPSILON:
+                return None
+            lent, borrowed = self._cohort_balance(spec.cohort, resource, charge.queue, after)
+            if borrowed <= lent + _EPSILON:
+                continue
+            if own > lent + _EPSILON:
+                return None  # more than the lenders leave idle, whoever else borrows
+            short.append(resource)
+        return tuple(short) or None
+
     def _over_budget(self, queue: str, price: float) -> str | None:
         budget = self.queues[queue].budget
         if budget is None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from suanli.queueing import Charge, QuotaBook, admission_cycle
+from suanli.queueing import Charge, JobRequest, QuotaBook, admission_cycle
 from suanli.queueing.fairshare import averaged
 from tests.unit.queueing.test_admission_cycle import TYPES, job, spec
 
@@ -202,3 +202,134 @@ def test_the_queue_holding_fewer_devices_goes_first_whatever_their_type() -> Non
     ]
     result = admission_cycle(QuotaBook(queues, held), pending, TYPES)
     assert sorted(k[1] for k in result.admitted) == ["ja"]
+
+
+# --- room held back for the queue with the lower share ------------------------------------------
+
+
+@dataclass(frozen=True)
+class HoldBack:
+    name: str
+    queues: dict[str, dict[str, Any]]
+    held: list[Charge]
+    pending: list[JobRequest]
+    admitted: list[str]
+    waiting: dict[str, str] = field(default_factory=dict)  # job -> reason
+    message_has: str = ""
+
+
+ONE_POOL = {
+    "cohort": "c",
+    "quotas": [{"resource": "H100", "nominal": 8}, {"resource": "L4", "nominal": 8}],
+}
+
+HOLD_BACKS = [
+    HoldBack(
+        "another queue may not borrow what the lower share's job waits for",
+        {"pool": ONE_POOL, "a": borrower(), "b": borrower()},
+        [h100("a", 2), h100("b", 4)],
+        [
+            job("big", "a", devices=4, types=("H100",)),
+            job("small", "b", devices=1, types=("H100",)),
+        ],
+        admitted=[],
+        waiting={"big": "QuotaExhausted", "small": "QuotaExhausted"},
+        message_has="holds back what it lends of H100 for ns/big of queue a",
+    ),
+    HoldBack(
+        "the queue's own smaller job may take it",
+        {"pool": ONE_POOL, "a": borrower(), "b": borrower()},
+        [h100("a", 2), h100("b", 4)],
+        [
+            job("big", "a", devices=4, types=("H100",), created="2026-01-01T00:00:00Z"),
+            job("mine", "a", devices=1, types=("H100",), created="2026-01-01T00:00:01Z"),
+            job("small", "b", devices=1, types=("H100",)),
+        ],
+        admitted=["mine"],
+        waiting={"big": "QuotaExhausted", "small": "QuotaExhausted"},
+    ),
+    HoldBack(
+        "another type is not held back",
+        {"pool": ONE_POOL, "a": borrower(), "b": borrower()},
+        [h100("a", 2), h100("b", 4)],
+        [job("big", "a", devices=4, types=("H100",)), job("small", "b", devices=1, types=("L4",))],
+        admitted=["small"],
+        waiting={"big": "QuotaExhausted"},
+    ),
+    HoldBack(
+        "a job within its queue's nominal quota is never held back",
+        {
+            "pool": {"cohort": "c", "quotas": [{"resource": "H100", "nominal": 6}]},
+            "a": borrower(),
+            "b": {"cohort": "c", "quotas": [{"resource": "H100", "nominal": 4}]},
+            "c": borrower(),
+        },
+        [h100("a", 1), h100("b", 3), h100("c", 3)],
+        [
+            job("big", "a", devices=5, types=("H100",)),
+            job("own", "b", devices=1, types=("H100",)),
+            job("more", "c", devices=1, types=("H100",)),
+        ],
+        admitted=["own"],
+        waiting={"big": "QuotaExhausted", "more": "QuotaExhausted"},
+    ),
+    HoldBack(
+        "nothing is held for a job that would not fit even if nobody else borrowed",
+        {
+            "pool": ONE_POOL,
+            "a": borrower(quotas=[{"resource": "H100", "nominal": 0, "borrowingLimit": 3}]),
+            "b": borrower(),
+        },
+        [h100("a", 2), h100("b", 4)],
+        [
+            job("big", "a", devices=4, types=("H100",)),
+            job("small", "b", devices=1, types=("H100",)),
+        ],
+        admitted=["small"],
+        waiting={"big": "QuotaExhausted"},
+    ),
+    HoldBack(
+        "nothing is held for a job larger than all the cohort lends",
+        {"pool": ONE_POOL, "a": borrower(), "b": borrower()},
+        [h100("a", 2), h100("b", 4)],
+        [
+            job("big", "a", devices=9, types=("H100",)),
+            job("small", "b", devices=1, types=("H100",)),
+        ],
+        admitted=["small"],
+        waiting={"big": "QuotaExhausted"},
+    ),
+    HoldBack(
+        "the queue with the higher share holds nothing back from the lower one",
+        {"pool": ONE_POOL, "a": borrower(), "b": borrower()},
+        [h100("a", 2), h100("b", 4)],
+        [
+            job("small", "a", devices=1, types=("H100",)),
+            job("big", "b", devices=4, types=("H100",)),
+        ],
+        admitted=["small"],
+        waiting={"big": "QuotaExhausted"},
+    ),
+    HoldBack(
+        "the room gathered goes to the job it was held for",
+        {"pool": ONE_POOL, "a": borrower(), "b": borrower()},
+        [h100("a", 2), h100("b", 2)],
+        [
+            job("big", "a", devices=4, types=("H100",)),
+            job("small", "b", devices=1, types=("H100",)),
+        ],
+        admitted=["big"],
+        waiting={"small": "QuotaExhausted"},
+    ),
+]
+
+
+@pytest.mark.parametrize("case", HOLD_BACKS, ids=[c.name for c in HOLD_BACKS])
+def test_a_job_of_the_lower_share_holds_back_what_others_would_borrow(case: HoldBack) -> None:
+    book = QuotaBook({n: spec(**q) for n, q in case.queues.items()}, case.held)
+    result = admission_cycle(book, case.pending, TYPES)
+    assert sorted(k[1] for k in result.admitted) == sorted(case.admitted)
+    assert {k[1]: w.reason for k, w in result.waiting.items()} == case.waiting
+    if case.message_has:
+        messages = " | ".join(w.message for w in result.waiting.values())
+        assert case.message_has in messages, messages
