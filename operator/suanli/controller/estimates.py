@@ -161,14 +161,7 @@ def estimated_status(
     else:
         found, waiters, defaults = time.estimates(now)
         name = f"{key[0]}/{key[1]}"
-        head = next(
-            (
-                w.candidate.job
-                for w in waiters
-                if (e := found[w.candidate.job]).start and e.start > now
-            ),
-            None,
-        )
+        head = reserved_head([w.candidate.job for w in waiters], found, now)
         running, _ = time.running(now, expected=True)
         fields = estimate_fields(
             found.get(name),
@@ -190,6 +183,19 @@ def estimated_status(
                 )
             fields["estimate_basis"] = why
     return _updated(status, fields)
+
+
+def reserved_head(
+    waiting: Sequence[str], found: Mapping[str, Estimate], now: dt.datetime
+) -> str | None:
+    """The first waiting job (in line order) estimated to start later than now: the one room is
+    reserved for. Jobs without an estimate are passed over: only the first MAX_ESTIMATED are
+    estimated, and a call makes only a few new estimates, so `found` may lack some of them."""
+    for job in waiting:
+        estimate = found.get(job)
+        if estimate is not None and estimate.start is not None and estimate.start > now:
+            return job
+    return None
 
 
 def _updated(status: ComputeJobStatus, fields: dict[str, Any]) -> ComputeJobStatus:
