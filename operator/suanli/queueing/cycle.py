@@ -116,14 +116,14 @@ def _hold_back(
     queues that already hold more than their share. Jobs are tried by their queue's share, so
     every queue tried later holds at least as much (over its weight) as this one.
 
-    Once per queue and cycle (for the first of its jobs kept out that way), for the first of
-    the job's options that fits once nobody else borrows; a job that would not fit even then
-    (its queue's borrowing limit, what lenders use themselves) holds nothing back, so nothing
-    is held for a job that cannot come in. The queue's own jobs may still take the room (under
-    BestEffortFIFO, a smaller one behind it): it is the queue's share that is held, not the
-    job's place."""
+    For every job kept out that way (a queue waiting for H100 and for T4 is owed either), for
+    the first of the job's options that fits once nobody else borrows; a job that would not
+    fit even then (its queue's borrowing limit, what lenders use themselves) holds nothing
+    back, so nothing is held for a job that cannot come in. The queue's own jobs may still
+    take the room (under BestEffortFIFO, a smaller one behind it): it is the queue's share
+    that is held, not the job's place."""
     cohort = book.cohort_of(job.queue)
-    if cohort is None or any(j.queue == job.queue for j in held_back.values()):
+    if cohort is None:
         return
     for charge in options:
         short = book.short_for_borrowers(charge)

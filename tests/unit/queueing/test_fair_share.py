@@ -237,6 +237,19 @@ HOLD_BACKS = [
         message_has="holds back what it lends of H100 for ns/big of queue a",
     ),
     HoldBack(
+        "each waiting job of the lower share holds back what it needs",
+        {"pool": ONE_POOL, "a": borrower(), "b": borrower()},
+        [h100("a", 2), h100("b", 4), Charge("b", (("L4", 6),), ("L4",))],
+        [
+            job("big", "a", devices=4, types=("H100",), created="2026-01-01T00:00:00Z"),
+            job("l4", "a", devices=4, types=("L4",), created="2026-01-01T00:00:01Z"),
+            job("small", "b", devices=1, types=("H100",)),
+            job("other", "b", devices=1, types=("L4",)),
+        ],
+        admitted=[],
+        waiting={name: "QuotaExhausted" for name in ("big", "l4", "small", "other")},
+    ),
+    HoldBack(
         "the queue's own smaller job may take it",
         {"pool": ONE_POOL, "a": borrower(), "b": borrower()},
         [h100("a", 2), h100("b", 4)],
