@@ -439,8 +439,9 @@ class ComputeQueueStatus(ApiModel):
         default=None,
         alias="fairShare",
         description=(
-            "The queue's weighted dominant share: the largest share of a nominal quota it holds "
-            "now plus its averaged past usage, over its weight; the cohort serves the lowest first."
+            "The queue's weighted dominant share: the largest share of its cohort's nominal "
+            "quota it holds now plus its averaged past usage, over its weight (accelerator "
+            "devices of every type count as one resource); the cohort serves the lowest first."
         ),
     )
     average_usage: list[ResourceAmount] = Field(

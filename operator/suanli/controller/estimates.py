@@ -199,19 +199,7 @@ def estimated_status(
     else:
         found, waiters, defaults = time.estimates(now)
         name = f"{key[0]}/{key[1]}"
-        # The reservation is the first exact estimate in the future (the aggregated ones are
-        # behind it).
-        head = next(
-            (
-                w.candidate.job
-                for w in waiters
-                if (e := found.get(w.candidate.job)) is not None
-                and not e.aggregated
-                and e.start
-                and e.start > now
-            ),
-            None,
-        )
+        head = reserved_head([w.candidate.job for w in waiters], found, now)
         running, _ = time.running(now, expected=True)
         fields = estimate_fields(
             found.get(name),
@@ -243,6 +231,24 @@ def _own_run_time(time: TimeKeeper, key: JobKey, body: Mapping[str, Any]) -> str
     if limits.expected is None or not limits.expected_source:
         return ""
     return f"its own run time counts as {text(limits.expected)} ({limits.expected_source})"
+
+
+def reserved_head(
+    waiting: Sequence[str], found: Mapping[str, Estimate], now: dt.datetime
+) -> str | None:
+    """The first waiting job (in line order) with an exact estimate later than now: the one room
+    is reserved for (the aggregated estimates are behind it). Jobs without an estimate are passed
+    over: a call makes only a few new exact estimates, so `found` may lack some of them."""
+    for job in waiting:
+        estimate = found.get(job)
+        if (
+            estimate is not None
+            and not estimate.aggregated
+            and estimate.start is not None
+            and estimate.start > now
+        ):
+            return job
+    return None
 
 
 def _updated(status: ComputeJobStatus, fields: dict[str, Any]) -> ComputeJobStatus:

@@ -202,6 +202,45 @@ class QuotaBook:
             return f"{wanted}; cohort {spec.cohort} has {idle:g} {resource} to lend"
         return None
 
+    def borrowing(self, charge: Charge) -> tuple[str, ...]:
+        """The resources of which the queue would hold more than its nominal quota with the
+        charge added (what it would borrow from its cohort)."""
+        spec = self.queues[charge.queue]
+        return tuple(
+            resource
+            for resource, amount in charge.amounts
+            if (quota := spec.quota(resource)) is not None
+            and self.used(charge.queue, resource) + amount > quota.nominal + _EPSILON
+        )
+
+    def short_for_borrowers(self, charge: Charge) -> tuple[str, ...] | None:
+        """The resources the charge is short of only because other queues of its cohort borrow
+        them: it would fit if they borrowed none. None when something else keeps it out (its
+        queue's own limits, what the lenders use themselves, its budget) or when it fits."""
+        spec = self.queues[charge.queue]
+        if spec.cohort is None:
+            return None
+        short: list[str] = []
+        for resource, amount in charge.amounts:
+            if resource == PRICE_RESOURCE:
+                if self._over_budget(charge.queue, amount) is not None:
+                    return None
+                continue
+            quota = spec.quota(resource)
+            if quota is None:
+                continue
+            after = self.used(charge.queue, resource) + amount
+            own = max(0.0, after - quota.nominal)
+            if quota.borrowing_limit is not None and own > quota.borrowing_limit + _EPSILON:
+                return None
+            lent, borrowed = self._cohort_balance(spec.cohort, resource, charge.queue, after)
+            if borrowed <= lent + _EPSILON:
+                continue
+            if own > lent + _EPSILON:
+                return None  # more than the lenders leave idle, whoever else borrows
+            short.append(resource)
+        return tuple(short) or None
+
     def _over_budget(self, queue: str, price: float) -> str | None:
         budget = self.queues[queue].budget
         if budget is None:
@@ -244,15 +283,27 @@ class QuotaBook:
         """The queue's fair-share position: the largest share of a resource it holds now plus
         its averaged past usage, over its weight. The share is of its cohort's nominal quota
         (its own outside a cohort): a queue with no nominal quota of its own, borrowing from a
-        cohort's pool, still takes its turn by weight."""
+        cohort's pool, still takes its turn by weight.
+
+        Accelerator devices count as one resource, whatever their type (every named type and
+        the `gpu` pool together), as a GPU-hour is one whatever the type: counted per type, a
+        few devices of a scarce type (8 of a cohort's 40 L40S) would weigh as much as a fifth
+        of the cohort, and a queue spread over several types would hold far more devices than
+        its weight gives it before any one type's share caught up with the others'."""
         spec = self.queues[queue]
         past = self.history.get(queue, {})
         shares = []
+        devices_held = devices_base = 0.0
         for quota in spec.quotas:
             base = self._fair_base(queue, quota.resource)
-            if base > 0:
-                held = self.used(queue, quota.resource) + past.get(quota.resource, 0.0)
+            held = self.used(queue, quota.resource) + past.get(quota.resource, 0.0)
+            if quota.resource not in _UNITS:
+                devices_held += held
+                devices_base += base
+            elif base > 0:
                 shares.append(held / base)
+        if devices_base > 0:
+            shares.append(devices_held / devices_base)
         return max(shares, default=0.0) / spec.fair_share.weight
 
     def _fair_base(self, queue: str, resource: str) -> float:
@@ -266,3 +317,5 @@ class QuotaBook:
 
 
 _POOLS = frozenset({ANY_GPU, CPU_RESOURCE, MEMORY_RESOURCE})
+# The quota resources that are not accelerator devices: each is a share of its own.
+_UNITS = frozenset({CPU_RESOURCE, MEMORY_RESOURCE})

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 
 from suanli.api import ComputeJobStatus
-from suanli.controller.estimates import MAX_BASIS, MAX_NODES, estimate_fields
+from suanli.controller.estimates import MAX_BASIS, MAX_NODES, estimate_fields, reserved_head
 from suanli.state.backfill import Estimate
 
 NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
@@ -132,3 +132,36 @@ def test_estimate_fields(case: Case) -> None:
         assert fields["estimated_nodes"] is None
     # What the operator writes passes the status schema.
     ComputeJobStatus.model_validate(fields)
+
+
+@dataclass(frozen=True)
+class Head:
+    name: str
+    waiting: tuple[str, ...]
+    found: dict[str, Estimate]
+    expected: str | None
+
+
+HEADS = (
+    Head("the first estimated to start later", ("a", "b"), {"a": Estimate("a", LATER)}, "a"),
+    Head(
+        "one starting now is not waited for",
+        ("a", "b"),
+        {"a": Estimate("a", NOW), "b": Estimate("b", LATER)},
+        "b",
+    ),
+    Head("one that never starts is passed over", ("a", "b"), {"a": Estimate("a", None)}, None),
+    Head(
+        # The first jobs in line may have no estimate yet (a few are made per call).
+        "jobs without an estimate are passed over",
+        ("new", "a"),
+        {"a": Estimate("a", LATER)},
+        "a",
+    ),
+    Head("nobody waits", (), {}, None),
+)
+
+
+@pytest.mark.parametrize("case", HEADS, ids=[c.name for c in HEADS])
+def test_reserved_head(case: Head) -> None:
+    assert reserved_head(case.waiting, case.found, NOW) == case.expected

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from suanli.queueing import QuotaBook, admission_cycle
+from suanli.queueing import Charge, JobRequest, QuotaBook, admission_cycle
 from suanli.queueing.fairshare import averaged
 from tests.unit.queueing.test_admission_cycle import TYPES, job, spec
 
@@ -108,3 +108,241 @@ def test_queues_without_quota_of_their_own_share_a_cohort_pool_by_weight() -> No
     for admission in result.admitted.values():
         admitted[admission.charge.queue] += 1
     assert admitted == {"a": 3, "b": 3, "c": 6}
+
+
+# --- devices of every type are one share --------------------------------------------------------
+
+POOL = {
+    "cohort": "c",
+    "quotas": [{"resource": "H100", "nominal": 32}, {"resource": "L4", "nominal": 8}],
+}
+
+
+def borrower(weight: float = 1, **fields: Any) -> dict[str, Any]:
+    quotas = [{"resource": "H100", "nominal": 0}, {"resource": "L4", "nominal": 0}]
+    return {"cohort": "c", "fairShare": {"weight": weight}, "quotas": quotas} | fields
+
+
+def h100(queue: str, amount: float) -> Charge:
+    return Charge(queue, (("H100", amount),), ("H100",))
+
+
+@dataclass(frozen=True)
+class Share:
+    name: str
+    queues: dict[str, dict[str, Any]]
+    held: list[Charge]
+    expected: dict[str, float]  # queue -> dominant share
+
+
+SHARES = [
+    Share(
+        "devices of a scarce type weigh as devices, not as that type's share",
+        {"pool": POOL, "a": borrower(), "b": borrower()},
+        [Charge("a", (("L4", 4),), ("L4",)), Charge("b", (("H100", 12),), ("H100",))],
+        {"a": 4 / 40, "b": 12 / 40},
+    ),
+    Share(
+        "devices held of several types add up",
+        {"pool": POOL, "a": borrower()},
+        [Charge("a", (("L4", 8),), ("L4",)), Charge("a", (("H100", 8),), ("H100",))],
+        {"a": 16 / 40},
+    ),
+    Share(
+        "the gpu pool's devices count with the named types'",
+        {
+            "pool": POOL | {"quotas": [*POOL["quotas"], {"resource": "gpu", "nominal": 10}]},
+            "a": borrower(
+                quotas=[{"resource": "H100", "nominal": 0}, {"resource": "gpu", "nominal": 0}]
+            ),
+        },
+        [Charge("a", (("gpu", 5),), ("A100",)), h100("a", 3)],
+        {"a": 8 / 42},
+    ),
+    Share(
+        "only the types the queue has quotas for are its cohort's devices",
+        {"pool": POOL, "a": borrower(quotas=[{"resource": "L4", "nominal": 0}])},
+        [Charge("a", (("L4", 2),), ("L4",))],
+        {"a": 2 / 8},
+    ),
+    Share(
+        "cpu stays a share of its own, and the larger share counts",
+        {
+            "pool": POOL | {"quotas": [*POOL["quotas"], {"resource": "cpu", "nominal": 100}]},
+            "a": borrower(
+                quotas=[{"resource": "H100", "nominal": 0}, {"resource": "cpu", "nominal": 0}]
+            ),
+        },
+        [Charge("a", (("H100", 4), ("cpu", 50)), ("H100",))],
+        {"a": 50 / 100},
+    ),
+    Share(
+        "over the weight",
+        {"pool": POOL, "a": borrower(weight=2)},
+        [Charge("a", (("H100", 20),), ("H100",))],
+        {"a": 20 / 40 / 2},
+    ),
+]
+
+
+@pytest.mark.parametrize("case", SHARES, ids=[c.name for c in SHARES])
+def test_dominant_share_counts_devices_of_every_type_together(case: Share) -> None:
+    book = QuotaBook({n: spec(**q) for n, q in case.queues.items()}, case.held)
+    assert {q: book.dominant_share(q) for q in case.expected} == pytest.approx(case.expected)
+
+
+def test_the_queue_holding_fewer_devices_goes_first_whatever_their_type() -> None:
+    """a holds 4 of the cohort's 8 L4 (half of that type) but 4 of its 40 devices; b holds 12
+    H100: a is served first, and takes the H100 that b's job also wants."""
+    queues = {"pool": spec(**POOL), "a": spec(**borrower()), "b": spec(**borrower())}
+    held = [Charge("a", (("L4", 4),), ("L4",)), Charge("b", (("H100", 12),), ("H100",))]
+    pending = [
+        job("ja", "a", devices=20, types=("H100",)),
+        job("jb", "b", devices=20, types=("H100",)),
+    ]
+    result = admission_cycle(QuotaBook(queues, held), pending, TYPES)
+    assert sorted(k[1] for k in result.admitted) == ["ja"]
+
+
+# --- room held back for the queue with the lower share ------------------------------------------
+
+
+@dataclass(frozen=True)
+class HoldBack:
+    name: str
+    queues: dict[str, dict[str, Any]]
+    held: list[Charge]
+    pending: list[JobRequest]
+    admitted: list[str]
+    waiting: dict[str, str] = field(default_factory=dict)  # job -> reason
+    message_has: str = ""
+
+
+ONE_POOL = {
+    "cohort": "c",
+    "quotas": [{"resource": "H100", "nominal": 8}, {"resource": "L4", "nominal": 8}],
+}
+
+HOLD_BACKS = [
+    HoldBack(
+        "another queue may not borrow what the lower share's job waits for",
+        {"pool": ONE_POOL, "a": borrower(), "b": borrower()},
+        [h100("a", 2), h100("b", 4)],
+        [
+            job("big", "a", devices=4, types=("H100",)),
+            job("small", "b", devices=1, types=("H100",)),
+        ],
+        admitted=[],
+        waiting={"big": "QuotaExhausted", "small": "QuotaExhausted"},
+        message_has="holds back what it lends of H100 for ns/big of queue a",
+    ),
+    HoldBack(
+        "each waiting job of the lower share holds back what it needs",
+        {"pool": ONE_POOL, "a": borrower(), "b": borrower()},
+        [h100("a", 2), h100("b", 4), Charge("b", (("L4", 6),), ("L4",))],
+        [
+            job("big", "a", devices=4, types=("H100",), created="2026-01-01T00:00:00Z"),
+            job("l4", "a", devices=4, types=("L4",), created="2026-01-01T00:00:01Z"),
+            job("small", "b", devices=1, types=("H100",)),
+            job("other", "b", devices=1, types=("L4",)),
+        ],
+        admitted=[],
+        waiting={name: "QuotaExhausted" for name in ("big", "l4", "small", "other")},
+    ),
+    HoldBack(
+        "the queue's own smaller job may take it",
+        {"pool": ONE_POOL, "a": borrower(), "b": borrower()},
+        [h100("a", 2), h100("b", 4)],
+        [
+            job("big", "a", devices=4, types=("H100",), created="2026-01-01T00:00:00Z"),
+            job("mine", "a", devices=1, types=("H100",), created="2026-01-01T00:00:01Z"),
+            job("small", "b", devices=1, types=("H100",)),
+        ],
+        admitted=["mine"],
+        waiting={"big": "QuotaExhausted", "small": "QuotaExhausted"},
+    ),
+    HoldBack(
+        "another type is not held back",
+        {"pool": ONE_POOL, "a": borrower(), "b": borrower()},
+        [h100("a", 2), h100("b", 4)],
+        [job("big", "a", devices=4, types=("H100",)), job("small", "b", devices=1, types=("L4",))],
+        admitted=["small"],
+        waiting={"big": "QuotaExhausted"},
+    ),
+    HoldBack(
+        "a job within its queue's nominal quota is never held back",
+        {
+            "pool": {"cohort": "c", "quotas": [{"resource": "H100", "nominal": 6}]},
+            "a": borrower(),
+            "b": {"cohort": "c", "quotas": [{"resource": "H100", "nominal": 4}]},
+            "c": borrower(),
+        },
+        [h100("a", 1), h100("b", 3), h100("c", 3)],
+        [
+            job("big", "a", devices=5, types=("H100",)),
+            job("own", "b", devices=1, types=("H100",)),
+            job("more", "c", devices=1, types=("H100",)),
+        ],
+        admitted=["own"],
+        waiting={"big": "QuotaExhausted", "more": "QuotaExhausted"},
+    ),
+    HoldBack(
+        "nothing is held for a job that would not fit even if nobody else borrowed",
+        {
+            "pool": ONE_POOL,
+            "a": borrower(quotas=[{"resource": "H100", "nominal": 0, "borrowingLimit": 3}]),
+            "b": borrower(),
+        },
+        [h100("a", 2), h100("b", 4)],
+        [
+            job("big", "a", devices=4, types=("H100",)),
+            job("small", "b", devices=1, types=("H100",)),
+        ],
+        admitted=["small"],
+        waiting={"big": "QuotaExhausted"},
+    ),
+    HoldBack(
+        "nothing is held for a job larger than all the cohort lends",
+        {"pool": ONE_POOL, "a": borrower(), "b": borrower()},
+        [h100("a", 2), h100("b", 4)],
+        [
+            job("big", "a", devices=9, types=("H100",)),
+            job("small", "b", devices=1, types=("H100",)),
+        ],
+        admitted=["small"],
+        waiting={"big": "QuotaExhausted"},
+    ),
+    HoldBack(
+        "the queue with the higher share holds nothing back from the lower one",
+        {"pool": ONE_POOL, "a": borrower(), "b": borrower()},
+        [h100("a", 2), h100("b", 4)],
+        [
+            job("small", "a", devices=1, types=("H100",)),
+            job("big", "b", devices=4, types=("H100",)),
+        ],
+        admitted=["small"],
+        waiting={"big": "QuotaExhausted"},
+    ),
+    HoldBack(
+        "the room gathered goes to the job it was held for",
+        {"pool": ONE_POOL, "a": borrower(), "b": borrower()},
+        [h100("a", 2), h100("b", 2)],
+        [
+            job("big", "a", devices=4, types=("H100",)),
+            job("small", "b", devices=1, types=("H100",)),
+        ],
+        admitted=["big"],
+        waiting={"small": "QuotaExhausted"},
+    ),
+]
+
+
+@pytest.mark.parametrize("case", HOLD_BACKS, ids=[c.name for c in HOLD_BACKS])
+def test_a_job_of_the_lower_share_holds_back_what_others_would_borrow(case: HoldBack) -> None:
+    book = QuotaBook({n: spec(**q) for n, q in case.queues.items()}, case.held)
+    result = admission_cycle(book, case.pending, TYPES)
+    assert sorted(k[1] for k in result.admitted) == sorted(case.admitted)
+    assert {k[1]: w.reason for k, w in result.waiting.items()} == case.waiting
+    if case.message_has:
+        messages = " | ".join(w.message for w in result.waiting.values())
+        assert case.message_has in messages, messages
