@@ -201,9 +201,14 @@ def test_a_refusal_only_the_apiserver_makes_fails_the_job_with_its_message(
         failed = next(c for c in status["conditions"] if c["type"] == "Failed")
         assert failed["reason"] == "PodRejected"
         assert "pods labelled refuse-me are not allowed here" in failed["message"]
-        events = _events(control_plane, namespace, "refused")
-        assert any(e["reason"] == "PodRejected" and "refuse-me" in e["message"] for e in events), (
-            events
+        # The event is posted after the status is written: it may trail it by a moment.
+        eventually(
+            lambda: any(
+                e["reason"] == "PodRejected" and "refuse-me" in e["message"]
+                for e in _events(control_plane, namespace, "refused")
+            ),
+            15,
+            "the PodRejected event naming the policy's message",
         )
     finally:
         kube.delete_validating_admission_policy_binding(policy)
@@ -234,8 +239,13 @@ def test_a_full_quota_makes_the_job_wait_and_say_why_then_run(
     waiting = next(c for c in status["conditions"] if c["type"] == "PodsCreated")
     assert "exceeded quota" in waiting["message"], waiting
     assert status.get("phase") != "Failed"
-    assert any(
-        e["reason"] == "PodCreateRefused" for e in _events(control_plane, namespace, "waits")
+    # The event is posted after the status is written: it may trail it by a moment.
+    eventually(
+        lambda: any(
+            e["reason"] == "PodCreateRefused" for e in _events(control_plane, namespace, "waits")
+        ),
+        15,
+        "the PodCreateRefused event",
     )
     core.delete_namespaced_resource_quota("no-pods", namespace)
     status = eventually(
