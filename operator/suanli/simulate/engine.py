@@ -24,7 +24,7 @@ from suanli.scoring.fragmentation import plan
 from suanli.scoring.resources import CPU, MEMORY
 from suanli.simulate.cluster import Request, SimCluster, SimNode
 from suanli.simulate.policies import Placement
-from suanli.state import Decider
+from suanli.state import Choice, Decider
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,20 +56,25 @@ class SuanliPolicy:
         """Node states judged afresh (not from a memo), for the benchmark's curiosity."""
         return self.decider.evaluated
 
-    def choose(
-        self, demand: PodDemand, request: Request, workload: Workload = NO_WORKLOAD
-    ) -> Pick | None:
-        """The node (and its result, devices included) `evaluate` would rank first."""
-        choice = self.decider.decide(
+    def _best(self, demand: PodDemand, workload: Workload, *, detail: int) -> Choice:
+        """The best node only, with `detail` full results."""
+        return self.decider.decide(
             demand,
             catalog=self.catalog,
             latency=self.latency,
             config=self.config,
             workload=workload,
             keep=1,
+            detail=detail,
             complete=False,
             explain_failure=False,  # a pod that fits nowhere is dropped, its reasons unread
         )
+
+    def choose(
+        self, demand: PodDemand, request: Request, workload: Workload = NO_WORKLOAD
+    ) -> Pick | None:
+        """The node (and its result, devices included) `evaluate` would rank first."""
+        choice = self._best(demand, workload, detail=1)
         if not choice.ranked:
             return None
         best = choice.ranked[0]
@@ -79,17 +84,7 @@ class SuanliPolicy:
         """The node `choose` takes and its devices, without the full result (breakdown and
         explanation), which nobody reads in a replay: the devices are the node's plan, as in
         the full result."""
-        choice = self.decider.decide(
-            demand,
-            catalog=self.catalog,
-            latency=self.latency,
-            config=self.config,
-            workload=workload,
-            keep=1,
-            detail=0,
-            complete=False,
-            explain_failure=False,
-        )
+        choice = self._best(demand, workload, detail=0)
         if not choice.top:
             return None
         node = self.cluster.by_name[choice.top[0][0]]
