@@ -74,14 +74,20 @@ def estimate_fields(
             if reserved
             else ""
         )
-        counted = [d for d in defaults if d.split(" ", 1)[0] in estimate.waits_for]
-        if counted:
-            basis += "; run times from queue defaults or history: " + ", ".join(counted[:5])
+        basis += _defaults_note(defaults, estimate.waits_for)
     return {
         "estimated_start_time": estimate.start.replace(microsecond=0),
         "estimated_nodes": nodes,
         "estimate_basis": basis[:MAX_BASIS],
     }
+
+
+def _defaults_note(defaults: Sequence[str], waits_for: Sequence[str]) -> str:
+    """Which of the jobs waited for run on a queue's default or history, if any."""
+    counted = [d for d in defaults if d.split(" ", 1)[0] in waits_for]
+    if not counted:
+        return ""
+    return "; run times from queue defaults or history: " + ", ".join(counted[:5])
 
 
 def _aggregated_fields(
@@ -105,10 +111,7 @@ def _aggregated_fields(
         when = "its requests fit the free room now"
     else:
         when = f"once {', '.join(estimate.waits_for)} and the jobs before them end"
-    basis = f"{how}: {when}"
-    counted = [d for d in defaults if d.split(" ", 1)[0] in estimate.waits_for]
-    if counted:
-        basis += "; run times from queue defaults or history: " + ", ".join(counted[:5])
+    basis = f"{how}: {when}" + _defaults_note(defaults, estimate.waits_for)
     return {
         "estimated_start_time": estimate.start.replace(microsecond=0),
         "estimated_nodes": None,
