@@ -311,19 +311,24 @@ def test_a_pod_create_without_an_answer_is_tried_again_and_not_taken_for_made() 
     ]
 
 
-def test_a_deleted_job_leaves_no_capacity_promised_by_pods_never_created() -> None:
-    controller = _controller(FakeStore())
-    body = _batch_job("gone", 1)
-    key = controller.cache.put_job(body)
-    never_created = {
+def _planned_pod(job: str, name: str) -> dict[str, Any]:
+    """A pod of `job` the operator planned on cpu-use1-0, asking for 4 cores."""
+    return {
         "metadata": {
-            "name": "gone-shard-1",
+            "name": name,
             "namespace": "team",
-            "labels": {"suanli.dev/job": "gone"},
+            "labels": {"suanli.dev/job": job},
             "annotations": {"suanli.dev/planned-node": "cpu-use1-0"},
         },
         "spec": {"containers": [{"name": "c", "resources": {"requests": {"cpu": "4"}}}]},
     }
+
+
+def test_a_deleted_job_leaves_no_capacity_promised_by_pods_never_created() -> None:
+    controller = _controller(FakeStore())
+    body = _batch_job("gone", 1)
+    key = controller.cache.put_job(body)
+    never_created = _planned_pod("gone", "gone-shard-1")
     watched = copy.deepcopy(never_created)
     watched["metadata"] |= {"name": "gone-shard-0", "resourceVersion": "7"}
     controller.cache.put_pod(never_created, "gone")
@@ -340,20 +345,10 @@ def test_a_bound_pod_the_cluster_watch_has_not_shown_yet_still_holds_its_room() 
     # bound while the second has not yet must not leave its room free to the next plan.
     controller = _controller(FakeStore())
     controller.cache.put_job(_batch_job("fast", 1))
-    bound = {
-        "metadata": {
-            "name": "fast-shard-0",
-            "namespace": "team",
-            "labels": {"suanli.dev/job": "fast"},
-            "annotations": {"suanli.dev/planned-node": "cpu-use1-0"},
-            "resourceVersion": "9",
-        },
-        "spec": {
-            "nodeName": "cpu-use1-1",
-            "containers": [{"name": "c", "resources": {"requests": {"cpu": "4"}}}],
-        },
-        "status": {"phase": "Running"},
-    }
+    bound = _planned_pod("fast", "fast-shard-0")
+    bound["metadata"]["resourceVersion"] = "9"
+    bound["spec"]["nodeName"] = "cpu-use1-1"
+    bound["status"] = {"phase": "Running"}
     controller.cache.put_pod(bound, "fast")
     assert [p.node for p in controller.facts.reserved(("team", "other"))] == ["cpu-use1-1"]
     controller.cluster.apply_pod("ADDED", bound)  # the cluster's watch catches up
