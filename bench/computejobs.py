@@ -25,11 +25,13 @@ import signal
 import sys
 import tempfile
 import time
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from kubernetes import client
+from prometheus_client.parser import text_string_to_metric_families
 
 from suanli.cli import default_fleet
 from suanli.devcluster import cluster, components, nodes
@@ -181,6 +183,73 @@ def _delete_plain(core: client.CoreV1Api) -> None:
             raise
 
 
+def _api_requests(api: client.ApiClient) -> dict[str, float]:
+    """The apiserver's request counts so far by verb, resource and subresource (every client)."""
+    configuration = api.configuration
+    headers = dict(api.default_headers)
+    for setting in configuration.auth_settings().values():
+        if setting["in"] == "header" and setting["value"]:
+            headers[setting["key"]] = setting["value"]
+    answer = api.rest_client.pool_manager.request(
+        "GET", f"{configuration.host}/metrics", headers=headers, timeout=60
+    )
+    counts: dict[str, float] = {}
+    for family in text_string_to_metric_families(answer.data.decode()):
+        if family.name != "apiserver_request":
+            continue
+        for sample in family.samples:
+            if not sample.name.endswith("_total"):
+                continue
+            labels = sample.labels
+            resource = labels.get("resource", "")
+            if labels.get("group"):
+                resource = f"{labels['group']}/{resource}"
+            if labels.get("subresource"):
+                resource += "/" + labels["subresource"]
+            key = f"{labels.get('verb', '')} {resource}"
+            counts[key] = counts.get(key, 0.0) + sample.value
+    return counts
+
+
+def _operator_reconciles(state: Any) -> float:
+    """The operator's reconciles so far, read from its /metrics (port from its command line)."""
+    record = next(r for r in state.processes if r.name == "suanli-operator")
+    arguments = Path(f"/proc/{record.pid}/cmdline").read_bytes().decode().split("\0")
+    port = next(a.split("=", 1)[1] for a in arguments if a.startswith("--metrics-port="))
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as answer:
+        text = answer.read().decode()
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "suanli_operator_reconciles"
+        for sample in family.samples
+        if sample.name.endswith("_total")
+    )
+
+
+def _per_job(before: dict[str, float], after: dict[str, float], jobs: int) -> dict[str, float]:
+    """Requests per job while the jobs ran, the largest first (writes and reads of every client)."""
+    grown = {key: after[key] - before.get(key, 0.0) for key in after}
+    ordered = sorted(grown.items(), key=lambda item: -item[1])
+    return {key: round(value / jobs, 2) for key, value in ordered if value / jobs >= 0.05}
+
+
+def _events_per_job(core: client.CoreV1Api, jobs: int) -> dict[str, float]:
+    """The namespace's core/v1 Events per job by component and reason (who writes how much)."""
+    response: Any = core.list_namespaced_event(NAMESPACE, _preload_content=False)
+    counts: dict[str, int] = {}
+    for event in json.loads(response.data)["items"]:
+        if str((event.get("involvedObject") or {}).get("name", "")).startswith("plain-"):
+            continue  # the baseline's pods
+        component = event.get("reportingComponent") or (event.get("source") or {}).get(
+            "component", ""
+        )
+        key = f"{component} {event.get('reason', '')}"
+        counts[key] = counts.get(key, 0) + 1
+    ordered = sorted(counts.items(), key=lambda item: -item[1])
+    return {key: round(count / jobs, 2) for key, count in ordered}
+
+
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -211,6 +280,8 @@ def run(
                 if baseline
                 else {}
             )
+            requests_before = _api_requests(api)
+            reconciles_before = _operator_reconciles(state)
             began = time.monotonic()
             submit_s = _submit(custom, jobs, replicas, gpu_share)
             running: list[dict[str, Any]] = []
@@ -221,6 +292,9 @@ def run(
                     break
                 time.sleep(2)
             all_running_s = time.monotonic() - began
+            requests = _per_job(requests_before, _api_requests(api), jobs)
+            reconciles = _operator_reconciles(state) - reconciles_before
+            events = _events_per_job(client.CoreV1Api(api), jobs)
             latencies = [
                 (
                     _time(j["status"]["startTime"]) - _time(j["metadata"]["creationTimestamp"])
@@ -248,6 +322,9 @@ def run(
         "latency_p99_s": round(_percentile(latencies, 0.99), 2) if latencies else None,
         "operator_rss_mib": rss.get("suanli-operator"),
         "extender_rss_mib": rss.get("suanli-extender"),
+        "operator_reconciles_per_job": round(reconciles / jobs, 2),
+        "api_requests_per_job": requests,
+        "events_per_job": events,
         **plain,
         "pods_per_s_vs_plain": (
             round(len(running) * replicas / all_running_s / plain["plain_pods_per_s"], 2)
@@ -291,7 +368,12 @@ def main() -> None:
     args.out.write_text(json.dumps({"machine": machine, "result": result}, indent=2))
     width = max(len(k) for k in result)
     for key, value in result.items():
-        print(f"{key:<{width}}  {value}")
+        if isinstance(value, dict):
+            print(key)
+            for inner, figure in value.items():
+                print(f"  {inner:<{width}}  {figure}")
+        else:
+            print(f"{key:<{width}}  {value}")
     print(f"wrote {args.out}")
 
 

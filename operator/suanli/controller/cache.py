@@ -54,6 +54,13 @@ def slim_pod(body: Mapping[str, Any]) -> dict[str, Any]:
     return pod
 
 
+def _beyond_version(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The object without what every write changes (its version and the field managers)."""
+    metadata = body.get("metadata") or {}
+    kept = {k: v for k, v in metadata.items() if k not in ("resourceVersion", "managedFields")}
+    return {**body, "metadata": kept}
+
+
 @dataclass
 class JobCache:
     """ComputeJobs and their pods as the watches report them (plain dicts; pods slimmed)."""
@@ -71,6 +78,13 @@ class JobCache:
             self.holders[ident] = (key, pod)
         else:
             self.holders.pop(ident, None)
+
+    def holds(self, body: Mapping[str, Any]) -> bool:
+        """Whether a job's news says nothing the cache does not hold already: the echo of the
+        operator's own status write (the cache took that status when the decision was made),
+        which needs no second look."""
+        known = self.jobs.get(job_key(body))
+        return known is not None and _beyond_version(known) == _beyond_version(body)
 
     def put_job(self, body: Mapping[str, Any], deleted: bool = False) -> JobKey:
         key = job_key(body)

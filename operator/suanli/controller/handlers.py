@@ -49,9 +49,15 @@ def register(
 
     @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)
     async def job_event(type: str | None, body: kopf.Body, **_: Any) -> None:
-        key = controller.cache.put_job(_plain(body), deleted=type == "DELETED")
+        plain = _plain(body)
+        echo = type == "MODIFIED" and controller.cache.holds(plain)
+        key = controller.cache.put_job(plain, deleted=type == "DELETED")
+        if type == "ADDED":
+            # kopf's first listing has no type: ADDED is a creation seen while leading.
+            controller.watched_creation(key)
         if type != "DELETED":
-            controller.enqueue(key)
+            if not echo:
+                controller.enqueue(key)
             return
         controller.forget(key)
         if controller.queues.active:

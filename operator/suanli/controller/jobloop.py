@@ -18,6 +18,10 @@ log = logging.getLogger(__name__)
 _RETRY_SECONDS = 2.0
 # Pods ending in a burst re-plan waiting jobs once, not once per pod.
 _CAPACITY_DEBOUNCE_SECONDS = 0.2
+# A job's pods change in bursts (bound one by one, then started one by one): its reconcile
+# waits this long (plus the timer margin) after the first change, so that one look, and one
+# status write, covers the burst.
+POD_SETTLE_SECONDS = 0.15
 # Jobs reconciled at once: their writes overlap, so one slow apiserver answer holds up one job.
 WORKERS = 8
 
@@ -38,6 +42,12 @@ class JobLoop:
     def enqueue(self, key: JobKey) -> None:
         self._work.add(key)
         self.metrics.queue_depth.set(len(self._work))
+
+    def pods_changed(self, key: JobKey) -> None:
+        """One of the job's pods changed: look at the job once the burst has settled (a timer
+        from the first change, not moved by the later ones, so a steady stream still gets
+        looked at)."""
+        self._requeue(key, POD_SETTLE_SECONDS)
 
     def idle(self) -> bool:
         return self._work.idle()

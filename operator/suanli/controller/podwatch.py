@@ -67,7 +67,7 @@ class JobPodFeed:
                 kind, pod = change
                 touched.add(cache.put_pod(pod, str(_job_of(pod)), deleted=kind == "DELETED"))
         for key in sorted(touched):
-            self.controller.enqueue(key)
+            self.controller.pods_changed(key)
 
 
 def job_pod_reflector(core: Any, feed: JobPodFeed) -> Reflector:

@@ -76,6 +76,13 @@ class JobWrites(JobLoop):
         self.enqueue(key)
         return True
 
+    def watched_creation(self, key: JobKey) -> None:
+        """A job this process saw being created (a watch's ADDED after its first listing):
+        created after this process took the lease and listed the pods, so no other process
+        made pods for it and every pod it has was made, and cached, here. Its pods need no
+        check against the apiserver (one list of the namespace's pods per job saved)."""
+        self._verified.add(key)
+
     async def _verify_pods(self, key: JobKey) -> None:
         """Once per job and process, the cached pods against the apiserver's (names first; whole
         pods only when they differ): pods created just before this process started may not have

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from suanli.controller.cache import JobCache, slim_pod
 from suanli.scoring import parse_pod, pod_requests
 from suanli.state import placed_pod
@@ -117,3 +119,36 @@ def test_the_index_of_pods_holding_room_follows_every_change() -> None:
             _holders_by_walk(cache)
         )
     assert set(cache.holders) == {"team/c-0"}
+
+
+_JOB: dict[str, Any] = {
+    "metadata": {"name": "j", "namespace": "ns", "resourceVersion": "5", "labels": {"a": "b"}},
+    "spec": {"tasks": [{"name": "t", "replicas": 2}]},
+    "status": {"phase": "Scheduling", "placed": 1},
+}
+
+
+@pytest.mark.parametrize(
+    ("news", "holds"),
+    [
+        pytest.param(
+            {**_JOB, "metadata": {**_JOB["metadata"], "resourceVersion": "6", "managedFields": []}},
+            True,
+            id="the echo of our own status write",
+        ),
+        pytest.param({**_JOB, "status": {"phase": "Scheduling", "placed": 2}}, False, id="status"),
+        pytest.param({**_JOB, "spec": {"tasks": []}}, False, id="spec"),
+        pytest.param(
+            {**_JOB, "metadata": {**_JOB["metadata"], "labels": {"a": "c"}}}, False, id="labels"
+        ),
+        pytest.param(
+            {**_JOB, "metadata": {**_JOB["metadata"], "name": "other"}}, False, id="unknown job"
+        ),
+    ],
+)
+def test_only_news_of_a_job_beyond_what_the_cache_holds_asks_for_a_look(
+    news: dict[str, Any], holds: bool
+) -> None:
+    cache = JobCache()
+    cache.put_job(_JOB)
+    assert cache.holds(news) is holds

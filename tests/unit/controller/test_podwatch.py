@@ -15,7 +15,7 @@ class _Controller:
         self.cache = JobCache()
         self.enqueued: list[JobKey] = []
 
-    def enqueue(self, key: JobKey) -> None:
+    def pods_changed(self, key: JobKey) -> None:
         self.enqueued.append(key)
 
 

@@ -353,3 +353,40 @@ def test_a_bound_pod_the_cluster_watch_has_not_shown_yet_still_holds_its_room() 
     assert [p.node for p in controller.facts.reserved(("team", "other"))] == ["cpu-use1-1"]
     controller.cluster.apply_pod("ADDED", bound)  # the cluster's watch catches up
     assert controller.facts.reserved(("team", "other")) == []
+
+
+class CountingStore(FakeStore):
+    """Counts the reads of a job's pod names from the apiserver."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.listed: list[str] = []
+
+    async def list_pod_names(self, namespace: str, job: str) -> set[str]:
+        self.listed.append(job)
+        return await super().list_pod_names(namespace, job)
+
+
+@pytest.mark.parametrize(
+    ("seen_created", "reads_expected"),
+    [
+        pytest.param(False, ["job"], id="listed at start: its pods are checked once"),
+        pytest.param(True, [], id="seen created while leading: the cache is complete"),
+    ],
+)
+def test_a_jobs_pods_are_read_from_the_apiserver_only_when_another_process_may_have_made_some(
+    seen_created: bool, reads_expected: list[str]
+) -> None:
+    async def scenario() -> CountingStore:
+        store = CountingStore()
+        controller = _controller(store)
+        key = controller.cache.put_job(_batch_job("job", 2))
+        if seen_created:
+            controller.watched_creation(key)
+        await controller.reconcile(key)
+        await controller.reconcile(key)
+        return store
+
+    store = asyncio.run(scenario())
+    assert store.listed == reads_expected
+    assert len(store.created) == 2  # both ways, each pod made once
