@@ -226,17 +226,22 @@ class ExtenderService:
         # and their runners-up (all of them when every feasible node is offered).
         _, choice = self._decide(args, "filter", names, keep, top_k or None, complete=not top_k)
         self._remember(args.pod, choice)
+        resolvable, unresolvable = choice.failed_counts()
+        self.metrics.filtered_nodes.labels("resolvable").inc(resolvable + len(choice.unknown))
+        self.metrics.filtered_nodes.labels("unresolvable").inc(unresolvable)
+        offered = choice.ranking[:top_k] if top_k else choice.feasible_names()
+        if offered:
+            if len(offered) == 1:
+                self._hold(args.pod, choice, offered[0])
+            # kube-scheduler reads the failed nodes only when no node is left (for the pod's
+            # FitError and for preemption): with a node offered they would be thousands of
+            # entries, built, sent and decoded for nothing.
+            return ExtenderFilterResult.answer(list(offered))
+        self.recorder.unschedulable(args.pod, explain.unschedulable_message(choice))
         failed = dict.fromkeys(choice.unknown, "node not in the extender's cache yet")
         # The node-agnostic categories let kube-scheduler group identical reasons.
         failed.update(choice.failed)
-        self.metrics.filtered_nodes.labels("resolvable").inc(len(failed))
-        self.metrics.filtered_nodes.labels("unresolvable").inc(len(choice.unresolvable))
-        if not choice.feasible:
-            self.recorder.unschedulable(args.pod, explain.unschedulable_message(choice))
-        offered = choice.ranking[:top_k] if top_k else choice.feasible_names()
-        if len(offered) == 1:
-            self._hold(args.pod, choice, offered[0])
-        return ExtenderFilterResult.answer(list(offered), failed, choice.unresolvable)
+        return ExtenderFilterResult.answer([], failed, choice.unresolvable)
 
     def _hold(self, pod: Mapping[str, Any], choice: Choice, node: str) -> None:
         """Offered one node, kube-scheduler binds the pod there unless it gives the pod up:

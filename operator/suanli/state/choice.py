@@ -106,6 +106,15 @@ class Choice:
         self._need_verdicts()
         return self._judged.by_name(self._reasons_of(Outcome.UNRESOLVABLE))
 
+    def failed_counts(self) -> tuple[int, int]:
+        """How many candidates do not fit, (resolvable, unresolvable), without naming them."""
+        self._need_verdicts()
+        sizes = self._judged.sizes
+        counts = Counter({Outcome.RESOLVABLE: 0, Outcome.UNRESOLVABLE: 0})
+        for group, (outcome, _) in self._reasons.items():
+            counts[outcome] += sizes[group]
+        return counts[Outcome.RESOLVABLE], counts[Outcome.UNRESOLVABLE]
+
     def _reasons_of(self, outcome: Outcome) -> dict[Hashable, str]:
         return {g: reason for g, (o, reason) in self._reasons.items() if o is outcome}
 

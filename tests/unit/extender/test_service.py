@@ -42,7 +42,19 @@ def test_filter_keeps_only_the_best_node(harness: Harness) -> None:
     )
     # Four identical H100 nodes: the first by tie rank (a fixed hash of the name).
     assert result.node_names == ["h100-use1-2"]
-    assert "t4-usw2-0" in result.failed_and_unresolvable
+    # kube-scheduler reads the nodes that fail only when none is left: none are sent.
+    assert result.failed_nodes == {}
+    assert result.failed_and_unresolvable == {}
+
+
+def test_when_no_node_is_left_every_node_that_fails_is_named_with_its_reason(
+    harness: Harness,
+) -> None:
+    eight = pod("a", '{"acceleratorTypes": ["H100", "A100"]}', gpus=8)
+    result = harness.service.filter(_args(harness, eight, ["t4-usw2-0", "cpu-use1-0"]))
+    assert result.node_names == []
+    assert set(result.failed_and_unresolvable) == {"t4-usw2-0", "cpu-use1-0"}
+    assert all(result.failed_and_unresolvable.values())
 
 
 def test_node_order_does_not_change_the_choice(harness: Harness) -> None:
@@ -112,8 +124,11 @@ def test_invalid_demand_names_the_field(harness: Harness) -> None:
 def test_unknown_nodes_fail_alone_but_all_unknown_is_an_error(harness: Harness) -> None:
     p = pod("a")
     result = harness.service.filter(_args(harness, p, ["cpu-use1-0", "ghost-1"]))
-    assert result.failed_nodes["ghost-1"] == "node not in the extender's cache yet"
     assert result.node_names == ["cpu-use1-0"]
+    eight = pod("e", '{"acceleratorTypes": ["H100"]}', gpus=8)
+    result = harness.service.filter(_args(harness, eight, ["cpu-use1-0", "ghost-1"]))
+    assert result.node_names == []
+    assert result.failed_nodes["ghost-1"] == "node not in the extender's cache yet"
     with pytest.raises(BadRequestError, match="none of the 2 nodes"):
         harness.service.filter(_args(harness, p, ["ghost-1", "ghost-2"]))
 
@@ -133,8 +148,11 @@ def test_sensitive_data_lands_where_the_policy_allows_and_says_by_which_rule(
     result = harness.service.filter(_args(harness, restricted))
     # In eu-west-1 only the MI300X hosts run SEV-SNP.
     assert result.node_names[0].startswith("mi300x-euw1-")
-    assert result.failed_and_unresolvable["cpu-use1-0"] == "outside data residency [eu-west-1]"
-    assert result.failed_and_unresolvable["edge-sh-0"] == (
+    # The same data asked only where it may not go: each node says by which rule.
+    twin = pod("r2", '{"data": {"classification": "restricted", "residency": ["eu-west-1"]}}')
+    refused = harness.service.filter(_args(harness, twin, ["cpu-use1-0", "edge-sh-0"]))
+    assert refused.failed_and_unresolvable["cpu-use1-0"] == "outside data residency [eu-west-1]"
+    assert refused.failed_and_unresolvable["edge-sh-0"] == (
         "restricted data not allowed by data policy default"
     )
     assert _bind(harness, "r", result.node_names[0]) == ""
