@@ -6,6 +6,7 @@ candidates, so the input order and the presence of other nodes cannot change a n
 
 from __future__ import annotations
 
+import functools
 import math
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
@@ -135,6 +136,7 @@ def resolved(mean: float) -> float:
     return math.floor(min(1.0, max(0.0, mean)) * TOTAL_STEPS + 1e-9) / TOTAL_STEPS
 
 
+@functools.lru_cache(maxsize=1 << 16)  # a fleet's names, asked for on every decision
 def tie_rank(name: str) -> int:
     """Where a node goes among nodes of equal total: a fixed hash of its name (CRC-32), the same
     in every process and release, so equal nodes of different kinds take turns in a spread,
