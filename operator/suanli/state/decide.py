@@ -227,13 +227,23 @@ class Decider:
             return totals
         if keep <= 0:
             return totals
-        bounded = sorted(
-            (
-                (total(judge.packing_at_most(context, entry, part), part), index)
-                for index, (_, entry, part) in enumerate(feasible)
-            ),
-            reverse=True,
-        )
+        if context.demand.gpu.total_milli:
+            bounds = [
+                total(judge.packing_at_most(context, entry, part), part)
+                for _, entry, part in feasible
+            ]
+        else:
+            # A pod without devices absorbs no fragmentation: every usage state of a class has
+            # its class part's bound, worked out once (hundreds of states, a few classes).
+            ceilings: dict[int, float] = {}
+            bounds = []
+            for _, entry, part in feasible:
+                found = ceilings.get(id(part))
+                if found is None:
+                    found = total(judge.packing_at_most(context, entry, part), part)
+                    ceilings[id(part)] = found
+                bounds.append(found)
+        bounded = sorted(zip(bounds, range(len(bounds)), strict=True), reverse=True)
         best = BestSoFar(keep)
         sizes = judged.sizes
         for bound, index in bounded:
