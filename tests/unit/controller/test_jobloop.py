@@ -27,13 +27,18 @@ def test_a_burst_of_pod_changes_is_one_reconcile_of_each_job_soon_after_its_firs
             loop.pods_changed(("ns", "a"))
             loop.pods_changed(("ns", "b"))
             await asyncio.sleep(0.01)
-        await asyncio.sleep(POD_SETTLE_SECONDS + 0.3)
+        for _ in range(100):  # until both were looked at, then a while longer for a second look
+            await asyncio.sleep(0.05)
+            if len(loop.looked) >= 2:
+                break
+        await asyncio.sleep(POD_SETTLE_SECONDS + 0.2)
         worker.cancel()
         return loop.looked, began
 
     looked, began = asyncio.run(scenario())
     assert sorted(key for key, _ in looked) == [("ns", "a"), ("ns", "b")]
-    assert all(POD_SETTLE_SECONDS <= at - began < POD_SETTLE_SECONDS + 0.3 for _, at in looked)
+    # Not at once, and not put off by the later changes (generous: a loaded machine is late).
+    assert all(POD_SETTLE_SECONDS <= at - began < POD_SETTLE_SECONDS + 2.0 for _, at in looked)
 
 
 def test_a_steady_stream_of_pod_changes_does_not_put_the_look_off() -> None:
