@@ -12,15 +12,23 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from suanli.api import ComputeJob
-from suanli.api.durations import text as duration_text
 from suanli.api.queues import PRICE_RESOURCE
 from suanli.configfiles import ScoringConfigFiles
 from suanli.controller.cache import JobCache, JobKey
 from suanli.controller.facts import ClusterFacts
+from suanli.controller.plan_answer import (
+    FITS_LATER,
+    FITS_NOW,
+    NEVER_FITS,
+    NO_ESTIMATE,
+    NO_QUOTA,
+    Plan,
+    PodPlan,
+)
 from suanli.controller.podspec import pod_manifest
 from suanli.controller.queues import QueueBoard
 from suanli.controller.quota_gate import QuotaGate
@@ -34,14 +42,6 @@ from suanli.state import ClusterFeed
 from suanli.state.backfill import Candidate, Estimate, Planner, estimates, never_fits
 from suanli.state.timeline import timeline
 
-FITS_NOW, FITS_LATER, NEVER_FITS, NO_ESTIMATE, NO_QUOTA = (
-    "FitsNow",
-    "FitsLater",
-    "NeverFits",
-    "NoEstimate",
-    "WaitsForQuota",
-)
-
 
 @dataclass(frozen=True)
 class Cluster:
@@ -53,35 +53,6 @@ class Cluster:
     queues: Sequence[Mapping[str, Any]] = ()
     namespaces: Sequence[Mapping[str, Any]] = ()
     priority_classes: Sequence[Mapping[str, Any]] = ()
-
-
-@dataclass(frozen=True)
-class PodPlan:
-    pod: str
-    node: str
-    score: int
-    breakdown: dict[str, float]
-    price_per_hour: float
-
-
-@dataclass
-class Plan:
-    """The answer, for a table or for JSON."""
-
-    job: str
-    verdict: str  # FitsNow, FitsLater, NeverFits, NoEstimate, WaitsForQuota
-    reason: str = ""
-    start: dt.datetime | None = None
-    waits_for: list[str] = field(default_factory=list)
-    pods: list[PodPlan] = field(default_factory=list)
-    queue: str | None = None
-    quota: dict[str, float] = field(default_factory=dict)  # resource -> amount it would hold
-    accelerator_types: list[str] = field(default_factory=list)
-    quota_reason: str = ""
-    time_limit: str | None = None
-    time_limit_source: str = ""
-    price_per_hour: float | None = None
-    cost_at_limit: float | None = None
 
 
 class PlanContext:
@@ -322,36 +293,3 @@ def _estimate(
             estimate.results,
         )
     return estimate
-
-
-def describe(plan: Plan, now: dt.datetime) -> list[str]:
-    """The plan as lines of text (the table is the pods')."""
-    lines = [f"job {plan.job}"]
-    if plan.verdict == FITS_NOW:
-        lines.append("fits now")
-    elif plan.verdict == FITS_LATER and plan.start is not None:
-        wait = duration_text((plan.start - now).total_seconds())
-        ends = ", ".join(plan.waits_for) or "-"
-        lines.append(f"fits later: earliest start {plan.start:%Y-%m-%dT%H:%M:%SZ} (in {wait})")
-        lines.append(f"must end first: {ends}")
-    elif plan.verdict == NEVER_FITS:
-        lines.append(f"never fits: {plan.reason}")
-    elif plan.verdict == NO_QUOTA:
-        lines.append(f"waits for quota: {plan.reason}")
-    else:
-        lines.append(f"no estimate: {plan.reason}")
-    if plan.queue:
-        held = ", ".join(f"{r} {a:g}" for r, a in plan.quota.items()) or "-"
-        types = f" (types {', '.join(plan.accelerator_types)})" if plan.accelerator_types else ""
-        lines.append(f"queue {plan.queue}: would hold {held}{types}")
-    else:
-        lines.append("queue: none (admitted without quota)")
-    limit = plan.time_limit or "none"
-    source = f" ({plan.time_limit_source})" if plan.time_limit_source else ""
-    lines.append(f"time limit: {limit}{source}")
-    if plan.price_per_hour is not None:
-        cost = (
-            f"; at its limit {plan.cost_at_limit:.2f} USD" if plan.cost_at_limit is not None else ""
-        )
-        lines.append(f"price: {plan.price_per_hour:.2f} USD/h{cost}")
-    return lines

@@ -24,7 +24,8 @@ from suanli.api import GROUP, PLURAL, VERSION, ComputeJob
 from suanli.api.errors import field_errors
 from suanli.api.queues import QUEUE_PLURAL
 from suanli.configfiles import ScoringConfigFiles
-from suanli.controller.plan import Cluster, Plan, describe, plan_job
+from suanli.controller.plan import Cluster, plan_job
+from suanli.controller.plan_answer import Plan, describe
 from suanli.kube.client import client_for, raw_json
 
 EXIT_INVALID = 2

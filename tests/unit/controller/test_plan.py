@@ -11,15 +11,8 @@ import pytest
 
 from suanli.cli import default_fleet
 from suanli.configfiles import ScoringConfigFiles
-from suanli.controller.plan import (
-    FITS_LATER,
-    FITS_NOW,
-    NEVER_FITS,
-    NO_QUOTA,
-    Cluster,
-    describe,
-    plan_job,
-)
+from suanli.controller.plan import Cluster, plan_job
+from suanli.controller.plan_answer import FITS_LATER, FITS_NOW, NEVER_FITS, NO_QUOTA, describe
 from suanli.fleet import node_manifests
 
 FILES = ScoringConfigFiles(None, None)
