@@ -19,7 +19,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from suanli.extender import explain
-from suanli.extender.service import BindError
+from suanli.extender.ports import BindError
 from suanli.kube.client import send_json
 from suanli.scoring import UNSCHEDULABLE_ANNOTATION
 

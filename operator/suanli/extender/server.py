@@ -19,8 +19,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ValidationError
 
 from suanli.extender.forward import ANSWERED_BY_HEADER, Forwarder
+from suanli.extender.ports import BadRequestError
 from suanli.extender.replicas import ReplicaRole
-from suanli.extender.service import BadRequestError, ExtenderService
+from suanli.extender.service import ExtenderService
 from suanli.extender.wire import (
     ExtenderArgs,
     ExtenderBindingArgs,

@@ -7,15 +7,16 @@ No HTTP here (the server decodes and encodes) and no Kubernetes client (a `Binde
 from __future__ import annotations
 
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from suanli.configfiles import ScoringConfigFiles
 from suanli.extender import explain
+from suanli.extender.bindnotes import data_record, stack_annotations
 from suanli.extender.owners import Distrust, KnownJobs, refusal
+from suanli.extender.ports import BadRequestError, Binder, BindError, Recorder
 from suanli.extender.settings import ExtenderSettings
 from suanli.extender.wire import (
     ExtenderArgs,
@@ -29,7 +30,6 @@ from suanli.scoring import (
     GPU_DEVICES_ANNOTATION,
     PLACEMENT_ANNOTATION,
     PLANNED_NODE_ANNOTATION,
-    RECORDED,
     Allocation,
     DemandError,
     PodDemand,
@@ -37,49 +37,10 @@ from suanli.scoring import (
     parse_pod,
 )
 from suanli.scoring.devices import candidates
-from suanli.scoring.sharing import ShareStack, hami_annotations
 from suanli.state import HOLD_TTL_SECONDS, Choice, ClusterFeed
 
 # Filter results kept for the bind that follows, keyed by pod UID.
 _DECISION_MEMORY = 4096
-
-
-class BadRequestError(Exception):
-    """A request the extender refuses; `reason` labels the metric, the message goes to `Error`."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-
-
-class Binder(Protocol):
-    def bind(
-        self,
-        namespace: str,
-        name: str,
-        uid: str,
-        node: str,
-        annotations: Mapping[str, str] | None = None,
-    ) -> None:
-        """Create the Binding (with annotations the apiserver copies onto the pod); raise
-        BindError when the apiserver refuses it."""
-
-
-class Recorder(Protocol):
-    def placed(self, pod: Mapping[str, Any], explanation: dict[str, Any]) -> None:
-        """The pod was bound (its placement annotation came with the Binding): the Event, and
-        the clearing of an earlier unschedulable annotation."""
-
-    def unschedulable(self, pod: Mapping[str, Any], message: str) -> None: ...
-
-
-class BindError(Exception):
-    """The binding did not happen. `refused`: the apiserver said no; otherwise (a 5xx) it may
-    have been written all the same."""
-
-    def __init__(self, message: str, *, refused: bool = True) -> None:
-        super().__init__(message)
-        self.refused = refused
 
 
 @dataclass(frozen=True)
@@ -300,7 +261,9 @@ class ExtenderService:
         # annotations onto the pod together with the node name (so a device plugin never sees
         # one without the other), and no second write per pod is needed.
         annotations = {GPU_DEVICES_ANNOTATION: format_allocation(devices)} if devices else {}
-        annotations.update(self._stack_annotations(pod, args.node, devices))
+        annotations.update(
+            stack_annotations(pod, args.node, devices, self.cache.node_annotations(args.node))
+        )
         explanation = None
         if remembered is not None and self.manages(pod):
             explanation = explain.placement(
@@ -348,43 +311,13 @@ class ExtenderService:
         # the devices still do, at their tightest fit.
         return options[0]
 
-    def _stack_annotations(
-        self, pod: Mapping[str, Any], node: str, devices: Allocation
-    ) -> dict[str, str]:
-        """The chosen device in the terms of the pod's sharing stack (docs/shares.md): HAMi
-        reads its own annotations; time-slicing cannot be told a device."""
-        if not devices:
-            return {}
-        try:
-            demand = parse_pod(pod)
-        except DemandError:
-            return {}
-        if demand.share_stack is not ShareStack.HAMI:
-            return {}
-        return hami_annotations(
-            node, devices, demand.requests, self.cache.node_annotations(node), time.time()
-        )
-
     def _data_record(self, pod: Mapping[str, Any], node: str) -> dict[str, str] | None:
-        """For sensitive data, the policy's rule that allows `node` (recorded with the
-        placement); BindError when the policy, edited since the filter, no longer allows it."""
         if not self.manages(pod) or "spec" not in pod:
             return None
-        try:
-            data = parse_pod(pod).spec.data
-        except DemandError:
-            return None
         chosen = self.cache.node(node)
-        if data is None or chosen is None:
+        if chosen is None:
             return None
-        policy = self.config_files.data_policy
-        rule = policy.allowing(data.classification, chosen.facts)
-        if rule is None:
-            refused = policy.refusal(data.classification, chosen.facts)
-            raise BindError(f"{node}: {refused[0] if refused else 'data policy refuses it'}")
-        if data.classification not in RECORDED:
-            return None
-        return explain.data_record(data.classification, policy, rule, chosen.facts)
+        return data_record(pod, node, chosen.facts, self.config_files.data_policy)
 
     def _count_placement(self, node: str) -> None:
         chosen = self.cache.node(node)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from suanli.extender.owners import Distrust, KnownJobs, refusal
-from suanli.extender.service import BadRequestError
+from suanli.extender.ports import BadRequestError
 from suanli.extender.wire import ExtenderArgs
 from tests.unit.extender.conftest import JOB, JOB_OWNER, Harness, pod
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from suanli.extender.explain import placement_message
-from suanli.extender.service import BadRequestError
+from suanli.extender.ports import BadRequestError
 from suanli.extender.wire import ExtenderArgs, ExtenderBindingArgs
 from tests.unit.extender.conftest import Harness, pod
 
