@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from suanli.cli import parse_duration
+from suanli.extender.command import parse_duration
 
 
 @dataclass(frozen=True)
