@@ -38,9 +38,8 @@ from chaosfaults import Fault, FaultKind, Injector, schedule
 from chaosjobs import chaos_job
 from kubernetes import client
 
-from suanli.cli import default_fleet
 from suanli.devcluster import cluster, components, nodes
-from suanli.fleet import scale_fleet
+from suanli.fleet import default_fleet, scale_fleet
 from suanli.kube.client import api_client, raw_json
 from suanli.kube.reflector import Reflector
 

@@ -33,10 +33,9 @@ from typing import Any
 from kubernetes import client
 from prometheus_client.parser import text_string_to_metric_families
 
-from suanli.cli import default_fleet
 from suanli.devcluster import cluster, components, nodes
 from suanli.devcluster.processes import ProcessRecord
-from suanli.fleet import scale_fleet
+from suanli.fleet import default_fleet, scale_fleet
 from suanli.kube.client import api_client
 
 NAMESPACE = "bench"

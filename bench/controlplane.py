@@ -17,10 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from suanli.cli import default_fleet
 from suanli.devcluster import cluster, nodes
 from suanli.devcluster.processes import ProcessRecord
-from suanli.fleet import scale_fleet
+from suanli.fleet import default_fleet, scale_fleet
 
 
 def rss_mib(record: ProcessRecord) -> float:

@@ -35,14 +35,13 @@ from pathlib import Path
 from typing import Any
 
 from suanli.api import ComputeJob
-from suanli.cli import default_fleet
 from suanli.configfiles import ScoringConfigFiles
 from suanli.controller.cache import JobCache, JobKey
 from suanli.controller.podspec import pod_manifest
 from suanli.controller.queues import QueueBoard
 from suanli.controller.slots import PodSlot
 from suanli.controller.timekeeper import TimeKeeper
-from suanli.fleet import node_manifests
+from suanli.fleet import default_fleet, node_manifests
 from suanli.fleet.scale import scale_fleet
 from suanli.scoring import PodDemand, parse_pod
 from suanli.scoring.snapshot import PlacedPod

@@ -47,11 +47,10 @@ from kubernetes import client
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import kueuepeer
 
-from suanli.cli import default_fleet
 from suanli.devcluster import cluster, components, nodes
 from suanli.devcluster.processes import Daemon
 from suanli.devcluster.processes import stop as stop_daemon
-from suanli.fleet import scale_fleet
+from suanli.fleet import default_fleet, scale_fleet
 from suanli.kube.client import api_client
 
 PRODUCTS = {

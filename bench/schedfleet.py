@@ -10,13 +10,12 @@ import random
 from collections.abc import Iterator
 from typing import Any
 
-from suanli.cli import default_fleet
 from suanli.configfiles import ScoringConfigFiles
 from suanli.extender.owners import KnownJobs
 from suanli.extender.process import settle_gc
 from suanli.extender.service import ExtenderService
 from suanli.extender.settings import ExtenderSettings
-from suanli.fleet import node_manifests, scale_fleet
+from suanli.fleet import default_fleet, node_manifests, scale_fleet
 from suanli.metrics import ExtenderMetrics
 from suanli.scoring import (
     DEMAND_ANNOTATION,

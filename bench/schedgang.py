@@ -16,8 +16,8 @@ from typing import Any
 
 from kubernetes import client
 
-from suanli.cli import default_fleet
 from suanli.devcluster import cluster, components, nodes
+from suanli.fleet import default_fleet
 from suanli.kube.client import api_client
 
 NAMESPACE = "gangs"

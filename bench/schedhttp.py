@@ -14,9 +14,8 @@ import orjson
 from aiohttp import web
 from schedfleet import KINDS, filled_feed, pending_pods, service_over, summary
 
-from suanli.cli import default_fleet
 from suanli.extender.server import ExtenderApp
-from suanli.fleet import node_manifests, scale_fleet
+from suanli.fleet import default_fleet, node_manifests, scale_fleet
 
 
 def _free_port() -> int:

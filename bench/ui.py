@@ -29,10 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from headless import chromium
 
-from suanli.cli import default_fleet
 from suanli.configfiles import ScoringConfigFiles
 from suanli.devcluster.processes import free_port
-from suanli.fleet import node_manifests, scale_fleet
+from suanli.fleet import default_fleet, node_manifests, scale_fleet
 from suanli.state import ClusterFeed
 from suanli.ui.model import UiModel
 from suanli.ui.server import make_app

@@ -5,22 +5,23 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from importlib import resources
 from pathlib import Path
 
 import yaml
 
 from suanli import __version__
 from suanli.devcluster.processes import ClusterError
-from suanli.fleet import Fleet, FleetError, load_fleet, node_manifests, parse_fleet, scale_fleet
+from suanli.fleet import (
+    Fleet,
+    FleetError,
+    default_fleet,
+    load_fleet,
+    node_manifests,
+    scale_fleet,
+)
 
 EXIT_ERROR = 1
 EXIT_NOT_RUNNING = 3
-
-
-def default_fleet() -> Fleet:
-    text = resources.files("suanli.data").joinpath("fleet.yaml").read_text()
-    return parse_fleet(yaml.safe_load(text), "suanli/data/fleet.yaml")
 
 
 def _fleet_from_args(args: argparse.Namespace) -> Fleet:

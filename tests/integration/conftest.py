@@ -21,10 +21,9 @@ from pathlib import Path
 import pytest
 from kubernetes import client
 
-from suanli.cli import default_fleet
 from suanli.devcluster import cluster, nodes
 from suanli.devcluster.processes import Daemon, free_port, stop
-from suanli.fleet import Fleet
+from suanli.fleet import Fleet, default_fleet
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from suanli.cli import default_fleet
+from suanli.fleet import default_fleet
 from tests.integration.conftest import ControlPlane, Extender
 from tests.integration.helpers import (
     delete_namespace_and_wait,

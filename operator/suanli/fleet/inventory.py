@@ -19,10 +19,8 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 # A Kubernetes resource quantity: a signed decimal with an optional SI, binary or exponent suffix.
@@ -314,15 +312,3 @@ def parse_fleet(data: object, source: str = "<fleet>") -> Fleet:
         return Fleet.model_validate(data)
     except ValidationError as error:
         raise FleetError(_describe(error, data, source)) from None
-
-
-def load_fleet(path: Path) -> Fleet:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise FleetError(f"cannot read fleet file {path}: {error.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise FleetError(f"fleet file {path} is not valid YAML: {error}") from None
-    return parse_fleet(data, str(path))

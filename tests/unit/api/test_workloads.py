@@ -9,11 +9,10 @@ import pytest
 
 from suanli.api import ComputeJob, Workload, crd
 from suanli.api.workloads import DEFAULT_WORKLOAD, WORKLOAD_WEIGHTS, job_weights
-from suanli.cli import default_fleet
 from suanli.configfiles import ScoringConfigFiles
 from suanli.controller.podspec import pod_manifest
 from suanli.controller.slots import slots
-from suanli.fleet import node_manifests
+from suanli.fleet import default_fleet, node_manifests
 from suanli.scoring import Snapshot, evaluate, parse_pod
 
 FILES = ScoringConfigFiles(None, None)

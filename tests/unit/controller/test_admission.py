@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from suanli.cli import default_fleet
 from suanli.configfiles import ScoringConfigFiles
 from suanli.controller.admission import plan_gang
 from suanli.controller.podspec import pod_manifest
 from suanli.controller.slots import slots
-from suanli.fleet import node_manifests
+from suanli.fleet import default_fleet, node_manifests
 from suanli.scoring import GPU_MILLI_ANNOTATION, Resources, parse_pod
 from suanli.scoring.snapshot import PlacedPod
 from suanli.state import ClusterFeed

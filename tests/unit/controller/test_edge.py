@@ -6,13 +6,12 @@ from typing import Any
 
 import pytest
 
-from suanli.cli import default_fleet
 from suanli.configfiles import ScoringConfigFiles
 from suanli.controller.admission import plan_gang
 from suanli.controller.edge import DEFAULTS, parse_toleration
 from suanli.controller.podspec import pod_manifest
 from suanli.controller.slots import slots
-from suanli.fleet import node_manifests
+from suanli.fleet import default_fleet, node_manifests
 from suanli.scoring import parse_pod
 from suanli.state import ClusterFeed
 from tests.unit.controller.conftest import example

@@ -9,11 +9,10 @@ from typing import Any
 
 import pytest
 
-from suanli.cli import default_fleet
 from suanli.configfiles import ScoringConfigFiles
 from suanli.controller.plan import Cluster, plan_job
 from suanli.controller.plan_answer import FITS_LATER, FITS_NOW, NEVER_FITS, NO_QUOTA, describe
-from suanli.fleet import node_manifests
+from suanli.fleet import default_fleet, node_manifests
 
 FILES = ScoringConfigFiles(None, None)
 NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)

@@ -10,10 +10,9 @@ import datetime as dt
 from typing import Any
 
 from suanli.api.durations import text
-from suanli.cli import default_fleet
 from suanli.controller.queues import QueueBoard
 from suanli.controller.service import JobController
-from suanli.fleet import node_manifests
+from suanli.fleet import default_fleet, node_manifests
 from suanli.metrics import OperatorMetrics
 from suanli.state import ClusterFeed
 from tests.unit.controller.conftest import example

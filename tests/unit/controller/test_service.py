@@ -11,10 +11,9 @@ from typing import Any
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from suanli.cli import default_fleet
 from suanli.configfiles import ScoringConfigFiles
 from suanli.controller.service import JobController
-from suanli.fleet import node_manifests
+from suanli.fleet import default_fleet, node_manifests
 from suanli.metrics import OperatorMetrics
 from suanli.state import ClusterFeed
 from tests.unit.controller.conftest import example

@@ -8,13 +8,12 @@ from typing import Any
 
 import pytest
 
-from suanli.cli import default_fleet
 from suanli.configfiles import ScoringConfigFiles
 from suanli.extender.owners import KnownJobs
 from suanli.extender.ports import BindError
 from suanli.extender.service import ExtenderService
 from suanli.extender.settings import ExtenderSettings
-from suanli.fleet import node_manifests
+from suanli.fleet import default_fleet, node_manifests
 from suanli.metrics import ExtenderMetrics
 from suanli.state import ClusterFeed
 

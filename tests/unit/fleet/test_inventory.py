@@ -4,8 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from suanli.cli import default_fleet
-from suanli.fleet import FleetError, load_fleet, parse_fleet
+from suanli.fleet import FleetError, default_fleet, load_fleet, parse_fleet
 
 
 def _pool(**overrides: object) -> dict[str, object]:

@@ -2,8 +2,7 @@
 
 import pytest
 
-from suanli.cli import default_fleet
-from suanli.fleet import node_manifests, parse_fleet
+from suanli.fleet import default_fleet, node_manifests, parse_fleet
 from suanli.fleet.nodes import KWOK_NODE_ANNOTATION
 
 

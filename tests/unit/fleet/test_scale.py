@@ -4,8 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from suanli.cli import default_fleet
-from suanli.fleet import FleetError, scale_fleet
+from suanli.fleet import FleetError, default_fleet, scale_fleet
 
 
 @pytest.mark.parametrize("nodes", [14, 50, 100, 1000, 5000, 5003])

@@ -6,11 +6,10 @@ import datetime as dt
 from typing import Any
 
 from suanli.api import ComputeJob
-from suanli.cli import default_fleet
 from suanli.configfiles import ScoringConfigFiles
 from suanli.controller.podspec import pod_manifest
 from suanli.controller.slots import slots
-from suanli.fleet import node_manifests
+from suanli.fleet import default_fleet, node_manifests
 from suanli.scoring import PodDemand, parse_pod
 from suanli.state import ClusterFeed
 from suanli.state.backfill import Candidate, Planner
