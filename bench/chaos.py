@@ -38,7 +38,7 @@ from chaosfaults import Fault, FaultKind, Injector, schedule
 from chaosjobs import chaos_job
 from kubernetes import client
 
-from suanli.devcluster import cluster, components, nodes
+from suanli.devcluster import cluster, components, nodes, statefile
 from suanli.fleet import default_fleet, scale_fleet
 from suanli.kube.client import api_client, raw_json
 from suanli.kube.reflector import Reflector
@@ -127,7 +127,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def _exercise(
     args: argparse.Namespace,
-    state: cluster.ClusterState,
+    state: statefile.ClusterState,
     injector: Injector,
     jobs: list[dict[str, Any]],
     faults: list[Fault],

@@ -24,8 +24,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from suanli.devcluster.cluster import ClusterState, locked, read_state, write_state
 from suanli.devcluster.processes import Daemon, ProcessRecord, is_alive, stop
+from suanli.devcluster.statefile import ClusterState, locked, read_state, write_state
 
 
 class FaultKind(StrEnum):

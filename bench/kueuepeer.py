@@ -20,9 +20,9 @@ from typing import Any
 import yaml
 
 from suanli.devcluster import components
-from suanli.devcluster.cluster import ClusterState
 from suanli.devcluster.pki import CertificateAuthority
 from suanli.devcluster.processes import Daemon, free_port
+from suanli.devcluster.statefile import ClusterState
 
 ROOT = Path(__file__).resolve().parents[1]
 PIN = ROOT / "hack" / "peers" / "kueue" / "go.mod"

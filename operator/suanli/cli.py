@@ -58,9 +58,9 @@ def _cmd_dev_up(args: argparse.Namespace) -> int:
 
 
 def _cmd_dev_suanli(args: argparse.Namespace) -> int:
-    from suanli.devcluster import cluster, components
+    from suanli.devcluster import components, statefile
 
-    state = cluster.read_state(args.state_dir)
+    state = statefile.read_state(args.state_dir)
     if state is None:
         raise ClusterError(f"no local control plane in {args.state_dir}; run `suanli dev up` first")
     components.start_suanli(state)
@@ -121,9 +121,9 @@ def _cmd_dev_status(args: argparse.Namespace) -> int:
 
 
 def _cmd_dev_kubeconfig(args: argparse.Namespace) -> int:
-    from suanli.devcluster import cluster
+    from suanli.devcluster import statefile
 
-    state = cluster.read_state(args.state_dir)
+    state = statefile.read_state(args.state_dir)
     if state is None:
         print(f"no local control plane in {args.state_dir}; run `suanli dev up`", file=sys.stderr)
         return EXIT_NOT_RUNNING
@@ -148,7 +148,7 @@ def _cmd_fleet_apply(args: argparse.Namespace) -> int:
 
 
 def build_parser(prog: str = "suanli") -> argparse.ArgumentParser:
-    from suanli.devcluster.cluster import default_state_dir
+    from suanli.devcluster.statefile import default_state_dir
 
     parser = argparse.ArgumentParser(prog=prog, description=__doc__)
     parser.add_argument("--version", action="version", version=f"suanli {__version__}")

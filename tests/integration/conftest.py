@@ -21,14 +21,14 @@ from pathlib import Path
 import pytest
 from kubernetes import client
 
-from suanli.devcluster import cluster, nodes
+from suanli.devcluster import cluster, nodes, statefile
 from suanli.devcluster.processes import Daemon, free_port, stop
 from suanli.fleet import Fleet, default_fleet
 
 
 @dataclass(frozen=True)
 class ControlPlane:
-    state: cluster.ClusterState
+    state: statefile.ClusterState
     fleet: Fleet
     core: client.CoreV1Api
 
@@ -68,7 +68,7 @@ def session_dir() -> Iterator[Path]:
 def control_plane(session_dir: Path) -> Iterator[ControlPlane]:
     fleet = default_fleet()
     if os.environ.get("SUANLI_REUSE_CLUSTER") == "1":
-        state, running = cluster.status(cluster.default_state_dir())
+        state, running = cluster.status(statefile.default_state_dir())
         assert state is not None, "SUANLI_REUSE_CLUSTER=1 but no control plane was started"
         assert running, "SUANLI_REUSE_CLUSTER=1 but the control plane is not running"
         yield ControlPlane(state, fleet, nodes.core_api(Path(state.kubeconfig)))

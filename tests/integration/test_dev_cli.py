@@ -9,8 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from suanli.devcluster.cluster import ClusterState
 from suanli.devcluster.processes import group_members, is_alive, is_listening
+from suanli.devcluster.statefile import ClusterState
 
 
 def _suanli(state_dir: Path, *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:

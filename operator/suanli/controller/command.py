@@ -13,14 +13,14 @@ def _cmd_operator(args: argparse.Namespace) -> int:
     import logging
 
     from suanli.controller.run import OperatorSettings, run
-    from suanli.devcluster import cluster
+    from suanli.devcluster import statefile
 
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
     kubeconfig = args.kubeconfig
     if args.dev:
-        state = cluster.read_state(args.state_dir)
+        state = statefile.read_state(args.state_dir)
         if state is None:
             raise ClusterError(
                 f"--dev: no local control plane in {args.state_dir}; run `suanli dev up`"
@@ -48,7 +48,7 @@ def _cmd_operator(args: argparse.Namespace) -> int:
 
 def add_operator(commands: Any) -> None:
     from suanli.controller.edge import DEFAULT_EDGE_TOLERATIONS, parse_tolerations
-    from suanli.devcluster.cluster import default_state_dir
+    from suanli.devcluster.statefile import default_state_dir
 
     operator = commands.add_parser("operator", help="run the ComputeJob operator (kopf)")
     operator.add_argument("--kubeconfig", type=Path, help="default: the in-cluster service account")

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from suanli.api.crd import RESOURCES, render
 from suanli.devcluster.admission import policy_objects
-from suanli.devcluster.cluster import OPERATOR_USER, ClusterState, locked, write_state
 from suanli.devcluster.processes import ClusterError, Daemon, free_port, is_alive
+from suanli.devcluster.statefile import OPERATOR_USER, ClusterState, locked, write_state
 
 OPERATOR_NAMESPACE = "suanli-system"
 COMPONENTS = ("suanli-extender", "suanli-operator")

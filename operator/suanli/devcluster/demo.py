@@ -8,9 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from suanli.devcluster.cluster import ClusterState
 from suanli.devcluster.components import kubectl
 from suanli.devcluster.processes import ClusterError
+from suanli.devcluster.statefile import ClusterState
 
 NAMESPACE = "suanli-demo"
 _TERMINAL = ("Succeeded", "Failed")

@@ -34,7 +34,7 @@ def parse_duration(text: str) -> float:
 def _cmd_extender(args: argparse.Namespace) -> int:
     import logging
 
-    from suanli.devcluster import cluster
+    from suanli.devcluster import statefile
     from suanli.extender import process
     from suanli.extender.settings import ExtenderSettings
 
@@ -43,7 +43,7 @@ def _cmd_extender(args: argparse.Namespace) -> int:
     )
     kubeconfig, port = args.kubeconfig, args.port
     if args.dev:
-        state = cluster.read_state(args.state_dir)
+        state = statefile.read_state(args.state_dir)
         if state is None:
             raise ClusterError(
                 f"--dev: no local control plane in {args.state_dir}; run `suanli dev up`"
@@ -77,7 +77,7 @@ def _cmd_extender(args: argparse.Namespace) -> int:
 
 
 def add_extender(commands: Any) -> None:
-    from suanli.devcluster.cluster import default_state_dir
+    from suanli.devcluster.statefile import default_state_dir
 
     extender = commands.add_parser("extender", help="run the kube-scheduler extender (HTTP)")
     extender.add_argument("--host", default="127.0.0.1", help="address to listen on")
