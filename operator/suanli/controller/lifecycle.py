@@ -10,35 +10,28 @@ Succeeded | Failed, and Suspended while `runPolicy.suspend` is set.
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any
 
-from suanli.api import (
-    ComputeJob,
-    ComputeJobStatus,
-    ConditionStatus,
-    Phase,
-    ready_text,
-)
+from suanli.api import ComputeJobStatus, ConditionStatus, Phase
 from suanli.api.durations import text as duration_text
-from suanli.controller.admission import Admission
+from suanli.controller.actions import Actions, Event, Observed, PodToCreate
 from suanli.controller.conditions import MAX_MESSAGE as _MAX_REASON
 from suanli.controller.conditions import condition as _condition
 from suanli.controller.conditions import set_condition as _set_condition
+from suanli.controller.derived import derive
+from suanli.controller.gangwait import gang_restart
+from suanli.controller.jobclock import TERMINAL, deadline_passed, next_look, over_time_limit
 from suanli.controller.mpi import held_launchers, layout
-from suanli.controller.podstatus import cost, data_placed, placements, summary, unschedulable
 from suanli.controller.podstatus import deleting as _deleting
-from suanli.controller.podstatus import parse_time as _time
 from suanli.controller.podstatus import pod_name as _name
 from suanli.controller.podstatus import pod_names as _names
 from suanli.controller.podstatus import pod_node as _node
 from suanli.controller.podstatus import pod_phase as _phase
 from suanli.controller.podstatus import pod_ready as _ready
+from suanli.controller.podstatus import summary, unschedulable
 from suanli.controller.quota import (
     QUOTA_CONDITION,
-    QuotaVerdict,
     QuotaWait,
     admission_fields,
     describe,
@@ -46,59 +39,6 @@ from suanli.controller.quota import (
     waiting_message,
 )
 from suanli.controller.slots import PodSlot, slots
-from suanli.queueing.runtime import RunLimits
-
-_TERMINAL = (Phase.SUCCEEDED, Phase.FAILED)
-# How often the accrued cost of a running job is brought up to date.
-COST_REFRESH_SECONDS = 30.0
-
-
-@dataclass(frozen=True)
-class PodToCreate:
-    slot: PodSlot
-    attempt: int
-    planned_node: str | None = None
-
-
-@dataclass(frozen=True)
-class Event:
-    type: str  # Normal | Warning
-    reason: str
-    message: str
-
-
-@dataclass
-class Actions:
-    create: list[PodToCreate] = field(default_factory=list)
-    delete: list[str] = field(default_factory=list)
-    status: ComputeJobStatus = field(default_factory=ComputeJobStatus)
-    events: list[Event] = field(default_factory=list)
-    delete_job: bool = False
-    # When time alone will change something (a deadline, a gang timeout, the TTL, cost): look again.
-    requeue_after: float | None = None
-
-
-@dataclass(frozen=True)
-class Observed:
-    job: ComputeJob
-    meta: Mapping[str, Any]
-    pods: Sequence[Mapping[str, Any]]
-    now: dt.datetime
-    admit: Callable[[list[PodSlot]], Admission]
-    # Price per hour of a bound pod, and the canonical accelerator type of a node.
-    price_of: Callable[[Mapping[str, Any]], float] = lambda _pod: 0.0
-    accelerator_of: Callable[[str], str | None] = lambda _node: None
-    # The job's standing in its ComputeQueue; None: it is not queued (no queue applies).
-    quota: QuotaVerdict | None = None
-    # For a job without a gang: None to create its pods as they come, else the backfill
-    # verdict (a plan, or why it waits) while jobs wait ahead of it.
-    gate: Callable[[list[PodSlot]], Admission | None] = lambda _missing: None
-    # The run times it runs under (its own, or its queue's defaults).
-    limits: RunLimits = field(default_factory=RunLimits)
-    # Of a gang's pods that kube-scheduler refused, the names of those whose planned node has
-    # no room for them any more in the operator's view of the cluster.
-    rooms_gone: Callable[[list[Mapping[str, Any]]], list[str]] = lambda _pods: []
-
 
 # --- the state machine --------------------------------------------------------------------------
 
@@ -117,16 +57,16 @@ class _Reconciler:
         self.mpi = layout(observed.job, observed.meta)
 
     def run(self) -> Actions:
-        if self.previous.phase in _TERMINAL:
+        if self.previous.phase in TERMINAL:
             self._finished()
         elif self.spec.run_policy.suspend:
             self._suspend()
-        elif self._deadline_passed():
+        elif deadline_passed(self.s, self.spec, self.o.meta, self.o.now):
             self._fail(
                 "DeadlineExceeded",
                 f"activeDeadlineSeconds ({self.spec.run_policy.active_deadline_seconds}) passed",
             )
-        elif (over := self._over_time_limit()) is not None:
+        elif (over := over_time_limit(self.s, self.o.limits, self.o.now)) is not None:
             limit = self.o.limits.time_limit_text
             source = self.o.limits.limit_source or "runPolicy.timeLimit"
             self._fail(
@@ -137,41 +77,10 @@ class _Reconciler:
             self._progress()
         self._observe()
         self.actions.status = ComputeJobStatus.model_validate(self.s)
-        self.actions.requeue_after = self._next_look()
+        self.actions.requeue_after = next_look(
+            self.s, self.spec, self.o.meta, self.o.limits, self.o.now
+        )
         return self.actions
-
-    def _next_look(self) -> float | None:
-        """Seconds until the clock alone changes this job's state, if it ever does."""
-        now, s, policy = self.o.now, self.s, self.spec.run_policy
-        moments: list[dt.datetime] = []
-        if s["phase"] in _TERMINAL:
-            if policy.ttl_seconds_after_finished is not None and s["completion_time"] is not None:
-                moments.append(
-                    s["completion_time"] + dt.timedelta(seconds=policy.ttl_seconds_after_finished)
-                )
-        else:
-            start = s["start_time"] or _time(self.o.meta.get("creationTimestamp"))
-            if policy.active_deadline_seconds is not None and start is not None:
-                moments.append(start + dt.timedelta(seconds=policy.active_deadline_seconds + 1))
-            began, limit = s["start_time"], self.o.limits.time_limit
-            if limit is not None and began is not None:
-                moments.append(began + dt.timedelta(seconds=limit + 1))
-            admitted = next((c for c in s["conditions"] if c.type == "Admitted"), None)
-            gang = self.spec.gang
-            if (
-                gang
-                and admitted
-                and admitted.status == ConditionStatus.TRUE
-                and s["phase"] is not Phase.RUNNING
-            ):
-                moments.append(
-                    admitted.last_transition_time + dt.timedelta(seconds=gang.timeout_seconds + 1)
-                )
-            if s["phase"] is Phase.RUNNING:
-                moments.append(now + dt.timedelta(seconds=COST_REFRESH_SECONDS))
-        if not moments:
-            return None
-        return max(0.0, (min(moments) - now).total_seconds())
 
     # Terminal and stopping states.
 
@@ -217,21 +126,6 @@ class _Reconciler:
                 self.o.now,
             ),
         )
-
-    def _deadline_passed(self) -> bool:
-        limit = self.spec.run_policy.active_deadline_seconds
-        start = self.s["start_time"] or _time(self.o.meta.get("creationTimestamp"))
-        return (
-            limit is not None and start is not None and (self.o.now - start).total_seconds() > limit
-        )
-
-    def _over_time_limit(self) -> float | None:
-        """Seconds run, once past the time limit (counted from the job's start)."""
-        limit, began = self.o.limits.time_limit, self.s["start_time"]
-        if limit is None or began is None:
-            return None
-        ran = (self.o.now - began).total_seconds()
-        return ran if ran > limit else None
 
     def _fail(self, reason: str, message: str) -> None:
         self.actions.delete += [_name(p) for p in self.live]
@@ -325,42 +219,19 @@ class _Reconciler:
         return True
 
     def _gang_timed_out(self, by_name: Mapping[str, Mapping[str, Any]]) -> bool:
-        """Take a gang that is not fully placed down, to plan it again: once its timeout has
-        passed, or as soon as a member's planned node no longer has room for it (a pod of
-        another scheduler, or one bound before the extender saw the plan, took it)."""
-        gang = self.spec.gang
-        admitted = next((c for c in self.s["conditions"] if c.type == "Admitted"), None)
-        if (
-            gang is None
-            or admitted is None
-            or admitted.status != ConditionStatus.TRUE
-            or not by_name
-        ):
+        """Take a gang that is not fully placed down, to plan it again (see gangwait)."""
+        taken_down = gang_restart(
+            self.spec,
+            self.s["conditions"],
+            self.slots,
+            self.mpi,
+            by_name,
+            self.o.now,
+            self.o.rooms_gone,
+        )
+        if taken_down is None:
             return False
-        bound = sum(1 for p in by_name.values() if _node(p))
-        waited = (self.o.now - admitted.last_transition_time).total_seconds()
-        # An MPI launcher is created only once its workers run, so it cannot hold the gang's
-        # capacity while they wait: the timeout is about the other pods.
-        launchers = sum(1 for s in self.slots if self.mpi and s.task == self.mpi.launcher)
-        needed = min(gang.min_member, len(self.slots) - launchers)
-        if bound >= needed:
-            return False
-        if waited > gang.timeout_seconds:
-            reason = "GangTimeout"
-            message = (
-                f"only {bound} of {gang.min_member} gang pods were placed within "
-                f"{gang.timeout_seconds} s; pods deleted, waiting for a full placement again"
-            )
-        else:
-            refused = [p for p in by_name.values() if not _node(p) and _refused(p)]
-            gone = self.o.rooms_gone(refused) if refused else []
-            if not gone:
-                return False
-            reason = "PlannedRoomTaken"
-            message = (
-                f"the planned node of pod(s) {', '.join(sorted(gone))} no longer has room for "
-                f"them (taken before the gang was bound); pods deleted, planning the gang again"
-            )
+        reason, message = taken_down
         self.actions.delete += list(by_name)
         self.s["placements"] = []
         _set_condition(
@@ -460,43 +331,12 @@ class _Reconciler:
     # Derived fields, for every state.
 
     def _observe(self) -> None:
-        status = self.s
         deleting = set(self.actions.delete)
         pods = [p for p in self.live if _name(p) not in deleting]
-        counted = [p for p in self.o.pods if _phase(p) in ("Running", "Succeeded", "Failed")]
-        bound = [p for p in pods if _node(p)]
-        status["placements"] = placements(self.o.accelerator_of, bound)
-        # The job's own audit trail of where its sensitive data went, and by which rule.
-        for message in data_placed(self.previous.placements, status["placements"]):
-            self.actions.events.append(Event("Normal", "DataPlacement", message))
-        status["placed"] = len(bound)
-        ready = sum(1 for p in pods if _phase(p) in ("Running", "Succeeded"))
-        status["tasks_ready"], status["tasks_total"] = ready, len(self.slots)
-        status["ready"] = ready_text(ready, len(self.slots))
-        nodes = {str(_node(p)) for p in bound}
-        status["accelerator_type"] = summary(
-            [t for t in map(self.o.accelerator_of, nodes) if t is not None]
+        self.actions.events += derive(
+            self.s, self.o, pods, self.previous.placements, len(self.slots)
         )
-        status["nodes"] = summary(list(nodes))
-        per_hour, accrued = cost(self.o.price_of, self.o.now, counted)
-        if status["phase"] in _TERMINAL:
-            per_hour = 0.0
-        status["price_per_hour"] = per_hour
-        status["cost_accrued"] = max(accrued, status["cost_accrued"] or 0.0)
-        status["observed_generation"] = self.o.meta.get("generation")
-        status["time_limit"] = self.o.limits.time_limit_text
 
 
 def reconcile(observed: Observed) -> Actions:
     return _Reconciler(observed).run()
-
-
-def _refused(pod: Mapping[str, Any]) -> bool:
-    """kube-scheduler found no node for the pod on its last attempt."""
-    conditions = (pod.get("status") or {}).get("conditions") or []
-    return any(
-        c.get("type") == "PodScheduled"
-        and c.get("status") == "False"
-        and c.get("reason") == "Unschedulable"
-        for c in conditions
-    )

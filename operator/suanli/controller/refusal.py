@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from suanli.api import ComputeJobStatus, ConditionStatus, Phase
+from suanli.controller.actions import Event
 from suanli.controller.conditions import MAX_MESSAGE, condition, find, set_condition
-from suanli.controller.lifecycle import Event
 
 # The condition a job carries while its pods cannot be created but retrying can help.
 PODS_CREATED = "PodsCreated"

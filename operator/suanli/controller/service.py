@@ -19,13 +19,14 @@ from suanli.api import ComputeJob
 from suanli.api.errors import field_errors
 from suanli.configfiles import ScoringConfigFiles
 from suanli.controller import edge
+from suanli.controller.actions import Actions, Observed
 from suanli.controller.admission import Admission, plan_gang
 from suanli.controller.budgets import BudgetKeeper
 from suanli.controller.cache import JobCache, JobKey, job_key
 from suanli.controller.estimates import PENDING, estimated_status
 from suanli.controller.facts import ClusterFacts
 from suanli.controller.gauges import export_gauges
-from suanli.controller.lifecycle import Actions, Observed, reconcile
+from suanli.controller.lifecycle import reconcile
 from suanli.controller.podspec import pod_manifest
 from suanli.controller.queues import QueueBoard
 from suanli.controller.quota import QuotaHeld, QuotaVerdict

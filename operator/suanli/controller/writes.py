@@ -14,9 +14,9 @@ from kubernetes.client.exceptions import ApiException
 
 from suanli.api import ComputeJob, ComputeJobStatus, Phase
 from suanli.controller import companions
+from suanli.controller.actions import Actions
 from suanli.controller.cache import JobKey, job_key
 from suanli.controller.jobloop import JobLoop
-from suanli.controller.lifecycle import Actions
 from suanli.controller.mpi import layout
 from suanli.controller.podspec import TASK_LABEL
 from suanli.controller.queues import QueueBoard

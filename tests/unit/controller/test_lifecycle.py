@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from suanli.api import MAX_STATUS_PLACEMENTS, ComputeJob, Phase
+from suanli.controller.actions import Actions, Observed
 from suanli.controller.admission import Admission
-from suanli.controller.lifecycle import Actions, Observed, reconcile
+from suanli.controller.lifecycle import reconcile
 from suanli.controller.slots import PodSlot
 from suanli.queueing.runtime import RunLimits
 from tests.unit.controller.conftest import T0, example, pod, with_status
