@@ -17,6 +17,7 @@ increase is smallest, the tightest fit among equals.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from suanli.scoring.devices import (
@@ -135,12 +136,19 @@ def fragmentation(state: NodeState, workload: Workload) -> float:
     return sum(terms)
 
 
+PlanKey = tuple["NodeState", int, int, int, int]  # state, whole, milli, cpu, memory
+
+
 @dataclass(frozen=True, slots=True)
 class Plan:
     """Where on the node the pod's devices go and what that does to fragmentation."""
 
     allocation: Allocation
     delta: float  # change of the node's expected fragmentation, milli-devices; 0 without shapes
+
+
+# What a memo of plans holds for a key it has not seen (None is a plan: the devices lack room).
+_UNPLANNED = Plan((), math.nan)
 
 
 def plan(
@@ -151,15 +159,16 @@ def plan(
     workload: Workload,
     *,
     memo: dict[NodeState, float] | None = None,
+    plans: dict[PlanKey, Plan | None] | None = None,
 ) -> Plan | None:
     """The device choice with the smallest fragmentation increase (the tightest fit first among
     equals, then the lowest index), or None when the devices cannot take the request. `memo`
-    keeps fragmentation per node state for one workload: many nodes of a cluster look alike."""
-    options = candidates(node.devices_used(), request)
-    if not options:
-        return None
+    keeps fragmentation per node state for one workload: many nodes of a cluster look alike.
+    `plans` keeps plans per node state and request for one workload: a plan depends on nothing
+    else, and nodes of different classes (labels aside alike) meet the same states."""
     if not workload:
-        return Plan(options[0], 0.0)
+        options = candidates(node.devices_used(), request)
+        return Plan(options[0], 0.0) if options else None
     if not request.wants:
         accelerator = node.facts.accelerator
         free = (node.free(CPU), node.free(MEMORY), node.free(PODS))
@@ -169,6 +178,31 @@ def plan(
         # with them, every term of the node's fragmentation stays, and so does the sum.
         if workload.index.hosts_alike(resource, type_name, free, (cpu, memory)):
             return Plan((), 0.0)
+    state = node_state(node)
+    key = (state, request.whole, request.milli, cpu, memory)
+    if plans is not None:
+        found = plans.get(key, _UNPLANNED)
+        if found is not _UNPLANNED:
+            return found
+    options = candidates(node.devices_used(), request)
+    best = _best_plan(state, options, cpu, memory, workload, memo=memo)
+    if plans is not None:
+        plans[key] = best
+    return best
+
+
+def _best_plan(
+    state: NodeState,
+    options: tuple[Allocation, ...],
+    cpu: int,
+    memory: int,
+    workload: Workload,
+    *,
+    memo: dict[NodeState, float] | None,
+) -> Plan | None:
+    """The best of `options` (`plan` once the state is known)."""
+    if not options:
+        return None
     known = {} if memo is None else memo
 
     def measured(state: NodeState) -> float:
@@ -176,7 +210,6 @@ def plan(
             known[state] = fragmentation(state, workload)
         return known[state]
 
-    state = node_state(node)
     before = measured(state)
     best: Plan | None = None
     for allocation in options:

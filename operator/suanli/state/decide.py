@@ -94,6 +94,7 @@ class Decider:
                 config=config,
                 workload=workload,
                 fragmentation_memo=self.judge.fragmentation if workload else None,
+                plan_memo=self.judge.plans if workload else None,
                 data_policy=data_policy,
             )
             shown = keep if detail is None else detail

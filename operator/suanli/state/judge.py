@@ -29,6 +29,7 @@ from suanli.scoring.combine import resolved
 from suanli.scoring.context import Context
 from suanli.scoring.datapolicy import DataPolicy
 from suanli.scoring.filters import capacity_wants, check_capacity, check_hard, fits_now
+from suanli.scoring.fragmentation import Plan, PlanKey
 from suanli.scoring.scorers import SCORERS, USAGE_SIGNALS
 from suanli.scoring.scorers.packing import fragmentation_change, packing_value, reservation_on
 from suanli.scoring.scorers.packing import score as packing_score
@@ -88,6 +89,8 @@ class Judge:
         # decision's context, and the base of the packing bound.
         self.fragmentation: dict[NodeState, float] = {}
         self.before: dict[int, float] = {}  # the same, per usage state id
+        # Device plans per node state and request, for the workload's shapes (shared likewise).
+        self.plans: dict[PlanKey, Plan | None] = {}
         # (class, capacity kind, with a workload) -> the states it fits, by that, most first
         self.orders: dict[tuple[int, int, bool], Order] = {}
         self.evaluated = 0  # usage states judged afresh, for benchmarks
@@ -119,6 +122,7 @@ class Judge:
             self._usage.clear()
             self._sizes = [0, 0]
             self.fragmentation.clear()
+            self.plans.clear()
             self.before.clear()
             self.orders.clear()
         shapes = (workload.shapes, workload.weights)
@@ -128,6 +132,7 @@ class Judge:
             self._sizes[1] = 0
             self.skips.clear()  # they say which totals states have
             self.fragmentation.clear()
+            self.plans.clear()
             self.before.clear()
             self.orders.clear()
         if max(len(self._hard), len(self._capacity), len(self.skips), *self._sizes) > _MEMO_LIMIT:
@@ -140,8 +145,9 @@ class Judge:
             self._usage.clear()
             self._sizes = [0, 0]
             self.orders.clear()  # keyed by kind ids, which start over
-        if max(len(self.fragmentation), len(self.before)) > _MEMO_LIMIT:
+        if max(len(self.fragmentation), len(self.before), len(self.plans)) > _MEMO_LIMIT:
             self.fragmentation.clear()
+            self.plans.clear()
             self.before.clear()
             self.orders.clear()
 
