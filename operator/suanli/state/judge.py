@@ -218,7 +218,8 @@ class Judge:
             wants = self._wants.get(capacity_kind)
             if wants is None:
                 wants = self._wants[capacity_kind] = capacity_wants(context)
-            found = fits_now(context, entry.snapshot(), wants)
+            # The room settled the devices: what `candidates` finds is what it holds.
+            found = fits_now(context, entry.snapshot(), wants, devices=False)
         else:
             found = reason is None
         known[entry.state] = found
