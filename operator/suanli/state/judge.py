@@ -28,6 +28,7 @@ from suanli.scoring import (
 from suanli.scoring.combine import resolved
 from suanli.scoring.context import Context
 from suanli.scoring.datapolicy import DataPolicy
+from suanli.scoring.facts import NodeFacts
 from suanli.scoring.filters import capacity_wants, check_capacity, check_hard, fits_now
 from suanli.scoring.fragmentation import Plan, PlanKey
 from suanli.scoring.scorers import SCORERS, USAGE_SIGNALS
@@ -74,6 +75,11 @@ class Judge:
         self._shapes: tuple[object, ...] = ()
         self._kinds: dict[Hashable, int] = {}
         self._hard: dict[Hashable, tuple[Reason | None, float]] = {}
+        # (pod kind, peers' domains) -> (classes version of the state, the classes allowed
+        # with what `_hard` says of them): see `suanli.state.classes`.
+        self.allowed: dict[
+            tuple[int, Hashable], tuple[int, list[tuple[int, str | None, NodeFacts, float]]]
+        ] = {}
         self._capacity: dict[Hashable, Reason | None] = {}
         # Per kind, then per usage state id: one small dict read per state in the hot loops,
         # no key tuple built per lookup.
@@ -115,6 +121,7 @@ class Judge:
             self._valid_for, self._epoch = valid_for, epoch
             self._kinds.clear()
             self._hard.clear()
+            self.allowed.clear()
             self._capacity.clear()
             self._fits.clear()
             self._wants.clear()
@@ -138,6 +145,7 @@ class Judge:
         if max(len(self._hard), len(self._capacity), len(self.skips), *self._sizes) > _MEMO_LIMIT:
             self._kinds.clear()
             self._hard.clear()
+            self.allowed.clear()
             self._capacity.clear()
             self._fits.clear()
             self._wants.clear()

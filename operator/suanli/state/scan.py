@@ -22,6 +22,7 @@ from suanli.scoring.combine import ranking_key, round_score, score_node, weight_
 from suanli.scoring.context import Context
 from suanli.scoring.scorers.packing import packing_value
 from suanli.state.choice import Choice, Everyone, ranked_names
+from suanli.state.classes import ranked_classes
 from suanli.state.cluster import ClusterState, NodeEntry, Room, fits_room
 from suanli.state.judge import BestSoFar, ClassPart, Judge, Order, Total
 from suanli.state.ties import first_tied
@@ -39,7 +40,7 @@ def best_only(
     best = BestSoFar(keep)
     totals: dict[Hashable, tuple[int, float]] = {}
     scored: list[int] = []
-    for ceiling, class_id, part in _classes(state, judge, context, kind, total):
+    for ceiling, class_id, part in ranked_classes(state, judge, context, kind, total):
         if ceiling < best.floor:
             break  # sorted: no class further on can reach the best
         _score_class(
@@ -93,36 +94,6 @@ def _first_among_best(
     first = state.first_of
     rank, number = min((first(cast(int, g)), cast(int, g)) for g, t in totals.items() if t == top)
     return rank[1], number
-
-
-def _classes(
-    state: ClusterState, judge: Judge, context: Context, kind: int, total: Total
-) -> list[tuple[float, int, ClassPart]]:
-    """The classes the pod's hard requirements allow, with the best total each could reach,
-    best first (ties by class id)."""
-    demand = context.demand
-    peer_key = tuple(context.peer_domains.items())
-    same = demand.spec.same_domain if peer_key else None
-    pairs, _ = weight_pairs(weights_of(demand))
-    ceiling_change = -float(demand.gpu.total_milli)
-    nodes, members = state.nodes, state.members
-    classes: list[tuple[float, int, ClassPart]] = []
-    for class_id, rooms in state.rooms.items():
-        if not rooms:
-            continue
-        entry = nodes[next(iter(members[next(iter(next(iter(rooms.values()))))]))]
-        class_key = (class_id, entry.facts.domain(same)) if same else class_id
-        part = judge.class_part(context, entry, (kind, peer_key, class_key), pairs)
-        if part.failure is None:
-            # No placement removes more fragmentation than the pod fills.
-            ceiling = (
-                packing_value(ceiling_change, part.reserved, context.config)
-                if context.workload
-                else 1.0
-            )
-            classes.append((total(ceiling, part), class_id, part))
-    classes.sort(key=lambda item: (-item[0], item[1]))
-    return classes
 
 
 def _score_class(
