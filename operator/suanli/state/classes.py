@@ -37,16 +37,18 @@ def ranked_classes(
     # No placement removes more fragmentation than the pod fills.
     ceiling_change = -float(demand.gpu.total_milli)
     config = context.config
-    reserved_of: dict[str | None, float] = {}  # accelerator type -> capacity kept taken
+    # accelerator type -> (capacity kept for typed pods taken, the best packing signal)
+    by_type: dict[str | None, tuple[float, float]] = {}
     classes: Ranked = []
     allowed = _allowed(state, judge, context, (kind, peer_key), pairs)
     for class_id, type_name, facts, partial in allowed:
-        reserved = reserved_of.get(type_name)
-        if reserved is None:
-            reserved = reserved_of[type_name] = reservation_on(context, facts) if workload else 0.0
-        part = ClassPart(None, partial, reserved)
-        ceiling = packing_value(ceiling_change, reserved, config) if workload else 1.0
-        classes.append((total(ceiling, part), class_id, part))
+        found = by_type.get(type_name)
+        if found is None:
+            reserved = reservation_on(context, facts) if workload else 0.0
+            ceiling = packing_value(ceiling_change, reserved, config) if workload else 1.0
+            found = by_type[type_name] = (reserved, ceiling)
+        part = ClassPart(None, partial, found[0])
+        classes.append((total(found[1], part), class_id, part))
     classes.sort(key=lambda item: (-item[0], item[1]))
     return classes
 

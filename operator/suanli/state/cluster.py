@@ -270,10 +270,14 @@ class ClusterState:
         if state is None:
             state = self._state_ids[key] = len(self._state_ids)
             self._where[state] = (entry.class_id, room_of(key[3]))
-        self._leave(entry.name, self.state_of.get(entry.name))
+        old = self.state_of.get(entry.name)
         entry.state = state
         self.state_of[entry.name] = state
-        self._join(entry.name, state)
+        if old != state:
+            # Joined first: a class whose one usage state the node leaves does not look empty
+            # in between (what is kept per set of classes with nodes stays valid).
+            self._join(entry.name, state)
+            self._leave(entry.name, old)
 
     def by_rank(self, class_id: int) -> list[NodeEntry]:
         """The class's nodes in their order among nodes of equal total."""
