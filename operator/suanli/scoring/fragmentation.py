@@ -18,7 +18,7 @@ increase is smallest, the tightest fit among equals.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from suanli.scoring.devices import (
     MILLI_PER_DEVICE,
@@ -33,9 +33,10 @@ from suanli.scoring.shapes import Shape, Workload
 from suanli.scoring.snapshot import NodeSnapshot
 
 
-@dataclass(frozen=True, slots=True)
-class NodeState:
-    """What fragmentation depends on: free milli per device and free cpu, memory, pod slots."""
+class NodeState(NamedTuple):
+    """What fragmentation depends on: free milli per device and free cpu, memory, pod slots.
+    A named tuple: one is made (and hashed, as a memo key) per option of every plan, and a
+    tuple is made and hashed fastest."""
 
     free: tuple[int, ...]
     cpu: int
@@ -49,9 +50,14 @@ class NodeState:
         return sum(self.free)
 
     def after(self, allocation: Allocation, cpu: int, memory: int) -> NodeState:
-        used = tuple(MILLI_PER_DEVICE - f for f in self.free)
+        # What `allocate` does to the usage, worked on the free milli directly.
+        free = list(self.free)
+        for index, milli in allocation:
+            if not 0 <= index < len(free) or not 0 <= free[index] - milli <= MILLI_PER_DEVICE:
+                allocate(tuple(MILLI_PER_DEVICE - f for f in self.free), allocation)  # raises
+            free[index] -= milli
         return NodeState(
-            free_of(allocate(used, allocation)),
+            tuple(free),
             self.cpu - cpu,
             self.memory - memory,
             self.pods - 1,
@@ -139,9 +145,9 @@ def fragmentation(state: NodeState, workload: Workload) -> float:
 PlanKey = tuple["NodeState", int, int, int, int]  # state, whole, milli, cpu, memory
 
 
-@dataclass(frozen=True, slots=True)
-class Plan:
-    """Where on the node the pod's devices go and what that does to fragmentation."""
+class Plan(NamedTuple):
+    """Where on the node the pod's devices go and what that does to fragmentation (a named
+    tuple, made once per option of every plan)."""
 
     allocation: Allocation
     delta: float  # change of the node's expected fragmentation, milli-devices; 0 without shapes
