@@ -3,7 +3,8 @@
 A decision over the state visits classes by that total, best first. Which classes allow a pod
 kind, and their facts-only part, stay while the judge's memos hold and no class gains its first
 node state or loses its last: they are kept per pod kind. What changes with every placement is
-the capacity kept for typed pods (the workload's pressure), worked out once per accelerator type.
+the capacity kept for typed pods (the workload's pressure), worked out once per accelerator type;
+while it stays (always, for pods without devices), so does the ranking.
 """
 
 from __future__ import annotations
@@ -12,12 +13,11 @@ from collections.abc import Hashable
 
 from suanli.scoring.combine import weight_pairs, weights_of
 from suanli.scoring.context import Context
-from suanli.scoring.facts import Domain, NodeFacts
+from suanli.scoring.facts import Domain
 from suanli.scoring.scorers.packing import packing_value, reservation_on
 from suanli.state.cluster import ClusterState, NodeEntry
-from suanli.state.judge import ClassPart, Judge, Total
-
-Ranked = list[tuple[float, int, ClassPart]]  # (best total reachable, class, class part)
+from suanli.state.judge import Judge, Total
+from suanli.state.kept import Allowed, ClassPart, Ranked
 
 
 def ranked_classes(
@@ -27,29 +27,31 @@ def ranked_classes(
     best first (ties by class id)."""
     demand = context.demand
     peer_key = tuple(context.peer_domains.items())
-    pairs, _ = weight_pairs(weights_of(demand))
     same = demand.spec.same_domain if peer_key else None
     if same is not None:
-        return _by_domain(
-            state, judge, context, (kind, peer_key), same=same, pairs=pairs, total=total
-        )
+        return _by_domain(state, judge, context, (kind, peer_key), same=same, total=total)
+    allowed = _allowed(state, judge, context, (kind, peer_key))
     workload = bool(context.workload)
     # No placement removes more fragmentation than the pod fills.
     ceiling_change = -float(demand.gpu.total_milli)
+    taken = tuple(
+        reservation_on(context, facts) if workload else 0.0 for facts in allowed.types.values()
+    )
+    if allowed.ranked is not None and taken == allowed.taken:
+        return allowed.ranked
     config = context.config
     # accelerator type -> (capacity kept for typed pods taken, the best packing signal)
-    by_type: dict[str | None, tuple[float, float]] = {}
+    by_type = {
+        name: (reserved, packing_value(ceiling_change, reserved, config) if workload else 1.0)
+        for name, reserved in zip(allowed.types, taken, strict=True)
+    }
     classes: Ranked = []
-    allowed = _allowed(state, judge, context, (kind, peer_key), pairs)
-    for class_id, type_name, facts, partial in allowed:
-        found = by_type.get(type_name)
-        if found is None:
-            reserved = reservation_on(context, facts) if workload else 0.0
-            ceiling = packing_value(ceiling_change, reserved, config) if workload else 1.0
-            found = by_type[type_name] = (reserved, ceiling)
-        part = ClassPart(None, partial, found[0])
-        classes.append((total(found[1], part), class_id, part))
+    for class_id, type_name, partial in allowed.classes:
+        reserved, ceiling = by_type[type_name]
+        part = ClassPart(None, partial, reserved)
+        classes.append((total(ceiling, part), class_id, part))
     classes.sort(key=lambda item: (-item[0], item[1]))
+    allowed.taken, allowed.ranked = taken, classes
     return classes
 
 
@@ -64,15 +66,15 @@ def _allowed(
     judge: Judge,
     context: Context,
     kinds: tuple[int, Hashable],
-    pairs: tuple[tuple[float, str], ...],
-) -> list[tuple[int, str | None, NodeFacts, float]]:
-    """(class, accelerator type, facts, facts-only part) of the classes with nodes that the
-    pod kind's hard requirements allow, kept while the set of classes with nodes stays."""
+) -> Allowed:
+    """The classes with nodes that the pod kind's hard requirements allow, kept while the set
+    of classes with nodes stays."""
     version = state.classes_version
     known = judge.allowed.get(kinds)
-    if known is not None and known[0] == version:
-        return known[1]
-    allowed: list[tuple[int, str | None, NodeFacts, float]] = []
+    if known is not None and known.version == version:
+        return known
+    found = Allowed(version, [], {})
+    pairs, _ = weight_pairs(weights_of(context.demand))
     for class_id, rooms in state.rooms.items():
         if not rooms:
             continue
@@ -81,9 +83,10 @@ def _allowed(
         if part.failure is None:
             accelerator = entry.facts.accelerator
             type_name = accelerator.type.name if accelerator and accelerator.type else None
-            allowed.append((class_id, type_name, entry.facts, part.partial))
-    judge.allowed[kinds] = (version, allowed)
-    return allowed
+            found.classes.append((class_id, type_name, part.partial))
+            found.types.setdefault(type_name, entry.facts)
+    judge.allowed[kinds] = found
+    return found
 
 
 def _by_domain(
@@ -93,12 +96,12 @@ def _by_domain(
     kinds: tuple[int, Hashable],
     *,
     same: Domain,
-    pairs: tuple[tuple[float, str], ...],
     total: Total,
 ) -> Ranked:
     """`ranked_classes` for a gang bound to its peers' domain: a class's answer depends on the
     domain of its node too, read from its representative."""
     kind, peer_key = kinds
+    pairs, _ = weight_pairs(weights_of(context.demand))
     ceiling_change = -float(context.demand.gpu.total_milli)
     classes: Ranked = []
     for class_id, rooms in state.rooms.items():

@@ -11,14 +11,11 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Hashable
-from dataclasses import dataclass
-from typing import NamedTuple
 
 from suanli.scoring import (
     Catalog,
     LatencyMap,
     NodeState,
-    Outcome,
     ScoringConfig,
     Verdict,
     Workload,
@@ -28,13 +25,13 @@ from suanli.scoring import (
 from suanli.scoring.combine import resolved
 from suanli.scoring.context import Context
 from suanli.scoring.datapolicy import DataPolicy
-from suanli.scoring.facts import NodeFacts
 from suanli.scoring.filters import capacity_wants, check_capacity, check_hard, fits_now
 from suanli.scoring.fragmentation import Plan, PlanKey
 from suanli.scoring.scorers import SCORERS, USAGE_SIGNALS
 from suanli.scoring.scorers.packing import fragmentation_change, packing_value, reservation_on
 from suanli.scoring.scorers.packing import score as packing_score
 from suanli.state.cluster import NodeEntry, Room, fits_room
+from suanli.state.kept import Allowed, ClassPart, Order, Reason
 
 _STATIC = tuple((name, scorer) for name, scorer in SCORERS if name not in USAGE_SIGNALS)
 # The total is the facts-only part plus packing; that is the reference's float only when packing
@@ -48,15 +45,7 @@ _MEMO_LIMIT = 100_000
 # and far below any real difference of totals keeps pruning safe.
 _MARGIN = 1e-9
 
-Reason = tuple[Outcome, str]
 _UNKNOWN = object()  # a failed verdict as a group keeps it: outcome, node-agnostic text
-
-
-class ClassPart(NamedTuple):
-    # A named tuple: one is made per class and decision, and a tuple is made fastest.
-    failure: Reason | None
-    partial: float  # the weighted facts-only signals, summed in the order of SCORERS
-    reserved: float  # milli-devices of typed capacity the pod takes on this class
 
 
 def reason_of(verdict: Verdict | None) -> Reason | None:
@@ -77,9 +66,7 @@ class Judge:
         self._hard: dict[Hashable, tuple[Reason | None, float]] = {}
         # (pod kind, peers' domains) -> (classes version of the state, the classes allowed
         # with what `_hard` says of them): see `suanli.state.classes`.
-        self.allowed: dict[
-            tuple[int, Hashable], tuple[int, list[tuple[int, str | None, NodeFacts, float]]]
-        ] = {}
+        self.allowed: dict[tuple[int, Hashable], Allowed] = {}
         self._capacity: dict[Hashable, Reason | None] = {}
         # Per kind, then per usage state id: one small dict read per state in the hot loops,
         # no key tuple built per lookup.
@@ -283,18 +270,6 @@ class Judge:
             found = self.fragmentation[state] = fragmentation(state, context.workload)
         self.before[entry.state] = found
         return found
-
-
-@dataclass(slots=True)
-class Order:
-    """A class's usage states by expected fragmentation, most first (ties by state id), as
-    of a room version of the class. States that left stay listed (`stale` of them) and are
-    skipped by readers; `listed` is every state in `entries`."""
-
-    version: int
-    entries: list[tuple[float, int]]  # (-fragmentation, state)
-    listed: set[int]
-    stale: int = 0
 
 
 class Total:

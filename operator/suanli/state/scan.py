@@ -24,7 +24,8 @@ from suanli.scoring.scorers.packing import packing_value
 from suanli.state.choice import Choice, Everyone, ranked_names
 from suanli.state.classes import ranked_classes
 from suanli.state.cluster import ClusterState, NodeEntry, Room, fits_room
-from suanli.state.judge import BestSoFar, ClassPart, Judge, Order, Total
+from suanli.state.judge import BestSoFar, Judge, Total
+from suanli.state.kept import ClassPart, Order
 from suanli.state.ties import first_tied
 
 
