@@ -46,8 +46,9 @@ class Context:
     def peer_total(self) -> int:
         return sum(self.peer_domains.values())
 
-    def plan(self, node: NodeSnapshot) -> Plan | None:
-        """Where the pod's devices would go on `node` (None: they do not fit right now)."""
+    def plan(self, node: NodeSnapshot, state: NodeState | None = None) -> Plan | None:
+        """Where the pod's devices would go on `node` (None: they do not fit right now);
+        `state`: the node's `node_state`, when the caller has it."""
         if node.name not in self._plans:
             requests = self.demand.requests
             self._plans[node.name] = plan(
@@ -58,6 +59,7 @@ class Context:
                 self.workload,
                 memo=self._fragmentation,
                 plans=self._plan_memo,
+                state=state,
             )
         return self._plans[node.name]
 

@@ -166,12 +166,14 @@ def plan(
     *,
     memo: dict[NodeState, float] | None = None,
     plans: dict[PlanKey, Plan | None] | None = None,
+    state: NodeState | None = None,
 ) -> Plan | None:
     """The device choice with the smallest fragmentation increase (the tightest fit first among
     equals, then the lowest index), or None when the devices cannot take the request. `memo`
     keeps fragmentation per node state for one workload: many nodes of a cluster look alike.
     `plans` keeps plans per node state and request for one workload: a plan depends on nothing
-    else, and nodes of different classes (labels aside alike) meet the same states."""
+    else, and nodes of different classes (labels aside alike) meet the same states. `state`:
+    the node's `node_state`, when the caller has it."""
     if not workload:
         options = candidates(node.devices_used(), request)
         return Plan(options[0], 0.0) if options else None
@@ -184,7 +186,8 @@ def plan(
         # with them, every term of the node's fragmentation stays, and so does the sum.
         if workload.index.hosts_alike(resource, type_name, free, (cpu, memory)):
             return Plan((), 0.0)
-    state = node_state(node)
+    if state is None:
+        state = node_state(node)
     key = (state, request.whole, request.milli, cpu, memory)
     if plans is not None:
         found = plans.get(key, _UNPLANNED)

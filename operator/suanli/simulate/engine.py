@@ -100,5 +100,6 @@ class SuanliPolicy:
             workload,
             memo=judge.fragmentation if workload else None,
             plans=judge.plans if workload else None,
+            state=judge.node_state_of(node.entry) if workload and demand.gpu.wants else None,
         )
         return Placement(node, found.allocation if found is not None else ())

@@ -28,7 +28,7 @@ from suanli.scoring.datapolicy import DataPolicy
 from suanli.scoring.filters import capacity_wants, check_capacity, check_hard, fits_now
 from suanli.scoring.fragmentation import Plan, PlanKey
 from suanli.scoring.scorers import SCORERS, USAGE_SIGNALS
-from suanli.scoring.scorers.packing import fragmentation_change, packing_value, reservation_on
+from suanli.scoring.scorers.packing import packing_value, reservation_on
 from suanli.scoring.scorers.packing import score as packing_score
 from suanli.state.cluster import NodeEntry, Room, fits_room
 from suanli.state.kept import Allowed, ClassPart, Order, Reason
@@ -84,6 +84,8 @@ class Judge:
         self.before: dict[int, float] = {}  # the same, per usage state id
         # Device plans per node state and request, for the workload's shapes (shared likewise).
         self.plans: dict[PlanKey, Plan | None] = {}
+        # What fragmentation reads of a usage state (its free devices, cpu, memory, pod slots).
+        self.node_states: dict[int, NodeState] = {}
         # (class, capacity kind, with a workload) -> the states it fits, by that, most first
         self.orders: dict[tuple[int, int, bool], Order] = {}
         self.evaluated = 0  # usage states judged afresh, for benchmarks
@@ -119,6 +121,7 @@ class Judge:
             self.plans.clear()
             self.before.clear()
             self.orders.clear()
+            self.node_states.clear()
         shapes = (workload.shapes, workload.weights)
         if workload and not _same(shapes, self._shapes):
             self._shapes = shapes
@@ -141,6 +144,7 @@ class Judge:
             self._sizes = [0, 0]
             self.orders.clear()  # keyed by kind ids, which start over
         if max(len(self.fragmentation), len(self.before), len(self.plans)) > _MEMO_LIMIT:
+            self.node_states.clear()
             self.fragmentation.clear()
             self.plans.clear()
             self.before.clear()
@@ -233,7 +237,10 @@ class Judge:
         the whole signal without one), remembered in `known` for the node's usage state."""
         snapshot = entry.snapshot()
         if context.workload:
-            usage = fragmentation_change(context, snapshot)
+            # `fragmentation_change`, with the node state read once per usage state.
+            state = self.node_state_of(entry) if context.demand.gpu.wants else None
+            found = context.plan(snapshot, state)
+            usage = found.delta if found is not None else 0.0
         else:
             usage = packing_score(context, snapshot).value
         known[entry.state] = usage
@@ -262,9 +269,16 @@ class Judge:
         absorbed = min(before, float(context.demand.gpu.total_milli))
         return packing_value(-absorbed, part.reserved, context.config)
 
+    def node_state_of(self, entry: NodeEntry) -> NodeState:
+        """What fragmentation reads of the node's usage state, remembered per usage state."""
+        found = self.node_states.get(entry.state)
+        if found is None:
+            found = self.node_states[entry.state] = node_state(entry.snapshot())
+        return found
+
     def fresh_before(self, context: Context, entry: NodeEntry) -> float:
         """The node's expected fragmentation now, remembered per usage state."""
-        state = node_state(entry.snapshot())
+        state = self.node_state_of(entry)
         found = self.fragmentation.get(state)
         if found is None:
             found = self.fragmentation[state] = fragmentation(state, context.workload)
