@@ -88,6 +88,7 @@ class Judge:
         self.node_states: dict[int, NodeState] = {}
         # (class, capacity kind, with a workload) -> the states it fits, by that, most first
         self.orders: dict[tuple[int, int, bool], Order] = {}
+        self.shapes_seen = 0  # workloads of new shapes met: the orders are sorted for one
         self.evaluated = 0  # usage states judged afresh, for benchmarks
 
     def start(
@@ -131,7 +132,7 @@ class Judge:
             self.fragmentation.clear()
             self.plans.clear()
             self.before.clear()
-            self.orders.clear()
+            self.shapes_seen += 1  # the orders keep which states fit, and sort them again
         if max(len(self._hard), len(self._capacity), len(self.skips), *self._sizes) > _MEMO_LIMIT:
             self._kinds.clear()
             self._hard.clear()

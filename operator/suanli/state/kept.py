@@ -27,12 +27,14 @@ Ranked = list[tuple[float, int, ClassPart]]  # (best total reachable, class, cla
 @dataclass(slots=True)
 class Order:
     """A class's usage states by expected fragmentation, most first (ties by state id), as
-    of a room version of the class. States that left stay listed (`stale` of them) and are
-    skipped by readers; `listed` is every state in `entries`."""
+    of a room version of the class and for the workload shapes the judge has seen as
+    `shapes`. States that left stay listed (`stale` of them) and are skipped by readers;
+    `listed` is every state in `entries`."""
 
     version: int
     entries: list[tuple[float, int]]  # (-fragmentation, state)
     listed: set[int]
+    shapes: int
     stale: int = 0
 
 

@@ -225,7 +225,8 @@ def _fitting(
     key = (class_id, capacity_kind, workload)
     version = state.room_version.get(class_id, 0)
     order = judge.orders.get(key)
-    if order is not None and order.version == version:
+    shapes = judge.shapes_seen if workload else 0
+    if order is not None and order.version == version and order.shapes == shapes:
         return order.entries
     changed = state.room_changes(class_id, order.version) if order is not None else None
     members, nodes = state.members, state.nodes
@@ -250,13 +251,21 @@ def _fitting(
     if order is None or changed is None or order.stale > len(order.entries) // 2 + 8:
         numbers = [n for n in _roomy(state.rooms[class_id], context) if fitting(n)]
         entries = sorted(map(sort_key, numbers))
-        judge.orders[key] = Order(version, entries, set(numbers))
+        judge.orders[key] = Order(version, entries, set(numbers), shapes)
         return entries
+    listed = order.listed
+    if order.shapes != shapes:
+        # The same states fit (that depends on no workload); their fragmentation changed.
+        listed.intersection_update(members)
+        listed.update(n for n in dict.fromkeys(changed) if n in members and fitting(n))
+        order.entries = sorted(map(sort_key, listed))
+        order.version, order.shapes, order.stale = version, shapes, 0
+        return order.entries
     for number in dict.fromkeys(changed):
         if number not in members:
-            order.stale += number in order.listed
-        elif number not in order.listed and fitting(number):
-            order.listed.add(number)
+            order.stale += number in listed
+        elif number not in listed and fitting(number):
+            listed.add(number)
             insort(order.entries, sort_key(number))
     order.version = version
     return order.entries
