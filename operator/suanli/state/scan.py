@@ -248,8 +248,15 @@ def _fitting(
             before = judge.fresh_before(context, nodes[next(iter(members[number]))])
         return (-before, number)
 
-    if order is None or changed is None or order.stale > len(order.entries) // 2 + 8:
-        numbers = [n for n in _roomy(state.rooms[class_id], context) if fitting(n)]
+    rooms = state.rooms[class_id]
+    if (
+        order is None
+        or changed is None
+        or order.stale > len(order.entries) // 2 + 8
+        # A reader far behind lists the class's states rather than every change since.
+        or len(changed) > sum(map(len, rooms.values()))
+    ):
+        numbers = [n for n in _roomy(rooms, context) if fitting(n)]
         entries = sorted(map(sort_key, numbers))
         judge.orders[key] = Order(version, entries, set(numbers), shapes)
         return entries
