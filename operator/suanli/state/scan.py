@@ -263,7 +263,8 @@ def _fitting(
     listed = order.listed
     if order.shapes != shapes:
         # The same states fit (that depends on no workload); their fragmentation changed.
-        listed.intersection_update(members)
+        # Those still with nodes (read from the few listed, not the many states there are).
+        order.listed = listed = {n for n in listed if n in members}
         listed.update(n for n in dict.fromkeys(changed) if n in members and fitting(n))
         order.entries = sorted(map(sort_key, listed))
         order.version, order.shapes, order.stale = version, shapes, 0
