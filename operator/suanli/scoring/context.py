@@ -12,7 +12,7 @@ from suanli.scoring.config import ScoringConfig
 from suanli.scoring.datapolicy import BASELINE_POLICY, DataPolicy
 from suanli.scoring.demand import PodDemand
 from suanli.scoring.facts import NodeFacts
-from suanli.scoring.fragmentation import NodeState, Plan, plan
+from suanli.scoring.fragmentation import NodeState, Plan, PlanKey, plan
 from suanli.scoring.latency import LatencyMap
 from suanli.scoring.resources import CPU, MEMORY
 from suanli.scoring.shapes import NO_WORKLOAD, Workload
@@ -40,13 +40,15 @@ class Context:
     # all need them). Local to this context, which lives for one decision.
     _plans: dict[str, Plan | None] = field(default_factory=dict, repr=False, compare=False)
     _fragmentation: dict[NodeState, float] = field(default_factory=dict, repr=False, compare=False)
+    _plan_memo: dict[PlanKey, Plan | None] | None = field(default=None, repr=False, compare=False)
 
     @property
     def peer_total(self) -> int:
         return sum(self.peer_domains.values())
 
-    def plan(self, node: NodeSnapshot) -> Plan | None:
-        """Where the pod's devices would go on `node` (None: they do not fit right now)."""
+    def plan(self, node: NodeSnapshot, state: NodeState | None = None) -> Plan | None:
+        """Where the pod's devices would go on `node` (None: they do not fit right now);
+        `state`: the node's `node_state`, when the caller has it."""
         if node.name not in self._plans:
             requests = self.demand.requests
             self._plans[node.name] = plan(
@@ -56,6 +58,8 @@ class Context:
                 requests.amount(MEMORY),
                 self.workload,
                 memo=self._fragmentation,
+                plans=self._plan_memo,
+                state=state,
             )
         return self._plans[node.name]
 
@@ -100,10 +104,12 @@ def build_context(
     config: ScoringConfig,
     workload: Workload = NO_WORKLOAD,
     fragmentation_memo: dict[NodeState, float] | None = None,
+    plan_memo: dict[PlanKey, Plan | None] | None = None,
     data_policy: DataPolicy = BASELINE_POLICY,
 ) -> Context:
     """`fragmentation_memo`: expected fragmentation per node state for this workload's shapes,
-    kept by a caller that makes many decisions (it must not outlive the shapes)."""
+    kept by a caller that makes many decisions (it must not outlive the shapes); `plan_memo`:
+    the same for device plans per node state and request."""
     return Context(
         demand=demand,
         accepted=accepted_types(demand, catalog),
@@ -113,4 +119,5 @@ def build_context(
         workload=workload,
         data_policy=data_policy,
         _fragmentation={} if fragmentation_memo is None else fragmentation_memo,
+        _plan_memo=plan_memo,
     )

@@ -345,14 +345,21 @@ def capacity_wants(context: Context) -> tuple[tuple[str, int], ...]:
 
 
 def fits_now(
-    context: Context, node: NodeSnapshot, wants: tuple[tuple[str, int], ...] | None = None
+    context: Context,
+    node: NodeSnapshot,
+    wants: tuple[tuple[str, int], ...] | None = None,
+    *,
+    devices: bool = True,
 ) -> bool:
     """`check_capacity` is None, without the reason (for callers that want only the best).
-    `wants`: `capacity_wants(context)`, for a caller that asks for many nodes."""
+    `wants`: `capacity_wants(context)`, for a caller that asks for many nodes; `devices=False`:
+    for a caller that knows already that the node's devices can take the pod's."""
     if wants is None:
         wants = capacity_wants(context)
     free = node.free
-    return all(free(resource) >= want for resource, want in wants) and _devices_fit(context, node)
+    if not all(free(resource) >= want for resource, want in wants):
+        return False
+    return not devices or _devices_fit(context, node)
 
 
 def check_capacity(context: Context, node: NodeSnapshot) -> Verdict | None:

@@ -17,7 +17,8 @@ increase is smallest, the tightest fit among equals.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from typing import NamedTuple
 
 from suanli.scoring.devices import (
     MILLI_PER_DEVICE,
@@ -32,9 +33,10 @@ from suanli.scoring.shapes import Shape, Workload
 from suanli.scoring.snapshot import NodeSnapshot
 
 
-@dataclass(frozen=True, slots=True)
-class NodeState:
-    """What fragmentation depends on: free milli per device and free cpu, memory, pod slots."""
+class NodeState(NamedTuple):
+    """What fragmentation depends on: free milli per device and free cpu, memory, pod slots.
+    A named tuple: one is made (and hashed, as a memo key) per option of every plan, and a
+    tuple is made and hashed fastest."""
 
     free: tuple[int, ...]
     cpu: int
@@ -48,9 +50,14 @@ class NodeState:
         return sum(self.free)
 
     def after(self, allocation: Allocation, cpu: int, memory: int) -> NodeState:
-        used = tuple(MILLI_PER_DEVICE - f for f in self.free)
+        # What `allocate` does to the usage, worked on the free milli directly.
+        free = list(self.free)
+        for index, milli in allocation:
+            if not 0 <= index < len(free) or not 0 <= free[index] - milli <= MILLI_PER_DEVICE:
+                allocate(tuple(MILLI_PER_DEVICE - f for f in self.free), allocation)  # raises
+            free[index] -= milli
         return NodeState(
-            free_of(allocate(used, allocation)),
+            tuple(free),
             self.cpu - cpu,
             self.memory - memory,
             self.pods - 1,
@@ -135,12 +142,19 @@ def fragmentation(state: NodeState, workload: Workload) -> float:
     return sum(terms)
 
 
-@dataclass(frozen=True, slots=True)
-class Plan:
-    """Where on the node the pod's devices go and what that does to fragmentation."""
+PlanKey = tuple["NodeState", int, int, int, int]  # state, whole, milli, cpu, memory
+
+
+class Plan(NamedTuple):
+    """Where on the node the pod's devices go and what that does to fragmentation (a named
+    tuple, made once per option of every plan)."""
 
     allocation: Allocation
     delta: float  # change of the node's expected fragmentation, milli-devices; 0 without shapes
+
+
+# What a memo of plans holds for a key it has not seen (None is a plan: the devices lack room).
+_UNPLANNED = Plan((), math.nan)
 
 
 def plan(
@@ -151,15 +165,18 @@ def plan(
     workload: Workload,
     *,
     memo: dict[NodeState, float] | None = None,
+    plans: dict[PlanKey, Plan | None] | None = None,
+    state: NodeState | None = None,
 ) -> Plan | None:
     """The device choice with the smallest fragmentation increase (the tightest fit first among
     equals, then the lowest index), or None when the devices cannot take the request. `memo`
-    keeps fragmentation per node state for one workload: many nodes of a cluster look alike."""
-    options = candidates(node.devices_used(), request)
-    if not options:
-        return None
+    keeps fragmentation per node state for one workload: many nodes of a cluster look alike.
+    `plans` keeps plans per node state and request for one workload: a plan depends on nothing
+    else, and nodes of different classes (labels aside alike) meet the same states. `state`:
+    the node's `node_state`, when the caller has it."""
     if not workload:
-        return Plan(options[0], 0.0)
+        options = candidates(node.devices_used(), request)
+        return Plan(options[0], 0.0) if options else None
     if not request.wants:
         accelerator = node.facts.accelerator
         free = (node.free(CPU), node.free(MEMORY), node.free(PODS))
@@ -169,6 +186,32 @@ def plan(
         # with them, every term of the node's fragmentation stays, and so does the sum.
         if workload.index.hosts_alike(resource, type_name, free, (cpu, memory)):
             return Plan((), 0.0)
+    if state is None:
+        state = node_state(node)
+    key = (state, request.whole, request.milli, cpu, memory)
+    if plans is not None:
+        found = plans.get(key, _UNPLANNED)
+        if found is not _UNPLANNED:
+            return found
+    options = candidates(node.devices_used(), request)
+    best = _best_plan(state, options, cpu, memory, workload, memo=memo)
+    if plans is not None:
+        plans[key] = best
+    return best
+
+
+def _best_plan(
+    state: NodeState,
+    options: tuple[Allocation, ...],
+    cpu: int,
+    memory: int,
+    workload: Workload,
+    *,
+    memo: dict[NodeState, float] | None,
+) -> Plan | None:
+    """The best of `options` (`plan` once the state is known)."""
+    if not options:
+        return None
     known = {} if memo is None else memo
 
     def measured(state: NodeState) -> float:
@@ -176,7 +219,6 @@ def plan(
             known[state] = fragmentation(state, workload)
         return known[state]
 
-    state = node_state(node)
     before = measured(state)
     best: Plan | None = None
     for allocation in options:

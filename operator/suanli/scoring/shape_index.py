@@ -11,7 +11,7 @@ from bisect import bisect_right
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from suanli.scoring.shapes import Shape
+    from suanli.scoring.shapes import Shape, Workload
 
 
 class ShapeIndex:
@@ -22,8 +22,11 @@ class ShapeIndex:
         "_limits",
         "_pairs",
         "_relevant",
+        "amounts",
         "any_type",
         "by_type",
+        "last",
+        "reads",
         "type_sets",
         "types",
         "volume",
@@ -48,6 +51,20 @@ class ShapeIndex:
                 found.append(weighted if len(shape.types) == 1 else (weighted, number))
         self.type_sets = tuple(sets)
         self.by_type = tuple((name, tuple(terms[name])) for name in sorted(terms))
+        # Per entry of `by_type`: the types whose idle capacity its reserved volume reads (its
+        # own and those of every set it is in). A placement changes the idle capacity of one
+        # type: the volumes that do not read it stay, and `amounts` keeps each type's last
+        # (idle capacities read, volume) to reuse them.
+        self.reads = tuple(
+            tuple(
+                sorted({name}.union(*(self.type_sets[t[1]] for t in found if isinstance(t, tuple))))
+            )
+            for name, found in self.by_type
+        )
+        self.amounts: dict[str, tuple[tuple[int, ...], float]] = {}
+        # The last workload derived with pressure, with what it was derived from: pods without
+        # devices leave the idle capacity as it was, and the same workload comes out.
+        self.last: tuple[Workload, tuple[tuple[str, int], ...], Workload] | None = None
         self._relevant: dict[tuple[str, str | None], tuple[Term, ...]] = {}
         self._limits: dict[tuple[str, str | None], tuple[tuple[int, ...], tuple[int, ...]]] = {}
         self._pairs = pairs

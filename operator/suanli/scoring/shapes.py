@@ -131,30 +131,34 @@ def with_pressure(workload: Workload, idle: Mapping[str, int]) -> Workload:
     if not workload:
         return workload
     index = workload.index
+    key = tuple(idle.items())
+    last = index.last
+    if last is not None and last[0] is workload and last[1] == key:
+        return last[2]
+    derived = _derive(workload, idle)
+    index.last = (workload, key, derived)
+    return derived
+
+
+def _derive(workload: Workload, idle: Mapping[str, int]) -> Workload:
+    """`with_pressure` worked out (each type's reserved volume reused while the idle capacity
+    it reads stays: the same numbers added in the same order, so the same float)."""
+    index = workload.index
     usable = idle if index.any_type else index.types
     total_idle = sum(idle.get(t, 0) for t in usable)
     volume = index.volume
     if total_idle <= 0 or volume <= 0:
         return workload
     pressure: list[tuple[str, float]] = []
-    # Each type's reserved volume: what every typed shape accepting it reserves there, added
-    # in the order of the shapes (the order a sum shape by shape would add them).
-    # The idle capacity of each set of types a shape accepts, once per set.
-    accepted = [sum(idle.get(t, 0) for t in types) for types in index.type_sets]
-    for name, terms in index.by_type:
-        amount = 0.0
-        shares: dict[int, float] = {}  # set of types -> this type's share of its idle capacity
-        for term in terms:
-            if isinstance(term, tuple):
-                weighted, number = term
-                share = shares.get(number)
-                if share is None:
-                    room = accepted[number]
-                    types = index.type_sets[number]
-                    share = shares[number] = idle.get(name, 0) / room if room else 1 / len(types)
-                amount += weighted * share
-            else:
-                amount += term
+    amounts = index.amounts
+    for (name, terms), reads in zip(index.by_type, index.reads, strict=True):
+        read = tuple([idle.get(t, 0) for t in reads])
+        known = amounts.get(name)
+        if known is not None and known[0] == read:
+            amount = known[1]
+        else:
+            amount = _reserved(index, name, terms, idle)
+            amounts[name] = (read, amount)
         free = idle.get(name)
         pressure.append((name, min(1.0, amount / volume * total_idle / free) if free else 1.0))
     if any(not 0 <= p <= 1 for _, p in pressure):
@@ -169,6 +173,30 @@ def with_pressure(workload: Workload, idle: Mapping[str, int]) -> Workload:
     ):
         object.__setattr__(derived, name, value)
     return derived
+
+
+def _reserved(
+    index: ShapeIndex,
+    name: str,
+    terms: tuple[float | tuple[float, int], ...],
+    idle: Mapping[str, int],
+) -> float:
+    """The volume the typed shapes accepting type `name` reserve there: added in the order of
+    the shapes (the order a sum shape by shape would add them)."""
+    amount = 0.0
+    shares: dict[int, float] = {}  # set of types -> this type's share of its idle capacity
+    for term in terms:
+        if isinstance(term, tuple):
+            weighted, number = term
+            share = shares.get(number)
+            if share is None:
+                types = index.type_sets[number]
+                room = sum(idle.get(t, 0) for t in types)
+                share = shares[number] = idle.get(name, 0) / room if room else 1 / len(types)
+            amount += weighted * share
+        else:
+            amount += term
+    return amount
 
 
 NO_WORKLOAD = Workload()

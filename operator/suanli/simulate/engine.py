@@ -89,14 +89,17 @@ class SuanliPolicy:
             return None
         node = self.cluster.by_name[choice.top[0][0]]
         requests = demand.requests
-        # The decider's memo of fragmentation per node state holds for this workload's shapes.
-        memo = self.decider.judge.fragmentation if workload else None
+        # The decider's memos of fragmentation and plans per node state hold for this
+        # workload's shapes; the chosen node's plan is among them.
+        judge = self.decider.judge
         found = plan(
             node.snapshot,
             demand.gpu,
             requests.amount(CPU),
             requests.amount(MEMORY),
             workload,
-            memo=memo,
+            memo=judge.fragmentation if workload else None,
+            plans=judge.plans if workload else None,
+            state=judge.node_state_of(node.entry) if workload and demand.gpu.wants else None,
         )
         return Placement(node, found.allocation if found is not None else ())

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from suanli.scoring import (
+    NO_WORKLOAD,
     Catalog,
     LatencyMap,
     PodDemand,
@@ -226,11 +227,16 @@ def replay(
     yardstick = trace_workload(kinds, sequence)
     recorder = _Recorder(max(1, cluster.gpu_capacity), result, yardstick)
     arrived = allocated = 0
+    workload = NO_WORKLOAD
     for pod in sequence:
         kind = kinds.of(pod)
         arrived += pod.gpu_request_milli
         # The live extender learns the mix from the pods it has placed; so does the replay.
-        workload = with_pressure(cluster.state.histogram.workload(), cluster.idle)
+        learnt = cluster.state.histogram.workload()
+        # The pressure is read only as capacity kept for typed pods that a pod takes, none for
+        # a pod without devices: the last workload of the same shapes serves it alike.
+        if kind.demand.gpu.total_milli or workload.index is not learnt.index:
+            workload = with_pressure(learnt, cluster.idle)
         placement = policy.place(kind.demand, kind.request, workload)
         if placement is None:
             result.failed += 1

@@ -109,6 +109,9 @@ class ClusterState:
         # class -> device room (idle devices, largest free milli) -> usage states with nodes: a
         # pod asking for devices visits only the rooms that can hold it.
         self.rooms: dict[int, dict[Room, set[int]]] = {}
+        # Bumped whenever a class gains its first usage state or loses its last: what is
+        # derived from the set of classes with nodes stays valid while it holds.
+        self.classes_version = 0
         # class -> a number bumped whenever its set of usage states changes: what is derived from
         # a class's states (the ones a kind of pod fits) stays valid while it holds.
         self.room_version: dict[int, int] = {}
@@ -176,6 +179,7 @@ class ClusterState:
             self._where.clear()
             self._first.clear()
             self.rooms.clear()
+            self.classes_version += 1
             self.epoch += 1
 
     def names(self) -> list[str]:
@@ -266,10 +270,14 @@ class ClusterState:
         if state is None:
             state = self._state_ids[key] = len(self._state_ids)
             self._where[state] = (entry.class_id, room_of(key[3]))
-        self._leave(entry.name, self.state_of.get(entry.name))
+        old = self.state_of.get(entry.name)
         entry.state = state
         self.state_of[entry.name] = state
-        self._join(entry.name, state)
+        if old != state:
+            # Joined first: a class whose one usage state the node leaves does not look empty
+            # in between (what is kept per set of classes with nodes stays valid).
+            self._join(entry.name, state)
+            self._leave(entry.name, old)
 
     def by_rank(self, class_id: int) -> list[NodeEntry]:
         """The class's nodes in their order among nodes of equal total."""
@@ -293,7 +301,10 @@ class ClusterState:
         if members is None:
             members = self.members[state] = set()
             class_id, room = self._where[state]
-            self.rooms.setdefault(class_id, {}).setdefault(room, set()).add(state)
+            rooms = self.rooms.setdefault(class_id, {})
+            if not rooms:
+                self.classes_version += 1
+            rooms.setdefault(room, set()).add(state)
             self._bump(class_id, state)
         members.add(name)
 
@@ -311,6 +322,8 @@ class ClusterState:
                 rooms[room].discard(state)
                 if not rooms[room]:
                     del rooms[room]
+                    if not rooms:
+                        self.classes_version += 1
                 self._bump(class_id, state)
 
     def _bump(self, class_id: int, state: int) -> None:
@@ -338,6 +351,7 @@ class ClusterState:
         self.members = {}
         self._first = {}
         self.rooms = {}
+        self.classes_version += 1
         self._where = {}
         self.epoch += 1
         for other in self.nodes.values():

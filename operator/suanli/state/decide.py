@@ -38,7 +38,8 @@ from suanli.scoring.datapolicy import BASELINE_POLICY, DataPolicy
 from suanli.scoring.facts import Domain, NodeFacts
 from suanli.state.choice import Candidates, Choice, Everyone, Listed, ranked_names
 from suanli.state.cluster import ClusterState, NodeEntry
-from suanli.state.judge import BestSoFar, ClassPart, Judge, Reason, Total
+from suanli.state.judge import BestSoFar, Judge, Total
+from suanli.state.kept import ClassPart, Reason
 from suanli.state.scan import best_only
 
 _Feasible = tuple[Hashable, NodeEntry, ClassPart]
@@ -94,6 +95,7 @@ class Decider:
                 config=config,
                 workload=workload,
                 fragmentation_memo=self.judge.fragmentation if workload else None,
+                plan_memo=self.judge.plans if workload else None,
                 data_policy=data_policy,
             )
             shown = keep if detail is None else detail

@@ -11,14 +11,11 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Hashable
-from dataclasses import dataclass
-from typing import NamedTuple
 
 from suanli.scoring import (
     Catalog,
     LatencyMap,
     NodeState,
-    Outcome,
     ScoringConfig,
     Verdict,
     Workload,
@@ -29,10 +26,12 @@ from suanli.scoring.combine import resolved
 from suanli.scoring.context import Context
 from suanli.scoring.datapolicy import DataPolicy
 from suanli.scoring.filters import capacity_wants, check_capacity, check_hard, fits_now
+from suanli.scoring.fragmentation import Plan, PlanKey
 from suanli.scoring.scorers import SCORERS, USAGE_SIGNALS
-from suanli.scoring.scorers.packing import fragmentation_change, packing_value, reservation_on
+from suanli.scoring.scorers.packing import packing_value, reservation_on
 from suanli.scoring.scorers.packing import score as packing_score
 from suanli.state.cluster import NodeEntry, Room, fits_room
+from suanli.state.kept import Allowed, ClassPart, Order, Reason
 
 _STATIC = tuple((name, scorer) for name, scorer in SCORERS if name not in USAGE_SIGNALS)
 # The total is the facts-only part plus packing; that is the reference's float only when packing
@@ -46,15 +45,7 @@ _MEMO_LIMIT = 100_000
 # and far below any real difference of totals keeps pruning safe.
 _MARGIN = 1e-9
 
-Reason = tuple[Outcome, str]
 _UNKNOWN = object()  # a failed verdict as a group keeps it: outcome, node-agnostic text
-
-
-class ClassPart(NamedTuple):
-    # A named tuple: one is made per class and decision, and a tuple is made fastest.
-    failure: Reason | None
-    partial: float  # the weighted facts-only signals, summed in the order of SCORERS
-    reserved: float  # milli-devices of typed capacity the pod takes on this class
 
 
 def reason_of(verdict: Verdict | None) -> Reason | None:
@@ -73,6 +64,9 @@ class Judge:
         self._shapes: tuple[object, ...] = ()
         self._kinds: dict[Hashable, int] = {}
         self._hard: dict[Hashable, tuple[Reason | None, float]] = {}
+        # (pod kind, peers' domains) -> (classes version of the state, the classes allowed
+        # with what `_hard` says of them): see `suanli.state.classes`.
+        self.allowed: dict[tuple[int, Hashable], Allowed] = {}
         self._capacity: dict[Hashable, Reason | None] = {}
         # Per kind, then per usage state id: one small dict read per state in the hot loops,
         # no key tuple built per lookup.
@@ -88,8 +82,13 @@ class Judge:
         # decision's context, and the base of the packing bound.
         self.fragmentation: dict[NodeState, float] = {}
         self.before: dict[int, float] = {}  # the same, per usage state id
+        # Device plans per node state and request, for the workload's shapes (shared likewise).
+        self.plans: dict[PlanKey, Plan | None] = {}
+        # What fragmentation reads of a usage state (its free devices, cpu, memory, pod slots).
+        self.node_states: dict[int, NodeState] = {}
         # (class, capacity kind, with a workload) -> the states it fits, by that, most first
         self.orders: dict[tuple[int, int, bool], Order] = {}
+        self.shapes_seen = 0  # workloads of new shapes met: the orders are sorted for one
         self.evaluated = 0  # usage states judged afresh, for benchmarks
 
     def start(
@@ -112,6 +111,7 @@ class Judge:
             self._valid_for, self._epoch = valid_for, epoch
             self._kinds.clear()
             self._hard.clear()
+            self.allowed.clear()
             self._capacity.clear()
             self._fits.clear()
             self._wants.clear()
@@ -119,8 +119,10 @@ class Judge:
             self._usage.clear()
             self._sizes = [0, 0]
             self.fragmentation.clear()
+            self.plans.clear()
             self.before.clear()
             self.orders.clear()
+            self.node_states.clear()
         shapes = (workload.shapes, workload.weights)
         if workload and not _same(shapes, self._shapes):
             self._shapes = shapes
@@ -128,11 +130,13 @@ class Judge:
             self._sizes[1] = 0
             self.skips.clear()  # they say which totals states have
             self.fragmentation.clear()
+            self.plans.clear()
             self.before.clear()
-            self.orders.clear()
+            self.shapes_seen += 1  # the orders keep which states fit, and sort them again
         if max(len(self._hard), len(self._capacity), len(self.skips), *self._sizes) > _MEMO_LIMIT:
             self._kinds.clear()
             self._hard.clear()
+            self.allowed.clear()
             self._capacity.clear()
             self._fits.clear()
             self._wants.clear()
@@ -140,8 +144,10 @@ class Judge:
             self._usage.clear()
             self._sizes = [0, 0]
             self.orders.clear()  # keyed by kind ids, which start over
-        if max(len(self.fragmentation), len(self.before)) > _MEMO_LIMIT:
+        if max(len(self.fragmentation), len(self.before), len(self.plans)) > _MEMO_LIMIT:
+            self.node_states.clear()
             self.fragmentation.clear()
+            self.plans.clear()
             self.before.clear()
             self.orders.clear()
 
@@ -212,7 +218,8 @@ class Judge:
             wants = self._wants.get(capacity_kind)
             if wants is None:
                 wants = self._wants[capacity_kind] = capacity_wants(context)
-            found = fits_now(context, entry.snapshot(), wants)
+            # The room settled the devices: what `candidates` finds is what it holds.
+            found = fits_now(context, entry.snapshot(), wants, devices=False)
         else:
             found = reason is None
         known[entry.state] = found
@@ -231,7 +238,10 @@ class Judge:
         the whole signal without one), remembered in `known` for the node's usage state."""
         snapshot = entry.snapshot()
         if context.workload:
-            usage = fragmentation_change(context, snapshot)
+            # `fragmentation_change`, with the node state read once per usage state.
+            state = self.node_state_of(entry) if context.demand.gpu.wants else None
+            found = context.plan(snapshot, state)
+            usage = found.delta if found is not None else 0.0
         else:
             usage = packing_score(context, snapshot).value
         known[entry.state] = usage
@@ -260,26 +270,21 @@ class Judge:
         absorbed = min(before, float(context.demand.gpu.total_milli))
         return packing_value(-absorbed, part.reserved, context.config)
 
+    def node_state_of(self, entry: NodeEntry) -> NodeState:
+        """What fragmentation reads of the node's usage state, remembered per usage state."""
+        found = self.node_states.get(entry.state)
+        if found is None:
+            found = self.node_states[entry.state] = node_state(entry.snapshot())
+        return found
+
     def fresh_before(self, context: Context, entry: NodeEntry) -> float:
         """The node's expected fragmentation now, remembered per usage state."""
-        state = node_state(entry.snapshot())
+        state = self.node_state_of(entry)
         found = self.fragmentation.get(state)
         if found is None:
             found = self.fragmentation[state] = fragmentation(state, context.workload)
         self.before[entry.state] = found
         return found
-
-
-@dataclass(slots=True)
-class Order:
-    """A class's usage states by expected fragmentation, most first (ties by state id), as
-    of a room version of the class. States that left stay listed (`stale` of them) and are
-    skipped by readers; `listed` is every state in `entries`."""
-
-    version: int
-    entries: list[tuple[float, int]]  # (-fragmentation, state)
-    listed: set[int]
-    stale: int = 0
 
 
 class Total:

@@ -22,8 +22,10 @@ from suanli.scoring.combine import ranking_key, round_score, score_node, weight_
 from suanli.scoring.context import Context
 from suanli.scoring.scorers.packing import packing_value
 from suanli.state.choice import Choice, Everyone, ranked_names
+from suanli.state.classes import ranked_classes
 from suanli.state.cluster import ClusterState, NodeEntry, Room, fits_room
-from suanli.state.judge import BestSoFar, ClassPart, Judge, Order, Total
+from suanli.state.judge import BestSoFar, Judge, Total
+from suanli.state.kept import ClassPart, Order
 from suanli.state.ties import first_tied
 
 
@@ -39,7 +41,7 @@ def best_only(
     best = BestSoFar(keep)
     totals: dict[Hashable, tuple[int, float]] = {}
     scored: list[int] = []
-    for ceiling, class_id, part in _classes(state, judge, context, kind, total):
+    for ceiling, class_id, part in ranked_classes(state, judge, context, kind, total):
         if ceiling < best.floor:
             break  # sorted: no class further on can reach the best
         _score_class(
@@ -93,36 +95,6 @@ def _first_among_best(
     first = state.first_of
     rank, number = min((first(cast(int, g)), cast(int, g)) for g, t in totals.items() if t == top)
     return rank[1], number
-
-
-def _classes(
-    state: ClusterState, judge: Judge, context: Context, kind: int, total: Total
-) -> list[tuple[float, int, ClassPart]]:
-    """The classes the pod's hard requirements allow, with the best total each could reach,
-    best first (ties by class id)."""
-    demand = context.demand
-    peer_key = tuple(context.peer_domains.items())
-    same = demand.spec.same_domain if peer_key else None
-    pairs, _ = weight_pairs(weights_of(demand))
-    ceiling_change = -float(demand.gpu.total_milli)
-    nodes, members = state.nodes, state.members
-    classes: list[tuple[float, int, ClassPart]] = []
-    for class_id, rooms in state.rooms.items():
-        if not rooms:
-            continue
-        entry = nodes[next(iter(members[next(iter(next(iter(rooms.values()))))]))]
-        class_key = (class_id, entry.facts.domain(same)) if same else class_id
-        part = judge.class_part(context, entry, (kind, peer_key, class_key), pairs)
-        if part.failure is None:
-            # No placement removes more fragmentation than the pod fills.
-            ceiling = (
-                packing_value(ceiling_change, part.reserved, context.config)
-                if context.workload
-                else 1.0
-            )
-            classes.append((total(ceiling, part), class_id, part))
-    classes.sort(key=lambda item: (-item[0], item[1]))
-    return classes
 
 
 def _score_class(
@@ -253,7 +225,8 @@ def _fitting(
     key = (class_id, capacity_kind, workload)
     version = state.room_version.get(class_id, 0)
     order = judge.orders.get(key)
-    if order is not None and order.version == version:
+    shapes = judge.shapes_seen if workload else 0
+    if order is not None and order.version == version and order.shapes == shapes:
         return order.entries
     changed = state.room_changes(class_id, order.version) if order is not None else None
     members, nodes = state.members, state.nodes
@@ -275,16 +248,32 @@ def _fitting(
             before = judge.fresh_before(context, nodes[next(iter(members[number]))])
         return (-before, number)
 
-    if order is None or changed is None or order.stale > len(order.entries) // 2 + 8:
-        numbers = [n for n in _roomy(state.rooms[class_id], context) if fitting(n)]
+    rooms = state.rooms[class_id]
+    if (
+        order is None
+        or changed is None
+        or order.stale > len(order.entries) // 2 + 8
+        # A reader far behind lists the class's states rather than every change since.
+        or len(changed) > sum(map(len, rooms.values()))
+    ):
+        numbers = [n for n in _roomy(rooms, context) if fitting(n)]
         entries = sorted(map(sort_key, numbers))
-        judge.orders[key] = Order(version, entries, set(numbers))
+        judge.orders[key] = Order(version, entries, set(numbers), shapes)
         return entries
+    listed = order.listed
+    if order.shapes != shapes:
+        # The same states fit (that depends on no workload); their fragmentation changed.
+        # Those still with nodes (read from the few listed, not the many states there are).
+        order.listed = listed = {n for n in listed if n in members}
+        listed.update(n for n in dict.fromkeys(changed) if n in members and fitting(n))
+        order.entries = sorted(map(sort_key, listed))
+        order.version, order.shapes, order.stale = version, shapes, 0
+        return order.entries
     for number in dict.fromkeys(changed):
         if number not in members:
-            order.stale += number in order.listed
-        elif number not in order.listed and fitting(number):
-            order.listed.add(number)
+            order.stale += number in listed
+        elif number not in listed and fitting(number):
+            listed.add(number)
             insort(order.entries, sort_key(number))
     order.version = version
     return order.entries

@@ -15,7 +15,8 @@ from operator import attrgetter
 
 from suanli.scoring.context import Context
 from suanli.state.cluster import ClusterState, NodeEntry
-from suanli.state.judge import ClassPart, Judge
+from suanli.state.judge import Judge
+from suanli.state.kept import ClassPart
 
 # States judged afresh before giving up (a state judged already costs a lookup): a class whose
 # ties are this hard to reach is cheaper to list. Whether a state fits costs far less than its

@@ -1,0 +1,121 @@
+"""The node classes a pod's hard requirements allow, with the best total each could reach.
+
+A decision over the state visits classes by that total, best first. Which classes allow a pod
+kind, and their facts-only part, stay while the judge's memos hold and no class gains its first
+node state or loses its last: they are kept per pod kind. What changes with every placement is
+the capacity kept for typed pods (the workload's pressure), worked out once per accelerator type;
+while it stays (always, for pods without devices), so does the ranking.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+
+from suanli.scoring.combine import weight_pairs, weights_of
+from suanli.scoring.context import Context
+from suanli.scoring.facts import Domain
+from suanli.scoring.scorers.packing import packing_value, reservation_on
+from suanli.state.cluster import ClusterState, NodeEntry
+from suanli.state.judge import Judge, Total
+from suanli.state.kept import Allowed, ClassPart, Ranked
+
+
+def ranked_classes(
+    state: ClusterState, judge: Judge, context: Context, kind: int, total: Total
+) -> Ranked:
+    """The classes the pod's hard requirements allow, with the best total each could reach,
+    best first (ties by class id)."""
+    demand = context.demand
+    peer_key = tuple(context.peer_domains.items())
+    same = demand.spec.same_domain if peer_key else None
+    if same is not None:
+        return _by_domain(state, judge, context, (kind, peer_key), same=same, total=total)
+    allowed = _allowed(state, judge, context, (kind, peer_key))
+    workload = bool(context.workload)
+    # No placement removes more fragmentation than the pod fills.
+    ceiling_change = -float(demand.gpu.total_milli)
+    taken = tuple(
+        reservation_on(context, facts) if workload else 0.0 for facts in allowed.types.values()
+    )
+    if allowed.ranked is not None and taken == allowed.taken:
+        return allowed.ranked
+    config = context.config
+    # accelerator type -> (capacity kept for typed pods taken, the best packing signal)
+    by_type = {
+        name: (reserved, packing_value(ceiling_change, reserved, config) if workload else 1.0)
+        for name, reserved in zip(allowed.types, taken, strict=True)
+    }
+    classes: Ranked = []
+    for class_id, type_name, partial in allowed.classes:
+        reserved, ceiling = by_type[type_name]
+        part = ClassPart(None, partial, reserved)
+        classes.append((total(ceiling, part), class_id, part))
+    classes.sort(key=lambda item: (-item[0], item[1]))
+    allowed.taken, allowed.ranked = taken, classes
+    return classes
+
+
+def _representative(state: ClusterState, class_id: int) -> NodeEntry:
+    """A node of the class (one of its first usage state in its first room)."""
+    rooms = state.rooms[class_id]
+    return state.nodes[next(iter(state.members[next(iter(next(iter(rooms.values()))))]))]
+
+
+def _allowed(
+    state: ClusterState,
+    judge: Judge,
+    context: Context,
+    kinds: tuple[int, Hashable],
+) -> Allowed:
+    """The classes with nodes that the pod kind's hard requirements allow, kept while the set
+    of classes with nodes stays."""
+    version = state.classes_version
+    known = judge.allowed.get(kinds)
+    if known is not None and known.version == version:
+        return known
+    found = Allowed(version, [], {})
+    pairs, _ = weight_pairs(weights_of(context.demand))
+    for class_id, rooms in state.rooms.items():
+        if not rooms:
+            continue
+        entry = _representative(state, class_id)
+        part = judge.class_part(context, entry, (*kinds, class_id), pairs)
+        if part.failure is None:
+            accelerator = entry.facts.accelerator
+            type_name = accelerator.type.name if accelerator and accelerator.type else None
+            found.classes.append((class_id, type_name, part.partial))
+            found.types.setdefault(type_name, entry.facts)
+    judge.allowed[kinds] = found
+    return found
+
+
+def _by_domain(
+    state: ClusterState,
+    judge: Judge,
+    context: Context,
+    kinds: tuple[int, Hashable],
+    *,
+    same: Domain,
+    total: Total,
+) -> Ranked:
+    """`ranked_classes` for a gang bound to its peers' domain: a class's answer depends on the
+    domain of its node too, read from its representative."""
+    kind, peer_key = kinds
+    pairs, _ = weight_pairs(weights_of(context.demand))
+    ceiling_change = -float(context.demand.gpu.total_milli)
+    classes: Ranked = []
+    for class_id, rooms in state.rooms.items():
+        if not rooms:
+            continue
+        entry = _representative(state, class_id)
+        class_key = (class_id, entry.facts.domain(same))
+        part = judge.class_part(context, entry, (kind, peer_key, class_key), pairs)
+        if part.failure is None:
+            ceiling = (
+                packing_value(ceiling_change, part.reserved, context.config)
+                if context.workload
+                else 1.0
+            )
+            classes.append((total(ceiling, part), class_id, part))
+    classes.sort(key=lambda item: (-item[0], item[1]))
+    return classes
