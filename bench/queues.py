@@ -212,6 +212,7 @@ class Suanli:
             seen[item["metadata"]["name"]] = {
                 "admitted": (status.get("admission") or {}).get("admittedAt"),
                 "done": status.get("phase") == "Succeeded",
+                "phase": status.get("phase"),
             }
         return seen
 
@@ -378,6 +379,9 @@ def run_one(
                 waiting = {q: 0 for q in queues()}
                 waiting_gpus = {q: 0 for q in queues()}
                 held = {q: 0 for q in queues()}
+                # GPUs of admitted jobs by the job's phase (Suanli only: Kueue's Jobs have none),
+                # to tell where admitted jobs wait before their pods run.
+                phases: dict[str, dict[str, int]] = {q: {} for q in queues()}
                 for name, found in seen.items():
                     job = by_name.get(name)
                     if job is None:
@@ -387,6 +391,9 @@ def run_one(
                         waiting_gpus[job.queue] += job.gpus * job.replicas
                     elif not found["done"]:
                         held[job.queue] += job.gpus * job.replicas
+                        phase = str(found.get("phase") or "none")
+                        count = phases[job.queue].get(phase, 0)
+                        phases[job.queue][phase] = count + job.gpus * job.replicas
                 samples.append(
                     {
                         "t": round(now, 1),
@@ -395,6 +402,7 @@ def run_one(
                         "waiting_gpus": waiting_gpus,
                         "held": held,
                         "by_type": by_type,
+                        "held_by_phase": phases,
                     }
                 )
                 if len(seen) == len(jobs) and all(f["done"] for f in seen.values()):

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from suanli.api import Phase
 from suanli.controller.cache import JobCache, JobKey
+from suanli.controller.quota import waits_for_quota
 from suanli.controller.workqueue import WorkQueue
 from suanli.metrics import OperatorMetrics
 
@@ -40,7 +41,8 @@ class JobLoop:
         raise NotImplementedError
 
     def enqueue(self, key: JobKey) -> None:
-        self._work.add(key)
+        waits = waits_for_quota(self.cache.jobs.get(key), bool(self.cache.pods.get(key)))
+        self._work.add(key, prompt=not waits)
         self.metrics.queue_depth.set(len(self._work))
 
     def pods_changed(self, key: JobKey) -> None:

@@ -162,10 +162,11 @@ class _Reconciler:
         if self._gang_timed_out(by_name):
             return
         held, waiting = self._held(by_name)
-        if missing:
-            self._create(missing, held, fresh=not by_name)
-            if self.s["phase"] is Phase.QUEUED:
-                return
+        # A job that waited (for quota, or for room) and now gets its pods leaves Queued in
+        # this reconcile: left Queued, it would count as waiting for room ahead of every later
+        # job's backfill until its pods' next event.
+        if missing and not self._create(missing, held, fresh=not by_name):
+            return
         self._phase_from_pods(by_name, pending_creation=bool(missing), waiting=waiting)
 
     def _held(self, by_name: Mapping[str, Mapping[str, Any]]) -> tuple[set[str], str | None]:
@@ -242,9 +243,9 @@ class _Reconciler:
         self.s["unschedulable"] = unschedulable(list(by_name.values())) or message
         return True
 
-    def _create(self, missing: list[PodSlot], held: set[str], fresh: bool) -> None:
+    def _create(self, missing: list[PodSlot], held: set[str], fresh: bool) -> bool:
         """Create the missing pods but the held ones; a fresh gang is planned whole, held pods
-        included, so it is admitted only when all of it fits."""
+        included, so it is admitted only when all of it fits. False: it waits for room."""
         attempt = (self.s["restarts"] or 0) + 1
         gang = self.spec.gang
         admission = None
@@ -253,7 +254,7 @@ class _Reconciler:
             admission = self.o.admit(missing) if gang else self.o.gate(missing)
         if admission is None:
             self.actions.create += [PodToCreate(s, attempt) for s in missing if s.name not in held]
-            return
+            return True
         if not admission.admitted:
             _set_condition(
                 self.s,
@@ -268,7 +269,7 @@ class _Reconciler:
             )
             self.s["unschedulable"] = admission.reason[:_MAX_REASON]
             self._enter(Phase.QUEUED, "Queued", admission.reason)
-            return
+            return False
         self.actions.create += [
             PodToCreate(s, attempt, admission.plan.get(s.name))
             for s in missing
@@ -283,6 +284,7 @@ class _Reconciler:
         )
         self.s["unschedulable"] = None
         self.actions.events.append(Event("Normal", "Admitted", message))
+        return True
 
     def _phase_from_pods(
         self,

@@ -7,7 +7,7 @@ here it becomes status fields, the QuotaReserved condition and events.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,3 +78,21 @@ def admission_fields(verdict: QuotaVerdict | None) -> dict[str, Any]:
             "admission": verdict.admission,
         }
     return {"queue": verdict.queue, "queue_position": verdict.position, "admission": None}
+
+
+def waits_for_quota(body: Mapping[str, Any] | None, has_pods: bool) -> bool:
+    """Whether a reconcile of the job can only re-plan its wait for quota: it holds none, its
+    last verdict was to wait, it has no pods left to delete and its spec has not changed
+    since (an edit, such as suspending it, is acted on at once). Such jobs are reconciled
+    after the ones whose pods or quota wait on their reconcile."""
+    if body is None or has_pods:
+        return False
+    status = body.get("status") or {}
+    if status.get("admission") or status.get("phase") != "Queued":
+        return False
+    if status.get("observedGeneration") != (body.get("metadata") or {}).get("generation"):
+        return False
+    quota = next(
+        (c for c in status.get("conditions") or [] if c.get("type") == QUOTA_CONDITION), None
+    )
+    return quota is not None and quota.get("status") == "False"

@@ -80,6 +80,9 @@ class QuotaBook:
         # Per queue, past usage per resource averaged over its half-life (fairshare.averaged).
         self.history = {q: dict(h) for q, h in (history or {}).items()}
         self._used: dict[tuple[str, str], float] = {}
+        # Per queue and resource, the nominal quota its share is of: fixed for the book's life
+        # and read for every queue at every step of a cycle, so worked out once.
+        self._bases: dict[tuple[str, str], float] = {}
         self._cohorts: dict[str, list[str]] = {}
         for name in sorted(self.queues):
             cohort = self.queues[name].cohort
@@ -307,13 +310,18 @@ class QuotaBook:
         return max(shares, default=0.0) / spec.fair_share.weight
 
     def _fair_base(self, queue: str, resource: str) -> float:
+        known = self._bases.get((queue, resource))
+        if known is not None:
+            return known
         cohort = self.queues[queue].cohort
         members = [queue] if cohort is None else self._cohorts[cohort]
-        return sum(
+        base = sum(
             quota.nominal
             for member in members
             if (quota := self.queues[member].quota(resource)) is not None
         )
+        self._bases[(queue, resource)] = base
+        return base
 
 
 _POOLS = frozenset({ANY_GPU, CPU_RESOURCE, MEMORY_RESOURCE})

@@ -119,11 +119,13 @@ def earliest_start(
     holding: Sequence[Holding] = (),
     *,
     not_before: dt.datetime | None = None,
+    held: bool = False,
 ) -> Estimate:
     """The first moment (now or `not_before`, or a release after it) at which the job fits,
     and its plan then. With many releases the job is planned at MAX_PROBES evenly spaced
     moments, then at the moments between the last two by bisection (room only grows as jobs
-    release, so the first fit is found all the same)."""
+    release, so the first fit is found all the same). `held`: the holding's pods are on the
+    state already (placed by the caller's trial)."""
     state = planner.feed.state
     events = _released(releases, holding)
     first = max(now, not_before) if not_before is not None else now
@@ -131,7 +133,8 @@ def earliest_start(
     step = max(1, -(-len(times) // MAX_PROBES))
     probes = {0, len(times) - 1, *range(step - 1, len(times), step)}
     with state.what_if():
-        _hold(planner, holding)
+        if not held:
+            _hold(planner, holding)
         gone: list[str] = []
         taken: list[list[tuple[str, PlacedPod]]] = []  # per moment, the pods released then
         last = -1  # the last moment planned without a fit
@@ -223,16 +226,22 @@ def reservation(
     holding: Sequence[Holding] = (),
 ) -> tuple[Reservation | None, tuple[Holding, ...]]:
     """The reservation among `ahead` (in order), and what is promised before it: `holding`
-    plus the jobs ahead of the reserved one that fit now."""
+    plus the jobs ahead of the reserved one that fit now. The promised pods are placed once,
+    in one trial, as each is promised: placed again for every job after them, a long line of
+    jobs that fit now (admitted together, not reconciled yet) cost the square of its length."""
     promised = list(holding)
-    for job in ahead:
-        estimate = earliest_start(planner, job, releases, now, promised)
-        if estimate.start is None:
-            continue  # no moment of the timeline fits it: nothing to reserve
-        if estimate.start <= now:
-            promised.append(Holding(job.job, estimate.placed, ends_at(now, job.limit)))
-            continue
-        return Reservation(job, estimate, tuple(promised)), tuple(promised)
+    with planner.feed.state.what_if():
+        _hold(planner, promised)
+        for job in ahead:
+            estimate = earliest_start(planner, job, releases, now, promised, held=True)
+            if estimate.start is None:
+                continue  # no moment of the timeline fits it: nothing to reserve
+            if estimate.start <= now:
+                starting = Holding(job.job, estimate.placed, ends_at(now, job.limit))
+                promised.append(starting)
+                _hold(planner, [starting])
+                continue
+            return Reservation(job, estimate, tuple(promised)), tuple(promised)
     return None, tuple(promised)
 
 

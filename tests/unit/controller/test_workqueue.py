@@ -1,8 +1,12 @@
-"""The work queue: a job is queued once, and never handed to two workers at the same time."""
+"""The work queue: a job is queued once, never handed to two workers at the same time, and jobs
+that only wait for quota are handed out after the others."""
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
+
+import pytest
 
 from suanli.controller.workqueue import WorkQueue
 
@@ -72,3 +76,75 @@ def test_concurrent_workers_never_hold_the_same_job() -> None:
         return overlaps
 
     assert asyncio.run(scenario()) == 0
+
+
+@dataclass(frozen=True)
+class LaneCase:
+    name: str
+    added: list[tuple[str, bool]]  # (job, prompt), in the order added
+    order: list[str]  # the order the jobs are handed out
+
+
+LANES = [
+    LaneCase(
+        "a prompt job goes ahead of jobs already waiting in the background",
+        [("w1", False), ("w2", False), ("w3", False), ("admitted", True)],
+        ["admitted", "w1", "w2", "w3"],
+    ),
+    LaneCase(
+        "the background gets every fourth turn while prompt jobs are queued",
+        [("w1", False), ("w2", False), *((f"p{i}", True) for i in range(6))],
+        ["p0", "p1", "p2", "w1", "p3", "p4", "p5", "w2"],
+    ),
+    LaneCase(
+        "a background job added again as prompt moves ahead, and is handed out once",
+        [("w1", False), ("w2", False), ("w2", True)],
+        ["w2", "w1"],
+    ),
+    LaneCase(
+        "a prompt job added again for the background stays prompt",
+        [("w1", False), ("p", True), ("p", False)],
+        ["p", "w1"],
+    ),
+    LaneCase(
+        "one lane alone is first in, first out",
+        [("w1", False), ("w2", False), ("w3", False)],
+        ["w1", "w2", "w3"],
+    ),
+]
+
+
+@pytest.mark.parametrize("case", LANES, ids=[c.name for c in LANES])
+def test_jobs_that_only_wait_for_quota_are_handed_out_after_the_others(case: LaneCase) -> None:
+    async def scenario() -> list[str]:
+        work: WorkQueue[str] = WorkQueue()
+        for key, prompt in case.added:
+            work.add(key, prompt=prompt)
+        taken = []
+        while work.waiting():
+            key = await work.get()
+            taken.append(key)
+            work.done(key)
+        assert work.idle()
+        return taken
+
+    assert asyncio.run(scenario()) == case.order
+
+
+def test_a_job_changed_while_reconciled_returns_to_the_prompt_lane_if_any_change_asks() -> None:
+    async def scenario() -> list[str]:
+        work: WorkQueue[str] = WorkQueue()
+        work.add("a", prompt=False)
+        assert await work.get() == "a"
+        work.add("w", prompt=False)
+        work.add("a", prompt=False)
+        work.add("a", prompt=True)  # e.g. admitted by another job's cycle meanwhile
+        work.done("a")
+        taken = [await work.get()]
+        work.done(taken[0])
+        taken.append(await work.get())
+        work.done(taken[1])
+        assert work.idle()
+        return taken
+
+    assert asyncio.run(scenario()) == ["a", "w"]

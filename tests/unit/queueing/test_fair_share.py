@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from suanli.api.queues import ComputeQueueSpec
 from suanli.queueing import Charge, JobRequest, QuotaBook, admission_cycle
 from suanli.queueing.fairshare import averaged
 from tests.unit.queueing.test_admission_cycle import TYPES, job, spec
@@ -189,6 +190,31 @@ SHARES = [
 def test_dominant_share_counts_devices_of_every_type_together(case: Share) -> None:
     book = QuotaBook({n: spec(**q) for n, q in case.queues.items()}, case.held)
     assert {q: book.dominant_share(q) for q in case.expected} == pytest.approx(case.expected)
+
+
+@pytest.mark.parametrize("case", SHARES, ids=[c.name for c in SHARES])
+def test_the_cohorts_quotas_are_read_once_however_often_the_share_is_asked(
+    case: Share, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cycle asks every queue's share at each step: the nominal quotas it is a share of do
+    not change, so the queues' quota lists are read for it once, not per step."""
+    book = QuotaBook({n: spec(**q) for n, q in case.queues.items()}, case.held)
+    reads = 0
+    read = ComputeQueueSpec.quota
+
+    def counted(self: ComputeQueueSpec, resource: str) -> Any:
+        nonlocal reads
+        reads += 1
+        return read(self, resource)
+
+    monkeypatch.setattr(ComputeQueueSpec, "quota", counted)
+    first = {q: book.dominant_share(q) for q in case.expected}
+    once = reads
+    for _ in range(50):
+        book.hold(case.held[0])
+        book.release(case.held[0])
+        assert {q: book.dominant_share(q) for q in case.expected} == pytest.approx(first)
+    assert reads == once
 
 
 def test_the_queue_holding_fewer_devices_goes_first_whatever_their_type() -> None:

@@ -177,3 +177,36 @@ def test_estimates_keep_known_ones_and_make_at_most_the_budget_in_order() -> Non
     )
     assert set(some) == {"team/gang", "team/a"}
     assert some["team/a"] == every["team/a"]
+
+
+@dataclass(frozen=True)
+class LineCase:
+    name: str
+    ahead: int  # one-GPU jobs ahead that fit now (admitted together, none reconciled yet)
+
+
+LINES = (LineCase("a short line", 4), LineCase("a line six times as long", 24))
+
+
+@pytest.mark.parametrize("case", LINES, ids=[c.name for c in LINES])
+def test_jobs_ahead_that_fit_now_are_placed_once_each_not_once_per_job_behind(
+    case: LineCase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each job ahead that fits now is promised its room before the next is planned. The
+    pods promised are placed once each in the reservation's trial, not again for every job
+    after them: the pods set grow with the line, not with its square."""
+    feed = feed_of({})
+    ahead = tuple(candidate(f"a{i}", 1, 1) for i in range(case.ahead))
+    calls = 0
+    set_pod = type(feed.state).set_pod
+
+    def counted(self: object, *args: object, **kwargs: object) -> object:
+        nonlocal calls
+        calls += 1
+        return set_pod(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(type(feed.state), "set_pod", counted)
+    admission = backfill(planner(feed), ahead, candidate("s", 1, 1), [], NOW)
+    assert admission.admitted
+    # Per job ahead: placed, rolled back, and placed again for the plan of the job behind.
+    assert calls <= 4 * case.ahead + 8
