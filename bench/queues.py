@@ -47,7 +47,7 @@ from kubernetes import client
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import kueuepeer
 
-from suanli.devcluster import cluster, components, nodes
+from suanli.devcluster import cluster, components, nodes, statefile
 from suanli.devcluster.processes import Daemon
 from suanli.devcluster.processes import stop as stop_daemon
 from suanli.fleet import default_fleet, scale_fleet
@@ -167,7 +167,7 @@ class Suanli:
     def stop(self) -> None:
         return None  # its processes are the control plane's: `cluster.down` stops them
 
-    def start(self, state: cluster.ClusterState, work: Path) -> None:
+    def start(self, state: statefile.ClusterState, work: Path) -> None:
         components.start_suanli(state)
 
     def setup(self, custom: client.CustomObjectsApi, quota: dict[str, int]) -> None:
@@ -224,7 +224,7 @@ class Kueue:
         self.binary = binary
         self.daemon: Daemon | None = None
 
-    def start(self, state: cluster.ClusterState, work: Path) -> None:
+    def start(self, state: statefile.ClusterState, work: Path) -> None:
         kueuepeer.install_crds(state)
         self.daemon = kueuepeer.start(state, self.binary, work)
 

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from suanli.api import Phase, QueueAdmission, QuotaCharge
+from suanli.controller.actions import Observed
 from suanli.controller.admission import Admission
-from suanli.controller.lifecycle import Observed, reconcile
+from suanli.controller.lifecycle import reconcile
 from suanli.controller.quota import QuotaHeld
 from suanli.controller.slots import PodSlot
 from tests.unit.controller.conftest import T0, example, with_status
