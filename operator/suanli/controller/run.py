@@ -25,18 +25,22 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from suanli.configfiles import ScoringConfigFiles
 from suanli.controller.edge import DEFAULT_EDGE_TOLERATIONS, parse_tolerations
 from suanli.controller.handlers import register
+from suanli.controller.jobloop import WORKERS
 from suanli.controller.podwatch import JobPodFeed, job_pod_reflector
 from suanli.controller.service import JobController
 from suanli.controller.store import JobStore
 from suanli.controller.webhook import PATH, JobWebhook, WebhookTLS, dry_run_with
 from suanli.devcluster.pki import CertificateAuthority
-from suanli.kube.client import API_CONNECTIONS, api_client
+from suanli.kube.client import api_client
 from suanli.kube.lease import LeaseConfig, LeaseElector
 from suanli.kube.watches import cluster_reflectors
 from suanli.metrics import OperatorMetrics
 from suanli.state import ClusterFeed
 
 log = logging.getLogger(__name__)
+# The reconciles' apiserver calls run on threads, over the client's connections: two per
+# worker, since a reconcile sends its pods' creates (and its events) at once.
+CONNECTIONS = 2 * WORKERS
 EXIT_LOST_LEASE = 2
 
 
@@ -154,7 +158,7 @@ async def run_operator(settings: OperatorSettings) -> int:
     if settings.kubeconfig is not None:
         # kopf's own login reads the kubeconfig named here.
         os.environ["KUBECONFIG"] = str(settings.kubeconfig)
-    api = api_client(settings.kubeconfig)
+    api = api_client(settings.kubeconfig, pool_size=CONNECTIONS)
     metrics = OperatorMetrics()
     before_scrape: list[Callable[[], None]] = []
     config_files = ScoringConfigFiles(settings.catalog, settings.latency, settings.data_policy)
@@ -197,7 +201,7 @@ async def run_operator(settings: OperatorSettings) -> int:
         holding = asyncio.ensure_future(elector.hold(on_lost))
     # Every apiserver call of the reconciles runs on a thread: as many threads as the client
     # has connections, so concurrent reconciles do not queue behind a handful of them.
-    loop.set_default_executor(ThreadPoolExecutor(max_workers=API_CONNECTIONS))
+    loop.set_default_executor(ThreadPoolExecutor(max_workers=CONNECTIONS))
     store = JobStore(api)
     cluster = ClusterFeed(lambda: config_files.catalog)
     reflectors = cluster_reflectors(client.CoreV1Api(api), cluster)
