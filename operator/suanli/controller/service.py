@@ -36,7 +36,7 @@ from suanli.controller.shares import SharePool, share_pools
 from suanli.controller.slots import PodSlot
 from suanli.controller.store import JobStore
 from suanli.controller.timekeeper import ESTIMATE_EVERY_SECONDS, TimeKeeper
-from suanli.controller.writes import EventPoster, JobWrites, status_of
+from suanli.controller.writes import POD_CREATES_AT_ONCE, EventPoster, JobWrites, status_of
 from suanli.metrics import OperatorMetrics
 from suanli.scoring import DemandError, PodDemand, parse_pod
 from suanli.state import ClusterFeed
@@ -70,6 +70,7 @@ class JobController(JobWrites):
         # the writes that follow them run concurrently.
         self._deciding = asyncio.Lock()
         self._verified = set()
+        self._creating = asyncio.Semaphore(POD_CREATES_AT_ONCE)
         self._overruled = {}
         self.facts = ClusterFacts(cluster, config_files, self.cache)
         self.queues = QueueBoard()

@@ -24,6 +24,10 @@ from suanli.controller.refusal import PodRefusal, after_creation, refusal_from, 
 from suanli.controller.store import JobStore
 
 log = logging.getLogger(__name__)
+# Pods created at once, whatever the number of jobs reconciled: a job of thousands of pods
+# created faster than kube-scheduler binds them takes the apiserver from the binds (which then
+# time out in the extender and are tried again), and nothing runs sooner.
+POD_CREATES_AT_ONCE = 8
 EventPoster = Callable[[Mapping[str, Any], str, str, str], Awaitable[None]]
 
 
@@ -39,6 +43,8 @@ class JobWrites(JobLoop):
     _overruled: dict[JobKey, int]
     # Jobs whose cached pods were checked against the apiserver since this process started.
     _verified: set[JobKey]
+    # Pod creates in flight, over every job (POD_CREATES_AT_ONCE).
+    _creating: asyncio.Semaphore
 
     def _overrule(self, key: JobKey) -> None:
         self._overruled[key] = self._overruled.get(key, 0) + 1
@@ -186,7 +192,8 @@ class JobWrites(JobLoop):
     ) -> bool | PodRefusal:
         """True when created, False when it already was, the apiserver's refusal otherwise."""
         try:
-            return await self.store.create_pod(namespace, manifest)
+            async with self._creating:
+                return await self.store.create_pod(namespace, manifest)
         except ApiException as error:
             task = manifest["metadata"]["labels"][TASK_LABEL]
             index = next(i for i, t in enumerate(job.spec.tasks) if t.name == task)

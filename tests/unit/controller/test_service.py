@@ -13,6 +13,7 @@ from kubernetes.client.exceptions import ApiException
 
 from suanli.configfiles import ScoringConfigFiles
 from suanli.controller.service import JobController
+from suanli.controller.writes import POD_CREATES_AT_ONCE
 from suanli.fleet import default_fleet, node_manifests
 from suanli.metrics import OperatorMetrics
 from suanli.state import ClusterFeed
@@ -389,3 +390,34 @@ def test_a_jobs_pods_are_read_from_the_apiserver_only_when_another_process_may_h
     store = asyncio.run(scenario())
     assert store.listed == reads_expected
     assert len(store.created) == 2  # both ways, each pod made once
+
+
+class SlowStore(FakeStore):
+    """Creates that take a while, counting how many are in flight at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.in_flight = 0
+        self.most = 0
+
+    async def create_pod(self, namespace: str, manifest: dict[str, Any]) -> bool:
+        self.in_flight += 1
+        self.most = max(self.most, self.in_flight)
+        await asyncio.sleep(0.001)
+        try:
+            return await super().create_pod(namespace, manifest)
+        finally:
+            self.in_flight -= 1
+
+
+def test_pods_are_created_a_bounded_number_at_once_over_every_job() -> None:
+    async def scenario() -> SlowStore:
+        store = SlowStore()
+        controller = _controller(store)
+        keys = [controller.cache.put_job(_batch_job(f"job-{i}", 30)) for i in range(3)]
+        await asyncio.gather(*(controller.reconcile(key) for key in keys))
+        return store
+
+    store = asyncio.run(scenario())
+    assert len(store.created) == 90
+    assert store.most == POD_CREATES_AT_ONCE
