@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 # created faster than kube-scheduler binds them takes the apiserver from the binds (which then
 # time out in the extender and are tried again), and nothing runs sooner.
 POD_CREATES_AT_ONCE = 8
+# Phases in which a job holds no quota.
+_RELEASING = (Phase.SUCCEEDED, Phase.FAILED, Phase.SUSPENDED)
 EventPoster = Callable[[Mapping[str, Any], str, str, str], Awaitable[None]]
 
 
@@ -224,6 +226,12 @@ class JobWrites(JobLoop):
         await self.store.patch_status(
             str(body["metadata"]["namespace"]), str(body["metadata"]["name"]), patch
         )
+        # The quota it held is free from this write on: the jobs waiting for quota may fit now
+        # (its pods leaving their nodes re-plans them too, but that can come first).
+        ended = actions.status.phase in _RELEASING
+        changed = job.status is None or job.status.phase is not actions.status.phase
+        if ended and changed and self.queues.active:
+            self.enqueue_waiting()
         if actions.status.phase is Phase.SUCCEEDED and (
             job.status is None or job.status.phase is not Phase.SUCCEEDED
         ):

@@ -421,3 +421,34 @@ def test_pods_are_created_a_bounded_number_at_once_over_every_job() -> None:
     store = asyncio.run(scenario())
     assert len(store.created) == 90
     assert store.most == POD_CREATES_AT_ONCE
+
+
+def test_a_job_that_ends_re_plans_the_jobs_waiting_for_quota_at_once() -> None:
+    async def scenario() -> frozenset[tuple[str, str]]:
+        store = FakeStore()
+        controller = _controller(store)
+        controller.queues.put_queue(
+            {"metadata": {"name": "q"}, "spec": {"quotas": [{"resource": "cpu", "nominal": 4}]}}
+        )
+        waiting = _batch_job("waiting", 1)
+        waiting["status"] = {"phase": "Queued"}
+        controller.cache.put_job(waiting)
+        done = _batch_job("done", 1)
+        done["status"] = {"phase": "Running", "startTime": "2026-12-01T12:00:00Z"}
+        key = controller.cache.put_job(done)
+        pod = {
+            "metadata": {
+                "name": "done-shard-0",
+                "namespace": "team",
+                "resourceVersion": "5",
+                "labels": {"suanli.dev/job": "done", "suanli.dev/task": "shard"},
+            },
+            "spec": {"nodeName": "cpu-use1-0", "containers": [{"name": "main"}]},
+            "status": {"phase": "Succeeded"},
+        }
+        controller.cache.put_pod(pod, "done")
+        store.pods[pod["metadata"]["name"]] = pod  # as the apiserver lists it
+        await controller.reconcile(key)
+        return controller.waiting()
+
+    assert ("team", "waiting") in asyncio.run(scenario())
