@@ -6,8 +6,6 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from suanli.devcluster.processes import ClusterError
-
 
 def _cmd_operator(args: argparse.Namespace) -> int:
     import logging
@@ -20,11 +18,7 @@ def _cmd_operator(args: argparse.Namespace) -> int:
     )
     kubeconfig = args.kubeconfig
     if args.dev:
-        state = statefile.read_state(args.state_dir)
-        if state is None:
-            raise ClusterError(
-                f"--dev: no local control plane in {args.state_dir}; run `suanli dev up`"
-            )
+        state = statefile.dev_state(args.state_dir)
         kubeconfig = Path(state.kubeconfig)
     settings = OperatorSettings(
         kubeconfig=kubeconfig,

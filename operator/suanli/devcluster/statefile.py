@@ -63,6 +63,14 @@ def read_state(state_dir: Path) -> ClusterState | None:
     return ClusterState.model_validate_json(path.read_text())
 
 
+def dev_state(state_dir: Path) -> ClusterState:
+    """The local control plane a daemon started with `--dev` serves; ClusterError when none."""
+    state = read_state(state_dir)
+    if state is None:
+        raise ClusterError(f"--dev: no local control plane in {state_dir}; run `suanli dev up`")
+    return state
+
+
 def write_state(state: ClusterState) -> None:
     state_file(Path(state.state_dir)).write_text(state.model_dump_json(indent=2))
 

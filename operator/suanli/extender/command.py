@@ -8,8 +8,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-from suanli.devcluster.processes import ClusterError
-
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 _DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -43,11 +41,7 @@ def _cmd_extender(args: argparse.Namespace) -> int:
     )
     kubeconfig, port = args.kubeconfig, args.port
     if args.dev:
-        state = statefile.read_state(args.state_dir)
-        if state is None:
-            raise ClusterError(
-                f"--dev: no local control plane in {args.state_dir}; run `suanli dev up`"
-            )
+        state = statefile.dev_state(args.state_dir)
         kubeconfig, port = Path(state.kubeconfig), state.ports.extender
     settings = ExtenderSettings(
         host=args.host,
