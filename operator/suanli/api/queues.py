@@ -79,6 +79,16 @@ class Preemption(ApiModel):
             "may preempt jobs of other queues that borrow it, whatever their priority."
         ),
     )
+    fair_sharing: Bool = Field(
+        default=False,
+        alias="fairSharing",
+        description=(
+            "A job that does not fit may preempt jobs of other queues of the cohort that "
+            "borrow what it needs and hold a larger weighted share, whatever their priority, "
+            "as long as each victim's queue still holds at least the share this queue holds "
+            "with the job admitted (so the preemption never turns who is ahead around)."
+        ),
+    )
 
 
 class FairShare(ApiModel):

@@ -26,6 +26,7 @@ from suanli.controller.quota import (
 )
 from suanli.queueing import Admitted, Charge, Holder, JobRequest, QuotaBook, admission_cycle
 from suanli.queueing.fairshare import averaged
+from suanli.queueing.preempt import why_preempted
 from suanli.queueing.runtime import TOO_LONG
 from suanli.scoring import Catalog
 
@@ -125,11 +126,7 @@ class QuotaGate:
         result = admission_cycle(book, pending, catalog.names, holders, prices)
         for other, admitted in result.admitted.items():
             for victim, reason in zip(admitted.victims, admitted.reasons, strict=True):
-                why = (
-                    "a job of higher priority in the same queue needed its quota"
-                    if reason == "InQueuePriority"
-                    else f"queue {admitted.charge.queue} took back the quota it lent to the cohort"
-                )
+                why = why_preempted(reason, admitted.charge.queue, victim.charge.queue)
                 await self.preempt(
                     victim, reason, f"preempted by {other[0]}/{other[1]}: {why}", now
                 )

@@ -26,7 +26,8 @@ JobKey = tuple[str, str]
 @dataclass(frozen=True)
 class Admitted:
     charge: Charge
-    # Jobs to preempt first (with why: InQueuePriority or ReclaimBorrowed); empty: none.
+    # Jobs to preempt first (with why: InQueuePriority, ReclaimBorrowed or FairSharing);
+    # empty: none.
     victims: tuple[Holder, ...] = ()
     reasons: tuple[str, ...] = ()
 

@@ -5,7 +5,11 @@ Two kinds may be taken, as the waiting job's queue allows:
 
 - within the queue, admitted jobs of lower priority (LowerPriority);
 - in the cohort, jobs of queues that borrow, when the waiting job fits its own queue's nominal
-  quota (reclaimBorrowed): the queue takes back what it lent, whatever their priority.
+  quota (reclaimBorrowed): the queue takes back what it lent, whatever their priority;
+- failing those, with fairSharing, jobs of queues of the cohort that borrow and hold a larger
+  weighted share, the largest share first, as long as the victim's queue keeps at least the
+  share the waiting job's queue reaches by it: the preemption evens shares out and can never be
+  answered by one the other way (a queue never preempts to get ahead of its victim).
 
 Candidates are tried lowest priority first, then newest first, until the job fits; then each
 chosen victim that is not needed after all is given back, so the set is minimal (no victim can
@@ -66,6 +70,11 @@ def plan_preemption(
                 for h in chosen
             )
             return Preemption(charge, tuple(chosen), reasons)
+    if spec.preemption.fair_sharing:
+        for charge in options:
+            chosen = _fair_victims(book, charge, holders)
+            if chosen is not None:
+                return Preemption(charge, tuple(chosen), ("FairSharing",) * len(chosen))
     return None
 
 
@@ -131,3 +140,84 @@ def _enough(book: QuotaBook, charge: Charge, candidates: Sequence[Holder]) -> li
     finally:
         for holder in taken:
             book.hold(holder.charge)
+
+
+def why_preempted(reason: str, by_queue: str, victim_queue: str) -> str:
+    """Why a victim was preempted, in words, for its condition and event."""
+    if reason == "InQueuePriority":
+        return "a job of higher priority in the same queue needed its quota"
+    if reason == "FairSharing":
+        return (
+            f"queue {by_queue} holds a smaller weighted share of the cohort than queue "
+            f"{victim_queue}, which borrowed what it needed"
+        )
+    return f"queue {by_queue} took back the quota it lent to the cohort"
+
+
+def _fair_victims(
+    book: QuotaBook, charge: Charge, holders: Sequence[Holder]
+) -> list[Holder] | None:
+    """Victims, by fair sharing, that make the charge fit; None when no such set exists. The
+    book is left as it was."""
+    cohort = book.cohort_of(charge.queue)
+    if cohort is None:
+        return None
+    wanted = {r for r, _ in charge.amounts}
+    by_queue: dict[str, list[Holder]] = {}
+    for h in holders:
+        if (
+            h.preemptible
+            and h.charge.queue != charge.queue
+            and book.cohort_of(h.charge.queue) == cohort
+            and wanted & {r for r, _ in h.charge.amounts}
+        ):
+            by_queue.setdefault(h.charge.queue, []).append(h)
+    lines = {queue: in_victim_order(found) for queue, found in by_queue.items()}
+    taken: list[Holder] = []
+    try:
+        while book.shortfall(charge) is not None:
+            victim = _next_fair_victim(book, charge, lines)
+            if victim is None:
+                return None
+            book.release(victim.charge)
+            taken.append(victim)
+        # Give back, last taken first, every victim the job fits without: giving one back only
+        # raises its queue's share, so the others still keep the rule.
+        for holder in reversed(list(taken)):
+            book.hold(holder.charge)
+            if book.shortfall(charge) is None:
+                taken.remove(holder)
+            else:
+                book.release(holder.charge)
+        return taken
+    finally:
+        for holder in taken:
+            book.hold(holder.charge)
+
+
+def _next_fair_victim(
+    book: QuotaBook, charge: Charge, lines: dict[str, list[Holder]]
+) -> Holder | None:
+    """The next victim: from the queue holding the largest weighted share, the first of its
+    borrowing jobs (in victim order) without which that queue still holds at least the share
+    the charge's queue holds with the charge."""
+    book.hold(charge)
+    reached = book.dominant_share(charge.queue)
+    book.release(charge)
+    wanted = {r for r, _ in charge.amounts}
+    for queue in sorted(lines, key=lambda q: (-book.dominant_share(q), q)):
+        line = lines[queue]
+        for index, candidate in enumerate(line):
+            if not book.borrows(queue, wanted & {r for r, _ in candidate.charge.amounts}):
+                continue
+            book.release(candidate.charge)
+            kept = book.dominant_share(queue)
+            book.hold(candidate.charge)
+            if kept + _EPSILON >= reached:
+                del line[index]
+                return candidate
+    return None
+
+
+# Shares are ratios of float sums: tolerate rounding when comparing them.
+_EPSILON = 1e-9

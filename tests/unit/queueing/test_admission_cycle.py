@@ -262,6 +262,8 @@ def queue_specs(draw: st.DrawFn) -> dict[str, ComputeQueueSpec]:
             cohort=cohort,
             quotas=quotas,
             headOfLine=draw(st.sampled_from(["StrictFIFO", "BestEffortFIFO"])),
+            preemption={"fairSharing": draw(st.booleans())},
+            fairShare={"weight": draw(st.sampled_from([1, 2])), "usageHalfLifeHours": 0},
         )
     return queues
 
@@ -283,6 +285,23 @@ def job_mixes(draw: st.DrawFn) -> list[JobRequest]:
     ]
 
 
+def check_victim(
+    queues: dict[str, ComputeQueueSpec], job: JobRequest, victim: Holder, reason: str
+) -> None:
+    """A victim is preemptible, and taken as the reason given allows."""
+    assert victim.preemptible
+    if reason == "InQueuePriority":
+        assert victim.charge.queue == job.queue
+        assert victim.priority < job.priority
+        return
+    # ReclaimBorrowed or FairSharing: a job of another queue of the same cohort.
+    preemptor = queues[job.queue]
+    assert victim.charge.queue != job.queue
+    assert preemptor.cohort == queues[victim.charge.queue].cohort is not None
+    if reason == "FairSharing":
+        assert preemptor.preemption.fair_sharing
+
+
 @given(queues=queue_specs(), first=job_mixes(), second=job_mixes())
 @settings(max_examples=150, deadline=None)
 def test_quota_invariants_hold_over_any_mix(
@@ -300,10 +319,7 @@ def test_quota_invariants_hold_over_any_mix(
         assert not set(result.admitted) & set(result.waiting)
         for key, admitted in result.admitted.items():
             for victim, reason in zip(admitted.victims, admitted.reasons, strict=True):
-                assert victim.preemptible
-                if reason == "InQueuePriority":
-                    assert victim.charge.queue == by_key[key].queue
-                    assert victim.priority < by_key[key].priority
+                check_victim(queues, by_key[key], victim, reason)
                 holders.remove(victim)
             holders.append(Holder(key[0], key[1], admitted.charge, by_key[key].priority, "2026"))
     held = [h.charge for h in holders]
@@ -322,13 +338,14 @@ def test_quota_invariants_hold_over_any_mix(
         for resource in {q.resource for n in members for q in queues[n].quotas}:
             lent = borrowed = 0.0
             for name in members:
-                quota = queues[name].quota(resource)
-                if quota is None:
+                member_quota = queues[name].quota(resource)
+                if member_quota is None:
                     continue
                 used = book.used(name, resource)
-                limit = quota.nominal if quota.lending_limit is None else quota.lending_limit
-                lent += min(limit, max(0.0, quota.nominal - used))
-                borrowed += max(0.0, used - quota.nominal)
+                lending = member_quota.lending_limit
+                limit = member_quota.nominal if lending is None else lending
+                lent += min(limit, max(0.0, member_quota.nominal - used))
+                borrowed += max(0.0, used - member_quota.nominal)
             assert borrowed <= lent + 1e-9, (cohort, resource)
     # An admitted job's devices are charged to a quota of one of the types it accepts.
     for charge in held:

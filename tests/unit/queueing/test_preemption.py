@@ -44,6 +44,22 @@ COHORT = {
     "b": {"cohort": "c", "quotas": [{"resource": "H100", "nominal": 8}]},
 }
 
+
+# Two (or three) queues with no quota of their own, borrowing a pool's eight H100.
+def fair(weights: dict[str, float], *, fair_sharing: bool = True) -> dict[str, dict[str, Any]]:
+    queues: dict[str, dict[str, Any]] = {
+        "pool": {"cohort": "c", "quotas": [{"resource": "H100", "nominal": 8}]}
+    }
+    for name, weight in weights.items():
+        queues[name] = {
+            "cohort": "c",
+            "fairShare": {"weight": weight, "usageHalfLifeHours": 0},
+            "preemption": {"fairSharing": fair_sharing},
+            "quotas": [{"resource": "H100", "nominal": 0}],
+        }
+    return queues
+
+
 CASES = [
     Case(
         name="a higher priority takes a lower one's quota",
@@ -122,6 +138,59 @@ CASES = [
         wanted=9,
         priority=0,
         queue="b",
+    ),
+    Case(
+        name="fairSharing: a queue holding less takes from the one holding more",
+        queues=fair({"a": 1, "b": 1}),
+        holders=[holder("b1", "b", 4), holder("b2", "b", 4, admitted_at="2026-01-01T01:00:00Z")],
+        wanted=4,
+        priority=0,
+        victims=["b2"],
+        reasons=["FairSharing"],
+    ),
+    Case(
+        name="fairSharing never turns who is ahead around: a job too big to leave the victim "
+        "at least the same share waits",
+        queues=fair({"a": 1, "b": 1}),
+        holders=[holder("b1", "b", 8)],
+        wanted=4,
+        priority=0,
+    ),
+    Case(
+        name="fairSharing weighs: a queue of weight 3 may hold three times as much",
+        queues=fair({"a": 3, "b": 1}),
+        holders=[
+            holder("a1", "a", 4),
+            holder("b1", "b", 2),
+            holder("b2", "b", 2, admitted_at="2026-01-01T01:00:00Z"),
+        ],
+        wanted=2,
+        priority=0,
+        victims=["b2"],
+        reasons=["FairSharing"],
+    ),
+    Case(
+        name="fairSharing takes from the queue with the largest share first",
+        queues=fair({"a": 1, "b": 1, "c": 1}),
+        holders=[holder("b1", "b", 2), holder("c1", "c", 2), holder("c2", "c", 4)],
+        wanted=2,
+        priority=0,
+        victims=["c1"],
+        reasons=["FairSharing"],
+    ),
+    Case(
+        name="fairSharing takes no job marked non-preemptible",
+        queues=fair({"a": 1, "b": 1}),
+        holders=[holder("b1", "b", 4, preemptible=False), holder("b2", "b", 4, preemptible=False)],
+        wanted=4,
+        priority=0,
+    ),
+    Case(
+        name="without fairSharing a queue holding less waits for the others' jobs to finish",
+        queues=fair({"a": 1, "b": 1}, fair_sharing=False),
+        holders=[holder("b1", "b", 4), holder("b2", "b", 4)],
+        wanted=4,
+        priority=0,
     ),
     Case(
         name="a queue that does not borrow keeps its jobs: the lower priority of the own queue goes",
