@@ -180,6 +180,8 @@ class Suanli:
                 "spec": {
                     "cohort": spec["cohort"],
                     "fairShare": {"weight": spec["weight"], "usageHalfLifeHours": 0},
+                    # As Kueue's fair sharing preempts (its preemptionStrategies below).
+                    "preemption": {"fairSharing": True},
                     "quotas": [{"resource": t, "nominal": n} for t, n in nominal[queue].items()],
                 },
             }
@@ -213,6 +215,10 @@ class Suanli:
                 "admitted": (status.get("admission") or {}).get("admittedAt"),
                 "done": status.get("phase") == "Succeeded",
                 "phase": status.get("phase"),
+                # The condition stays on the job once it was preempted.
+                "preempted": any(
+                    c.get("type") == "Preempted" for c in status.get("conditions") or []
+                ),
             }
         return seen
 
@@ -279,6 +285,7 @@ class Kueue:
             "kueue.x-k8s.io", "v1beta2", "workloads"
         )["items"]
         admitted: dict[str, str | None] = {}
+        preempted: set[str] = set()
         for item in workloads:
             owner = next(iter(item["metadata"].get("ownerReferences") or []), {}).get("name")
             reserved = next(
@@ -291,6 +298,9 @@ class Kueue:
             )
             if owner:
                 admitted[owner] = reserved["lastTransitionTime"] if reserved else None
+                conditions = (item.get("status") or {}).get("conditions") or []
+                if any(c["type"] == "Preempted" and c["status"] == "True" for c in conditions):
+                    preempted.add(owner)
         listed = client.BatchV1Api(api).list_job_for_all_namespaces(_preload_content=False)
         seen: dict[str, dict[str, Any]] = {}
         for job in json.loads(listed.data)["items"]:
@@ -299,6 +309,7 @@ class Kueue:
             seen[job["metadata"]["name"]] = {
                 "admitted": admitted.get(job["metadata"]["name"]),
                 "done": int(status.get("succeeded") or 0) >= completions,
+                "preempted": job["metadata"]["name"] in preempted,
             }
         return seen
 
@@ -482,6 +493,8 @@ def summarise(  # noqa: PLR0917 - one run's raw observations, all of them
         "jobs": len(jobs),
         "submit_s": round(submitted, 1),
         "admitted": len(admitted),
+        # Jobs preempted at least once (as last seen: Kueue's condition may be cleared).
+        "preempted": sum(1 for f in seen.values() if f.get("preempted")),
         "best_60s_admissions_per_s": round(best / 60, 2),
         "mean_admissions_per_s": round(len(admitted) / admitted[-1], 2) if admitted else None,
         "all_admitted_s": round(admitted[-1], 1) if len(admitted) == len(jobs) else None,
