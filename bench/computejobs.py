@@ -21,6 +21,7 @@ import datetime as dt
 import json
 import os
 import platform
+import re
 import signal
 import sys
 import tempfile
@@ -249,6 +250,49 @@ def _events_per_job(core: client.CoreV1Api, jobs: int) -> dict[str, float]:
     return {key: round(count / jobs, 2) for key, count in ordered}
 
 
+def _failed_scheduling(core: client.CoreV1Api) -> dict[str, int]:
+    """FailedScheduling Events of the jobs' pods by message (numbers and names blanked), the
+    most frequent first: why pods had to be tried again."""
+    response: Any = core.list_namespaced_event(
+        NAMESPACE, field_selector="reason=FailedScheduling", _preload_content=False
+    )
+    counts: dict[str, int] = {}
+    for event in json.loads(response.data)["items"]:
+        if str((event.get("involvedObject") or {}).get("name", "")).startswith("plain-"):
+            continue
+        message = re.sub(r"[0-9]+", "N", str(event.get("message", "")))
+        message = re.sub(r"bench/\S+", "POD", message)[:160]
+        counts[message] = counts.get(message, 0) + int(event.get("count") or 1)
+    return dict(sorted(counts.items(), key=lambda item: -item[1])[:5])
+
+
+def _pod_timeline(core: client.CoreV1Api) -> dict[str, list[float]]:
+    """Seconds from the first pod's creation until 25/50/75/100 % of the jobs' pods were
+    created, bound (PodScheduled) and started: which step lagged."""
+    response: Any = core.list_namespaced_pod(NAMESPACE, _preload_content=False)
+    created: list[float] = []
+    bound: list[float] = []
+    started: list[float] = []
+    for pod in json.loads(response.data)["items"]:
+        if pod["metadata"]["name"].startswith("plain-"):
+            continue
+        created.append(_time(pod["metadata"]["creationTimestamp"]).timestamp())
+        status = pod.get("status") or {}
+        for condition in status.get("conditions") or []:
+            if condition["type"] == "PodScheduled" and condition["status"] == "True":
+                bound.append(_time(condition["lastTransitionTime"]).timestamp())
+        if status.get("startTime"):
+            started.append(_time(status["startTime"]).timestamp())
+    if not created:
+        return {}
+    first = min(created)
+    return {
+        step: [round(_percentile([t - first for t in times], q), 1) for q in (0.25, 0.5, 0.75, 1)]
+        for step, times in (("created", created), ("bound", bound), ("started", started))
+        if times
+    }
+
+
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -294,6 +338,8 @@ def run(
             requests = _per_job(requests_before, _api_requests(api), jobs)
             reconciles = _operator_reconciles(state) - reconciles_before
             events = _events_per_job(client.CoreV1Api(api), jobs)
+            failed = _failed_scheduling(client.CoreV1Api(api))
+            timeline = _pod_timeline(client.CoreV1Api(api))
             latencies = [
                 (
                     _time(j["status"]["startTime"]) - _time(j["metadata"]["creationTimestamp"])
@@ -324,6 +370,8 @@ def run(
         "operator_reconciles_per_job": round(reconciles / jobs, 2),
         "api_requests_per_job": requests,
         "events_per_job": events,
+        "failed_scheduling": failed,
+        "pod_timeline_s": timeline,
         **plain,
         "pods_per_s_vs_plain": (
             round(len(running) * replicas / all_running_s / plain["plain_pods_per_s"], 2)
