@@ -9,6 +9,9 @@ baseline of the same run: `running_vs_submit` says how far the system lags behin
 First, the same pods as plain Pods through `default-scheduler` (no operator, no extender) are
 created and timed until Running, then deleted: the `plain_*` figures are what this control plane
 and machine do on their own, and `pods_per_s_vs_plain` is the ratio of the two rates.
+Also reported: the apiserver requests, operator reconciles and Events per job, the most
+frequent FailedScheduling messages, and `pod_timeline_s`: seconds from the first pod's creation
+until a quarter, half, three quarters and all of the pods were created, bound and started.
 
     python bench/computejobs.py [--jobs 1000] [--replicas 4] [--nodes 1000] [--out FILE.json]
     python bench/computejobs.py --jobs 1 --replicas 4096 --nodes 5000 --gpu-every 0
