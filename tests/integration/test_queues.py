@@ -337,3 +337,56 @@ def test_two_gangs_of_two_queues_wanting_the_same_nodes_both_finish(
         )
     starts = sorted(status(control_plane, namespace, team)["startTime"] for team in names)
     assert starts[0] < starts[1]
+
+
+def test_fair_sharing_takes_a_borrowers_newest_job_for_the_queue_holding_less(
+    control_plane: ControlPlane, namespace: str
+) -> None:
+    # Two queues with no quota of their own borrow the 16 H100 of a pool queue of their cohort.
+    cohort = f"{namespace}-cohort"
+    pool, first, second = f"{namespace}-pool", f"{namespace}-a", f"{namespace}-b"
+    apply(
+        control_plane,
+        namespace,
+        queue(pool, namespace, cohort=cohort, quotas=[{"resource": "H100", "nominal": 16}]),
+    )
+    for name in (first, second):
+        apply(
+            control_plane,
+            namespace,
+            queue(
+                name,
+                namespace,
+                cohort=cohort,
+                preemption={"fairSharing": True},
+                quotas=[{"resource": "H100", "nominal": 0}],
+            ),
+        )
+    # Queue b takes the whole pool while queue a asks for nothing.
+    for job in ("b-old", "b-new"):
+        apply(control_plane, namespace, gpu_job(job, second, "1h"))
+        eventually(
+            lambda job=job: status(control_plane, namespace, job).get("phase") == "Running",
+            90,
+            f"{job} Running",
+        )
+    apply(control_plane, namespace, gpu_job("a-one", first, "1h"))
+    newest = eventually(
+        lambda: condition(s := status(control_plane, namespace, "b-new"), "Preempted") and s,
+        60,
+        "b-new preempted",
+    )
+    preempted = condition(newest, "Preempted")
+    assert preempted["reason"] == "FairSharing"
+    assert "a-one" in preempted["message"]
+    assert "smaller weighted share" in preempted["message"]
+    eventually(
+        lambda: status(control_plane, namespace, "a-one").get("phase") == "Running",
+        90,
+        "a-one Running",
+    )
+    # One job each now: neither queue may take from the other, so b-old keeps running and
+    # b-new waits for room.
+    assert status(control_plane, namespace, "b-old")["phase"] == "Running"
+    assert not condition(status(control_plane, namespace, "b-old"), "Preempted")
+    assert status(control_plane, namespace, "b-new")["phase"] == "Queued"
