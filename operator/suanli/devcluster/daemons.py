@@ -20,6 +20,14 @@ from suanli.devcluster.statefile import OPERATOR_USER, Ports
 SERVICE_CIDR = "10.96.0.0/16"
 SERVICE_IP = "10.96.0.1"
 START_TIMEOUT = 90.0
+# How long a fake node's lease lasts; KWOK renews it every quarter of that. A kubelet's lease
+# lasts 40 s (a renewal every 10 s), but 5000 fake nodes renewing that often ask the one local
+# kube-apiserver for 500 writes a second, more than it does on a small machine besides the
+# work under test: leases fell behind, kube-controller-manager marked nodes NotReady and
+# tainted them, KWOK made them Ready again, and that churn (some 25 node patches a second)
+# slowed every other write (a pod create took 190 ms at the apiserver). Nothing here tests
+# how fast a dead node is noticed.
+KWOK_NODE_LEASE_SECONDS = 600
 
 
 def _http_ok(url: str, context: ssl.SSLContext | None = None) -> bool:
@@ -209,6 +217,9 @@ def start_controllers(starter: Starter, ports: Ports, files: ClusterFiles) -> No
             f"--cluster-signing-key-file={pki / 'ca.key'}",
             "--kube-api-qps=200",
             "--kube-api-burst=400",
+            # A fake node is unhealthy once its lease is older than this: KWOK renews each one
+            # every quarter of KWOK_NODE_LEASE_SECONDS, so the two go together.
+            f"--node-monitor-grace-period={KWOK_NODE_LEASE_SECONDS}s",
             "--v=1",
         ],
     )
@@ -238,7 +249,7 @@ def start_controllers(starter: Starter, ports: Ports, files: ClusterFiles) -> No
             f"--config={files.kwok_stages}",
             "--manage-all-nodes=false",
             "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-            "--node-lease-duration-seconds=40",
+            f"--node-lease-duration-seconds={KWOK_NODE_LEASE_SECONDS}",
             "--cidr=10.244.0.0/16",
             "--node-ip=10.250.0.1",
             f"--server-address=127.0.0.1:{ports.kwok}",

@@ -67,17 +67,35 @@ def _is_ready(node: dict[str, Any]) -> bool:
     return False
 
 
+def is_settled(node: dict[str, Any]) -> bool:
+    """Ready, and without the taints kube-controller-manager's node lifecycle controller puts on
+    a node that is not (yet) Ready: it lifts them one node at a time after the node turns Ready."""
+    taints = (node.get("spec") or {}).get("taints") or []
+    return _is_ready(node) and not any(
+        str(t.get("key", "")).startswith(_LIFECYCLE_TAINTS) for t in taints
+    )
+
+
+# node.kubernetes.io/not-ready, node.kubernetes.io/unreachable and the like.
+_LIFECYCLE_TAINTS = "node.kubernetes.io/"
+
+
 def count_ready(api: client.CoreV1Api) -> int:
+    """Fleet nodes that are Ready and no longer tainted by the node lifecycle controller."""
     # Raw JSON: decoding thousands of nodes into client models would dominate the wait.
     response: Any = api.list_node(
         label_selector=FLEET_POOL_LABEL, resource_version="0", _preload_content=False
     )
     items = json.loads(response.data)["items"]
-    return sum(1 for node in items if _is_ready(node))
+    return sum(1 for node in items if is_settled(node))
 
 
 def wait_nodes_ready(kubeconfig: Path, expected: int, timeout: float = 300.0) -> float:
-    """Wait until `expected` fleet nodes report Ready; returns the seconds it took."""
+    """Wait until `expected` fleet nodes report Ready and kube-controller-manager has lifted
+    its not-ready taints from them; returns the seconds it took. Until then the controller is
+    still reading and patching nodes (about two writes per node: thousands at fleet scale), and
+    anything timed would share the apiserver with it (and kube-scheduler would skip the nodes
+    still tainted)."""
     api = core_api(kubeconfig)
     began = time.monotonic()
     ready = 0
@@ -86,4 +104,6 @@ def wait_nodes_ready(kubeconfig: Path, expected: int, timeout: float = 300.0) ->
         if ready >= expected:
             return time.monotonic() - began
         time.sleep(1.0)
-    raise ClusterError(f"only {ready} of {expected} nodes became Ready within {timeout:.0f} s")
+    raise ClusterError(
+        f"only {ready} of {expected} nodes became Ready and untainted within {timeout:.0f} s"
+    )
