@@ -22,7 +22,8 @@ from dataclasses import replace
 from suanli.scoring import MILLI_PER_DEVICE, NodeFacts, NodeSnapshot, NodeUsage, Resources
 from suanli.scoring.combine import tie_rank
 from suanli.scoring.shapes import Shape, ShapeHistogram
-from suanli.scoring.snapshot import PlacedPod, node_devices
+from suanli.scoring.snapshot import PlacedPod
+from suanli.state.tally import DeviceTally
 
 _EMPTY = Resources()
 # Interned usage states are renumbered past this many, so a long-lived process stays bounded.
@@ -58,6 +59,7 @@ class NodeEntry:
         "requested",
         "snap",
         "state",
+        "tally",
     )
 
     def __init__(self, facts: NodeFacts, class_id: int) -> None:
@@ -70,12 +72,16 @@ class NodeEntry:
         self.pod_count = 0
         self.state = -1  # usage state id, set by the owning ClusterState
         self.snap: NodeSnapshot | None = None  # built on demand, dropped on change
+        self.tally = DeviceTally(facts)  # what its pods hold of its devices
+
+    def adopt(self, pods: dict[str, PlacedPod]) -> None:
+        """Hold these pods (a node's that was known, or that were seen before it)."""
+        self.held = pods
+        self.tally = DeviceTally(self.facts, pods.values())
 
     def snapshot(self) -> NodeSnapshot:
         if self.snap is None:
-            usage = NodeUsage(
-                self.requested, self.pod_count, node_devices(self.facts, self.held.values())
-            )
+            usage = NodeUsage(self.requested, self.pod_count, self.tally.devices)
             self.snap = NodeSnapshot(self.facts, usage)
         return self.snap
 
@@ -142,15 +148,16 @@ class ClusterState:
             entry = NodeEntry(facts, self._classes[key])
             if old is not None:
                 self._count_idle(old, -1)
-                entry.held = old.held
+                entry.adopt(old.held)
                 entry.requested, entry.pod_count = old.requested, old.pod_count
             else:
                 self._names = None
                 # Pods seen before their node count from now on.
-                for pod in self._orphans.pop(facts.name, {}).values():
-                    entry.held[pod.key] = pod
+                orphans = self._orphans.pop(facts.name, {})
+                for pod in orphans.values():
                     entry.requested = entry.requested + pod.requests
                     entry.pod_count += 1
+                entry.adopt(dict(orphans))
             self.nodes[facts.name] = entry
             self._by_rank.clear()
             self._restate(entry)
@@ -251,13 +258,19 @@ class ClusterState:
                     del self._orphans[pod.node]
             return
         self._count_idle(entry, -1)
+        held = entry.held
         if sign > 0:
-            entry.held[pod.key] = pod
+            known = pod.key in held
+            held[pod.key] = pod
             entry.requested = entry.requested + pod.requests
         else:
-            entry.held.pop(pod.key, None)
+            known = held.pop(pod.key, None) is pod
             entry.requested = entry.requested - pod.requests
         entry.pod_count += sign
+        if known == (sign > 0):
+            entry.adopt(held)  # a pod replaced, or one it did not hold: counted afresh
+        else:
+            entry.tally.change(entry.facts, pod, sign, held.values())
         self._restate(entry)
         self._count_idle(entry, 1)
 
