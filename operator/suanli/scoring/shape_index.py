@@ -83,6 +83,19 @@ class ShapeIndex:
             )
         return found
 
+    def limits(self, resource: str, type_name: str | None) -> Limits:
+        """The distinct cpu and the distinct memory of the relevant shapes, sorted: all that
+        hostability compares a node's free cpu and memory with."""
+        key = (resource, type_name)
+        limits = self._limits.get(key)
+        if limits is None:
+            relevant = self.relevant(resource, type_name)
+            limits = self._limits[key] = (
+                tuple(sorted({term[1] for term in relevant})),
+                tuple(sorted({term[2] for term in relevant})),
+            )
+        return limits
+
     def hosts_alike(
         self, resource: str, type_name: str | None, free: tuple[int, int, int], taken: Taken
     ) -> bool:
@@ -92,15 +105,7 @@ class ShapeIndex:
         cpu, memory, pods = free
         if pods == 1:
             return False  # its last pod slot
-        key = (resource, type_name)
-        limits = self._limits.get(key)
-        if limits is None:
-            relevant = self.relevant(resource, type_name)
-            limits = self._limits[key] = (
-                tuple(sorted({term[1] for term in relevant})),
-                tuple(sorted({term[2] for term in relevant})),
-            )
-        cpus, memories = limits
+        cpus, memories = self.limits(resource, type_name)
         # No shape's cpu (memory) lies between what is free before and after.
         return bisect_right(cpus, cpu) == bisect_right(cpus, cpu - taken[0]) and bisect_right(
             memories, memory
@@ -108,4 +113,5 @@ class ShapeIndex:
 
 
 Taken = tuple[int, int]
+Limits = tuple[tuple[int, ...], tuple[int, ...]]  # distinct cpu, distinct memory
 Term = tuple[float, int, int, int, int]
