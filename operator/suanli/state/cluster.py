@@ -105,7 +105,9 @@ class ClusterState:
         self._shapes: dict[str, Shape | None] = {}
         self._classes: dict[NodeFacts, int] = {}
         self._state_ids: dict[UsageKey, int] = {}
-        self._where: dict[int, tuple[int, Room]] = {}  # usage state -> class, room
+        # usage state -> class, room (read by the decider: a state whose room lacks a pod's
+        # devices is no answer, whatever else it has)
+        self.where: dict[int, tuple[int, Room]] = {}
         self.state_of: dict[str, int] = {}  # node name -> usage state id
         self.members: dict[int, set[str]] = {}  # usage state id -> node names
         # usage state id -> the rank of its member that goes first among equals (kept until
@@ -115,6 +117,7 @@ class ClusterState:
         # class -> device room (idle devices, largest free milli) -> usage states with nodes: a
         # pod asking for devices visits only the rooms that can hold it.
         self.rooms: dict[int, dict[Room, set[int]]] = {}
+        self.class_states: dict[int, int] = {}  # class -> how many usage states have nodes
         # Bumped whenever a class gains its first usage state or loses its last: what is
         # derived from the set of classes with nodes stays valid while it holds.
         self.classes_version = 0
@@ -183,9 +186,10 @@ class ClusterState:
                 self.remove_node(name)
             self._classes.clear()
             self._state_ids.clear()
-            self._where.clear()
+            self.where.clear()
             self._first.clear()
             self.rooms.clear()
+            self.class_states.clear()
             self.classes_version += 1
             self.epoch += 1
 
@@ -282,7 +286,7 @@ class ClusterState:
         state = self._state_ids.get(key)
         if state is None:
             state = self._state_ids[key] = len(self._state_ids)
-            self._where[state] = (entry.class_id, room_of(key[3]))
+            self.where[state] = (entry.class_id, room_of(key[3]))
         old = self.state_of.get(entry.name)
         entry.state = state
         self.state_of[entry.name] = state
@@ -313,11 +317,12 @@ class ClusterState:
         members = self.members.get(state)
         if members is None:
             members = self.members[state] = set()
-            class_id, room = self._where[state]
+            class_id, room = self.where[state]
             rooms = self.rooms.setdefault(class_id, {})
             if not rooms:
                 self.classes_version += 1
             rooms.setdefault(room, set()).add(state)
+            self.class_states[class_id] = self.class_states.get(class_id, 0) + 1
             self._bump(class_id, state)
         members.add(name)
 
@@ -330,9 +335,10 @@ class ClusterState:
             members.discard(name)
             if not members:
                 del self.members[state]
-                class_id, room = self._where[state]
+                class_id, room = self.where[state]
                 rooms = self.rooms[class_id]
                 rooms[room].discard(state)
+                self.class_states[class_id] -= 1
                 if not rooms[room]:
                     del rooms[room]
                     if not rooms:
@@ -357,20 +363,21 @@ class ClusterState:
         return log[since - first :]
 
     def room_of_state(self, state: int) -> Room:
-        return self._where[state][1]
+        return self.where[state][1]
 
     def _renumber(self) -> None:
         self._state_ids = {}
         self.members = {}
         self._first = {}
         self.rooms = {}
+        self.class_states = {}
         self.classes_version += 1
-        self._where = {}
+        self.where = {}
         self.epoch += 1
         for other in self.nodes.values():
             key = other.usage_key()
             other.state = self._state_ids.setdefault(key, len(self._state_ids))
-            self._where[other.state] = (other.class_id, room_of(key[3]))
+            self.where[other.state] = (other.class_id, room_of(key[3]))
             self.state_of[other.name] = other.state
             self._join(other.name, other.state)
 

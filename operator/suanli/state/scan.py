@@ -229,14 +229,18 @@ def _fitting(
     if order is not None and order.version == version and order.shapes == shapes:
         return order.entries
     changed = state.room_changes(class_id, order.version) if order is not None else None
-    members, nodes = state.members, state.nodes
+    members, nodes, where = state.members, state.nodes, state.where
     befores, fits = judge.before, judge.fits_of(capacity_kind)
+    request = context.demand.gpu
+    wants, whole, milli = request.wants, request.whole, request.milli
 
     def fitting(number: int) -> bool:
         found = fits.get(number)
         if found is None:
+            room = where[number][1]
+            if wants and (room[0] < whole or room[1] < milli):
+                return False  # `fresh_fits` would say so, and keep nothing
             entry = nodes[next(iter(members[number]))]
-            room = state.room_of_state(number)
             found = judge.fresh_fits(context, entry, capacity_kind, fits, room)
         return found
 
@@ -248,15 +252,14 @@ def _fitting(
             before = judge.fresh_before(context, nodes[next(iter(members[number]))])
         return (-before, number)
 
-    rooms = state.rooms[class_id]
     if (
         order is None
         or changed is None
         or order.stale > len(order.entries) // 2 + 8
         # A reader far behind lists the class's states rather than every change since.
-        or len(changed) > sum(map(len, rooms.values()))
+        or len(changed) > state.class_states[class_id]
     ):
-        numbers = [n for n in _roomy(rooms, context) if fitting(n)]
+        numbers = [n for n in _roomy(state.rooms[class_id], context) if fitting(n)]
         entries = sorted(map(sort_key, numbers))
         judge.orders[key] = Order(version, entries, set(numbers), shapes)
         return entries

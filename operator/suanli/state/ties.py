@@ -59,6 +59,9 @@ def first_tied(
     read = start
     result: tuple[bool, int | None] = (True, None)
     fresh_fits = fresh_usage = 0
+    where = state.where
+    request = context.demand.gpu
+    wants, whole, milli = request.wants, request.whole, request.milli
     for entry in islice(order, start, None):
         if entry.rank >= below:
             break
@@ -66,8 +69,11 @@ def first_tied(
         fitting = fits.get(number)
         if fitting is None:
             fresh_fits += 1
-            room = state.room_of_state(number)
-            fitting = judge.fresh_fits(context, entry, capacity_kind, fits, room)
+            room = where[number][1]
+            if wants and (room[0] < whole or room[1] < milli):
+                fitting = False  # `fresh_fits` would say so, and keep nothing
+            else:
+                fitting = judge.fresh_fits(context, entry, capacity_kind, fits, room)
         if fitting:
             if number not in usage:
                 fresh_usage += 1

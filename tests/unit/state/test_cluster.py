@@ -38,6 +38,7 @@ def _check_indexes(state: ClusterState) -> None:
     assert len(set(by_key.values())) == len(by_key)
     assert sum(len(m) for m in state.members.values()) == len(state.nodes)
     for class_id, rooms in state.rooms.items():
+        assert state.class_states[class_id] == sum(map(len, rooms.values()))
         for room, numbers in rooms.items():
             assert numbers
             for number in numbers:
