@@ -16,13 +16,14 @@ from suanli.scoring import (
     Catalog,
     LatencyMap,
     NodeState,
+    PodDemand,
     ScoringConfig,
     Verdict,
     Workload,
     fragmentation,
     node_state,
 )
-from suanli.scoring.combine import resolved
+from suanli.scoring.combine import resolved, weight_pairs, weights_of
 from suanli.scoring.context import Context
 from suanli.scoring.datapolicy import DataPolicy
 from suanli.scoring.filters import capacity_wants, check_capacity, check_hard, fits_now
@@ -40,6 +41,7 @@ if {"packing"} != USAGE_SIGNALS or SCORERS[-1][0] != "packing":
     raise ImportError("the decider needs packing as the one usage signal, summed last")
 # Memo entries kept before a memo starts over (a long-lived extender sees ever new pod kinds).
 _MEMO_LIMIT = 100_000
+_DEMANDS_KEPT = 4096  # demand objects whose kinds are remembered (each held while remembered)
 
 # Bounds and totals reach the same float by different roads; a margin far above rounding error
 # and far below any real difference of totals keeps pruning safe.
@@ -63,6 +65,9 @@ class Judge:
         self._epoch = -1
         self._shapes: tuple[object, ...] = ()
         self._kinds: dict[Hashable, int] = {}
+        # (id of a demand, with a workload) -> the demand, its kinds and total: a replay asks
+        # for the same demand objects again and again, and hashing one is not cheap.
+        self._demands: dict[tuple[int, bool], tuple[PodDemand, tuple[int, int, Total]]] = {}
         self._hard: dict[Hashable, tuple[Reason | None, float]] = {}
         # (pod kind, peers' domains) -> (classes version of the state, the classes allowed
         # with what `_hard` says of them): see `suanli.state.classes`.
@@ -110,6 +115,7 @@ class Judge:
         ):
             self._valid_for, self._epoch = valid_for, epoch
             self._kinds.clear()
+            self._demands.clear()
             self._hard.clear()
             self.allowed.clear()
             self._capacity.clear()
@@ -135,6 +141,7 @@ class Judge:
             self.shapes_seen += 1  # the orders keep which states fit, and sort them again
         if max(len(self._hard), len(self._capacity), len(self.skips), *self._sizes) > _MEMO_LIMIT:
             self._kinds.clear()
+            self._demands.clear()
             self._hard.clear()
             self.allowed.clear()
             self._capacity.clear()
@@ -156,6 +163,24 @@ class Judge:
         found = self._kinds.get(kind)
         if found is None:
             found = self._kinds[kind] = len(self._kinds)
+        return found
+
+    def kinds(self, context: Context) -> tuple[int, int, Total]:
+        """The pod kind (for facts and packing), its capacity kind, and how its totals are
+        summed, remembered per demand object while the kinds are."""
+        demand = context.demand
+        key = (id(demand), bool(context.workload))
+        known = self._demands.get(key)
+        if known is not None and known[0] is demand:
+            return known[1]
+        if len(self._demands) >= _DEMANDS_KEPT:
+            self._demands.clear()  # a live extender's demands are new objects every time
+        found = (
+            self.kind_id((*demand.judged_by, key[1])),
+            self.kind_id((demand.requests, demand.gpu_milli)),
+            Total(*weight_pairs(weights_of(demand))),
+        )
+        self._demands[key] = (demand, found)
         return found
 
     def class_part(

@@ -18,7 +18,7 @@ from collections.abc import Hashable, Iterator
 from typing import cast
 
 from suanli.scoring import Outcome, Verdict
-from suanli.scoring.combine import ranking_key, round_score, score_node, weight_pairs, weights_of
+from suanli.scoring.combine import ranking_key, round_score, score_node
 from suanli.scoring.context import Context
 from suanli.scoring.scorers.packing import packing_value
 from suanli.state.choice import Choice, Everyone, ranked_names
@@ -34,10 +34,7 @@ def best_only(
 ) -> Choice | None:
     """The best `keep` of every node (full results for the first `detail`); None when nothing
     fits (the caller then judges every node for reasons)."""
-    demand = context.demand
-    kind = judge.kind_id((*demand.judged_by, bool(context.workload)))
-    capacity_kind = judge.kind_id((demand.requests, demand.gpu_milli))
-    total = Total(*weight_pairs(weights_of(demand)))
+    kind, capacity_kind, total = judge.kinds(context)
     best = BestSoFar(keep)
     totals: dict[Hashable, tuple[int, float]] = {}
     scored: list[int] = []
