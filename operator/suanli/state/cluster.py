@@ -118,6 +118,7 @@ class ClusterState:
         # pod asking for devices visits only the rooms that can hold it.
         self.rooms: dict[int, dict[Room, set[int]]] = {}
         self.class_states: dict[int, int] = {}  # class -> how many usage states have nodes
+        self._roomiest: dict[int, tuple[int, Room]] = {}  # class -> room version, `roomiest`
         # Bumped whenever a class gains its first usage state or loses its last: what is
         # derived from the set of classes with nodes stays valid while it holds.
         self.classes_version = 0
@@ -190,6 +191,7 @@ class ClusterState:
             self._first.clear()
             self.rooms.clear()
             self.class_states.clear()
+            self._roomiest.clear()
             self.classes_version += 1
             self.epoch += 1
 
@@ -362,6 +364,17 @@ class ClusterState:
             return None
         return log[since - first :]
 
+    def roomiest(self, class_id: int) -> Room:
+        """The most idle devices and the largest free share of any usage state of the class: a
+        pod asking for more lacks devices on every node of it. Kept per room version."""
+        version = self.room_version.get(class_id, 0)
+        found = self._roomiest.get(class_id)
+        if found is None or found[0] != version:
+            rooms = self.rooms.get(class_id, {})
+            most = (max((r[0] for r in rooms), default=0), max((r[1] for r in rooms), default=0))
+            found = self._roomiest[class_id] = (version, most)
+        return found[1]
+
     def room_of_state(self, state: int) -> Room:
         return self.where[state][1]
 
@@ -371,6 +384,7 @@ class ClusterState:
         self._first = {}
         self.rooms = {}
         self.class_states = {}
+        self._roomiest = {}
         self.classes_version += 1
         self.where = {}
         self.epoch += 1

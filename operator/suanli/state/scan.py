@@ -38,9 +38,14 @@ def best_only(
     best = BestSoFar(keep)
     totals: dict[Hashable, tuple[int, float]] = {}
     scored: list[int] = []
+    request = context.demand.gpu
     for ceiling, class_id, part in ranked_classes(state, judge, context, kind, total):
         if ceiling < best.floor:
             break  # sorted: no class further on can reach the best
+        if request.wants:
+            most = state.roomiest(class_id)
+            if most[0] < request.whole or most[1] < request.milli:
+                continue  # no node of the class has the devices (none would fit)
         _score_class(
             state,
             judge,

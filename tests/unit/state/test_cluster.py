@@ -39,6 +39,10 @@ def _check_indexes(state: ClusterState) -> None:
     assert sum(len(m) for m in state.members.values()) == len(state.nodes)
     for class_id, rooms in state.rooms.items():
         assert state.class_states[class_id] == sum(map(len, rooms.values()))
+        assert state.roomiest(class_id) == (
+            max((r[0] for r in rooms), default=0),
+            max((r[1] for r in rooms), default=0),
+        )
         for room, numbers in rooms.items():
             assert numbers
             for number in numbers:
