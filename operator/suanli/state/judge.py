@@ -26,8 +26,9 @@ from suanli.scoring import (
 from suanli.scoring.combine import resolved, weight_pairs, weights_of
 from suanli.scoring.context import Context
 from suanli.scoring.datapolicy import DataPolicy
-from suanli.scoring.filters import capacity_wants, check_capacity, check_hard, fits_now
+from suanli.scoring.filters import capacity_wants, check_capacity, check_hard
 from suanli.scoring.fragmentation import Plan, PlanKey
+from suanli.scoring.resources import PODS
 from suanli.scoring.scorers import SCORERS, USAGE_SIGNALS
 from suanli.scoring.scorers.packing import packing_value, reservation_on
 from suanli.scoring.scorers.packing import score as packing_score
@@ -243,8 +244,15 @@ class Judge:
             wants = self._wants.get(capacity_kind)
             if wants is None:
                 wants = self._wants[capacity_kind] = capacity_wants(context)
-            # The room settled the devices: what `candidates` finds is what it holds.
-            found = fits_now(context, entry.snapshot(), wants, devices=False)
+            # The room settled the devices: what `candidates` finds is what it holds. The rest
+            # is `fits_now(..., devices=False)`, read from the entry (no snapshot, no calls).
+            allocatable, requested = entry.facts.allocatable, entry.requested
+            found = True
+            for resource, want in wants:
+                used = entry.pod_count if resource == PODS else requested.amount(resource)
+                if allocatable.amount(resource) - used < want:
+                    found = False
+                    break
         else:
             found = reason is None
         known[entry.state] = found
