@@ -117,11 +117,16 @@ def _score_class(
     `totals`: by fragmentation, most first, so that bounds only fall and the first one out of
     reach ends the class (the bound is the same for every state without a workload)."""
     kind, capacity_kind = kinds
-    nodes, members = state.nodes, state.members
-    config, reserved = context.config, part.reserved
     workload = bool(context.workload)
     # Without a workload every state's bound is the ceiling.
     filled = float(context.demand.gpu.total_milli) if workload else -math.inf
+    tie_read = best.keep == 1
+    ties_first = tie_read and filled <= 0  # see below
+    fitting = [] if ties_first else _fitting(state, judge, context, class_id, capacity_kind)
+    if not (ties_first or fitting):
+        return  # most classes a pod visits have no state it fits: nothing to set up
+    nodes, members = state.nodes, state.members
+    config, reserved = context.config, part.reserved
     # With a workload the usage part is the fragmentation change of the pod's device choice,
     # which its requests settle: pods of one capacity kind share it whatever else they ask.
     usage_kind = capacity_kind if workload else kind
@@ -144,8 +149,7 @@ def _score_class(
 
     # Once a state reaches the ceiling, the rest of the class can only tie (keep=1): look for
     # an earlier node by rank among the ties rather than listing them, unless that gave up.
-    tie_read = best.keep == 1
-    if tie_read and filled <= 0:
+    if ties_first:
         # Every state's bound is the ceiling (a pod without devices, or no workload), which
         # most reach: the first node by rank that does is the class's answer, if one does.
         done, first = read_ties(ceiling, (math.inf, ""))
@@ -155,17 +159,16 @@ def _score_class(
             best.add(ceiling, len(members[first]))
             return
         tie_read = done  # all read, none reaches the ceiling: list the ties as they come
-    for negative, number in _fitting(state, judge, context, class_id, capacity_kind):
+        fitting = _fitting(state, judge, context, class_id, capacity_kind)
+    for negative, number in fitting:
         names = members.get(number)
         if names is None:
             continue  # left the class since it was listed
         before = -negative
-        if before >= filled:
-            bound = ceiling  # min(before, filled) is filled: the class's ceiling
-        else:
-            bound = bounds.get(before, -1.0)
-            if bound < 0:
-                bound = bounds[before] = total(packing_value(-before, reserved, config), part)
+        # min(before, filled) is filled: the class's ceiling (a total, never below 0).
+        bound = ceiling if before >= filled else bounds.get(before, -1.0)
+        if bound < 0:
+            bound = bounds[before] = total(packing_value(-before, reserved, config), part)
         if bound < best.floor:
             break  # bounds only fall further on
         found = exact_of(number, nodes[next(iter(names))])
