@@ -152,12 +152,16 @@ def _score_class(
     if ties_first:
         # Every state's bound is the ceiling (a pod without devices, or no workload), which
         # most reach: the first node by rank that does is the class's answer, if one does.
-        done, first = read_ties(ceiling, (math.inf, ""))
+        # Only a node before the first of those found at the ceiling already can be chosen.
+        ahead = [state.first_of(cast(int, g)) for g, t in totals.items() if t[1] == ceiling]
+        done, first = read_ties(ceiling, min(ahead, default=(math.inf, "")))
         if first is not None:
             totals[first] = exact_of(first, nodes[next(iter(members[first]))])
             scored.append(first)
             best.add(ceiling, len(members[first]))
             return
+        if done and ahead:
+            return  # none before it ties, and nothing of the class totals more
         tie_read = done  # all read, none reaches the ceiling: list the ties as they come
         fitting = _fitting(state, judge, context, class_id, capacity_kind)
     for negative, number in fitting:
