@@ -143,8 +143,35 @@ def fragmentation(state: NodeState, workload: Workload) -> float:
     return sum(terms)
 
 
+# Expected fragmentation per node state (`NodeState`), or per what fragmentation can tell of
+# one (`_alike_state`), for one workload's shapes.
+FragmentationMemo = dict[tuple[object, ...], float]
+
 # state, whole, milli, cpu, memory; or the same as far as fragmentation can tell (`_alike`)
 PlanKey = tuple["NodeState", int, int, int, int] | tuple[object, ...]
+
+
+def remembered(state: NodeState, workload: Workload, memo: FragmentationMemo) -> float:
+    """`fragmentation(state, workload)`, kept in `memo` per state and per what fragmentation
+    can tell of it: of its cpu, memory and pod slots only which shapes they leave hostable
+    (states that differ only there have the very same terms)."""
+    found = memo.get(state)
+    if found is None:
+        cpus, memories = workload.index.limits(state.resource, state.type_name)
+        alike = (
+            "alike",  # never equal to a node state (whose first field is a tuple)
+            state.free,
+            state.resource,
+            state.type_name,
+            bisect_right(cpus, state.cpu),
+            bisect_right(memories, state.memory),
+            state.pods >= 1,
+        )
+        found = memo.get(alike)
+        if found is None:
+            found = memo[alike] = fragmentation(state, workload)
+        memo[state] = found
+    return found
 
 
 class Plan(NamedTuple):
@@ -166,7 +193,7 @@ def plan(
     memory: int,
     workload: Workload,
     *,
-    memo: dict[NodeState, float] | None = None,
+    memo: FragmentationMemo | None = None,
     plans: dict[PlanKey, Plan | None] | None = None,
     state: NodeState | None = None,
 ) -> Plan | None:
@@ -239,22 +266,16 @@ def _best_plan(
     memory: int,
     workload: Workload,
     *,
-    memo: dict[NodeState, float] | None,
+    memo: FragmentationMemo | None,
 ) -> Plan | None:
     """The best of `options` (`plan` once the state is known)."""
     if not options:
         return None
-    known = {} if memo is None else memo
-
-    def measured(state: NodeState) -> float:
-        if state not in known:
-            known[state] = fragmentation(state, workload)
-        return known[state]
-
-    before = measured(state)
+    known: FragmentationMemo = {} if memo is None else memo
+    before = remembered(state, workload, known)
     best: Plan | None = None
     for allocation in options:
-        delta = measured(state.after(allocation, cpu, memory)) - before
+        delta = remembered(state.after(allocation, cpu, memory), workload, known) - before
         if best is None or delta < best.delta:
             best = Plan(allocation, delta)
     return best

@@ -20,14 +20,13 @@ from suanli.scoring import (
     ScoringConfig,
     Verdict,
     Workload,
-    fragmentation,
     node_state,
 )
 from suanli.scoring.combine import resolved, weight_pairs, weights_of
 from suanli.scoring.context import Context
 from suanli.scoring.datapolicy import DataPolicy
 from suanli.scoring.filters import capacity_wants, check_capacity, check_hard
-from suanli.scoring.fragmentation import Plan, PlanKey
+from suanli.scoring.fragmentation import FragmentationMemo, Plan, PlanKey, remembered
 from suanli.scoring.resources import PODS
 from suanli.scoring.scorers import SCORERS, USAGE_SIGNALS
 from suanli.scoring.scorers.packing import packing_value, reservation_on
@@ -86,7 +85,7 @@ class Judge:
         self._sizes = [0, 0]  # states remembered in _fits and in _usage
         # Expected fragmentation per node state, for the workload's shapes: shared with each
         # decision's context, and the base of the packing bound.
-        self.fragmentation: dict[NodeState, float] = {}
+        self.fragmentation: FragmentationMemo = {}
         self.before: dict[int, float] = {}  # the same, per usage state id
         # Device plans per node state and request, for the workload's shapes (shared likewise).
         self.plans: dict[PlanKey, Plan | None] = {}
@@ -313,9 +312,7 @@ class Judge:
     def fresh_before(self, context: Context, entry: NodeEntry) -> float:
         """The node's expected fragmentation now, remembered per usage state."""
         state = self.node_state_of(entry)
-        found = self.fragmentation.get(state)
-        if found is None:
-            found = self.fragmentation[state] = fragmentation(state, context.workload)
+        found = remembered(state, context.workload, self.fragmentation)
         self.before[entry.state] = found
         return found
 
