@@ -28,8 +28,6 @@ from suanli.state.tally import DeviceTally
 _EMPTY = Resources()
 # Interned usage states are renumbered past this many, so a long-lived process stays bounded.
 _MAX_STATE_IDS = 200_000
-# Room changes remembered per class; a reader further behind lists the class afresh.
-_ROOM_LOG = 4096
 
 UsageKey = tuple[int, Resources, int, tuple[int, ...]]
 Room = tuple[int, int]  # idle devices, the largest free milli of one device
@@ -125,9 +123,11 @@ class ClusterState:
         # class -> a number bumped whenever its set of usage states changes: what is derived from
         # a class's states (the ones a kind of pod fits) stays valid while it holds.
         self.room_version: dict[int, int] = {}
-        # class -> (room version of the first entry, the usage state of every bump since): a
-        # reader that listed a class at some version catches up by looking at those states only.
-        self._room_log: dict[int, tuple[int, list[int]]] = {}
+        # class -> its usage states with nodes in the order they joined it, with the class's
+        # room version then: a reader that listed the class at some version catches up with
+        # the states that joined since (read from the newest), not with every change.
+        self.joined: dict[int, dict[int, int]] = {}
+        self.left: dict[int, int] = {}  # class -> usage states that lost their last node
         self._by_job: dict[str, dict[str, str]] = {}  # job -> pod key -> node
         self._orphans: dict[str, dict[str, PlacedPod]] = {}  # pods on nodes not known (yet)
         self._idle: dict[str, int] = {}  # idle milli-devices per known accelerator type
@@ -192,6 +192,7 @@ class ClusterState:
             self.rooms.clear()
             self.class_states.clear()
             self._roomiest.clear()
+            self.joined.clear()
             self.classes_version += 1
             self.epoch += 1
 
@@ -325,7 +326,7 @@ class ClusterState:
                 self.classes_version += 1
             rooms.setdefault(room, set()).add(state)
             self.class_states[class_id] = self.class_states.get(class_id, 0) + 1
-            self._bump(class_id, state)
+            self._bump(class_id, state, True)
         members.add(name)
 
     def _leave(self, name: str, state: int | None) -> None:
@@ -345,24 +346,16 @@ class ClusterState:
                     del rooms[room]
                     if not rooms:
                         self.classes_version += 1
-                self._bump(class_id, state)
+                self._bump(class_id, state, False)
 
-    def _bump(self, class_id: int, state: int) -> None:
-        version = self.room_version.get(class_id, 0)
-        self.room_version[class_id] = version + 1
-        _, log = self._room_log.setdefault(class_id, (version, []))
-        log.append(state)
-        if len(log) > _ROOM_LOG:
-            kept = log[_ROOM_LOG // 2 :]
-            self._room_log[class_id] = (version + 1 - len(kept), kept)
-
-    def room_changes(self, class_id: int, since: int) -> list[int] | None:
-        """The usage states that joined or left the class since its room version `since`, in
-        order (repeats possible); None when that is longer ago than remembered."""
-        first, log = self._room_log.get(class_id, (0, []))
-        if since < first:
-            return None
-        return log[since - first :]
+    def _bump(self, class_id: int, state: int, joined: bool) -> None:
+        version = self.room_version[class_id] = self.room_version.get(class_id, 0) + 1
+        states = self.joined.setdefault(class_id, {})
+        if joined:
+            states[state] = version
+        else:
+            del states[state]
+            self.left[class_id] = self.left.get(class_id, 0) + 1
 
     def roomiest(self, class_id: int) -> Room:
         """The most idle devices and the largest free share of any usage state of the class: a
@@ -385,6 +378,7 @@ class ClusterState:
         self.rooms = {}
         self.class_states = {}
         self._roomiest = {}
+        self.joined = {}
         self.classes_version += 1
         self.where = {}
         self.epoch += 1

@@ -229,7 +229,7 @@ def _fitting(
     """The class's usage states that can take the pod now, by expected fragmentation, most
     first (all alike without a workload). Kept per class and capacity kind while the shapes of
     the workload stay, and brought up to date from the states that joined the class since
-    (those that left are skipped by the reader, and dropped once they are many)."""
+    (those that left are skipped by the reader, and dropped once they may be many)."""
     workload = bool(context.workload)
     key = (class_id, capacity_kind, workload)
     version = state.room_version.get(class_id, 0)
@@ -237,7 +237,6 @@ def _fitting(
     shapes = judge.shapes_seen if workload else 0
     if order is not None and order.version == version and order.shapes == shapes:
         return order.entries
-    changed = state.room_changes(class_id, order.version) if order is not None else None
     members, nodes, where = state.members, state.nodes, state.where
     befores, fits = judge.before, judge.fits_of(capacity_kind)
     request = context.demand.gpu
@@ -261,33 +260,32 @@ def _fitting(
             before = judge.fresh_before(context, nodes[next(iter(members[number]))])
         return (-before, number)
 
-    if (
-        order is None
-        or changed is None
-        or order.stale > len(order.entries) // 2 + 8
-        # A reader far behind lists the class's states rather than every change since.
-        or len(changed) > state.class_states[class_id]
-    ):
+    left = state.left.get(class_id, 0)
+    if order is None:
         numbers = [n for n in _roomy(state.rooms[class_id], context) if fitting(n)]
         entries = sorted(map(sort_key, numbers))
-        judge.orders[key] = Order(version, entries, set(numbers), shapes)
+        judge.orders[key] = Order(version, entries, set(numbers), shapes, left)
         return entries
-    listed = order.listed
+    fresh = []  # the states that joined since and fit (newest first; those gone are not here)
+    for number, joined in reversed(state.joined[class_id].items()):
+        if joined <= order.version:
+            break
+        if number not in order.listed and fitting(number):
+            fresh.append(number)
+    order.stale += left - order.left
+    if order.stale > len(order.entries) // 2 + 8 or order.shapes != shapes:
+        # Those that left dropped (read from the few listed, not the many states there are).
+        order.listed = {n for n in order.listed if n in members}
+        order.entries = [e for e in order.entries if e[1] in members]
+        order.stale = 0
+    order.listed.update(fresh)
     if order.shapes != shapes:
         # The same states fit (that depends on no workload); their fragmentation changed.
-        # Those still with nodes (read from the few listed, not the many states there are).
-        order.listed = listed = {n for n in listed if n in members}
-        listed.update(n for n in dict.fromkeys(changed) if n in members and fitting(n))
-        order.entries = sorted(map(sort_key, listed))
-        order.version, order.shapes, order.stale = version, shapes, 0
-        return order.entries
-    for number in dict.fromkeys(changed):
-        if number not in members:
-            order.stale += number in listed
-        elif number not in listed and fitting(number):
-            listed.add(number)
+        order.entries = sorted(map(sort_key, order.listed))
+    else:
+        for number in fresh:
             insort(order.entries, sort_key(number))
-    order.version = version
+    order.version, order.shapes, order.left = version, shapes, left
     return order.entries
 
 
