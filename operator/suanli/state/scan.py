@@ -142,7 +142,7 @@ def _score_class(
             capacity_kind=capacity_kind,
             usage_kind=usage_kind,
             part=part,
-            exact=lambda n, e: exact_of(n, e)[1],
+            exact=exact_of,
             top=top,
             below=below,
         )
@@ -231,12 +231,30 @@ def _fitting(
     the workload stay, and brought up to date from the states that joined the class since
     (those that left are skipped by the reader, and dropped once they may be many)."""
     workload = bool(context.workload)
-    key = (class_id, capacity_kind, workload)
-    version = state.room_version.get(class_id, 0)
-    order = judge.orders.get(key)
-    shapes = judge.shapes_seen if workload else 0
-    if order is not None and order.version == version and order.shapes == shapes:
+    order = judge.orders.get((class_id, capacity_kind, workload))
+    if (
+        order is not None
+        and order.version == state.room_version.get(class_id, 0)
+        and order.shapes == (judge.shapes_seen if workload else 0)
+    ):
         return order.entries
+    # Apart from the check above: its variables are not closed over (made on every call).
+    return _catch_up(state, judge, context, (class_id, capacity_kind), order)
+
+
+def _catch_up(
+    state: ClusterState,
+    judge: Judge,
+    context: Context,
+    kinds: tuple[int, int],
+    order: Order | None,
+) -> list[tuple[float, int]]:
+    """`_fitting` of (class, capacity kind) when the class or the shapes changed since
+    `order` (None: never listed)."""
+    class_id, capacity_kind = kinds
+    workload = bool(context.workload)
+    version = state.room_version.get(class_id, 0)
+    shapes = judge.shapes_seen if workload else 0
     members, nodes, where = state.members, state.nodes, state.where
     befores, fits = judge.before, judge.fits_of(capacity_kind)
     request = context.demand.gpu
@@ -264,7 +282,9 @@ def _fitting(
     if order is None:
         numbers = [n for n in _roomy(state.rooms[class_id], context) if fitting(n)]
         entries = sorted(map(sort_key, numbers))
-        judge.orders[key] = Order(version, entries, set(numbers), shapes, left)
+        judge.orders[class_id, capacity_kind, workload] = Order(
+            version, entries, set(numbers), shapes, left
+        )
         return entries
     fresh = []  # the states that joined since and fit (newest first; those gone are not here)
     for number, joined in reversed(state.joined[class_id].items()):

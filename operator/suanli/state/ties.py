@@ -24,7 +24,8 @@ from suanli.state.kept import ClassPart
 FITS_BUDGET = 64
 USAGE_BUDGET = 8
 
-Exact = Callable[[int, NodeEntry], float]  # a usage state's exact total (via one of its nodes)
+# A usage state's exact (score, total), via one of its nodes.
+Exact = Callable[[int, NodeEntry], tuple[int, float]]
 _STATE = attrgetter("state")
 
 
@@ -77,7 +78,7 @@ def first_tied(
         if fitting:
             if number not in usage:
                 fresh_usage += 1
-            if exact(number, entry) == top:
+            if exact(number, entry)[1] == top:
                 result = (True, number)
                 break
         read += 1
