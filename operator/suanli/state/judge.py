@@ -91,8 +91,9 @@ class Judge:
         self.plans: dict[PlanKey, Plan | None] = {}
         # What fragmentation reads of a usage state (its free devices, cpu, memory, pod slots).
         self.node_states: dict[int, NodeState] = {}
-        # (class, capacity kind, with a workload) -> the states it fits, by that, most first
-        self.orders: dict[tuple[int, int, bool], Order] = {}
+        # (class, whole devices, share, with a workload) -> the states with room for such a
+        # request, by expected fragmentation, most first
+        self.orders: dict[tuple[int, int, int, bool], Order] = {}
         self.shapes_seen = 0  # workloads of new shapes met: the orders are sorted for one
         self.evaluated = 0  # usage states judged afresh, for benchmarks
 
@@ -138,7 +139,7 @@ class Judge:
             self.fragmentation.clear()
             self.plans.clear()
             self.before.clear()
-            self.shapes_seen += 1  # the orders keep which states fit, and sort them again
+            self.shapes_seen += 1  # the orders keep which states have room, and sort them again
         if max(len(self._hard), len(self._capacity), len(self.skips), *self._sizes) > _MEMO_LIMIT:
             self._kinds.clear()
             self._demands.clear()

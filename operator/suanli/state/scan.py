@@ -6,15 +6,15 @@ exactly only when its bound can still reach the best found. Within one class and
 class part (facts-only signals, reserved capacity) is the same for every state, so a bound or
 a total depends on one number alone (the state's fragmentation, its packing usage): each
 distinct number is turned into a total once, with the same arithmetic as `Total`, so the floats
-are those of the reference. A class's states are kept in the order of their fragmentation (the
-bound falls with it) and brought up to date from the class's room changes, not listed afresh.
+are those of the reference. A class's states with room for the pod's devices are kept in the
+order of their fragmentation (the bound falls with it, `suanli.state.roomy`), shared by pods of
+one device request; whether a state has the pod's cpu, memory and slot is checked as it is read.
 """
 
 from __future__ import annotations
 
 import math
-from bisect import insort
-from collections.abc import Hashable, Iterator
+from collections.abc import Hashable
 from typing import cast
 
 from suanli.scoring import Outcome, Verdict
@@ -23,9 +23,10 @@ from suanli.scoring.context import Context
 from suanli.scoring.scorers.packing import packing_value
 from suanli.state.choice import Choice, Everyone, ranked_names
 from suanli.state.classes import ranked_classes
-from suanli.state.cluster import ClusterState, NodeEntry, Room, fits_room
+from suanli.state.cluster import ClusterState, NodeEntry
 from suanli.state.judge import BestSoFar, Judge, Total
-from suanli.state.kept import ClassPart, Order
+from suanli.state.kept import ClassPart
+from suanli.state.roomy import roomy_states
 from suanli.state.ties import first_tied
 
 
@@ -122,10 +123,11 @@ def _score_class(
     filled = float(context.demand.gpu.total_milli) if workload else -math.inf
     tie_read = best.keep == 1
     ties_first = tie_read and filled <= 0  # see below
-    fitting = [] if ties_first else _fitting(state, judge, context, class_id, capacity_kind)
-    if not (ties_first or fitting):
-        return  # most classes a pod visits have no state it fits: nothing to set up
+    roomy = [] if ties_first else roomy_states(state, judge, context, class_id)
+    if not (ties_first or roomy):
+        return  # most classes a pod visits have no state with room: nothing to set up
     nodes, members = state.nodes, state.members
+    fitting = _Fits(state, judge, context, capacity_kind)
     config, reserved = context.config, part.reserved
     # With a workload the usage part is the fragmentation change of the pod's device choice,
     # which its requests settle: pods of one capacity kind share it whatever else they ask.
@@ -163,11 +165,11 @@ def _score_class(
         if done and ahead:
             return  # none before it ties, and nothing of the class totals more
         tie_read = done  # all read, none reaches the ceiling: list the ties as they come
-        fitting = _fitting(state, judge, context, class_id, capacity_kind)
-    for negative, number in fitting:
+        roomy = roomy_states(state, judge, context, class_id)
+    for negative, number in roomy:
         names = members.get(number)
-        if names is None:
-            continue  # left the class since it was listed
+        if names is None or not fitting(number, names):
+            continue  # left the class since it was listed, or lacks cpu, memory or a slot
         before = -negative
         # min(before, filled) is filled: the class's ceiling (a total, never below 0).
         bound = ceiling if before >= filled else bounds.get(before, -1.0)
@@ -189,6 +191,23 @@ def _score_class(
                     scored.append(earlier)
                 return
             tie_read = False
+
+
+class _Fits:
+    """Whether a usage state whose devices have room for the pod's has its cpu, memory and a
+    pod slot too (remembered per capacity kind)."""
+
+    def __init__(self, state: ClusterState, judge: Judge, context: Context, kind: int) -> None:
+        self.state, self.judge, self.context, self.kind = state, judge, context, kind
+        self.known = judge.fits_of(kind)
+
+    def __call__(self, number: int, names: set[str]) -> bool:
+        found = self.known.get(number)
+        if found is None:
+            state = self.state
+            entry, room = state.nodes[next(iter(names))], state.where[number][1]
+            found = self.judge.fresh_fits(self.context, entry, self.kind, self.known, room)
+        return found
 
 
 class _Exact:
@@ -221,98 +240,3 @@ class _Exact:
             value = self.total(signal, self.part)
             found = self.exact[usage] = (round_score(value), value)
         return found
-
-
-def _fitting(
-    state: ClusterState, judge: Judge, context: Context, class_id: int, capacity_kind: int
-) -> list[tuple[float, int]]:
-    """The class's usage states that can take the pod now, by expected fragmentation, most
-    first (all alike without a workload). Kept per class and capacity kind while the shapes of
-    the workload stay, and brought up to date from the states that joined the class since
-    (those that left are skipped by the reader, and dropped once they may be many)."""
-    workload = bool(context.workload)
-    order = judge.orders.get((class_id, capacity_kind, workload))
-    if (
-        order is not None
-        and order.version == state.room_version.get(class_id, 0)
-        and order.shapes == (judge.shapes_seen if workload else 0)
-    ):
-        return order.entries
-    # Apart from the check above: its variables are not closed over (made on every call).
-    return _catch_up(state, judge, context, (class_id, capacity_kind), order)
-
-
-def _catch_up(
-    state: ClusterState,
-    judge: Judge,
-    context: Context,
-    kinds: tuple[int, int],
-    order: Order | None,
-) -> list[tuple[float, int]]:
-    """`_fitting` of (class, capacity kind) when the class or the shapes changed since
-    `order` (None: never listed)."""
-    class_id, capacity_kind = kinds
-    workload = bool(context.workload)
-    version = state.room_version.get(class_id, 0)
-    shapes = judge.shapes_seen if workload else 0
-    members, nodes, where = state.members, state.nodes, state.where
-    befores, fits = judge.before, judge.fits_of(capacity_kind)
-    request = context.demand.gpu
-    wants, whole, milli = request.wants, request.whole, request.milli
-
-    def fitting(number: int) -> bool:
-        found = fits.get(number)
-        if found is None:
-            room = where[number][1]
-            if wants and (room[0] < whole or room[1] < milli):
-                return False  # `fresh_fits` would say so, and keep nothing
-            entry = nodes[next(iter(members[number]))]
-            found = judge.fresh_fits(context, entry, capacity_kind, fits, room)
-        return found
-
-    def sort_key(number: int) -> tuple[float, int]:
-        if not workload:
-            return (0.0, number)
-        before = befores.get(number)
-        if before is None:
-            before = judge.fresh_before(context, nodes[next(iter(members[number]))])
-        return (-before, number)
-
-    left = state.left.get(class_id, 0)
-    if order is None:
-        numbers = [n for n in _roomy(state.rooms[class_id], context) if fitting(n)]
-        entries = sorted(map(sort_key, numbers))
-        judge.orders[class_id, capacity_kind, workload] = Order(
-            version, entries, set(numbers), shapes, left
-        )
-        return entries
-    fresh = []  # the states that joined since and fit (newest first; those gone are not here)
-    for number, joined in reversed(state.joined[class_id].items()):
-        if joined <= order.version:
-            break
-        if number not in order.listed and fitting(number):
-            fresh.append(number)
-    order.stale += left - order.left
-    if order.stale > len(order.entries) // 2 + 8 or order.shapes != shapes:
-        # Those that left dropped (read from the few listed, not the many states there are).
-        order.listed = {n for n in order.listed if n in members}
-        order.entries = [e for e in order.entries if e[1] in members]
-        order.stale = 0
-    order.listed.update(fresh)
-    if order.shapes != shapes:
-        # The same states fit (that depends on no workload); their fragmentation changed.
-        order.entries = sorted(map(sort_key, order.listed))
-    else:
-        for number in fresh:
-            insort(order.entries, sort_key(number))
-    order.version, order.shapes, order.left = version, shapes, left
-    return order.entries
-
-
-def _roomy(rooms: dict[Room, set[int]], context: Context) -> Iterator[int]:
-    """The usage states of a class whose devices could take the pod: the others lack devices
-    (an exact verdict, `check_capacity` would say so)."""
-    request = context.demand.gpu
-    for room, numbers in rooms.items():
-        if not request.wants or fits_room(room, request.whole, request.milli):
-            yield from numbers
