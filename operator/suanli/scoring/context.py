@@ -12,7 +12,7 @@ from suanli.scoring.config import ScoringConfig
 from suanli.scoring.datapolicy import BASELINE_POLICY, DataPolicy
 from suanli.scoring.demand import PodDemand
 from suanli.scoring.facts import NodeFacts
-from suanli.scoring.fragmentation import NodeState, Plan, PlanKey, plan
+from suanli.scoring.fragmentation import FragmentationMemo, NodeState, Plan, PlanKey, plan
 from suanli.scoring.latency import LatencyMap
 from suanli.scoring.resources import CPU, MEMORY
 from suanli.scoring.shapes import NO_WORKLOAD, Workload
@@ -39,7 +39,7 @@ class Context:
     # Device plans per node name, worked out once per decision (filter, packing and the result
     # all need them). Local to this context, which lives for one decision.
     _plans: dict[str, Plan | None] = field(default_factory=dict, repr=False, compare=False)
-    _fragmentation: dict[NodeState, float] = field(default_factory=dict, repr=False, compare=False)
+    _fragmentation: FragmentationMemo = field(default_factory=dict, repr=False, compare=False)
     _plan_memo: dict[PlanKey, Plan | None] | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -103,7 +103,7 @@ def build_context(
     peers: Iterable[Peer],
     config: ScoringConfig,
     workload: Workload = NO_WORKLOAD,
-    fragmentation_memo: dict[NodeState, float] | None = None,
+    fragmentation_memo: FragmentationMemo | None = None,
     plan_memo: dict[PlanKey, Plan | None] | None = None,
     data_policy: DataPolicy = BASELINE_POLICY,
 ) -> Context:

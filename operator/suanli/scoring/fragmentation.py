@@ -18,6 +18,7 @@ increase is smallest, the tightest fit among equals.
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from typing import NamedTuple
 
 from suanli.scoring.devices import (
@@ -142,7 +143,35 @@ def fragmentation(state: NodeState, workload: Workload) -> float:
     return sum(terms)
 
 
-PlanKey = tuple["NodeState", int, int, int, int]  # state, whole, milli, cpu, memory
+# Expected fragmentation per node state (`NodeState`), or per what fragmentation can tell of
+# one (`_alike_state`), for one workload's shapes.
+FragmentationMemo = dict[tuple[object, ...], float]
+
+# state, whole, milli, cpu, memory; or the same as far as fragmentation can tell (`_alike`)
+PlanKey = tuple["NodeState", int, int, int, int] | tuple[object, ...]
+
+
+def remembered(state: NodeState, workload: Workload, memo: FragmentationMemo) -> float:
+    """`fragmentation(state, workload)`, kept in `memo` per state and per what fragmentation
+    can tell of it: of its cpu, memory and pod slots only which shapes they leave hostable
+    (states that differ only there have the very same terms)."""
+    found = memo.get(state)
+    if found is None:
+        cpus, memories = workload.index.limits(state.resource, state.type_name)
+        alike = (
+            "alike",  # never equal to a node state (whose first field is a tuple)
+            state.free,
+            state.resource,
+            state.type_name,
+            bisect_right(cpus, state.cpu),
+            bisect_right(memories, state.memory),
+            state.pods >= 1,
+        )
+        found = memo.get(alike)
+        if found is None:
+            found = memo[alike] = fragmentation(state, workload)
+        memo[state] = found
+    return found
 
 
 class Plan(NamedTuple):
@@ -164,7 +193,7 @@ def plan(
     memory: int,
     workload: Workload,
     *,
-    memo: dict[NodeState, float] | None = None,
+    memo: FragmentationMemo | None = None,
     plans: dict[PlanKey, Plan | None] | None = None,
     state: NodeState | None = None,
 ) -> Plan | None:
@@ -189,15 +218,45 @@ def plan(
     if state is None:
         state = node_state(node)
     key = (state, request.whole, request.milli, cpu, memory)
-    if plans is not None:
-        found = plans.get(key, _UNPLANNED)
-        if found is not _UNPLANNED:
-            return found
-    options = candidates(node.devices_used(), request)
-    best = _best_plan(state, options, cpu, memory, workload, memo=memo)
-    if plans is not None:
-        plans[key] = best
-    return best
+    if plans is None:
+        return _best_plan(
+            state, candidates(node.devices_used(), request), cpu, memory, workload, memo=memo
+        )
+    found = plans.get(key, _UNPLANNED)
+    if found is not _UNPLANNED:
+        return found
+    # Node states that differ only where no shape's hostability changes, before or after the
+    # pod, have the same plan: most new states are met with another state's plan.
+    alike = _alike(state, request, cpu, memory, workload)
+    found = plans.get(alike, _UNPLANNED)
+    if found is _UNPLANNED:
+        options = candidates(node.devices_used(), request)
+        found = plans[alike] = _best_plan(state, options, cpu, memory, workload, memo=memo)
+    plans[key] = found
+    return found
+
+
+def _alike(
+    state: NodeState, request: GpuRequest, cpu: int, memory: int, workload: Workload
+) -> tuple[object, ...]:
+    """What a plan depends on: the devices, the request, and of the cpu, memory and pod slots
+    before and after the pod only which shapes they leave hostable (`fragmentation` compares
+    them with the shapes' cpu and memory and with 1 only). The options are the devices'
+    (`candidates`), and each option's change the fragmentation of these before and after."""
+    cpus, memories = workload.index.limits(state.resource, state.type_name)
+    return (
+        state.free,
+        state.resource,
+        state.type_name,
+        request.whole,
+        request.milli,
+        bisect_right(cpus, state.cpu),
+        bisect_right(cpus, state.cpu - cpu),
+        bisect_right(memories, state.memory),
+        bisect_right(memories, state.memory - memory),
+        state.pods >= 1,
+        state.pods >= 2,
+    )
 
 
 def _best_plan(
@@ -207,22 +266,16 @@ def _best_plan(
     memory: int,
     workload: Workload,
     *,
-    memo: dict[NodeState, float] | None,
+    memo: FragmentationMemo | None,
 ) -> Plan | None:
     """The best of `options` (`plan` once the state is known)."""
     if not options:
         return None
-    known = {} if memo is None else memo
-
-    def measured(state: NodeState) -> float:
-        if state not in known:
-            known[state] = fragmentation(state, workload)
-        return known[state]
-
-    before = measured(state)
+    known: FragmentationMemo = {} if memo is None else memo
+    before = remembered(state, workload, known)
     best: Plan | None = None
     for allocation in options:
-        delta = measured(state.after(allocation, cpu, memory)) - before
+        delta = remembered(state.after(allocation, cpu, memory), workload, known) - before
         if best is None or delta < best.delta:
             best = Plan(allocation, delta)
     return best

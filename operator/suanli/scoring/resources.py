@@ -69,12 +69,29 @@ class Resources(Mapping[str, int]):
         return self._items.get(name, 0)
 
     def __add__(self, other: Mapping[str, int]) -> Resources:
+        if isinstance(other, Resources):
+            return self._combined(other, 1)
         names = set(self) | set(other)
         return Resources({n: self.amount(n) + other.get(n, 0) for n in names})
 
     def __sub__(self, other: Mapping[str, int]) -> Resources:
+        if isinstance(other, Resources):
+            return self._combined(other, -1)
         names = set(self) | set(other)
         return Resources({n: self.amount(n) - other.get(n, 0) for n in names})
+
+    def _combined(self, other: Resources, sign: int) -> Resources:
+        """`self + sign x other`. A node's requests gain or lose a pod's on every change: when
+        the pod names no resource the node's do not and no amount comes to zero, the names
+        and their order stay, and the list is made without sorting it again."""
+        items = dict(self._items)
+        for name, amount in other._items.items():
+            items[name] = items.get(name, 0) + sign * amount
+        if len(items) != len(self._items) or 0 in items.values():
+            return Resources(items)
+        combined = object.__new__(Resources)
+        combined._items = items
+        return combined
 
     def maximum(self, other: Mapping[str, int]) -> Resources:
         names = set(self) | set(other)

@@ -40,26 +40,30 @@ class ShapeIndex:
         # Per type, sorted: what each typed shape accepting it reserves there, in the order of
         # the shapes: weight x milli-devices when it accepts that type alone (its share is
         # then exactly 1), else the same with every type it accepts, shared by idle capacity.
+        # A term is (weight x milli-devices, where its share is in the type's list of shares:
+        # 0 for the share 1, i for that of the i-th of the type's sets): x 1 is exact, so one
+        # loop adds the very floats that adding the plain terms would.
         sets: dict[tuple[str, ...], int] = {}  # several accepted types -> their number
-        terms: dict[str, list[float | tuple[float, int]]] = {}
+        terms: dict[str, list[tuple[float, int]]] = {}
+        used: dict[str, dict[int, int]] = {}  # type -> its sets' numbers -> their slot
         for shape, weight in pairs:
             weighted = weight * shape.total_milli
-            if len(shape.types) > 1:
-                number = sets.setdefault(shape.types, len(sets))
+            number = sets.setdefault(shape.types, len(sets)) if len(shape.types) > 1 else -1
             for name in shape.types:
-                found = terms.setdefault(name, [])
-                found.append(weighted if len(shape.types) == 1 else (weighted, number))
+                slots = used.setdefault(name, {})
+                slot = 0 if number < 0 else slots.setdefault(number, len(slots) + 1)
+                terms.setdefault(name, []).append((weighted, slot))
         self.type_sets = tuple(sets)
-        self.by_type = tuple((name, tuple(terms[name])) for name in sorted(terms))
+        self.by_type = tuple(
+            (name, tuple(used[name]), tuple(terms[name])) for name in sorted(terms)
+        )
         # Per entry of `by_type`: the types whose idle capacity its reserved volume reads (its
         # own and those of every set it is in). A placement changes the idle capacity of one
         # type: the volumes that do not read it stay, and `amounts` keeps each type's last
         # (idle capacities read, volume) to reuse them.
         self.reads = tuple(
-            tuple(
-                sorted({name}.union(*(self.type_sets[t[1]] for t in found if isinstance(t, tuple))))
-            )
-            for name, found in self.by_type
+            tuple(sorted({name}.union(*(self.type_sets[number] for number in numbers))))
+            for name, numbers, _ in self.by_type
         )
         self.amounts: dict[str, tuple[tuple[int, ...], float]] = {}
         # The last workload derived with pressure, with what it was derived from: pods without
@@ -83,6 +87,19 @@ class ShapeIndex:
             )
         return found
 
+    def limits(self, resource: str, type_name: str | None) -> Limits:
+        """The distinct cpu and the distinct memory of the relevant shapes, sorted: all that
+        hostability compares a node's free cpu and memory with."""
+        key = (resource, type_name)
+        limits = self._limits.get(key)
+        if limits is None:
+            relevant = self.relevant(resource, type_name)
+            limits = self._limits[key] = (
+                tuple(sorted({term[1] for term in relevant})),
+                tuple(sorted({term[2] for term in relevant})),
+            )
+        return limits
+
     def hosts_alike(
         self, resource: str, type_name: str | None, free: tuple[int, int, int], taken: Taken
     ) -> bool:
@@ -92,15 +109,7 @@ class ShapeIndex:
         cpu, memory, pods = free
         if pods == 1:
             return False  # its last pod slot
-        key = (resource, type_name)
-        limits = self._limits.get(key)
-        if limits is None:
-            relevant = self.relevant(resource, type_name)
-            limits = self._limits[key] = (
-                tuple(sorted({term[1] for term in relevant})),
-                tuple(sorted({term[2] for term in relevant})),
-            )
-        cpus, memories = limits
+        cpus, memories = self.limits(resource, type_name)
         # No shape's cpu (memory) lies between what is free before and after.
         return bisect_right(cpus, cpu) == bisect_right(cpus, cpu - taken[0]) and bisect_right(
             memories, memory
@@ -108,4 +117,5 @@ class ShapeIndex:
 
 
 Taken = tuple[int, int]
+Limits = tuple[tuple[int, ...], tuple[int, ...]]  # distinct cpu, distinct memory
 Term = tuple[float, int, int, int, int]

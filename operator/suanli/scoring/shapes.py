@@ -151,13 +151,14 @@ def _derive(workload: Workload, idle: Mapping[str, int]) -> Workload:
         return workload
     pressure: list[tuple[str, float]] = []
     amounts = index.amounts
-    for (name, terms), reads in zip(index.by_type, index.reads, strict=True):
+    rooms: dict[int, int] = {}  # a set of types -> its idle capacity
+    for (name, numbers, terms), reads in zip(index.by_type, index.reads, strict=True):
         read = tuple([idle.get(t, 0) for t in reads])
         known = amounts.get(name)
         if known is not None and known[0] == read:
             amount = known[1]
         else:
-            amount = _reserved(index, name, terms, idle)
+            amount = _reserved(index, (name, numbers, terms), idle, rooms)
             amounts[name] = (read, amount)
         free = idle.get(name)
         pressure.append((name, min(1.0, amount / volume * total_idle / free) if free else 1.0))
@@ -177,25 +178,25 @@ def _derive(workload: Workload, idle: Mapping[str, int]) -> Workload:
 
 def _reserved(
     index: ShapeIndex,
-    name: str,
-    terms: tuple[float | tuple[float, int], ...],
+    entry: tuple[str, tuple[int, ...], tuple[tuple[float, int], ...]],
     idle: Mapping[str, int],
+    rooms: dict[int, int],
 ) -> float:
     """The volume the typed shapes accepting type `name` reserve there: added in the order of
-    the shapes (the order a sum shape by shape would add them)."""
+    the shapes (the order a sum shape by shape would add them). `rooms` keeps the idle
+    capacity of each set of types for the other types of one derivation."""
+    name, numbers, terms = entry
+    own = idle.get(name, 0)
+    shares = [1.0]  # by slot: the type alone, then each of its sets of types
+    for number in numbers:
+        types = index.type_sets[number]
+        room = rooms.get(number)
+        if room is None:
+            room = rooms[number] = sum(idle.get(t, 0) for t in types)
+        shares.append(own / room if room else 1 / len(types))
     amount = 0.0
-    shares: dict[int, float] = {}  # set of types -> this type's share of its idle capacity
-    for term in terms:
-        if isinstance(term, tuple):
-            weighted, number = term
-            share = shares.get(number)
-            if share is None:
-                types = index.type_sets[number]
-                room = sum(idle.get(t, 0) for t in types)
-                share = shares[number] = idle.get(name, 0) / room if room else 1 / len(types)
-            amount += weighted * share
-        else:
-            amount += term
+    for weighted, slot in terms:
+        amount += weighted * shares[slot]
     return amount
 
 

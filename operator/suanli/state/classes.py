@@ -14,7 +14,7 @@ from collections.abc import Hashable
 from suanli.scoring.combine import weight_pairs, weights_of
 from suanli.scoring.context import Context
 from suanli.scoring.facts import Domain
-from suanli.scoring.scorers.packing import packing_value, reservation_on
+from suanli.scoring.scorers.packing import packing_value
 from suanli.state.cluster import ClusterState, NodeEntry
 from suanli.state.judge import Judge, Total
 from suanli.state.kept import Allowed, ClassPart, Ranked
@@ -34,9 +34,14 @@ def ranked_classes(
     workload = bool(context.workload)
     # No placement removes more fragmentation than the pod fills.
     ceiling_change = -float(demand.gpu.total_milli)
-    taken = tuple(
-        reservation_on(context, facts) if workload else 0.0 for facts in allowed.types.values()
-    )
+    if workload:
+        # `reservation_on` per type, with the pressure read from a dict once, not per type.
+        pressure, milli = dict(context.workload.pressure), demand.gpu.total_milli
+        taken = tuple(
+            pressure.get(name, 0.0) * milli if name is not None else 0.0 for name in allowed.types
+        )
+    else:
+        taken = (0.0,) * len(allowed.types)
     if allowed.ranked is not None and taken == allowed.taken:
         return allowed.ranked
     config = context.config

@@ -22,13 +22,12 @@ from dataclasses import replace
 from suanli.scoring import MILLI_PER_DEVICE, NodeFacts, NodeSnapshot, NodeUsage, Resources
 from suanli.scoring.combine import tie_rank
 from suanli.scoring.shapes import Shape, ShapeHistogram
-from suanli.scoring.snapshot import PlacedPod, node_devices
+from suanli.scoring.snapshot import PlacedPod
+from suanli.state.tally import DeviceTally
 
 _EMPTY = Resources()
 # Interned usage states are renumbered past this many, so a long-lived process stays bounded.
 _MAX_STATE_IDS = 200_000
-# Room changes remembered per class; a reader further behind lists the class afresh.
-_ROOM_LOG = 4096
 
 UsageKey = tuple[int, Resources, int, tuple[int, ...]]
 Room = tuple[int, int]  # idle devices, the largest free milli of one device
@@ -58,6 +57,7 @@ class NodeEntry:
         "requested",
         "snap",
         "state",
+        "tally",
     )
 
     def __init__(self, facts: NodeFacts, class_id: int) -> None:
@@ -70,12 +70,16 @@ class NodeEntry:
         self.pod_count = 0
         self.state = -1  # usage state id, set by the owning ClusterState
         self.snap: NodeSnapshot | None = None  # built on demand, dropped on change
+        self.tally = DeviceTally(facts)  # what its pods hold of its devices
+
+    def adopt(self, pods: dict[str, PlacedPod]) -> None:
+        """Hold these pods (a node's that was known, or that were seen before it)."""
+        self.held = pods
+        self.tally = DeviceTally(self.facts, pods.values())
 
     def snapshot(self) -> NodeSnapshot:
         if self.snap is None:
-            usage = NodeUsage(
-                self.requested, self.pod_count, node_devices(self.facts, self.held.values())
-            )
+            usage = NodeUsage(self.requested, self.pod_count, self.tally.devices)
             self.snap = NodeSnapshot(self.facts, usage)
         return self.snap
 
@@ -99,7 +103,9 @@ class ClusterState:
         self._shapes: dict[str, Shape | None] = {}
         self._classes: dict[NodeFacts, int] = {}
         self._state_ids: dict[UsageKey, int] = {}
-        self._where: dict[int, tuple[int, Room]] = {}  # usage state -> class, room
+        # usage state -> class, room (read by the decider: a state whose room lacks a pod's
+        # devices is no answer, whatever else it has)
+        self.where: dict[int, tuple[int, Room]] = {}
         self.state_of: dict[str, int] = {}  # node name -> usage state id
         self.members: dict[int, set[str]] = {}  # usage state id -> node names
         # usage state id -> the rank of its member that goes first among equals (kept until
@@ -109,15 +115,19 @@ class ClusterState:
         # class -> device room (idle devices, largest free milli) -> usage states with nodes: a
         # pod asking for devices visits only the rooms that can hold it.
         self.rooms: dict[int, dict[Room, set[int]]] = {}
+        self.class_states: dict[int, int] = {}  # class -> how many usage states have nodes
+        self._roomiest: dict[int, tuple[int, Room]] = {}  # class -> room version, `roomiest`
         # Bumped whenever a class gains its first usage state or loses its last: what is
         # derived from the set of classes with nodes stays valid while it holds.
         self.classes_version = 0
         # class -> a number bumped whenever its set of usage states changes: what is derived from
         # a class's states (the ones a kind of pod fits) stays valid while it holds.
         self.room_version: dict[int, int] = {}
-        # class -> (room version of the first entry, the usage state of every bump since): a
-        # reader that listed a class at some version catches up by looking at those states only.
-        self._room_log: dict[int, tuple[int, list[int]]] = {}
+        # class -> its usage states with nodes in the order they joined it, with the class's
+        # room version then: a reader that listed the class at some version catches up with
+        # the states that joined since (read from the newest), not with every change.
+        self.joined: dict[int, dict[int, int]] = {}
+        self.left: dict[int, int] = {}  # class -> usage states that lost their last node
         self._by_job: dict[str, dict[str, str]] = {}  # job -> pod key -> node
         self._orphans: dict[str, dict[str, PlacedPod]] = {}  # pods on nodes not known (yet)
         self._idle: dict[str, int] = {}  # idle milli-devices per known accelerator type
@@ -142,15 +152,16 @@ class ClusterState:
             entry = NodeEntry(facts, self._classes[key])
             if old is not None:
                 self._count_idle(old, -1)
-                entry.held = old.held
+                entry.adopt(old.held)
                 entry.requested, entry.pod_count = old.requested, old.pod_count
             else:
                 self._names = None
                 # Pods seen before their node count from now on.
-                for pod in self._orphans.pop(facts.name, {}).values():
-                    entry.held[pod.key] = pod
+                orphans = self._orphans.pop(facts.name, {})
+                for pod in orphans.values():
                     entry.requested = entry.requested + pod.requests
                     entry.pod_count += 1
+                entry.adopt(dict(orphans))
             self.nodes[facts.name] = entry
             self._by_rank.clear()
             self._restate(entry)
@@ -176,9 +187,12 @@ class ClusterState:
                 self.remove_node(name)
             self._classes.clear()
             self._state_ids.clear()
-            self._where.clear()
+            self.where.clear()
             self._first.clear()
             self.rooms.clear()
+            self.class_states.clear()
+            self._roomiest.clear()
+            self.joined.clear()
             self.classes_version += 1
             self.epoch += 1
 
@@ -251,13 +265,19 @@ class ClusterState:
                     del self._orphans[pod.node]
             return
         self._count_idle(entry, -1)
+        held = entry.held
         if sign > 0:
-            entry.held[pod.key] = pod
+            known = pod.key in held
+            held[pod.key] = pod
             entry.requested = entry.requested + pod.requests
         else:
-            entry.held.pop(pod.key, None)
+            known = held.pop(pod.key, None) is pod
             entry.requested = entry.requested - pod.requests
         entry.pod_count += sign
+        if known == (sign > 0):
+            entry.adopt(held)  # a pod replaced, or one it did not hold: counted afresh
+        else:
+            entry.tally.change(entry.facts, pod, sign, held.values())
         self._restate(entry)
         self._count_idle(entry, 1)
 
@@ -269,7 +289,7 @@ class ClusterState:
         state = self._state_ids.get(key)
         if state is None:
             state = self._state_ids[key] = len(self._state_ids)
-            self._where[state] = (entry.class_id, room_of(key[3]))
+            self.where[state] = (entry.class_id, room_of(key[3]))
         old = self.state_of.get(entry.name)
         entry.state = state
         self.state_of[entry.name] = state
@@ -300,12 +320,13 @@ class ClusterState:
         members = self.members.get(state)
         if members is None:
             members = self.members[state] = set()
-            class_id, room = self._where[state]
+            class_id, room = self.where[state]
             rooms = self.rooms.setdefault(class_id, {})
             if not rooms:
                 self.classes_version += 1
             rooms.setdefault(room, set()).add(state)
-            self._bump(class_id, state)
+            self.class_states[class_id] = self.class_states.get(class_id, 0) + 1
+            self._bump(class_id, state, True)
         members.add(name)
 
     def _leave(self, name: str, state: int | None) -> None:
@@ -317,47 +338,54 @@ class ClusterState:
             members.discard(name)
             if not members:
                 del self.members[state]
-                class_id, room = self._where[state]
+                class_id, room = self.where[state]
                 rooms = self.rooms[class_id]
                 rooms[room].discard(state)
+                self.class_states[class_id] -= 1
                 if not rooms[room]:
                     del rooms[room]
                     if not rooms:
                         self.classes_version += 1
-                self._bump(class_id, state)
+                self._bump(class_id, state, False)
 
-    def _bump(self, class_id: int, state: int) -> None:
+    def _bump(self, class_id: int, state: int, joined: bool) -> None:
+        version = self.room_version[class_id] = self.room_version.get(class_id, 0) + 1
+        states = self.joined.setdefault(class_id, {})
+        if joined:
+            states[state] = version
+        else:
+            del states[state]
+            self.left[class_id] = self.left.get(class_id, 0) + 1
+
+    def roomiest(self, class_id: int) -> Room:
+        """The most idle devices and the largest free share of any usage state of the class: a
+        pod asking for more lacks devices on every node of it. Kept per room version."""
         version = self.room_version.get(class_id, 0)
-        self.room_version[class_id] = version + 1
-        _, log = self._room_log.setdefault(class_id, (version, []))
-        log.append(state)
-        if len(log) > _ROOM_LOG:
-            kept = log[_ROOM_LOG // 2 :]
-            self._room_log[class_id] = (version + 1 - len(kept), kept)
-
-    def room_changes(self, class_id: int, since: int) -> list[int] | None:
-        """The usage states that joined or left the class since its room version `since`, in
-        order (repeats possible); None when that is longer ago than remembered."""
-        first, log = self._room_log.get(class_id, (0, []))
-        if since < first:
-            return None
-        return log[since - first :]
+        found = self._roomiest.get(class_id)
+        if found is None or found[0] != version:
+            rooms = self.rooms.get(class_id, {})
+            most = (max((r[0] for r in rooms), default=0), max((r[1] for r in rooms), default=0))
+            found = self._roomiest[class_id] = (version, most)
+        return found[1]
 
     def room_of_state(self, state: int) -> Room:
-        return self._where[state][1]
+        return self.where[state][1]
 
     def _renumber(self) -> None:
         self._state_ids = {}
         self.members = {}
         self._first = {}
         self.rooms = {}
+        self.class_states = {}
+        self._roomiest = {}
+        self.joined = {}
         self.classes_version += 1
-        self._where = {}
+        self.where = {}
         self.epoch += 1
         for other in self.nodes.values():
             key = other.usage_key()
             other.state = self._state_ids.setdefault(key, len(self._state_ids))
-            self._where[other.state] = (other.class_id, room_of(key[3]))
+            self.where[other.state] = (other.class_id, room_of(key[3]))
             self.state_of[other.name] = other.state
             self._join(other.name, other.state)
 

@@ -16,17 +16,18 @@ from suanli.scoring import (
     Catalog,
     LatencyMap,
     NodeState,
+    PodDemand,
     ScoringConfig,
     Verdict,
     Workload,
-    fragmentation,
     node_state,
 )
-from suanli.scoring.combine import resolved
+from suanli.scoring.combine import resolved, weight_pairs, weights_of
 from suanli.scoring.context import Context
 from suanli.scoring.datapolicy import DataPolicy
-from suanli.scoring.filters import capacity_wants, check_capacity, check_hard, fits_now
-from suanli.scoring.fragmentation import Plan, PlanKey
+from suanli.scoring.filters import capacity_wants, check_capacity, check_hard
+from suanli.scoring.fragmentation import FragmentationMemo, Plan, PlanKey, remembered
+from suanli.scoring.resources import PODS
 from suanli.scoring.scorers import SCORERS, USAGE_SIGNALS
 from suanli.scoring.scorers.packing import packing_value, reservation_on
 from suanli.scoring.scorers.packing import score as packing_score
@@ -40,6 +41,7 @@ if {"packing"} != USAGE_SIGNALS or SCORERS[-1][0] != "packing":
     raise ImportError("the decider needs packing as the one usage signal, summed last")
 # Memo entries kept before a memo starts over (a long-lived extender sees ever new pod kinds).
 _MEMO_LIMIT = 100_000
+_DEMANDS_KEPT = 4096  # demand objects whose kinds are remembered (each held while remembered)
 
 # Bounds and totals reach the same float by different roads; a margin far above rounding error
 # and far below any real difference of totals keeps pruning safe.
@@ -63,6 +65,9 @@ class Judge:
         self._epoch = -1
         self._shapes: tuple[object, ...] = ()
         self._kinds: dict[Hashable, int] = {}
+        # (id of a demand, with a workload) -> the demand, its kinds and total: a replay asks
+        # for the same demand objects again and again, and hashing one is not cheap.
+        self._demands: dict[tuple[int, bool], tuple[PodDemand, tuple[int, int, Total]]] = {}
         self._hard: dict[Hashable, tuple[Reason | None, float]] = {}
         # (pod kind, peers' domains) -> (classes version of the state, the classes allowed
         # with what `_hard` says of them): see `suanli.state.classes`.
@@ -80,14 +85,15 @@ class Judge:
         self._sizes = [0, 0]  # states remembered in _fits and in _usage
         # Expected fragmentation per node state, for the workload's shapes: shared with each
         # decision's context, and the base of the packing bound.
-        self.fragmentation: dict[NodeState, float] = {}
+        self.fragmentation: FragmentationMemo = {}
         self.before: dict[int, float] = {}  # the same, per usage state id
         # Device plans per node state and request, for the workload's shapes (shared likewise).
         self.plans: dict[PlanKey, Plan | None] = {}
         # What fragmentation reads of a usage state (its free devices, cpu, memory, pod slots).
         self.node_states: dict[int, NodeState] = {}
-        # (class, capacity kind, with a workload) -> the states it fits, by that, most first
-        self.orders: dict[tuple[int, int, bool], Order] = {}
+        # (class, whole devices, share, with a workload) -> the states with room for such a
+        # request, by expected fragmentation, most first
+        self.orders: dict[tuple[int, int, int, bool], Order] = {}
         self.shapes_seen = 0  # workloads of new shapes met: the orders are sorted for one
         self.evaluated = 0  # usage states judged afresh, for benchmarks
 
@@ -110,6 +116,7 @@ class Judge:
         ):
             self._valid_for, self._epoch = valid_for, epoch
             self._kinds.clear()
+            self._demands.clear()
             self._hard.clear()
             self.allowed.clear()
             self._capacity.clear()
@@ -132,9 +139,10 @@ class Judge:
             self.fragmentation.clear()
             self.plans.clear()
             self.before.clear()
-            self.shapes_seen += 1  # the orders keep which states fit, and sort them again
+            self.shapes_seen += 1  # the orders keep which states have room, and sort them again
         if max(len(self._hard), len(self._capacity), len(self.skips), *self._sizes) > _MEMO_LIMIT:
             self._kinds.clear()
+            self._demands.clear()
             self._hard.clear()
             self.allowed.clear()
             self._capacity.clear()
@@ -156,6 +164,24 @@ class Judge:
         found = self._kinds.get(kind)
         if found is None:
             found = self._kinds[kind] = len(self._kinds)
+        return found
+
+    def kinds(self, context: Context) -> tuple[int, int, Total]:
+        """The pod kind (for facts and packing), its capacity kind, and how its totals are
+        summed, remembered per demand object while the kinds are."""
+        demand = context.demand
+        key = (id(demand), bool(context.workload))
+        known = self._demands.get(key)
+        if known is not None and known[0] is demand:
+            return known[1]
+        if len(self._demands) >= _DEMANDS_KEPT:
+            self._demands.clear()  # a live extender's demands are new objects every time
+        found = (
+            self.kind_id((*demand.judged_by, key[1])),
+            self.kind_id((demand.requests, demand.gpu_milli)),
+            Total(*weight_pairs(weights_of(demand))),
+        )
+        self._demands[key] = (demand, found)
         return found
 
     def class_part(
@@ -218,8 +244,15 @@ class Judge:
             wants = self._wants.get(capacity_kind)
             if wants is None:
                 wants = self._wants[capacity_kind] = capacity_wants(context)
-            # The room settled the devices: what `candidates` finds is what it holds.
-            found = fits_now(context, entry.snapshot(), wants, devices=False)
+            # The room settled the devices: what `candidates` finds is what it holds. The rest
+            # is `fits_now(..., devices=False)`, read from the entry (no snapshot, no calls).
+            allocatable, requested = entry.facts.allocatable, entry.requested
+            found = True
+            for resource, want in wants:
+                used = entry.pod_count if resource == PODS else requested.amount(resource)
+                if allocatable.amount(resource) - used < want:
+                    found = False
+                    break
         else:
             found = reason is None
         known[entry.state] = found
@@ -280,9 +313,7 @@ class Judge:
     def fresh_before(self, context: Context, entry: NodeEntry) -> float:
         """The node's expected fragmentation now, remembered per usage state."""
         state = self.node_state_of(entry)
-        found = self.fragmentation.get(state)
-        if found is None:
-            found = self.fragmentation[state] = fragmentation(state, context.workload)
+        found = remembered(state, context.workload, self.fragmentation)
         self.before[entry.state] = found
         return found
 

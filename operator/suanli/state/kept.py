@@ -28,13 +28,15 @@ Ranked = list[tuple[float, int, ClassPart]]  # (best total reachable, class, cla
 class Order:
     """A class's usage states by expected fragmentation, most first (ties by state id), as
     of a room version of the class and for the workload shapes the judge has seen as
-    `shapes`. States that left stay listed (`stale` of them) and are skipped by readers;
-    `listed` is every state in `entries`."""
+    `shapes`. States that left stay listed until they may be many (`stale`: at most that many,
+    from the states the class lost since) and are skipped by readers; `listed` is every state
+    in `entries`."""
 
     version: int
     entries: list[tuple[float, int]]  # (-fragmentation, state)
     listed: set[int]
     shapes: int
+    left: int  # states the class had lost when it was listed
     stale: int = 0
 
 

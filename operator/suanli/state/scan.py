@@ -6,26 +6,27 @@ exactly only when its bound can still reach the best found. Within one class and
 class part (facts-only signals, reserved capacity) is the same for every state, so a bound or
 a total depends on one number alone (the state's fragmentation, its packing usage): each
 distinct number is turned into a total once, with the same arithmetic as `Total`, so the floats
-are those of the reference. A class's states are kept in the order of their fragmentation (the
-bound falls with it) and brought up to date from the class's room changes, not listed afresh.
+are those of the reference. A class's states with room for the pod's devices are kept in the
+order of their fragmentation (the bound falls with it, `suanli.state.roomy`), shared by pods of
+one device request; whether a state has the pod's cpu, memory and slot is checked as it is read.
 """
 
 from __future__ import annotations
 
 import math
-from bisect import insort
-from collections.abc import Hashable, Iterator
+from collections.abc import Hashable
 from typing import cast
 
 from suanli.scoring import Outcome, Verdict
-from suanli.scoring.combine import ranking_key, round_score, score_node, weight_pairs, weights_of
+from suanli.scoring.combine import ranking_key, round_score, score_node
 from suanli.scoring.context import Context
 from suanli.scoring.scorers.packing import packing_value
 from suanli.state.choice import Choice, Everyone, ranked_names
 from suanli.state.classes import ranked_classes
-from suanli.state.cluster import ClusterState, NodeEntry, Room, fits_room
+from suanli.state.cluster import ClusterState, NodeEntry
 from suanli.state.judge import BestSoFar, Judge, Total
-from suanli.state.kept import ClassPart, Order
+from suanli.state.kept import ClassPart
+from suanli.state.roomy import roomy_states
 from suanli.state.ties import first_tied
 
 
@@ -34,16 +35,18 @@ def best_only(
 ) -> Choice | None:
     """The best `keep` of every node (full results for the first `detail`); None when nothing
     fits (the caller then judges every node for reasons)."""
-    demand = context.demand
-    kind = judge.kind_id((*demand.judged_by, bool(context.workload)))
-    capacity_kind = judge.kind_id((demand.requests, demand.gpu_milli))
-    total = Total(*weight_pairs(weights_of(demand)))
+    kind, capacity_kind, total = judge.kinds(context)
     best = BestSoFar(keep)
     totals: dict[Hashable, tuple[int, float]] = {}
     scored: list[int] = []
+    request = context.demand.gpu
     for ceiling, class_id, part in ranked_classes(state, judge, context, kind, total):
         if ceiling < best.floor:
             break  # sorted: no class further on can reach the best
+        if request.wants:
+            most = state.roomiest(class_id)
+            if most[0] < request.whole or most[1] < request.milli:
+                continue  # no node of the class has the devices (none would fit)
         _score_class(
             state,
             judge,
@@ -115,11 +118,17 @@ def _score_class(
     `totals`: by fragmentation, most first, so that bounds only fall and the first one out of
     reach ends the class (the bound is the same for every state without a workload)."""
     kind, capacity_kind = kinds
-    nodes, members = state.nodes, state.members
-    config, reserved = context.config, part.reserved
     workload = bool(context.workload)
     # Without a workload every state's bound is the ceiling.
     filled = float(context.demand.gpu.total_milli) if workload else -math.inf
+    tie_read = best.keep == 1
+    ties_first = tie_read and filled <= 0  # see below
+    roomy = [] if ties_first else roomy_states(state, judge, context, class_id)
+    if not (ties_first or roomy):
+        return  # most classes a pod visits have no state with room: nothing to set up
+    nodes, members = state.nodes, state.members
+    fitting = _Fits(state, judge, context, capacity_kind)
+    config, reserved = context.config, part.reserved
     # With a workload the usage part is the fragmentation change of the pod's device choice,
     # which its requests settle: pods of one capacity kind share it whatever else they ask.
     usage_kind = capacity_kind if workload else kind
@@ -135,35 +144,37 @@ def _score_class(
             capacity_kind=capacity_kind,
             usage_kind=usage_kind,
             part=part,
-            exact=lambda n, e: exact_of(n, e)[1],
+            exact=exact_of,
             top=top,
             below=below,
         )
 
     # Once a state reaches the ceiling, the rest of the class can only tie (keep=1): look for
     # an earlier node by rank among the ties rather than listing them, unless that gave up.
-    tie_read = best.keep == 1
-    if tie_read and filled <= 0:
+    if ties_first:
         # Every state's bound is the ceiling (a pod without devices, or no workload), which
         # most reach: the first node by rank that does is the class's answer, if one does.
-        done, first = read_ties(ceiling, (math.inf, ""))
+        # Only a node before the first of those found at the ceiling already can be chosen.
+        ahead = [state.first_of(cast(int, g)) for g, t in totals.items() if t[1] == ceiling]
+        done, first = read_ties(ceiling, min(ahead, default=(math.inf, "")))
         if first is not None:
             totals[first] = exact_of(first, nodes[next(iter(members[first]))])
             scored.append(first)
             best.add(ceiling, len(members[first]))
             return
+        if done and ahead:
+            return  # none before it ties, and nothing of the class totals more
         tie_read = done  # all read, none reaches the ceiling: list the ties as they come
-    for negative, number in _fitting(state, judge, context, class_id, capacity_kind):
+        roomy = roomy_states(state, judge, context, class_id)
+    for negative, number in roomy:
         names = members.get(number)
-        if names is None:
-            continue  # left the class since it was listed
+        if names is None or not fitting(number, names):
+            continue  # left the class since it was listed, or lacks cpu, memory or a slot
         before = -negative
-        if before >= filled:
-            bound = ceiling  # min(before, filled) is filled: the class's ceiling
-        else:
-            bound = bounds.get(before, -1.0)
-            if bound < 0:
-                bound = bounds[before] = total(packing_value(-before, reserved, config), part)
+        # min(before, filled) is filled: the class's ceiling (a total, never below 0).
+        bound = ceiling if before >= filled else bounds.get(before, -1.0)
+        if bound < 0:
+            bound = bounds[before] = total(packing_value(-before, reserved, config), part)
         if bound < best.floor:
             break  # bounds only fall further on
         found = exact_of(number, nodes[next(iter(names))])
@@ -180,6 +191,23 @@ def _score_class(
                     scored.append(earlier)
                 return
             tie_read = False
+
+
+class _Fits:
+    """Whether a usage state whose devices have room for the pod's has its cpu, memory and a
+    pod slot too (remembered per capacity kind)."""
+
+    def __init__(self, state: ClusterState, judge: Judge, context: Context, kind: int) -> None:
+        self.state, self.judge, self.context, self.kind = state, judge, context, kind
+        self.known = judge.fits_of(kind)
+
+    def __call__(self, number: int, names: set[str]) -> bool:
+        found = self.known.get(number)
+        if found is None:
+            state = self.state
+            entry, room = state.nodes[next(iter(names))], state.where[number][1]
+            found = self.judge.fresh_fits(self.context, entry, self.kind, self.known, room)
+        return found
 
 
 class _Exact:
@@ -212,77 +240,3 @@ class _Exact:
             value = self.total(signal, self.part)
             found = self.exact[usage] = (round_score(value), value)
         return found
-
-
-def _fitting(
-    state: ClusterState, judge: Judge, context: Context, class_id: int, capacity_kind: int
-) -> list[tuple[float, int]]:
-    """The class's usage states that can take the pod now, by expected fragmentation, most
-    first (all alike without a workload). Kept per class and capacity kind while the shapes of
-    the workload stay, and brought up to date from the states that joined the class since
-    (those that left are skipped by the reader, and dropped once they are many)."""
-    workload = bool(context.workload)
-    key = (class_id, capacity_kind, workload)
-    version = state.room_version.get(class_id, 0)
-    order = judge.orders.get(key)
-    shapes = judge.shapes_seen if workload else 0
-    if order is not None and order.version == version and order.shapes == shapes:
-        return order.entries
-    changed = state.room_changes(class_id, order.version) if order is not None else None
-    members, nodes = state.members, state.nodes
-    befores, fits = judge.before, judge.fits_of(capacity_kind)
-
-    def fitting(number: int) -> bool:
-        found = fits.get(number)
-        if found is None:
-            entry = nodes[next(iter(members[number]))]
-            room = state.room_of_state(number)
-            found = judge.fresh_fits(context, entry, capacity_kind, fits, room)
-        return found
-
-    def sort_key(number: int) -> tuple[float, int]:
-        if not workload:
-            return (0.0, number)
-        before = befores.get(number)
-        if before is None:
-            before = judge.fresh_before(context, nodes[next(iter(members[number]))])
-        return (-before, number)
-
-    rooms = state.rooms[class_id]
-    if (
-        order is None
-        or changed is None
-        or order.stale > len(order.entries) // 2 + 8
-        # A reader far behind lists the class's states rather than every change since.
-        or len(changed) > sum(map(len, rooms.values()))
-    ):
-        numbers = [n for n in _roomy(rooms, context) if fitting(n)]
-        entries = sorted(map(sort_key, numbers))
-        judge.orders[key] = Order(version, entries, set(numbers), shapes)
-        return entries
-    listed = order.listed
-    if order.shapes != shapes:
-        # The same states fit (that depends on no workload); their fragmentation changed.
-        # Those still with nodes (read from the few listed, not the many states there are).
-        order.listed = listed = {n for n in listed if n in members}
-        listed.update(n for n in dict.fromkeys(changed) if n in members and fitting(n))
-        order.entries = sorted(map(sort_key, listed))
-        order.version, order.shapes, order.stale = version, shapes, 0
-        return order.entries
-    for number in dict.fromkeys(changed):
-        if number not in members:
-            order.stale += number in listed
-        elif number not in listed and fitting(number):
-            listed.add(number)
-            insort(order.entries, sort_key(number))
-    order.version = version
-    return order.entries
-
-
-def _roomy(rooms: dict[Room, set[int]], context: Context) -> Iterator[int]:
-    """The usage states of a class whose devices could take the pod: the others lack devices
-    (an exact verdict, `check_capacity` would say so)."""
-    request = context.demand.gpu
-    for room, numbers in rooms.items():
-        if not request.wants or fits_room(room, request.whole, request.milli):
-            yield from numbers

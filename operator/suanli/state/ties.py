@@ -24,7 +24,8 @@ from suanli.state.kept import ClassPart
 FITS_BUDGET = 64
 USAGE_BUDGET = 8
 
-Exact = Callable[[int, NodeEntry], float]  # a usage state's exact total (via one of its nodes)
+# A usage state's exact (score, total), via one of its nodes.
+Exact = Callable[[int, NodeEntry], tuple[int, float]]
 _STATE = attrgetter("state")
 
 
@@ -59,6 +60,9 @@ def first_tied(
     read = start
     result: tuple[bool, int | None] = (True, None)
     fresh_fits = fresh_usage = 0
+    where = state.where
+    request = context.demand.gpu
+    wants, whole, milli = request.wants, request.whole, request.milli
     for entry in islice(order, start, None):
         if entry.rank >= below:
             break
@@ -66,12 +70,15 @@ def first_tied(
         fitting = fits.get(number)
         if fitting is None:
             fresh_fits += 1
-            room = state.room_of_state(number)
-            fitting = judge.fresh_fits(context, entry, capacity_kind, fits, room)
+            room = where[number][1]
+            if wants and (room[0] < whole or room[1] < milli):
+                fitting = False  # `fresh_fits` would say so, and keep nothing
+            else:
+                fitting = judge.fresh_fits(context, entry, capacity_kind, fits, room)
         if fitting:
             if number not in usage:
                 fresh_usage += 1
-            if exact(number, entry) == top:
+            if exact(number, entry)[1] == top:
                 result = (True, number)
                 break
         read += 1

@@ -3,6 +3,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from suanli.scoring import QuantityError, Resources, pod_requests
 
@@ -81,3 +83,23 @@ def test_resources_arithmetic() -> None:
     assert a.maximum(b) == Resources({"cpu": 1000, "nvidia.com/gpu": 2})
     assert "memory" not in a  # zeros carry no information
     assert hash(Resources({"cpu": 1})) == hash(Resources([("cpu", 1)]))
+
+
+_AMOUNTS = st.dictionaries(
+    st.sampled_from(["cpu", "memory", "pods", "nvidia.com/gpu"]), st.integers(-3, 3)
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_AMOUNTS, _AMOUNTS)
+def test_adding_and_taking_is_the_plain_sum_per_name(
+    left: dict[str, int], right: dict[str, int]
+) -> None:
+    """Equal, and in the same order of names, as the list made from the sums afresh."""
+    a, b = Resources(left), Resources(right)
+    names = set(left) | set(right)
+    for found, sign in ((a + b, 1), (a - b, -1)):
+        expected = Resources({n: a.amount(n) + sign * b.amount(n) for n in names})
+        assert found == expected
+        assert list(found.items()) == list(expected.items())
+        assert hash(found) == hash(expected)

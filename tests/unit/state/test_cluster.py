@@ -38,6 +38,16 @@ def _check_indexes(state: ClusterState) -> None:
     assert len(set(by_key.values())) == len(by_key)
     assert sum(len(m) for m in state.members.values()) == len(state.nodes)
     for class_id, rooms in state.rooms.items():
+        assert state.class_states[class_id] == sum(map(len, rooms.values()))
+        # The states with nodes, in the order they joined, each with a later room version.
+        joined = state.joined[class_id]
+        assert set(joined) == set().union(*rooms.values())
+        assert list(joined.values()) == sorted(set(joined.values()))
+        assert all(v <= state.room_version[class_id] for v in joined.values())
+        assert state.roomiest(class_id) == (
+            max((r[0] for r in rooms), default=0),
+            max((r[1] for r in rooms), default=0),
+        )
         for room, numbers in rooms.items():
             assert numbers
             for number in numbers:
