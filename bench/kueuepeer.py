@@ -194,6 +194,9 @@ def quota_objects(
                     "namespaceSelector": {},
                     "queueingStrategy": "BestEffortFIFO",
                     "fairSharing": {"weight": str(spec["weight"])},
+                    # Without it a ClusterQueue never preempts another's workloads, and the
+                    # fair-sharing preemption strategies of the configuration never apply.
+                    "preemption": {"reclaimWithinCohort": "Any"},
                     "resourceGroups": [
                         {
                             "coveredResources": ["nvidia.com/gpu", "cpu", "memory"],

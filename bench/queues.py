@@ -180,7 +180,8 @@ class Suanli:
                 "spec": {
                     "cohort": spec["cohort"],
                     "fairShare": {"weight": spec["weight"], "usageHalfLifeHours": 0},
-                    # As Kueue's fair sharing preempts (its preemptionStrategies below).
+                    # As Kueue's ClusterQueues preempt by fair share in the same run
+                    # (reclaimWithinCohort Any with its fairSharing preemptionStrategies).
                     "preemption": {"fairSharing": True},
                     "quotas": [{"resource": t, "nominal": n} for t, n in nominal[queue].items()],
                 },
