@@ -57,6 +57,7 @@ def first_tied(
         now = tuple(map(_STATE, order[:start]))
         if now != skipped:
             start = next(i for i, (a, b) in enumerate(zip(now, skipped, strict=True)) if a != b)
+            skipped = now[:start]
     read = start
     result: tuple[bool, int | None] = (True, None)
     fresh_fits = fresh_usage = 0
@@ -85,5 +86,9 @@ def first_tied(
         if fresh_usage > USAGE_BUDGET or fresh_fits > FITS_BUDGET:
             result = (False, None)
             break
-    judge.skips[key] = tuple(map(_STATE, order[:read]))
+    # The first `start` are those skipped already (`skipped` is they, read above): only the
+    # states of the nodes read past them are listed.
+    if read > start:
+        skipped += tuple(map(_STATE, order[start:read]))
+    judge.skips[key] = skipped
     return result
