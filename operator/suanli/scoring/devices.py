@@ -86,7 +86,9 @@ def format_allocation(allocation: Allocation) -> str:
 
 def free_of(used: tuple[int, ...]) -> tuple[int, ...]:
     """Milli still free per device; an over-committed device has none."""
-    return tuple(max(0, MILLI_PER_DEVICE - u) for u in used)
+    # A list made and turned into a tuple, without a max() call per device: read per new usage
+    # state in the hot paths of the decider, it costs a fraction of the generator.
+    return tuple([MILLI_PER_DEVICE - u if u < MILLI_PER_DEVICE else 0 for u in used])
 
 
 def _checked(used: tuple[int, ...], allocation: Allocation, sign: int) -> tuple[int, ...]:

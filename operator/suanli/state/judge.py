@@ -11,6 +11,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Hashable
+from operator import is_
 
 from suanli.scoring import (
     Catalog,
@@ -56,7 +57,8 @@ def reason_of(verdict: Verdict | None) -> Reason | None:
 
 def _same(these: tuple[object, ...], those: tuple[object, ...]) -> bool:
     """The very same objects (identity, not equality: cheap, and safe for memo validity)."""
-    return len(these) == len(those) and all(a is b for a, b in zip(these, those, strict=True))
+    # map() over `is_`, not a generator: asked twice before every decision.
+    return len(these) == len(those) and all(map(is_, these, those))
 
 
 class Judge:
