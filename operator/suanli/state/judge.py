@@ -82,7 +82,10 @@ class Judge:
         # (class, capacity kind, usage kind, class part, total) -> the usage states of the
         # class's first nodes by tie rank, none of which fits with that total: while those
         # nodes keep those states (and the memos hold), a reader skips them.
-        self.skips: dict[tuple[int, int, int, ClassPart, float], tuple[int, ...]] = {}
+        # (With the class's nodes by rank and its moves then, `suanli.state.ties`.)
+        self.skips: dict[
+            tuple[int, int, int, ClassPart, float], tuple[list[NodeEntry], int, tuple[int, ...]]
+        ] = {}
         self._usage: dict[int, dict[int, float]] = {}  # pod kind -> state -> usage part
         self._sizes = [0, 0]  # states remembered in _fits and in _usage
         # Expected fragmentation per node state, for the workload's shapes: shared with each
