@@ -276,9 +276,10 @@ class Judge:
         the whole signal without one), remembered in `known` for the node's usage state."""
         snapshot = entry.snapshot()
         if context.workload:
-            # `fragmentation_change`, with the node state read once per usage state.
-            state = self.node_state_of(entry) if context.demand.gpu.wants else None
-            found = context.plan(snapshot, state)
+            # `fragmentation_change`, with the node state read once per usage state (for pods
+            # without devices too: those the plan cannot settle from cpu and memory alone would
+            # read it afresh per pod kind, and most states are read for their order already).
+            found = context.plan(snapshot, self.node_state_of(entry))
             usage = found.delta if found is not None else 0.0
         else:
             usage = packing_score(context, snapshot).value
