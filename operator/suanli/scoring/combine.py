@@ -133,7 +133,10 @@ def total_of(
 def resolved(mean: float) -> float:
     """A weighted mean clamped to [0, 1] and cut down to a multiple of 1 / TOTAL_STEPS (never
     decreasing in the mean, so an upper bound of a mean bounds its total too)."""
-    return math.floor(min(1.0, max(0.0, mean)) * TOTAL_STEPS + 1e-9) / TOTAL_STEPS
+    # Comparisons rather than min() and max() calls (read for every total the decider works
+    # out); the same value for every float, NaN included (max(0.0, nan) is 0.0).
+    clamped = 1.0 if mean > 1.0 else (mean if mean > 0.0 else 0.0)
+    return math.floor(clamped * TOTAL_STEPS + 1e-9) / TOTAL_STEPS
 
 
 @functools.lru_cache(maxsize=1 << 16)  # a fleet's names, asked for on every decision

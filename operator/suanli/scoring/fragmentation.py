@@ -28,6 +28,7 @@ from suanli.scoring.devices import (
     allocate,
     candidates,
     free_of,
+    options_of,
 )
 from suanli.scoring.resources import CPU, MEMORY, PODS
 from suanli.scoring.shapes import Shape, Workload
@@ -230,7 +231,9 @@ def plan(
     alike = _alike(state, request, cpu, memory, workload)
     found = plans.get(alike, _UNPLANNED)
     if found is _UNPLANNED:
-        options = candidates(node.devices_used(), request)
+        # The state's free devices are those `candidates` reads (`free_of` of the same usage).
+        wants = request.wants
+        options = options_of(state.free, request.whole, request.milli) if wants else ((),)
         found = plans[alike] = _best_plan(state, options, cpu, memory, workload, memo=memo)
     plans[key] = found
     return found

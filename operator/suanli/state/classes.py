@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 
-from suanli.scoring.combine import weight_pairs, weights_of
+from suanli.scoring.combine import resolved, weight_pairs, weights_of
 from suanli.scoring.context import Context
 from suanli.scoring.facts import Domain
 from suanli.scoring.scorers.packing import packing_value
@@ -45,16 +45,22 @@ def ranked_classes(
     if allowed.ranked is not None and taken == allowed.taken:
         return allowed.ranked
     config = context.config
-    # accelerator type -> (capacity kept for typed pods taken, the best packing signal)
+    weight, weight_sum = total.packing_weight, total.weight_sum
+    # accelerator type -> (capacity kept for typed pods taken, the weighted best packing
+    # signal): `Total` adds that product to the class's partial sum, so the product made once
+    # per type and added per class is the very same float, without a call per class.
     by_type = {
-        name: (reserved, packing_value(ceiling_change, reserved, config) if workload else 1.0)
+        name: (
+            reserved,
+            weight * (packing_value(ceiling_change, reserved, config) if workload else 1.0),
+        )
         for name, reserved in zip(allowed.types, taken, strict=True)
     }
     classes: Ranked = []
     for class_id, type_name, partial in allowed.classes:
-        reserved, ceiling = by_type[type_name]
-        part = ClassPart(None, partial, reserved)
-        classes.append((total(ceiling, part), class_id, part))
+        reserved, weighted = by_type[type_name]
+        value = resolved((partial + weighted) / weight_sum)
+        classes.append((value, class_id, ClassPart(None, partial, reserved)))
     classes.sort(key=lambda item: (-item[0], item[1]))
     allowed.taken, allowed.ranked = taken, classes
     return classes

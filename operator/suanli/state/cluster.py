@@ -128,6 +128,9 @@ class ClusterState:
         # the states that joined since (read from the newest), not with every change.
         self.joined: dict[int, dict[int, int]] = {}
         self.left: dict[int, int] = {}  # class -> usage states that lost their last node
+        # class -> how many times one of its nodes changed usage state (or the states were
+        # renumbered): the states of its nodes by rank are those read before while it holds.
+        self.moves: dict[int, int] = {}
         self._by_job: dict[str, dict[str, str]] = {}  # job -> pod key -> node
         self._orphans: dict[str, dict[str, PlacedPod]] = {}  # pods on nodes not known (yet)
         self._idle: dict[str, int] = {}  # idle milli-devices per known accelerator type
@@ -294,6 +297,7 @@ class ClusterState:
         entry.state = state
         self.state_of[entry.name] = state
         if old != state:
+            self.moves[entry.class_id] = self.moves.get(entry.class_id, 0) + 1
             # Joined first: a class whose one usage state the node leaves does not look empty
             # in between (what is kept per set of classes with nodes stays valid).
             self._join(entry.name, state)
@@ -382,6 +386,8 @@ class ClusterState:
         self.classes_version += 1
         self.where = {}
         self.epoch += 1
+        for class_id in {other.class_id for other in self.nodes.values()}:
+            self.moves[class_id] = self.moves.get(class_id, 0) + 1  # every number changes
         for other in self.nodes.values():
             key = other.usage_key()
             other.state = self._state_ids.setdefault(key, len(self._state_ids))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Hashable
+from operator import is_
 
 from suanli.scoring import (
     Catalog,
@@ -56,7 +57,8 @@ def reason_of(verdict: Verdict | None) -> Reason | None:
 
 def _same(these: tuple[object, ...], those: tuple[object, ...]) -> bool:
     """The very same objects (identity, not equality: cheap, and safe for memo validity)."""
-    return len(these) == len(those) and all(a is b for a, b in zip(these, those, strict=True))
+    # map() over `is_`, not a generator: asked twice before every decision.
+    return len(these) == len(those) and all(map(is_, these, those))
 
 
 class Judge:
@@ -80,7 +82,10 @@ class Judge:
         # (class, capacity kind, usage kind, class part, total) -> the usage states of the
         # class's first nodes by tie rank, none of which fits with that total: while those
         # nodes keep those states (and the memos hold), a reader skips them.
-        self.skips: dict[tuple[int, int, int, ClassPart, float], tuple[int, ...]] = {}
+        # (With the class's nodes by rank and its moves then, `suanli.state.ties`.)
+        self.skips: dict[
+            tuple[int, int, int, ClassPart, float], tuple[list[NodeEntry], int, tuple[int, ...]]
+        ] = {}
         self._usage: dict[int, dict[int, float]] = {}  # pod kind -> state -> usage part
         self._sizes = [0, 0]  # states remembered in _fits and in _usage
         # Expected fragmentation per node state, for the workload's shapes: shared with each
@@ -271,9 +276,10 @@ class Judge:
         the whole signal without one), remembered in `known` for the node's usage state."""
         snapshot = entry.snapshot()
         if context.workload:
-            # `fragmentation_change`, with the node state read once per usage state.
-            state = self.node_state_of(entry) if context.demand.gpu.wants else None
-            found = context.plan(snapshot, state)
+            # `fragmentation_change`, with the node state read once per usage state (for pods
+            # without devices too: those the plan cannot settle from cpu and memory alone would
+            # read it afresh per pod kind, and most states are read for their order already).
+            found = context.plan(snapshot, self.node_state_of(entry))
             usage = found.delta if found is not None else 0.0
         else:
             usage = packing_score(context, snapshot).value

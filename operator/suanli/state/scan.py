@@ -166,8 +166,11 @@ def _score_class(
             return  # none before it ties, and nothing of the class totals more
         tie_read = done  # all read, none reaches the ceiling: list the ties as they come
         roomy = roomy_states(state, judge, context, class_id)
+    # Read here first, without a call: most states listed are known to lack cpu, memory or a
+    # slot for the pod.
+    fits = fitting.known
     for negative, number in roomy:
-        names = members.get(number)
+        names = members.get(number) if fits.get(number) is not False else None
         if names is None or not fitting(number, names):
             continue  # left the class since it was listed, or lacks cpu, memory or a slot
         before = -negative

@@ -51,12 +51,17 @@ def first_tied(
     # answer last time, as far as they are still in the states they were in (compared in C).
     # Whether a state fits and what it totals depend on nothing else while the memos hold.
     key = (class_id, capacity_kind, usage_kind, part, top)
-    skipped = judge.skips.get(key, ())
+    moved = state.moves.get(class_id, 0)
+    known = judge.skips.get(key)
+    skipped = known[2] if known is not None else ()
     start = len(skipped)
-    if start:
+    # While the class's nodes by rank are the same list and none of them changed state since,
+    # the first `start` are in the states they were in: nothing to compare.
+    if start and not (known is not None and known[0] is order and known[1] == moved):
         now = tuple(map(_STATE, order[:start]))
         if now != skipped:
             start = next(i for i, (a, b) in enumerate(zip(now, skipped, strict=True)) if a != b)
+            skipped = now[:start]
     read = start
     result: tuple[bool, int | None] = (True, None)
     fresh_fits = fresh_usage = 0
@@ -85,5 +90,9 @@ def first_tied(
         if fresh_usage > USAGE_BUDGET or fresh_fits > FITS_BUDGET:
             result = (False, None)
             break
-    judge.skips[key] = tuple(map(_STATE, order[:read]))
+    # The first `start` are those skipped already (`skipped` is they, read above): only the
+    # states of the nodes read past them are listed.
+    if read > start:
+        skipped += tuple(map(_STATE, order[start:read]))
+    judge.skips[key] = (order, moved, skipped)
     return result

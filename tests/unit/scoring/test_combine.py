@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 import zlib
 from dataclasses import dataclass
@@ -29,6 +30,10 @@ class ResolvedCase:
         ResolvedCase(mean=1.0, total=1.0),
         ResolvedCase(mean=1.7, total=1.0),
         ResolvedCase(mean=-0.2, total=0.0),
+        ResolvedCase(mean=-0.0, total=0.0),
+        ResolvedCase(mean=math.inf, total=1.0),
+        ResolvedCase(mean=-math.inf, total=0.0),
+        ResolvedCase(mean=math.nan, total=0.0),  # as min(1, max(0, nan)) gives
     ],
     ids=lambda c: f"{c.mean}",
 )

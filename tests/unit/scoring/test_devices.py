@@ -14,7 +14,7 @@ from suanli.scoring import (
     format_allocation,
     parse_allocation,
 )
-from suanli.scoring.devices import allocate, candidates, free_of, rebuild, release
+from suanli.scoring.devices import allocate, candidates, free_of, options_of, rebuild, release
 
 
 @pytest.mark.parametrize(
@@ -97,6 +97,31 @@ def test_candidates(
     used: tuple[int, ...], wanted: GpuRequest, expected: tuple[Allocation, ...]
 ) -> None:
     assert candidates(used, wanted) == expected
+
+
+@pytest.mark.parametrize(
+    ("free", "whole", "milli", "expected"),
+    [
+        pytest.param((1000, 1000, 0), 2, 0, (((0, 1000), (1, 1000)),), id="whole: lowest idle"),
+        pytest.param((1000, 500), 2, 0, (), id="whole: not enough idle"),
+        pytest.param(
+            (1000, 400, 750, 400),
+            0,
+            300,
+            (((1, 300),), ((2, 300),), ((0, 300),)),
+            id="share: tightest first, lowest index among equals",
+        ),
+        pytest.param((0, 100), 0, 250, (), id="share: over-committed and full devices lack it"),
+    ],
+)
+def test_options_of(
+    free: tuple[int, ...], whole: int, milli: int, expected: tuple[Allocation, ...]
+) -> None:
+    """The options read from the free milli per device, as `candidates` finds them from the
+    usage (what the planner asks, with a node state's free devices)."""
+    assert options_of(free, whole, milli) == expected
+    used = tuple(MILLI_PER_DEVICE - f for f in free)
+    assert candidates(used, GpuRequest(whole, milli)) == expected
 
 
 def test_rebuild_keeps_records_then_places_the_rest() -> None:

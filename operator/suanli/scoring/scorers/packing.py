@@ -93,7 +93,8 @@ def fragmentation_change(context: Context, node: NodeSnapshot) -> float:
 
 def packing_value(change: float, reserved: float, config: ScoringConfig) -> float:
     """The packing signal from the fragmentation change and the typed capacity taken."""
-    return clamp(fragmentation_value(change + reserved, config))
+    # `clamp(fragmentation_value(...))` in one call: asked per usage state and class.
+    return clamp(0.5 - 0.5 * math.tanh((change + reserved) / config.fragmentation_scale_milli))
 
 
 def _fragmentation(context: Context, node: NodeSnapshot) -> Signal:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -20,9 +19,9 @@ Scorer = Callable[[Context, NodeSnapshot], Signal]
 
 
 def clamp(value: float) -> float:
-    if math.isnan(value):
-        return 0.0
-    return min(1.0, max(0.0, value))
+    # Comparisons rather than isnan(), min() and max() calls (the decider's bounds clamp a
+    # signal per usage state): NaN fails both and is 0.0, as before.
+    return 1.0 if value > 1.0 else (value if value > 0.0 else 0.0)
 
 
 def mean(values: Iterable[float]) -> float:
