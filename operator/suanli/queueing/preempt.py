@@ -129,17 +129,22 @@ def _enough(book: QuotaBook, charge: Charge, candidates: Sequence[Holder]) -> li
             taken.append(holder)
         if book.shortfall(charge) is not None:
             return None
-        # Give back, last taken first, every victim the job fits without.
-        for holder in reversed(list(taken)):
-            book.hold(holder.charge)
-            if book.shortfall(charge) is None:
-                taken.remove(holder)
-            else:
-                book.release(holder.charge)
+        _give_back_unneeded(book, charge, taken)
         return taken
     finally:
         for holder in taken:
             book.hold(holder.charge)
+
+
+def _give_back_unneeded(book: QuotaBook, charge: Charge, taken: list[Holder]) -> None:
+    """Give back, last taken first, every victim in `taken` (released in `book`) that the
+    charge fits without: it is held again and leaves `taken`."""
+    for holder in reversed(list(taken)):
+        book.hold(holder.charge)
+        if book.shortfall(charge) is None:
+            taken.remove(holder)
+        else:
+            book.release(holder.charge)
 
 
 def why_preempted(reason: str, by_queue: str, victim_queue: str) -> str:
@@ -181,14 +186,8 @@ def _fair_victims(
                 return None
             book.release(victim.charge)
             taken.append(victim)
-        # Give back, last taken first, every victim the job fits without: giving one back only
-        # raises its queue's share, so the others still keep the rule.
-        for holder in reversed(list(taken)):
-            book.hold(holder.charge)
-            if book.shortfall(charge) is None:
-                taken.remove(holder)
-            else:
-                book.release(holder.charge)
+        # Giving a victim back only raises its queue's share: the others still keep the rule.
+        _give_back_unneeded(book, charge, taken)
         return taken
     finally:
         for holder in taken:
