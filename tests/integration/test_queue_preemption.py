@@ -10,7 +10,16 @@ from typing import Any
 
 from tests.integration.conftest import ControlPlane
 from tests.integration.helpers import eventually
-from tests.integration.test_queues import apply, condition, gpu_job, namespace, queue, status
+from tests.integration.test_queues import (
+    apply,
+    condition,
+    gpu_job,
+    namespace,
+    preempted_condition,
+    queue,
+    start_in_turn,
+    status,
+)
 
 __all__ = ["namespace"]  # the fixture, shared with the queue tests
 
@@ -43,16 +52,9 @@ def test_a_lender_reclaims_its_quota_from_the_newest_borrowing_job(
         queue(borrower, namespace, cohort=cohort, quotas=[{"resource": "H100", "nominal": 0}]),
     )
     # The lender is idle: the borrower takes all 16 of its H100.
-    for job in ("borrow-old", "borrow-new"):
-        apply(control_plane, namespace, gpu_job(job, borrower, "1h"))
-        eventually(lambda job=job: running(control_plane, namespace, job), 90, f"{job} Running")
+    start_in_turn(control_plane, namespace, borrower, ("borrow-old", "borrow-new"))
     apply(control_plane, namespace, gpu_job("owner", lender, "1h"))
-    taken = eventually(
-        lambda: condition(s := status(control_plane, namespace, "borrow-new"), "Preempted") and s,
-        60,
-        "borrow-new preempted",
-    )
-    preempted = condition(taken, "Preempted")
+    preempted = preempted_condition(control_plane, namespace, "borrow-new")
     assert preempted["reason"] == "ReclaimBorrowed"
     assert "owner" in preempted["message"]
     assert "took back the quota it lent" in preempted["message"]

@@ -90,6 +90,29 @@ def condition(found: dict[str, Any], kind: str) -> dict[str, Any]:
     return next((c for c in found.get("conditions") or [] if c["type"] == kind), {})
 
 
+def start_in_turn(
+    control_plane: ControlPlane, namespace: str, queue_name: str, jobs: tuple[str, ...]
+) -> None:
+    """Submit one-pod 8-GPU jobs to the queue one after another, each Running before the next."""
+    for job in jobs:
+        apply(control_plane, namespace, gpu_job(job, queue_name, "1h"))
+        eventually(
+            lambda job=job: status(control_plane, namespace, job).get("phase") == "Running",
+            90,
+            f"{job} Running",
+        )
+
+
+def preempted_condition(control_plane: ControlPlane, namespace: str, job: str) -> dict[str, Any]:
+    """The job's Preempted condition, once it has one."""
+    found = eventually(
+        lambda: condition(status(control_plane, namespace, job), "Preempted"),
+        60,
+        f"{job} preempted",
+    )
+    return dict(found)
+
+
 def test_quota_admits_in_type_order_holds_the_rest_and_releases_on_finish(
     control_plane: ControlPlane, namespace: str
 ) -> None:
@@ -363,20 +386,9 @@ def test_fair_sharing_takes_a_borrowers_newest_job_for_the_queue_holding_less(
             ),
         )
     # Queue b takes the whole pool while queue a asks for nothing.
-    for job in ("b-old", "b-new"):
-        apply(control_plane, namespace, gpu_job(job, second, "1h"))
-        eventually(
-            lambda job=job: status(control_plane, namespace, job).get("phase") == "Running",
-            90,
-            f"{job} Running",
-        )
+    start_in_turn(control_plane, namespace, second, ("b-old", "b-new"))
     apply(control_plane, namespace, gpu_job("a-one", first, "1h"))
-    newest = eventually(
-        lambda: condition(s := status(control_plane, namespace, "b-new"), "Preempted") and s,
-        60,
-        "b-new preempted",
-    )
-    preempted = condition(newest, "Preempted")
+    preempted = preempted_condition(control_plane, namespace, "b-new")
     assert preempted["reason"] == "FairSharing"
     assert "a-one" in preempted["message"]
     assert "smaller weighted share" in preempted["message"]
