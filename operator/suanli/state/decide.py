@@ -84,14 +84,16 @@ class Decider:
             self.judge.start(
                 catalog, latency, config, state.epoch, workload, data_policy=data_policy
             )
-            if peers is None:
+            if peers is None and demand.spec.same_domain is not None:
+                # Peers count only toward a sameDomain; listing them walks the whole job's
+                # pods, which for a job of thousands was a tenth of a decision's time.
                 peers = state.peers_of(demand.job, demand.key)
             context = build_context(
                 demand,
                 (),
                 catalog,
                 latency,
-                peers=peers,
+                peers=peers if peers is not None else (),
                 config=config,
                 workload=workload,
                 fragmentation_memo=self.judge.fragmentation if workload else None,
