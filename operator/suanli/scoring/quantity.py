@@ -6,6 +6,7 @@ The arithmetic uses fractions so that `0.1` CPU is exactly 100 milli-units and `
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping
@@ -78,9 +79,26 @@ def parse_quantity(value: str | int | float) -> Fraction:
 
 def to_milli(value: str | int | float) -> int:
     """Milli-units, rounded up (CPU is counted this way)."""
-    return math.ceil(parse_quantity(value) * 1000)
+    if isinstance(value, str | int | float):
+        return _milli(value)
+    return math.ceil(parse_quantity(value) * 1000)  # refused with the reason
 
 
 def to_units(value: str | int | float) -> int:
     """Whole units, rounded up (bytes for memory, a count for devices and pods)."""
+    if isinstance(value, str | int | float):
+        return _units(value)
+    return math.ceil(parse_quantity(value))  # refused with the reason
+
+
+# A fleet's pods name a handful of distinct quantities, and each pod's are read at every
+# filter, bind and watch event: parsed once each. Typed, so True never reads as a cached 1;
+# a refusal raises and is never cached.
+@functools.lru_cache(maxsize=4096, typed=True)
+def _milli(value: str | int | float) -> int:
+    return math.ceil(parse_quantity(value) * 1000)
+
+
+@functools.lru_cache(maxsize=4096, typed=True)
+def _units(value: str | int | float) -> int:
     return math.ceil(parse_quantity(value))

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from fractions import Fraction
 
 import pytest
@@ -65,3 +67,21 @@ def test_rejects_non_quantities(text: str) -> None:
 def test_rejects_odd_numbers(value: float) -> None:
     with pytest.raises(QuantityError):
         parse_quantity(value)
+
+
+@pytest.mark.parametrize(
+    ("parse", "first", "then"),
+    [
+        pytest.param(to_units, 1, True, id="units-of-1-then-true"),
+        pytest.param(to_milli, 1, True, id="milli-of-1-then-true"),
+        pytest.param(to_units, "abc", "abc", id="units-refused-twice"),
+        pytest.param(to_milli, float("nan"), float("nan"), id="milli-nan-refused-twice"),
+    ],
+)
+def test_parsed_quantities_are_remembered_but_refusals_never_are(
+    parse: Callable[[object], int], first: object, then: object
+) -> None:
+    with contextlib.suppress(QuantityError):
+        parse(first)
+    with pytest.raises(QuantityError):
+        parse(then)
