@@ -22,6 +22,7 @@ class ShapeIndex:
         "_limits",
         "_pairs",
         "_relevant",
+        "_slots",
         "amounts",
         "any_type",
         "by_type",
@@ -70,6 +71,7 @@ class ShapeIndex:
         # devices leave the idle capacity as it was, and the same workload comes out.
         self.last: tuple[Workload, tuple[tuple[str, int], ...], Workload] | None = None
         self._relevant: dict[tuple[str, str | None], tuple[Term, ...]] = {}
+        self._slots: dict[tuple[str, str | None], Slots] = {}
         self._limits: dict[tuple[str, str | None], tuple[tuple[int, ...], tuple[int, ...]]] = {}
         self._pairs = pairs
 
@@ -84,6 +86,27 @@ class ShapeIndex:
                 for s, w in self._pairs
                 if (not s.resource or s.resource == resource)
                 and (not s.types or type_name in s.types)
+            )
+        return found
+
+    def slots(self, resource: str, type_name: str | None) -> Slots:
+        """The relevant shapes (`relevant`, in order) by what hostability reads of the devices:
+        the distinct shares asked for, sorted, and per shape (weight, cpu, memory, slot, need),
+        slot 0 for whole devices (need: that many idle devices), slot i for the i-th share
+        (need: one device with that much free)."""
+        key = (resource, type_name)
+        found = self._slots.get(key)
+        if found is None:
+            relevant = self.relevant(resource, type_name)
+            shares = tuple(sorted({milli for _, _, _, whole, milli in relevant if not whole}))
+            found = self._slots[key] = (
+                shares,
+                tuple(
+                    (weight, cpu, memory, 0, whole)
+                    if whole
+                    else (weight, cpu, memory, 1 + shares.index(milli), 1)
+                    for weight, cpu, memory, whole, milli in relevant
+                ),
             )
         return found
 
@@ -119,3 +142,5 @@ class ShapeIndex:
 Taken = tuple[int, int]
 Limits = tuple[tuple[int, ...], tuple[int, ...]]  # distinct cpu, distinct memory
 Term = tuple[float, int, int, int, int]
+# The shares asked for, and per shape (weight, cpu, memory, slot, need): see `ShapeIndex.slots`.
+Slots = tuple[tuple[int, ...], tuple[tuple[float, int, int, int, int], ...]]
