@@ -43,7 +43,8 @@ class ShapeIndex:
         # then exactly 1), else the same with every type it accepts, shared by idle capacity.
         # A term is (weight x milli-devices, where its share is in the type's list of shares:
         # 0 for the share 1, i for that of the i-th of the type's sets): x 1 is exact, so one
-        # loop adds the very floats that adding the plain terms would.
+        # loop adds the very floats that adding the plain terms would. Kept as two columns
+        # (the products, their slots): the terms are multiplied and added without a Python loop.
         sets: dict[tuple[str, ...], int] = {}  # several accepted types -> their number
         terms: dict[str, list[tuple[float, int]]] = {}
         used: dict[str, dict[int, int]] = {}  # type -> its sets' numbers -> their slot
@@ -56,7 +57,13 @@ class ShapeIndex:
                 terms.setdefault(name, []).append((weighted, slot))
         self.type_sets = tuple(sets)
         self.by_type = tuple(
-            (name, tuple(used[name]), tuple(terms[name])) for name in sorted(terms)
+            (
+                name,
+                tuple(used[name]),
+                tuple(weighted for weighted, _ in terms[name]),
+                tuple(slot for _, slot in terms[name]),
+            )
+            for name in sorted(terms)
         )
         # Per entry of `by_type`: the types whose idle capacity its reserved volume reads (its
         # own and those of every set it is in). A placement changes the idle capacity of one
@@ -64,7 +71,7 @@ class ShapeIndex:
         # (idle capacities read, volume) to reuse them.
         self.reads = tuple(
             tuple(sorted({name}.union(*(self.type_sets[number] for number in numbers))))
-            for name, numbers, _ in self.by_type
+            for name, numbers, _, _ in self.by_type
         )
         self.amounts: dict[str, tuple[tuple[int, ...], float]] = {}
         # The last workload derived with pressure, with what it was derived from: pods without
