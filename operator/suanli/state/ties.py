@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from itertools import islice
-from operator import attrgetter
+from operator import attrgetter, ne
 
 from suanli.scoring.context import Context
 from suanli.state.cluster import ClusterState, NodeEntry
@@ -60,7 +60,10 @@ def first_tied(
     if start and not (known is not None and known[0] is order and known[1] == moved):
         now = tuple(map(_STATE, order[:start]))
         if now != skipped:
-            start = next(i for i, (a, b) in enumerate(zip(now, skipped, strict=True)) if a != b)
+            # The first node whose state changed, found in C (or the end of the nodes the
+            # class has left, were they all in the states they were in).
+            changed = list(map(ne, now, skipped))
+            start = changed.index(True) if True in changed else len(now)
             skipped = now[:start]
     read = start
     result: tuple[bool, int | None] = (True, None)
