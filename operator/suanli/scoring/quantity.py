@@ -6,6 +6,7 @@ The arithmetic uses fractions so that `0.1` CPU is exactly 100 milli-units and `
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping
@@ -76,11 +77,15 @@ def parse_quantity(value: str | int | float) -> Fraction:
     return number * _MULTIPLIERS[suffix]
 
 
+# Remembered per value (and its type: True is no quantity, 1 is): every pod and node a
+# scheduler reads spells its quantities from a handful of strings, each parsed exactly.
+@functools.lru_cache(maxsize=4096, typed=True)
 def to_milli(value: str | int | float) -> int:
     """Milli-units, rounded up (CPU is counted this way)."""
     return math.ceil(parse_quantity(value) * 1000)
 
 
+@functools.lru_cache(maxsize=4096, typed=True)
 def to_units(value: str | int | float) -> int:
     """Whole units, rounded up (bytes for memory, a count for devices and pods)."""
     return math.ceil(parse_quantity(value))
