@@ -96,9 +96,9 @@ class Judge:
         self.plans: dict[PlanKey, Plan | None] = {}
         # What fragmentation reads of a usage state (its free devices, cpu, memory, pod slots).
         self.node_states: dict[int, NodeState] = {}
-        # (class, whole devices, share, with a workload) -> the states with room for such a
+        # (whole devices, share, with a workload) -> class -> the states with room for such a
         # request, by expected fragmentation, most first
-        self.orders: dict[tuple[int, int, int, bool], Order] = {}
+        self.orders: dict[tuple[int, int, bool], dict[int, Order]] = {}
         self.shapes_seen = 0  # workloads of new shapes met: the orders are sorted for one
         self.evaluated = 0  # usage states judged afresh, for benchmarks
 

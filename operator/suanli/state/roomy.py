@@ -5,6 +5,7 @@ of them that can take a pod kind (per capacity kind), which `suanli.state.scan` 
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_left, insort
 from collections.abc import Iterator
 
@@ -14,23 +15,53 @@ from suanli.state.judge import Judge
 from suanli.state.kept import Order
 
 
+class Asked:
+    """What one decision asks of the classes it reads, worked out once per decision rather
+    than on every visit of a class: whether there is a workload (and the shapes the judge has
+    seen), how much of the pod's devices it fills, its capacity kind with the judge's memo of
+    fits, and the orders kept for its device request."""
+
+    __slots__ = ("capacity_kind", "context", "filled", "fits", "orders", "shapes", "workload")
+
+    def __init__(self, judge: Judge, context: Context, capacity_kind: int) -> None:
+        request = context.demand.gpu
+        self.context = context
+        self.workload = bool(context.workload)
+        self.shapes = judge.shapes_seen if self.workload else 0
+        # Without a workload every state's bound is its class's ceiling (`suanli.state.scan`).
+        self.filled = float(request.total_milli) if self.workload else -math.inf
+        self.capacity_kind = capacity_kind
+        self.fits = judge.fits_of(capacity_kind)
+        key = (request.whole, request.milli, self.workload)
+        orders = judge.orders.get(key)
+        if orders is None:
+            orders = judge.orders[key] = {}
+        self.orders = orders
+
+
 def fitting_states(
-    state: ClusterState, judge: Judge, context: Context, class_id: int, capacity_kind: int
+    state: ClusterState, judge: Judge, asked: Asked, class_id: int
 ) -> list[tuple[float, int]]:
     """The class's usage states that can take the pod (room for its devices, its cpu, memory
     and a pod slot), by expected fragmentation, most first (all alike without a workload): the
-    class's roomy states (`_order`) without those that left the class since they were listed
-    and those that lack the pod's cpu, memory or a pod slot. Kept per capacity kind along with
-    the roomy states, and brought up to date from the states that joined or left the class
-    since (whether a state fits a capacity kind is remembered by the judge): most roomy states
-    lack the cpu, memory or slot of a pod, and most classes a pod visits changed little or not
-    at all since the last pod of its kind."""
-    order = _order(state, judge, context, class_id)
-    known = judge.fits_of(capacity_kind)
-    kept = order.fitting.get(capacity_kind)
+    class's roomy states (`_catch_up`) without those that left the class since they were
+    listed and those that lack the pod's cpu, memory or a pod slot. Kept per capacity kind
+    along with the roomy states, and brought up to date from the states that joined or left
+    the class since (whether a state fits a capacity kind is remembered by the judge): most
+    roomy states lack the cpu, memory or slot of a pod, and most classes a pod visits changed
+    little or not at all since the last pod of its kind."""
+    order = asked.orders.get(class_id)
+    if (
+        order is None
+        or order.version != state.room_version.get(class_id, 0)
+        or order.shapes != asked.shapes
+    ):
+        order = _catch_up(state, judge, asked, class_id, order)
+    known = asked.fits
+    kept = order.fitting.get(asked.capacity_kind)
     if kept is not None and kept[0] is known and kept[2] == order.version:
         return kept[1]
-    fits = Fits(state, judge, context, capacity_kind)
+    fits = Fits(state, judge, asked.context, asked.capacity_kind)
     if kept is not None and kept[0] is known:
         listed = _caught_up(fits, order, class_id, kept[1], kept[2])
         if listed is not None:
@@ -42,7 +73,7 @@ def fitting_states(
         names = members.get(number) if known.get(number) is not False else None
         if names is not None and fits(number, names):
             listed.append(entry)
-    order.fitting[capacity_kind] = (known, listed, order.version)
+    order.fitting[asked.capacity_kind] = (known, listed, order.version)
     return listed
 
 
@@ -91,33 +122,17 @@ class Fits:
         return found
 
 
-def _order(state: ClusterState, judge: Judge, context: Context, class_id: int) -> Order:
-    """The class's usage states whose devices have room for the pod's, by expected
-    fragmentation: kept per class and device request (shared by pods that differ in cpu or
-    memory) while the shapes of the workload stay, and brought up to date from the states that
-    joined the class since (those that left are skipped by `fitting_states`, and dropped once
-    they may be many)."""
-    workload = bool(context.workload)
-    request = context.demand.gpu
-    order = judge.orders.get((class_id, request.whole, request.milli, workload))
-    if (
-        order is not None
-        and order.version == state.room_version.get(class_id, 0)
-        and order.shapes == (judge.shapes_seen if workload else 0)
-    ):
-        return order
-    # Apart from the check above: its variables are not closed over (made on every call).
-    return _catch_up(state, judge, context, class_id, order)
-
-
 def _catch_up(
-    state: ClusterState, judge: Judge, context: Context, class_id: int, order: Order | None
+    state: ClusterState, judge: Judge, asked: Asked, class_id: int, order: Order | None
 ) -> Order:
-    """`_order` when the class or the shapes changed since `order` (None: never
-    listed)."""
-    workload = bool(context.workload)
+    """The class's usage states whose devices have room for the pod's, by expected
+    fragmentation, kept in `order` per class and device request (shared by pods that differ
+    in cpu or memory) while the shapes of the workload stay: listed afresh (`order` None) or
+    brought up to date from the states that joined the class since `order` (those that left
+    are skipped by `fitting_states`, and dropped once they may be many)."""
+    context, workload = asked.context, asked.workload
     version = state.room_version.get(class_id, 0)
-    shapes = judge.shapes_seen if workload else 0
+    shapes = asked.shapes
     members, nodes, where = state.members, state.nodes, state.where
     befores = judge.before
     request = context.demand.gpu
@@ -135,9 +150,7 @@ def _catch_up(
     if order is None:
         numbers = list(_roomy(state.rooms[class_id], context))
         entries = sorted(map(sort_key, numbers))
-        order = judge.orders[class_id, whole, milli, workload] = Order(
-            version, entries, set(numbers), shapes, left
-        )
+        order = asked.orders[class_id] = Order(version, entries, set(numbers), shapes, left)
         return order
     fresh = []  # the states that joined since with room (newest first; those gone are not here)
     for number, joined in reversed(state.joined[class_id].items()):

@@ -27,7 +27,7 @@ from suanli.state.classes import ranked_classes
 from suanli.state.cluster import ClusterState, NodeEntry
 from suanli.state.judge import BestSoFar, Judge, Total
 from suanli.state.kept import ClassPart
-from suanli.state.roomy import fitting_states
+from suanli.state.roomy import Asked, fitting_states
 from suanli.state.ties import first_tied
 
 
@@ -40,20 +40,22 @@ def best_only(
     best = BestSoFar(keep)
     totals: dict[Hashable, tuple[int, float]] = {}
     scored: list[int] = []
+    asked = Asked(judge, context, capacity_kind)
     request = context.demand.gpu
+    wants, whole, milli = request.wants, request.whole, request.milli
     for ceiling, class_id, part in ranked_classes(state, judge, context, kind, total):
         if ceiling < best.floor:
             break  # sorted: no class further on can reach the best
-        if request.wants:
+        if wants:
             most = state.roomiest(class_id)
-            if most[0] < request.whole or most[1] < request.milli:
+            if most[0] < whole or most[1] < milli:
                 continue  # no node of the class has the devices (none would fit)
         _score_class(
             state,
             judge,
-            context,
+            asked,
             class_id=class_id,
-            kinds=(kind, capacity_kind),
+            kind=kind,
             ceiling=ceiling,
             part=part,
             total=total,
@@ -104,10 +106,10 @@ def _first_among_best(
 def _score_class(
     state: ClusterState,
     judge: Judge,
-    context: Context,
+    asked: Asked,
     *,
     class_id: int,
-    kinds: tuple[int, int],
+    kind: int,
     ceiling: float,
     part: ClassPart,
     total: Total,
@@ -118,15 +120,13 @@ def _score_class(
     """Score the class's states that fit the pod and can still reach the best, into
     `totals`: by fragmentation, most first, so that bounds only fall and the first one out of
     reach ends the class (the bound is the same for every state without a workload)."""
-    kind, capacity_kind = kinds
-    workload = bool(context.workload)
-    # Without a workload every state's bound is the ceiling.
-    filled = float(context.demand.gpu.total_milli) if workload else -math.inf
+    filled = asked.filled  # the class's ceiling is the bound of states with more before
     tie_read = best.keep == 1
     ties_first = tie_read and filled <= 0  # see below
-    roomy = [] if ties_first else fitting_states(state, judge, context, class_id, capacity_kind)
+    roomy = [] if ties_first else fitting_states(state, judge, asked, class_id)
     if not (ties_first or roomy):
         return  # most classes a pod visits have no state that fits: nothing to set up
+    context, workload, capacity_kind = asked.context, asked.workload, asked.capacity_kind
     nodes, members = state.nodes, state.members
     config, reserved = context.config, part.reserved
     # With a workload the usage part is the fragmentation change of the pod's device choice,
@@ -165,7 +165,7 @@ def _score_class(
         if done and ahead:
             return  # none before it ties, and nothing of the class totals more
         tie_read = done  # all read, none reaches the ceiling: list the ties as they come
-        roomy = fitting_states(state, judge, context, class_id, capacity_kind)
+        roomy = fitting_states(state, judge, asked, class_id)
     for negative, number in roomy:
         names = members[number]
         before = -negative

@@ -23,7 +23,7 @@ from suanli.scoring.context import Context, build_context
 from suanli.scoring.snapshot import PlacedPod
 from suanli.state.cluster import ClusterState, class_of
 from suanli.state.judge import Judge
-from suanli.state.roomy import fitting_states
+from suanli.state.roomy import Asked, fitting_states
 from tests.unit.scoring.helpers import default_catalog, default_latency, fleet_nodes, pod
 
 CATALOG = default_catalog()
@@ -101,7 +101,8 @@ def _context(judge: Judge, state: ClusterState, workload: Workload) -> Context:
 def _listed(judge: Judge, state: ClusterState, workload: Workload) -> list[tuple[float, int]]:
     context = _context(judge, state, workload)
     _, capacity_kind, _ = judge.kinds(context)
-    return fitting_states(state, judge, context, state.nodes[NODES[0].name].class_id, capacity_kind)
+    asked = Asked(judge, context, capacity_kind)
+    return fitting_states(state, judge, asked, state.nodes[NODES[0].name].class_id)
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
