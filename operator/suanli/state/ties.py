@@ -9,6 +9,7 @@ Where few tie, the reading gives up after a budget and the caller lists the stat
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable
 from itertools import islice
 from operator import attrgetter, ne
@@ -27,6 +28,7 @@ USAGE_BUDGET = 8
 # A usage state's exact (score, total), via one of its nodes.
 Exact = Callable[[int, NodeEntry], tuple[int, float]]
 _STATE = attrgetter("state")
+_RANK = attrgetter("rank")
 
 
 def first_tied(
@@ -71,9 +73,9 @@ def first_tied(
     where = state.where
     request = context.demand.gpu
     wants, whole, milli = request.wants, request.whole, request.milli
-    for entry in islice(order, start, None):
-        if entry.rank >= below:
-            break
+    # Only nodes before `below` can be the answer: where they end is found by bisection (the
+    # nodes are in rank order), not by comparing each node's rank as it is read.
+    for entry in islice(order, start, bisect_left(order, below, lo=start, key=_RANK)):
         number = entry.state
         fitting = fits.get(number)
         if fitting is None:
