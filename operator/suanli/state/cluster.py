@@ -289,9 +289,10 @@ class ClusterState:
     def _restate(self, entry: NodeEntry) -> None:
         entry.snap = None
         key = entry.usage_key()
-        if key not in self._state_ids and len(self._state_ids) >= _MAX_STATE_IDS:
-            self._renumber()  # numbers the nodes as they are now, this one included
         state = self._state_ids.get(key)
+        if state is None and len(self._state_ids) >= _MAX_STATE_IDS:
+            self._renumber()  # numbers the nodes as they are now, this one included
+            state = self._state_ids.get(key)
         if state is None:
             state = self._state_ids[key] = len(self._state_ids)
             self.where[state] = (entry.class_id, room_of(key[3]))
