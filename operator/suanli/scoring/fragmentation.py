@@ -209,10 +209,14 @@ def plan(
         options = candidates(node.devices_used(), request)
         return Plan(options[0], 0.0) if options else None
     if not request.wants:
-        accelerator = node.facts.accelerator
-        free = (node.free(CPU), node.free(MEMORY), node.free(PODS))
-        resource = accelerator.resource if accelerator else ""
-        type_name = accelerator.type.name if accelerator and accelerator.type else None
+        if state is not None:  # read from the node state, which holds the same (`node_state`)
+            free = (state.cpu, state.memory, state.pods)
+            resource, type_name = state.resource, state.type_name
+        else:
+            accelerator = node.facts.accelerator
+            free = (node.free(CPU), node.free(MEMORY), node.free(PODS))
+            resource = accelerator.resource if accelerator else ""
+            type_name = accelerator.type.name if accelerator and accelerator.type else None
         # Only cpu, memory and a pod slot change: when no relevant shape's hostability changes
         # with them, every term of the node's fragmentation stays, and so does the sum.
         if workload.index.hosts_alike(resource, type_name, free, (cpu, memory)):
