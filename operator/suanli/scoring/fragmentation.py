@@ -18,7 +18,8 @@ increase is smallest, the tightest fit among equals.
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
+from itertools import accumulate
 from typing import NamedTuple
 
 from suanli.scoring.devices import (
@@ -110,38 +111,38 @@ def fragmentation(state: NodeState, workload: Workload) -> float:
     `shape_fragmentation` of every relevant shape, summed in the workload's order.
 
     The same terms as `relevant`, `hostable` and `shape_fragmentation` give, with what they
-    read of the node worked out once rather than per shape (this runs for every new node
-    state a decision meets; a unit test compares it with the plain sum)."""
+    read of the devices worked out once per threshold rather than per shape: from the free
+    milli sorted, how many devices have at least a share and how much is free on those with
+    less (this runs for every new node state a decision meets; a unit test compares it with
+    the plain sum)."""
     free = state.free
     if not free:
         return 0.0
     idle = sum(free)
     if not idle:
         return 0.0
-    idle_devices = free.count(MILLI_PER_DEVICE)
-    largest = max(free)
-    pods = state.pods >= 1
+    shares, terms = workload.index.slots(state.resource, state.type_name)
+    if state.pods < 1:
+        return sum([term[0] * idle for term in terms])  # not hostable: all of it a fragment
+    ordered = sorted(free)
+    below = [0, *accumulate(ordered)]  # below[k]: free milli of the k least free devices
+    count = len(ordered)
+    # Slot 0: whole devices (idle ones, and what the others have free); then each share.
+    cuts = [bisect_left(ordered, share) for share in shares]
+    fragments = [below[bisect_left(ordered, MILLI_PER_DEVICE)], *[below[k] for k in cuts]]
+    rooms = [free.count(MILLI_PER_DEVICE), *[count - k for k in cuts]]
     cpu, memory = state.cpu, state.memory
-    below: dict[int, int] = {}  # threshold -> free milli of the devices under it
-    terms: list[float] = []
-    # The relevant shapes only (the workload's index keeps them per resource and type).
-    for weight, shape_cpu, shape_memory, whole, milli in workload.index.relevant(
-        state.resource, state.type_name
-    ):
-        if (
-            not pods
-            or cpu < shape_cpu
-            or memory < shape_memory
-            or (idle_devices < whole if whole else largest < milli)
-        ):
-            terms.append(weight * idle)  # not hostable: all of it is a fragment
-            continue
-        threshold = MILLI_PER_DEVICE if whole else milli
-        fragment = below.get(threshold)
-        if fragment is None:
-            fragment = below[threshold] = sum(f for f in free if f < threshold)
-        terms.append(weight * fragment)
-    return sum(terms)
+    return sum(
+        [
+            weight
+            * (
+                fragments[slot]
+                if cpu >= shape_cpu and memory >= shape_memory and rooms[slot] >= need
+                else idle  # not hostable: all of it is a fragment
+            )
+            for weight, shape_cpu, shape_memory, slot, need in terms
+        ]
+    )
 
 
 # Expected fragmentation per node state (`NodeState`), or per what fragmentation can tell of
@@ -208,10 +209,14 @@ def plan(
         options = candidates(node.devices_used(), request)
         return Plan(options[0], 0.0) if options else None
     if not request.wants:
-        accelerator = node.facts.accelerator
-        free = (node.free(CPU), node.free(MEMORY), node.free(PODS))
-        resource = accelerator.resource if accelerator else ""
-        type_name = accelerator.type.name if accelerator and accelerator.type else None
+        if state is not None:  # read from the node state, which holds the same (`node_state`)
+            free = (state.cpu, state.memory, state.pods)
+            resource, type_name = state.resource, state.type_name
+        else:
+            accelerator = node.facts.accelerator
+            free = (node.free(CPU), node.free(MEMORY), node.free(PODS))
+            resource = accelerator.resource if accelerator else ""
+            type_name = accelerator.type.name if accelerator and accelerator.type else None
         # Only cpu, memory and a pod slot change: when no relevant shape's hostability changes
         # with them, every term of the node's fragmentation stays, and so does the sum.
         if workload.index.hosts_alike(resource, type_name, free, (cpu, memory)):

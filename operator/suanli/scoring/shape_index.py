@@ -22,6 +22,7 @@ class ShapeIndex:
         "_limits",
         "_pairs",
         "_relevant",
+        "_slots",
         "amounts",
         "any_type",
         "by_type",
@@ -42,7 +43,8 @@ class ShapeIndex:
         # then exactly 1), else the same with every type it accepts, shared by idle capacity.
         # A term is (weight x milli-devices, where its share is in the type's list of shares:
         # 0 for the share 1, i for that of the i-th of the type's sets): x 1 is exact, so one
-        # loop adds the very floats that adding the plain terms would.
+        # loop adds the very floats that adding the plain terms would. Kept as two columns
+        # (the products, their slots): the terms are multiplied and added without a Python loop.
         sets: dict[tuple[str, ...], int] = {}  # several accepted types -> their number
         terms: dict[str, list[tuple[float, int]]] = {}
         used: dict[str, dict[int, int]] = {}  # type -> its sets' numbers -> their slot
@@ -55,7 +57,13 @@ class ShapeIndex:
                 terms.setdefault(name, []).append((weighted, slot))
         self.type_sets = tuple(sets)
         self.by_type = tuple(
-            (name, tuple(used[name]), tuple(terms[name])) for name in sorted(terms)
+            (
+                name,
+                tuple(used[name]),
+                tuple(weighted for weighted, _ in terms[name]),
+                tuple(slot for _, slot in terms[name]),
+            )
+            for name in sorted(terms)
         )
         # Per entry of `by_type`: the types whose idle capacity its reserved volume reads (its
         # own and those of every set it is in). A placement changes the idle capacity of one
@@ -63,13 +71,14 @@ class ShapeIndex:
         # (idle capacities read, volume) to reuse them.
         self.reads = tuple(
             tuple(sorted({name}.union(*(self.type_sets[number] for number in numbers))))
-            for name, numbers, _ in self.by_type
+            for name, numbers, _, _ in self.by_type
         )
         self.amounts: dict[str, tuple[tuple[int, ...], float]] = {}
         # The last workload derived with pressure, with what it was derived from: pods without
         # devices leave the idle capacity as it was, and the same workload comes out.
         self.last: tuple[Workload, tuple[tuple[str, int], ...], Workload] | None = None
         self._relevant: dict[tuple[str, str | None], tuple[Term, ...]] = {}
+        self._slots: dict[tuple[str, str | None], Slots] = {}
         self._limits: dict[tuple[str, str | None], tuple[tuple[int, ...], tuple[int, ...]]] = {}
         self._pairs = pairs
 
@@ -84,6 +93,27 @@ class ShapeIndex:
                 for s, w in self._pairs
                 if (not s.resource or s.resource == resource)
                 and (not s.types or type_name in s.types)
+            )
+        return found
+
+    def slots(self, resource: str, type_name: str | None) -> Slots:
+        """The relevant shapes (`relevant`, in order) by what hostability reads of the devices:
+        the distinct shares asked for, sorted, and per shape (weight, cpu, memory, slot, need),
+        slot 0 for whole devices (need: that many idle devices), slot i for the i-th share
+        (need: one device with that much free)."""
+        key = (resource, type_name)
+        found = self._slots.get(key)
+        if found is None:
+            relevant = self.relevant(resource, type_name)
+            shares = tuple(sorted({milli for _, _, _, whole, milli in relevant if not whole}))
+            found = self._slots[key] = (
+                shares,
+                tuple(
+                    (weight, cpu, memory, 0, whole)
+                    if whole
+                    else (weight, cpu, memory, 1 + shares.index(milli), 1)
+                    for weight, cpu, memory, whole, milli in relevant
+                ),
             )
         return found
 
@@ -119,3 +149,5 @@ class ShapeIndex:
 Taken = tuple[int, int]
 Limits = tuple[tuple[int, ...], tuple[int, ...]]  # distinct cpu, distinct memory
 Term = tuple[float, int, int, int, int]
+# The shares asked for, and per shape (weight, cpu, memory, slot, need): see `ShapeIndex.slots`.
+Slots = tuple[tuple[int, ...], tuple[tuple[float, int, int, int, int], ...]]

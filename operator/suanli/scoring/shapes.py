@@ -14,6 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import reduce
+from itertools import repeat
+from operator import add, mul
 
 from suanli.scoring.demand import PodDemand
 from suanli.scoring.devices import MILLI_PER_DEVICE
@@ -145,20 +148,21 @@ def _derive(workload: Workload, idle: Mapping[str, int]) -> Workload:
     it reads stays: the same numbers added in the same order, so the same float)."""
     index = workload.index
     usable = idle if index.any_type else index.types
-    total_idle = sum(idle.get(t, 0) for t in usable)
+    total_idle = sum(map(idle.get, usable, repeat(0)))
     volume = index.volume
     if total_idle <= 0 or volume <= 0:
         return workload
     pressure: list[tuple[str, float]] = []
     amounts = index.amounts
     rooms: dict[int, int] = {}  # a set of types -> its idle capacity
-    for (name, numbers, terms), reads in zip(index.by_type, index.reads, strict=True):
-        read = tuple([idle.get(t, 0) for t in reads])
+    for entry, reads in zip(index.by_type, index.reads, strict=True):
+        name = entry[0]
+        read = tuple(map(idle.get, reads, repeat(0)))
         known = amounts.get(name)
         if known is not None and known[0] == read:
             amount = known[1]
         else:
-            amount = _reserved(index, (name, numbers, terms), idle, rooms)
+            amount = _reserved(index, entry, idle, rooms)
             amounts[name] = (read, amount)
         free = idle.get(name)
         pressure.append((name, min(1.0, amount / volume * total_idle / free) if free else 1.0))
@@ -178,26 +182,25 @@ def _derive(workload: Workload, idle: Mapping[str, int]) -> Workload:
 
 def _reserved(
     index: ShapeIndex,
-    entry: tuple[str, tuple[int, ...], tuple[tuple[float, int], ...]],
+    entry: tuple[str, tuple[int, ...], tuple[float, ...], tuple[int, ...]],
     idle: Mapping[str, int],
     rooms: dict[int, int],
 ) -> float:
     """The volume the typed shapes accepting type `name` reserve there: added in the order of
     the shapes (the order a sum shape by shape would add them). `rooms` keeps the idle
     capacity of each set of types for the other types of one derivation."""
-    name, numbers, terms = entry
+    name, numbers, weighted, slots = entry
     own = idle.get(name, 0)
     shares = [1.0]  # by slot: the type alone, then each of its sets of types
     for number in numbers:
         types = index.type_sets[number]
         room = rooms.get(number)
         if room is None:
-            room = rooms[number] = sum(idle.get(t, 0) for t in types)
+            room = rooms[number] = sum(map(idle.get, types, repeat(0)))
         shares.append(own / room if room else 1 / len(types))
-    amount = 0.0
-    for weighted, slot in terms:
-        amount += weighted * shares[slot]
-    return amount
+    # Each product added in turn to 0.0, as a loop of `amount += weighted * share` would (a
+    # fold, not `sum`, whose rounding may differ between Python versions).
+    return reduce(add, map(mul, weighted, map(shares.__getitem__, slots)), 0.0)
 
 
 NO_WORKLOAD = Workload()

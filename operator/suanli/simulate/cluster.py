@@ -125,13 +125,28 @@ class SimNode:
         self.whole_used += requests.amount(GPU_RESOURCE)
 
 
+def _node_facts(rows: Sequence[NodeRow], catalog: Catalog) -> list[NodeFacts]:
+    """`node_facts` of each row's Node, parsed once per row apart from its name: the name is
+    all of a Node that differs between such rows (and its hostname label, which no fact
+    reads), and a trace's nodes are mostly alike."""
+    parsed: dict[NodeRow, NodeFacts] = {}
+    found = []
+    for row in rows:
+        unnamed = dataclasses.replace(row, sn="")
+        facts = parsed.get(unnamed)
+        if facts is None:
+            facts = parsed[unnamed] = node_facts(node_object(row), catalog)
+        found.append(facts if facts.name == row.sn else dataclasses.replace(facts, name=row.sn))
+    return found
+
+
 def _profile_key(facts: NodeFacts) -> NodeFacts:
     return dataclasses.replace(facts, name="")
 
 
 class SimCluster:
     def __init__(self, rows: Sequence[NodeRow], catalog: Catalog) -> None:
-        facts = sorted((node_facts(node_object(r), catalog) for r in rows), key=lambda f: f.name)
+        facts = sorted(_node_facts(rows, catalog), key=lambda f: f.name)
         self.state = ClusterState()
         profiles: dict[NodeFacts, int] = {}
         self.nodes: list[SimNode] = []

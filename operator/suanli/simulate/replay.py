@@ -172,7 +172,16 @@ def make_policy(
 
 def cluster_fragmentation(cluster: SimCluster, workload: Workload) -> tuple[float, int]:
     """Expected fragmented GPU milli over all nodes, and the idle GPU milli."""
-    fragmented = sum(fragmentation(node_state(n.snapshot), workload) for n in cluster.nodes)
+    # Nodes of one usage state are alike (class and usage): worked out once per state, the
+    # same values summed in node order.
+    known: dict[int, float] = {}
+    values = []
+    for node in cluster.nodes:
+        value = known.get(node.entry.state)
+        if value is None:
+            value = known[node.entry.state] = fragmentation(node_state(node.snapshot), workload)
+        values.append(value)
+    fragmented = sum(values)
     return fragmented, cluster.gpu_capacity - cluster.gpu_allocated
 
 

@@ -34,14 +34,15 @@ def ranked_classes(
     workload = bool(context.workload)
     # No placement removes more fragmentation than the pod fills.
     ceiling_change = -float(demand.gpu.total_milli)
-    if workload:
+    milli = demand.gpu.total_milli
+    if workload and milli:
         # `reservation_on` per type, with the pressure read from a dict once, not per type.
-        pressure, milli = dict(context.workload.pressure), demand.gpu.total_milli
+        pressure = dict(context.workload.pressure)
         taken = tuple(
-            pressure.get(name, 0.0) * milli if name is not None else 0.0 for name in allowed.types
+            [pressure.get(name, 0.0) * milli if name is not None else 0.0 for name in allowed.types]
         )
     else:
-        taken = (0.0,) * len(allowed.types)
+        taken = (0.0,) * len(allowed.types)  # a pod without devices takes none (x 0 is 0.0)
     if allowed.ranked is not None and taken == allowed.taken:
         return allowed.ranked
     config = context.config

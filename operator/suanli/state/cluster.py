@@ -35,8 +35,8 @@ Room = tuple[int, int]  # idle devices, the largest free milli of one device
 
 def room_of(used: tuple[int, ...]) -> Room:
     """What a node's devices can still take: whole idle devices, and the largest share."""
-    idle = sum(1 for u in used if u == 0)
-    return idle, max((MILLI_PER_DEVICE - u for u in used), default=0)
+    # Counted and read in C: asked for every new usage state.
+    return used.count(0), MILLI_PER_DEVICE - min(used) if used else 0
 
 
 def fits_room(room: Room, whole: int, milli: int) -> bool:
@@ -51,6 +51,7 @@ class NodeEntry:
         "class_id",
         "facts",
         "held",
+        "idle",
         "name",
         "pod_count",
         "rank",
@@ -71,6 +72,7 @@ class NodeEntry:
         self.state = -1  # usage state id, set by the owning ClusterState
         self.snap: NodeSnapshot | None = None  # built on demand, dropped on change
         self.tally = DeviceTally(facts)  # what its pods hold of its devices
+        self.idle = 0  # idle milli-devices it counts in its state's idle capacity per type
 
     def adopt(self, pods: dict[str, PlacedPod]) -> None:
         """Hold these pods (a node's that was known, or that were seen before it)."""
@@ -287,9 +289,10 @@ class ClusterState:
     def _restate(self, entry: NodeEntry) -> None:
         entry.snap = None
         key = entry.usage_key()
-        if key not in self._state_ids and len(self._state_ids) >= _MAX_STATE_IDS:
-            self._renumber()  # numbers the nodes as they are now, this one included
         state = self._state_ids.get(key)
+        if state is None and len(self._state_ids) >= _MAX_STATE_IDS:
+            self._renumber()  # numbers the nodes as they are now, this one included
+            state = self._state_ids.get(key)
         if state is None:
             state = self._state_ids[key] = len(self._state_ids)
             self.where[state] = (entry.class_id, room_of(key[3]))
@@ -399,9 +402,16 @@ class ClusterState:
         accelerator = entry.facts.accelerator
         if accelerator is None or accelerator.type is None or accelerator.count <= 0:
             return
-        free = accelerator.count * MILLI_PER_DEVICE - sum(entry.snapshot().devices_used())
         name = accelerator.type.name
-        self._idle[name] = self._idle.get(name, 0) + sign * max(0, free)
+        if sign < 0:
+            # What it counted last (its usage changes only between the two), without reading
+            # its devices again.
+            self._idle[name] = self._idle.get(name, 0) - entry.idle
+            entry.idle = 0
+            return
+        free = accelerator.count * MILLI_PER_DEVICE - sum(entry.snapshot().devices_used())
+        entry.idle = max(0, free)
+        self._idle[name] = self._idle.get(name, 0) + entry.idle
 
     def idle_by_type(self) -> dict[str, int]:
         """Idle milli-devices per known accelerator type."""

@@ -27,8 +27,8 @@ from suanli.scoring.combine import resolved, weight_pairs, weights_of
 from suanli.scoring.context import Context
 from suanli.scoring.datapolicy import DataPolicy
 from suanli.scoring.filters import capacity_wants, check_capacity, check_hard
-from suanli.scoring.fragmentation import FragmentationMemo, Plan, PlanKey, remembered
-from suanli.scoring.resources import PODS
+from suanli.scoring.fragmentation import FragmentationMemo, Plan, PlanKey, plan, remembered
+from suanli.scoring.resources import CPU, MEMORY, PODS
 from suanli.scoring.scorers import SCORERS, USAGE_SIGNALS
 from suanli.scoring.scorers.packing import packing_value, reservation_on
 from suanli.scoring.scorers.packing import score as packing_score
@@ -96,9 +96,9 @@ class Judge:
         self.plans: dict[PlanKey, Plan | None] = {}
         # What fragmentation reads of a usage state (its free devices, cpu, memory, pod slots).
         self.node_states: dict[int, NodeState] = {}
-        # (class, whole devices, share, with a workload) -> the states with room for such a
+        # (whole devices, share, with a workload) -> class -> the states with room for such a
         # request, by expected fragmentation, most first
-        self.orders: dict[tuple[int, int, int, bool], Order] = {}
+        self.orders: dict[tuple[int, int, bool], dict[int, Order]] = {}
         self.shapes_seen = 0  # workloads of new shapes met: the orders are sorted for one
         self.evaluated = 0  # usage states judged afresh, for benchmarks
 
@@ -279,7 +279,20 @@ class Judge:
             # `fragmentation_change`, with the node state read once per usage state (for pods
             # without devices too: those the plan cannot settle from cpu and memory alone would
             # read it afresh per pod kind, and most states are read for their order already).
-            found = context.plan(snapshot, self.node_state_of(entry))
+            # Planned with the judge's memos, which are the context's (`Decider.decide`),
+            # without the context's memo per node name: the usage is kept per state here.
+            demand = context.demand
+            requests = demand.requests
+            found = plan(
+                snapshot,
+                demand.gpu,
+                requests.amount(CPU),
+                requests.amount(MEMORY),
+                context.workload,
+                memo=self.fragmentation,
+                plans=self.plans,
+                state=self.node_state_of(entry),
+            )
             usage = found.delta if found is not None else 0.0
         else:
             usage = packing_score(context, snapshot).value

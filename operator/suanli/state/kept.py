@@ -6,7 +6,7 @@ the states (`suanli.state.scan`) and of the classes (`suanli.state.classes`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from suanli.scoring import NodeFacts, Outcome
@@ -30,7 +30,9 @@ class Order:
     of a room version of the class and for the workload shapes the judge has seen as
     `shapes`. States that left stay listed until they may be many (`stale`: at most that many,
     from the states the class lost since) and are skipped by readers; `listed` is every state
-    in `entries`."""
+    in `entries`; `fitting`, per capacity kind, the entries of the states that can take such
+    pods, with the judge's memo of fits they were read from and the room version they are of
+    (`suanli.state.roomy`)."""
 
     version: int
     entries: list[tuple[float, int]]  # (-fragmentation, state)
@@ -38,6 +40,9 @@ class Order:
     shapes: int
     left: int  # states the class had lost when it was listed
     stale: int = 0
+    fitting: dict[int, tuple[dict[int, bool], list[tuple[float, int]], int]] = field(
+        default_factory=dict
+    )
 
 
 @dataclass(slots=True)

@@ -8,7 +8,8 @@ a total depends on one number alone (the state's fragmentation, its packing usag
 distinct number is turned into a total once, with the same arithmetic as `Total`, so the floats
 are those of the reference. A class's states with room for the pod's devices are kept in the
 order of their fragmentation (the bound falls with it, `suanli.state.roomy`), shared by pods of
-one device request; whether a state has the pod's cpu, memory and slot is checked as it is read.
+one device request; those of them with the pod's cpu, memory and a slot are kept per capacity
+kind while that order stays.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from suanli.state.classes import ranked_classes
 from suanli.state.cluster import ClusterState, NodeEntry
 from suanli.state.judge import BestSoFar, Judge, Total
 from suanli.state.kept import ClassPart
-from suanli.state.roomy import roomy_states
+from suanli.state.roomy import Asked, fitting_states
 from suanli.state.ties import first_tied
 
 
@@ -39,20 +40,22 @@ def best_only(
     best = BestSoFar(keep)
     totals: dict[Hashable, tuple[int, float]] = {}
     scored: list[int] = []
+    asked = Asked(judge, context, capacity_kind)
     request = context.demand.gpu
+    wants, whole, milli = request.wants, request.whole, request.milli
     for ceiling, class_id, part in ranked_classes(state, judge, context, kind, total):
         if ceiling < best.floor:
             break  # sorted: no class further on can reach the best
-        if request.wants:
+        if wants:
             most = state.roomiest(class_id)
-            if most[0] < request.whole or most[1] < request.milli:
+            if most[0] < whole or most[1] < milli:
                 continue  # no node of the class has the devices (none would fit)
         _score_class(
             state,
             judge,
-            context,
+            asked,
             class_id=class_id,
-            kinds=(kind, capacity_kind),
+            kind=kind,
             ceiling=ceiling,
             part=part,
             total=total,
@@ -103,10 +106,10 @@ def _first_among_best(
 def _score_class(
     state: ClusterState,
     judge: Judge,
-    context: Context,
+    asked: Asked,
     *,
     class_id: int,
-    kinds: tuple[int, int],
+    kind: int,
     ceiling: float,
     part: ClassPart,
     total: Total,
@@ -117,17 +120,14 @@ def _score_class(
     """Score the class's states that fit the pod and can still reach the best, into
     `totals`: by fragmentation, most first, so that bounds only fall and the first one out of
     reach ends the class (the bound is the same for every state without a workload)."""
-    kind, capacity_kind = kinds
-    workload = bool(context.workload)
-    # Without a workload every state's bound is the ceiling.
-    filled = float(context.demand.gpu.total_milli) if workload else -math.inf
+    filled = asked.filled  # the class's ceiling is the bound of states with more before
     tie_read = best.keep == 1
     ties_first = tie_read and filled <= 0  # see below
-    roomy = [] if ties_first else roomy_states(state, judge, context, class_id)
+    roomy = [] if ties_first else fitting_states(state, judge, asked, class_id)
     if not (ties_first or roomy):
-        return  # most classes a pod visits have no state with room: nothing to set up
+        return  # most classes a pod visits have no state that fits: nothing to set up
+    context, workload, capacity_kind = asked.context, asked.workload, asked.capacity_kind
     nodes, members = state.nodes, state.members
-    fitting = _Fits(state, judge, context, capacity_kind)
     config, reserved = context.config, part.reserved
     # With a workload the usage part is the fragmentation change of the pod's device choice,
     # which its requests settle: pods of one capacity kind share it whatever else they ask.
@@ -165,14 +165,9 @@ def _score_class(
         if done and ahead:
             return  # none before it ties, and nothing of the class totals more
         tie_read = done  # all read, none reaches the ceiling: list the ties as they come
-        roomy = roomy_states(state, judge, context, class_id)
-    # Read here first, without a call: most states listed are known to lack cpu, memory or a
-    # slot for the pod.
-    fits = fitting.known
+        roomy = fitting_states(state, judge, asked, class_id)
     for negative, number in roomy:
-        names = members.get(number) if fits.get(number) is not False else None
-        if names is None or not fitting(number, names):
-            continue  # left the class since it was listed, or lacks cpu, memory or a slot
+        names = members[number]
         before = -negative
         # min(before, filled) is filled: the class's ceiling (a total, never below 0).
         bound = ceiling if before >= filled else bounds.get(before, -1.0)
@@ -194,23 +189,6 @@ def _score_class(
                     scored.append(earlier)
                 return
             tie_read = False
-
-
-class _Fits:
-    """Whether a usage state whose devices have room for the pod's has its cpu, memory and a
-    pod slot too (remembered per capacity kind)."""
-
-    def __init__(self, state: ClusterState, judge: Judge, context: Context, kind: int) -> None:
-        self.state, self.judge, self.context, self.kind = state, judge, context, kind
-        self.known = judge.fits_of(kind)
-
-    def __call__(self, number: int, names: set[str]) -> bool:
-        found = self.known.get(number)
-        if found is None:
-            state = self.state
-            entry, room = state.nodes[next(iter(names))], state.where[number][1]
-            found = self.judge.fresh_fits(self.context, entry, self.kind, self.known, room)
-        return found
 
 
 class _Exact:

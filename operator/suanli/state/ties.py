@@ -9,9 +9,10 @@ Where few tie, the reading gives up after a budget and the caller lists the stat
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable
 from itertools import islice
-from operator import attrgetter
+from operator import attrgetter, ne
 
 from suanli.scoring.context import Context
 from suanli.state.cluster import ClusterState, NodeEntry
@@ -27,6 +28,7 @@ USAGE_BUDGET = 8
 # A usage state's exact (score, total), via one of its nodes.
 Exact = Callable[[int, NodeEntry], tuple[int, float]]
 _STATE = attrgetter("state")
+_RANK = attrgetter("rank")
 
 
 def first_tied(
@@ -60,7 +62,10 @@ def first_tied(
     if start and not (known is not None and known[0] is order and known[1] == moved):
         now = tuple(map(_STATE, order[:start]))
         if now != skipped:
-            start = next(i for i, (a, b) in enumerate(zip(now, skipped, strict=True)) if a != b)
+            # The first node whose state changed, found in C (or the end of the nodes the
+            # class has left, were they all in the states they were in).
+            changed = list(map(ne, now, skipped))
+            start = changed.index(True) if True in changed else len(now)
             skipped = now[:start]
     read = start
     result: tuple[bool, int | None] = (True, None)
@@ -68,9 +73,9 @@ def first_tied(
     where = state.where
     request = context.demand.gpu
     wants, whole, milli = request.wants, request.whole, request.milli
-    for entry in islice(order, start, None):
-        if entry.rank >= below:
-            break
+    # Only nodes before `below` can be the answer: where they end is found by bisection (the
+    # nodes are in rank order), not by comparing each node's rank as it is read.
+    for entry in islice(order, start, bisect_left(order, below, lo=start, key=_RANK)):
         number = entry.state
         fitting = fits.get(number)
         if fitting is None:

@@ -85,3 +85,16 @@ def test_parsed_quantities_are_remembered_but_refusals_never_are(
         parse(first)
     with pytest.raises(QuantityError):
         parse(then)
+
+
+@pytest.mark.parametrize(("good", "bad"), [(1, True), (0, False), ("1", "1 Gi")])
+def test_remembered_values_keep_their_type(good: int | str, bad: bool | str) -> None:
+    """A value read once is remembered; one equal to it but of another type is no quantity
+    all the same (True == 1), and a refusal is not remembered."""
+    assert to_units(good) == to_units(good)
+    assert to_milli(good) == to_milli(good)
+    for _ in range(2):
+        with pytest.raises(QuantityError):
+            to_units(bad)
+        with pytest.raises(QuantityError):
+            to_milli(bad)
