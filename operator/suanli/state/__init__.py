@@ -8,8 +8,9 @@
 """
 
 from suanli.state.choice import Choice
-from suanli.state.cluster import ClusterState, NodeEntry
+from suanli.state.cluster import ClusterState
 from suanli.state.decide import Decider
+from suanli.state.entry import NodeEntry
 from suanli.state.feed import (
     ASSUME_TTL_SECONDS,
     HOLD_TTL_SECONDS,

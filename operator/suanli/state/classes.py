@@ -15,7 +15,8 @@ from suanli.scoring.combine import resolved, weight_pairs, weights_of
 from suanli.scoring.context import Context
 from suanli.scoring.facts import Domain
 from suanli.scoring.scorers.packing import packing_value
-from suanli.state.cluster import ClusterState, NodeEntry
+from suanli.state.cluster import ClusterState
+from suanli.state.entry import NodeEntry
 from suanli.state.judge import Judge, Total
 from suanli.state.kept import Allowed, ClassPart, Ranked
 

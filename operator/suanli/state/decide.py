@@ -37,7 +37,8 @@ from suanli.scoring.context import Context, build_context
 from suanli.scoring.datapolicy import BASELINE_POLICY, DataPolicy
 from suanli.scoring.facts import Domain, NodeFacts
 from suanli.state.choice import Candidates, Choice, Everyone, Listed, ranked_names
-from suanli.state.cluster import ClusterState, NodeEntry
+from suanli.state.cluster import ClusterState
+from suanli.state.entry import NodeEntry
 from suanli.state.judge import BestSoFar, Judge, Total
 from suanli.state.kept import ClassPart, Reason
 from suanli.state.scan import best_only

@@ -32,7 +32,7 @@ from suanli.scoring.resources import CPU, MEMORY, PODS
 from suanli.scoring.scorers import SCORERS, USAGE_SIGNALS
 from suanli.scoring.scorers.packing import packing_value, reservation_on
 from suanli.scoring.scorers.packing import score as packing_score
-from suanli.state.cluster import NodeEntry, Room, fits_room
+from suanli.state.entry import NodeEntry, Room, fits_room
 from suanli.state.kept import Allowed, ClassPart, Order, Reason
 
 _STATIC = tuple((name, scorer) for name, scorer in SCORERS if name not in USAGE_SIGNALS)

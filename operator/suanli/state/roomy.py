@@ -10,7 +10,8 @@ from bisect import bisect_left, insort
 from collections.abc import Iterator
 
 from suanli.scoring.context import Context
-from suanli.state.cluster import ClusterState, Room, fits_room
+from suanli.state.cluster import ClusterState
+from suanli.state.entry import Room, fits_room
 from suanli.state.judge import Judge
 from suanli.state.kept import Order
 

@@ -24,7 +24,8 @@ from suanli.scoring.context import Context
 from suanli.scoring.scorers.packing import packing_value
 from suanli.state.choice import Choice, Everyone, ranked_names
 from suanli.state.classes import ranked_classes
-from suanli.state.cluster import ClusterState, NodeEntry
+from suanli.state.cluster import ClusterState
+from suanli.state.entry import NodeEntry
 from suanli.state.judge import BestSoFar, Judge, Total
 from suanli.state.kept import ClassPart
 from suanli.state.roomy import Asked, fitting_states

@@ -15,7 +15,8 @@ from itertools import islice
 from operator import attrgetter, ne
 
 from suanli.scoring.context import Context
-from suanli.state.cluster import ClusterState, NodeEntry
+from suanli.state.cluster import ClusterState
+from suanli.state.entry import NodeEntry
 from suanli.state.judge import Judge
 from suanli.state.kept import ClassPart
 

@@ -13,7 +13,7 @@ from suanli.scoring import Resources
 from suanli.scoring.snapshot import PlacedPod
 from suanli.state import ClusterFeed, ClusterState
 from suanli.state import cluster as cluster_module
-from suanli.state.cluster import room_of
+from suanli.state.entry import room_of
 from tests.unit.scoring.helpers import default_catalog, fleet_nodes
 
 CATALOG = default_catalog()

@@ -21,7 +21,8 @@ from suanli.scoring import (
 )
 from suanli.scoring.context import Context, build_context
 from suanli.scoring.snapshot import PlacedPod
-from suanli.state.cluster import ClusterState, class_of
+from suanli.state.cluster import ClusterState
+from suanli.state.entry import class_of
 from suanli.state.judge import Judge
 from suanli.state.roomy import Asked, fitting_states
 from tests.unit.scoring.helpers import default_catalog, default_latency, fleet_nodes, pod
