@@ -14,6 +14,7 @@ from tests.integration.test_queues import (
     apply,
     condition,
     gpu_job,
+    held_for,
     namespace,
     preempted_condition,
     queue,
@@ -148,15 +149,7 @@ def test_a_spent_budget_holds_jobs_until_its_period_rolls_over(
         },
     )
     apply(control_plane, namespace, gpu_job("held", name, "1h"))
-    held = eventually(
-        lambda: (
-            condition(s := status(control_plane, namespace, "held"), "QuotaReserved").get("reason")
-            == "BudgetExhausted"
-            and s
-        ),
-        60,
-        "held by the budget",
-    )
+    held = held_for(control_plane, namespace, "held", "BudgetExhausted", "held by the budget")
     assert "budget for 24h" in condition(held, "QuotaReserved")["message"]
     assert not pods_of(control_plane, namespace, "held")
     # The day passes: the record now says the money was spent in yesterday's period, last

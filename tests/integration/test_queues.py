@@ -103,6 +103,22 @@ def start_in_turn(
         )
 
 
+def held_for(
+    control_plane: ControlPlane, namespace: str, job: str, reason: str, what: str
+) -> dict[str, Any]:
+    """The job's status once its QuotaReserved condition gives `reason` (why it waits)."""
+    found: dict[str, Any] = eventually(
+        lambda: (
+            condition(s := status(control_plane, namespace, job), "QuotaReserved").get("reason")
+            == reason
+            and s
+        ),
+        60,
+        what,
+    )
+    return found
+
+
 def preempted_condition(control_plane: ControlPlane, namespace: str, job: str) -> dict[str, Any]:
     """The job's Preempted condition, once it has one."""
     found = eventually(
@@ -139,15 +155,7 @@ def test_quota_admits_in_type_order_holds_the_rest_and_releases_on_finish(
         "second admitted",
     )
     apply(control_plane, namespace, gpu_job("third", name, "1h"))
-    third = eventually(
-        lambda: (
-            condition(s := status(control_plane, namespace, "third"), "QuotaReserved").get("reason")
-            == "QuotaExhausted"
-            and s
-        ),
-        60,
-        "third waiting for quota",
-    )
+    third = held_for(control_plane, namespace, "third", "QuotaExhausted", "third waiting for quota")
     assert first["admission"]["acceleratorTypes"] == ["H100"]
     # The H100 quota is held by the first: the second is admitted under A100 and runs there.
     assert second["admission"]["acceleratorTypes"] == ["A100"]
