@@ -181,7 +181,7 @@ def _fair_victims(
     taken: list[Holder] = []
     try:
         while book.shortfall(charge) is not None:
-            victim = _next_fair_victim(book, charge, lines)
+            victim = _next_fair_victim(book, charge, wanted, lines)
             if victim is None:
                 return None
             book.release(victim.charge)
@@ -195,15 +195,14 @@ def _fair_victims(
 
 
 def _next_fair_victim(
-    book: QuotaBook, charge: Charge, lines: dict[str, list[Holder]]
+    book: QuotaBook, charge: Charge, wanted: set[str], lines: dict[str, list[Holder]]
 ) -> Holder | None:
     """The next victim: from the queue holding the largest weighted share, the first of its
     borrowing jobs (in victim order) without which that queue still holds at least the share
-    the charge's queue holds with the charge."""
+    the charge's queue holds with the charge (`wanted`: the resources the charge asks for)."""
     book.hold(charge)
     reached = book.dominant_share(charge.queue)
     book.release(charge)
-    wanted = {r for r, _ in charge.amounts}
     for queue in sorted(lines, key=lambda q: (-book.dominant_share(q), q)):
         line = lines[queue]
         for index, candidate in enumerate(line):

@@ -79,7 +79,7 @@ class Decider:
         default). `complete=False`: only the best are scored exactly (no `scores()`), and when
         something fits the other nodes' verdicts are not kept either; `explain_failure=False`:
         when nothing fits, not even why (a replay that just drops the pod). `peers` default to
-        the nodes of the state holding the job's other pods."""
+        the nodes of the state holding the job's other pods (read for a sameDomain only)."""
         state = self.state
         with state.lock:
             self.judge.start(
@@ -87,7 +87,7 @@ class Decider:
             )
             if peers is None and demand.spec.same_domain is not None:
                 # Peers count only toward a sameDomain; listing them walks the whole job's
-                # pods, which for a job of thousands was a tenth of a decision's time.
+                # pods: for a 4096-pod job, 8 % of the extender's CPU time.
                 peers = state.peers_of(demand.job, demand.key)
             context = build_context(
                 demand,

@@ -160,21 +160,21 @@ def _catch_up(
         room = where[number][1]
         if number not in order.listed and not (wants and (room[0] < whole or room[1] < milli)):
             fresh.append(number)
+    reshaped = order.shapes != shapes
     order.stale += left - order.left
-    if order.stale > len(order.entries) // 2 + 8 or order.shapes != shapes:
+    if order.stale > len(order.entries) // 2 + 8 or reshaped:
         # Those that left dropped (read from the few listed, not the many states there are).
         order.listed = {n for n in order.listed if n in members}
         order.entries = [e for e in order.entries if e[1] in members]
         order.stale = 0
     order.listed.update(fresh)
-    if order.shapes != shapes:
+    if reshaped:
         # The same states have room (that depends on no workload); their fragmentation changed.
         order.entries = sorted(map(sort_key, order.listed))
+        order.fitting = {}  # sorted afresh: kept anew
     else:
         for number in fresh:
             insort(order.entries, sort_key(number))
-    if order.shapes != shapes:
-        order.fitting = {}  # sorted afresh: kept anew
     order.version, order.shapes, order.left = version, shapes, left
     return order
 
