@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import gc
+from typing import Any
+
 import pytest
 
 from suanli.scoring import MILLI_PER_DEVICE, Catalog, LatencyMap
+from suanli.simulate import policies
 from suanli.simulate.generate import generate_nodes, generate_pods
 from suanli.simulate.policies import POLICY_NAMES
 from suanli.simulate.replay import arrival_sequence, replay, unallocated_at
@@ -80,3 +84,49 @@ def test_every_policy_keeps_devices_whole(policy: str) -> None:
     assert all(0 <= a <= 100 for a in allocated)
     assert allocated == sorted(allocated)  # pods never leave
     assert set(result.unallocated) == {100, 130}
+
+
+@pytest.mark.parametrize("enabled_before", [True, False])
+def test_the_collector_is_paused_for_a_replay_and_restored_after(
+    scoring_files: tuple[Catalog, LatencyMap],
+    monkeypatch: pytest.MonkeyPatch,
+    enabled_before: bool,
+) -> None:
+    catalog, latency = scoring_files
+    seen: list[bool] = []
+    place = policies.CostPolicy.place
+
+    def spying_place(self: policies.CostPolicy, *args: Any) -> Any:
+        seen.append(gc.isenabled())
+        return place(self, *args)
+
+    monkeypatch.setattr(policies.CostPolicy, "place", spying_place)
+    was = gc.isenabled()
+    try:
+        (gc.enable if enabled_before else gc.disable)()
+        replay(
+            SMALL_NODES,
+            [share("s1", 500), cpu_only("c1")],
+            "bestfit",
+            catalog=catalog,
+            latency=latency,
+        )
+        assert gc.isenabled() is enabled_before
+    finally:
+        (gc.enable if was else gc.disable)()
+    assert seen == [False, False]
+
+
+def test_the_collector_comes_back_when_a_replay_fails(
+    scoring_files: tuple[Catalog, LatencyMap], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    catalog, latency = scoring_files
+
+    def failing_place(self: policies.CostPolicy, *args: Any) -> Any:
+        raise RuntimeError("policy broke")
+
+    monkeypatch.setattr(policies.CostPolicy, "place", failing_place)
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError, match="policy broke"):
+        replay(SMALL_NODES, [cpu_only("c1")], "bestfit", catalog=catalog, latency=latency)
+    assert gc.isenabled()
