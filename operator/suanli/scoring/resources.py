@@ -37,12 +37,13 @@ ACCELERATOR_RESOURCES: frozenset[str] = frozenset(
 class Resources(Mapping[str, int]):
     """An immutable resource list; absent names read as 0 through `amount`."""
 
-    __slots__ = ("_items",)
+    __slots__ = ("_hash", "_items")
 
     def __init__(self, amounts: Mapping[str, int] | Iterable[tuple[str, int]] = ()) -> None:
         pairs = amounts.items() if isinstance(amounts, Mapping) else amounts
         # Zero entries carry no information; dropping them makes equal lists compare equal.
         self._items: dict[str, int] = dict(sorted((k, v) for k, v in pairs if v != 0))
+        self._hash: int | None = None
 
     def __getitem__(self, key: str) -> int:
         return self._items[key]
@@ -60,7 +61,15 @@ class Resources(Mapping[str, int]):
         return super().__eq__(other)
 
     def __hash__(self) -> int:
-        return hash(tuple(self._items.items()))
+        # Worked out once: a node's usage key and every memo key of a pod kind hold one.
+        found = self._hash
+        if found is None:
+            found = self._hash = hash(tuple(self._items.items()))
+        return found
+
+    def __reduce__(self) -> tuple[type[Resources], tuple[dict[str, int]]]:
+        # Rebuilt from the amounts: the hash kept is of this process (str hashes are seeded).
+        return (Resources, (self._items,))
 
     def __repr__(self) -> str:
         return f"Resources({self._items!r})"
@@ -91,6 +100,7 @@ class Resources(Mapping[str, int]):
             return Resources(items)
         combined = object.__new__(Resources)
         combined._items = items
+        combined._hash = None
         return combined
 
     def maximum(self, other: Mapping[str, int]) -> Resources:

@@ -30,7 +30,7 @@ class DeviceTally:
         self.pending = 0  # pods holding devices with no (usable) allocation recorded
         held = list(pods)
         for pod in held:
-            self._count(pod, 1)
+            self._count(pod, 1, self._recorded(pod))
         self.devices = node_devices(facts, held)
 
     def _recorded(self, pod: PlacedPod) -> bool:
@@ -39,10 +39,11 @@ class DeviceTally:
         count = self.count
         return allocation is not None and all(0 <= i < count for i, _ in allocation)
 
-    def _count(self, pod: PlacedPod, sign: int) -> bool:
-        """Count the pod in or out; True when it holds devices it has no allocation for."""
+    def _count(self, pod: PlacedPod, sign: int, recorded: bool) -> bool:
+        """Count the pod in or out (`recorded`: whether its allocation is one `rebuild` adds as
+        written); True when it holds devices it has no allocation for."""
         self.marked += sign * (pod.gpu_milli != 0 or pod.devices is not None)
-        unrecorded = not self._recorded(pod) and pod.gpu_on(self.resource).wants
+        unrecorded = not recorded and pod.gpu_on(self.resource).wants
         self.pending += sign * unrecorded
         return unrecorded
 
@@ -53,7 +54,8 @@ class DeviceTally:
         if self.count < 0:
             return  # no accelerator: no devices
         pending_before = self.pending
-        unrecorded = self._count(pod, sign)
+        recorded = self._recorded(pod)
+        unrecorded = self._count(pod, sign, recorded)
         if unrecorded or pending_before or self.pending:
             # Pods placed at their best fit depend on the others: rebuilt in the fixed order.
             self.devices = node_devices(facts, held)
@@ -61,7 +63,7 @@ class DeviceTally:
             self.devices = None
         else:
             used = list(self.devices or (0,) * self.count)
-            if pod.devices is not None and self._recorded(pod):
+            if recorded and pod.devices is not None:  # (recorded: it has some)
                 for index, milli in pod.devices:
                     used[index] += sign * milli
             self.devices = tuple(used)

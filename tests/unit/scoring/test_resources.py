@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import os
+import pickle
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -83,6 +87,28 @@ def test_resources_arithmetic() -> None:
     assert a.maximum(b) == Resources({"cpu": 1000, "nvidia.com/gpu": 2})
     assert "memory" not in a  # zeros carry no information
     assert hash(Resources({"cpu": 1})) == hash(Resources([("cpu", 1)]))
+
+
+def test_a_pickled_list_hashes_afresh_where_it_is_read() -> None:
+    """Its hash is kept once worked out, but str hashes differ between processes: a copy sent
+    to a worker process works it out there."""
+    amounts = Resources({"cpu": 1000, "nvidia.com/gpu": 2})
+    hash(amounts)
+    script = (
+        "import pickle, sys\n"
+        "from suanli.scoring import Resources\n"
+        "copy = pickle.loads(sys.stdin.buffer.read())\n"
+        "same = Resources({'cpu': 1000, 'nvidia.com/gpu': 2})\n"
+        "print(copy == same, hash(copy) == hash(same), {same: 1}.get(copy))\n"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", script],
+        input=pickle.dumps(amounts),
+        capture_output=True,
+        check=True,
+        env={**os.environ, "PYTHONHASHSEED": "12345"},
+    )
+    assert shown.stdout.decode().split() == ["True", "True", "1"]
 
 
 _AMOUNTS = st.dictionaries(
