@@ -75,6 +75,10 @@ class ClusterState:
         # Bumped when state ids are renumbered or node classes change: memos keyed by them expire.
         self.epoch = 0
         self.generation = 0  # bumped by every change
+        # Bumped by every change that can give a pod room it had nowhere before (a pod leaves or
+        # changes, a node comes or changes): placing pods only takes room, so a pod kind that
+        # fit nowhere still fits nowhere while this holds.
+        self.freed = 0
 
     # --- nodes -------------------------------------------------------------------------------
 
@@ -102,6 +106,7 @@ class ClusterState:
                     entry.pod_count += 1
                 entry.adopt(dict(orphans))
             self.nodes[facts.name] = entry
+            self.freed += 1
             self._by_rank.clear()
             self._restate(entry)
             self._count_idle(entry, 1)
@@ -170,6 +175,7 @@ class ClusterState:
         self, key: str, old: PlacedPod | None, placed: PlacedPod | None, shape: Shape | None
     ) -> None:
         if old is not None:
+            self.freed += 1
             del self.pods[key]
             self.histogram.remove(self._shapes.pop(key, None))
             self._unjob(old)

@@ -99,6 +99,9 @@ class Judge:
         # (whole devices, share, with a workload) -> class -> the states with room for such a
         # request, by expected fragmentation, most first
         self.orders: dict[tuple[int, int, bool], dict[int, Order]] = {}
+        # (pod kind, capacity kind, peers' domains) -> the state's `freed` when no node could
+        # take such a pod: while it holds, none can (placements only take room).
+        self.nowhere: dict[tuple[int, int, Hashable], int] = {}
         self.shapes_seen = 0  # workloads of new shapes met: the orders are sorted for one
         self.evaluated = 0  # usage states judged afresh, for benchmarks
 
@@ -121,6 +124,7 @@ class Judge:
         ):
             self._valid_for, self._epoch = valid_for, epoch
             self._kinds.clear()
+            self.nowhere.clear()
             self._demands.clear()
             self._hard.clear()
             self.allowed.clear()
@@ -147,6 +151,7 @@ class Judge:
             self.shapes_seen += 1  # the orders keep which states have room, and sort them again
         if max(len(self._hard), len(self._capacity), len(self.skips), *self._sizes) > _MEMO_LIMIT:
             self._kinds.clear()
+            self.nowhere.clear()  # keyed by kind ids, which start over
             self._demands.clear()
             self._hard.clear()
             self.allowed.clear()

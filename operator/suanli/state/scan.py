@@ -38,6 +38,9 @@ def best_only(
     """The best `keep` of every node (full results for the first `detail`); None when nothing
     fits (the caller then judges every node for reasons)."""
     kind, capacity_kind, total = judge.kinds(context)
+    nowhere = (kind, capacity_kind, tuple(context.peer_domains.items()))
+    if judge.nowhere.get(nowhere) == state.freed:
+        return None  # it fit nowhere, and nothing has given room since
     best = BestSoFar(keep)
     totals: dict[Hashable, tuple[int, float]] = {}
     scored: list[int] = []
@@ -65,6 +68,7 @@ def best_only(
             scored=scored,
         )
     if not totals:
+        judge.nowhere[nowhere] = state.freed
         return None
     nodes, members = state.nodes, state.members
     chosen: tuple[tuple[str, Hashable], ...]
