@@ -146,10 +146,10 @@ def fragmentation(state: NodeState, workload: Workload) -> float:
 
 
 # Expected fragmentation per node state (`NodeState`), or per what fragmentation can tell of
-# one (`_alike_state`), for one workload's shapes.
+# one (`remembered`), for one workload's shapes.
 FragmentationMemo = dict[tuple[object, ...], float]
 
-# state, whole, milli, cpu, memory; or the same as far as fragmentation can tell (`_alike`)
+# state, whole, milli, cpu, memory; or the same as far as fragmentation can tell (`planned`)
 PlanKey = tuple["NodeState", int, int, int, int] | tuple[object, ...]
 
 
@@ -223,48 +223,61 @@ def plan(
             return Plan((), 0.0)
     if state is None:
         state = node_state(node)
-    key = (state, request.whole, request.milli, cpu, memory)
     if plans is None:
         return _best_plan(
             state, candidates(node.devices_used(), request), cpu, memory, workload, memo=memo
         )
+    return planned(
+        state, request.whole, request.milli, cpu, memory, workload=workload, memo=memo, plans=plans
+    )
+
+
+def planned(
+    state: NodeState,
+    whole: int,
+    milli: int,
+    cpu: int,
+    memory: int,
+    *,
+    workload: Workload,
+    memo: FragmentationMemo | None,
+    plans: dict[PlanKey, Plan | None],
+) -> Plan | None:
+    """`plan` on a node state (a request of `whole` devices or a `milli` share, or neither),
+    with a workload and a memo of plans: what the decider asks for every usage state it
+    meets, so it is asked without the node (whose state says all a plan reads)."""
+    key = (state, whole, milli, cpu, memory)
     found = plans.get(key, _UNPLANNED)
     if found is not _UNPLANNED:
         return found
     # Node states that differ only where no shape's hostability changes, before or after the
-    # pod, have the same plan: most new states are met with another state's plan.
-    alike = _alike(state, request, cpu, memory, workload)
+    # pod, have the same plan: most new states are met with another state's plan. What a plan
+    # depends on: the devices, the request, and of the cpu, memory and pod slots before and
+    # after the pod only which shapes they leave hostable (`fragmentation` compares them with
+    # the shapes' cpu and memory and with 1 only). The options are the devices'
+    # (`candidates`), and each option's change the fragmentation of these before and after.
+    cpus, memories = workload.index.limits(state.resource, state.type_name)
+    free, free_cpu, free_memory, pods = state.free, state.cpu, state.memory, state.pods
+    alike = (
+        free,
+        state.resource,
+        state.type_name,
+        whole,
+        milli,
+        bisect_right(cpus, free_cpu),
+        bisect_right(cpus, free_cpu - cpu),
+        bisect_right(memories, free_memory),
+        bisect_right(memories, free_memory - memory),
+        pods >= 1,
+        pods >= 2,
+    )
     found = plans.get(alike, _UNPLANNED)
     if found is _UNPLANNED:
         # The state's free devices are those `candidates` reads (`free_of` of the same usage).
-        wants = request.wants
-        options = options_of(state.free, request.whole, request.milli) if wants else ((),)
+        options = options_of(free, whole, milli) if whole or milli else ((),)
         found = plans[alike] = _best_plan(state, options, cpu, memory, workload, memo=memo)
     plans[key] = found
     return found
-
-
-def _alike(
-    state: NodeState, request: GpuRequest, cpu: int, memory: int, workload: Workload
-) -> tuple[object, ...]:
-    """What a plan depends on: the devices, the request, and of the cpu, memory and pod slots
-    before and after the pod only which shapes they leave hostable (`fragmentation` compares
-    them with the shapes' cpu and memory and with 1 only). The options are the devices'
-    (`candidates`), and each option's change the fragmentation of these before and after."""
-    cpus, memories = workload.index.limits(state.resource, state.type_name)
-    return (
-        state.free,
-        state.resource,
-        state.type_name,
-        request.whole,
-        request.milli,
-        bisect_right(cpus, state.cpu),
-        bisect_right(cpus, state.cpu - cpu),
-        bisect_right(memories, state.memory),
-        bisect_right(memories, state.memory - memory),
-        state.pods >= 1,
-        state.pods >= 2,
-    )
 
 
 def _best_plan(

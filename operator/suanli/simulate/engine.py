@@ -20,7 +20,7 @@ from suanli.scoring import (
     ScoringConfig,
     Workload,
 )
-from suanli.scoring.fragmentation import plan
+from suanli.scoring.fragmentation import plan, planned
 from suanli.scoring.resources import CPU, MEMORY
 from suanli.simulate.cluster import Request, SimCluster, SimNode
 from suanli.simulate.policies import Placement
@@ -89,17 +89,24 @@ class SuanliPolicy:
             return None
         node = self.cluster.by_name[choice.top[0][0]]
         requests = demand.requests
+        devices = demand.gpu
+        if not devices.wants:
+            return Placement(node, ())  # no devices to place
         # The decider's memos of fragmentation and plans per node state hold for this
         # workload's shapes; the chosen node's plan is among them.
         judge = self.decider.judge
-        found = plan(
-            node.snapshot,
-            demand.gpu,
-            requests.amount(CPU),
-            requests.amount(MEMORY),
-            workload,
-            memo=judge.fragmentation if workload else None,
-            plans=judge.plans if workload else None,
-            state=judge.node_state_of(node.entry) if workload and demand.gpu.wants else None,
-        )
+        cpu, memory = requests.amount(CPU), requests.amount(MEMORY)
+        if workload:
+            found = planned(
+                judge.node_state_of(node.entry),
+                devices.whole,
+                devices.milli,
+                cpu,
+                memory,
+                workload=workload,
+                memo=judge.fragmentation,
+                plans=judge.plans,
+            )
+        else:
+            found = plan(node.snapshot, devices, cpu, memory, workload)
         return Placement(node, found.allocation if found is not None else ())

@@ -27,7 +27,14 @@ from suanli.scoring.combine import resolved, weight_pairs, weights_of
 from suanli.scoring.context import Context
 from suanli.scoring.datapolicy import DataPolicy
 from suanli.scoring.filters import capacity_wants, check_capacity, check_hard
-from suanli.scoring.fragmentation import FragmentationMemo, Plan, PlanKey, plan, remembered
+from suanli.scoring.fragmentation import (
+    FragmentationMemo,
+    Plan,
+    PlanKey,
+    plan,
+    planned,
+    remembered,
+)
 from suanli.scoring.resources import CPU, MEMORY, PODS
 from suanli.scoring.scorers import SCORERS, USAGE_SIGNALS
 from suanli.scoring.scorers.packing import packing_value, reservation_on
@@ -279,28 +286,42 @@ class Judge:
     def fresh_usage(self, context: Context, entry: NodeEntry, known: dict[int, float]) -> float:
         """The usage part of the packing signal (the fragmentation change with a workload,
         the whole signal without one), remembered in `known` for the node's usage state."""
-        snapshot = entry.snapshot()
-        if context.workload:
+        workload = context.workload
+        if workload:
             # `fragmentation_change`, with the node state read once per usage state (for pods
             # without devices too: those the plan cannot settle from cpu and memory alone would
             # read it afresh per pod kind, and most states are read for their order already).
             # Planned with the judge's memos, which are the context's (`Decider.decide`),
             # without the context's memo per node name: the usage is kept per state here.
             demand = context.demand
-            requests = demand.requests
-            found = plan(
-                snapshot,
-                demand.gpu,
-                requests.amount(CPU),
-                requests.amount(MEMORY),
-                context.workload,
-                memo=self.fragmentation,
-                plans=self.plans,
-                state=self.node_state_of(entry),
-            )
+            request, requests = demand.gpu, demand.requests
+            cpu, memory = requests.amount(CPU), requests.amount(MEMORY)
+            state = self.node_state_of(entry)
+            if request.wants:  # `plan` goes straight to the state's plan
+                found = planned(
+                    state,
+                    request.whole,
+                    request.milli,
+                    cpu,
+                    memory,
+                    workload=workload,
+                    memo=self.fragmentation,
+                    plans=self.plans,
+                )
+            else:
+                found = plan(
+                    entry.snapshot(),
+                    request,
+                    cpu,
+                    memory,
+                    workload,
+                    memo=self.fragmentation,
+                    plans=self.plans,
+                    state=state,
+                )
             usage = found.delta if found is not None else 0.0
         else:
-            usage = packing_score(context, snapshot).value
+            usage = packing_score(context, entry.snapshot()).value
         known[entry.state] = usage
         self._sizes[1] += 1
         return usage
