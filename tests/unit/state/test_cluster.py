@@ -11,8 +11,7 @@ from hypothesis import strategies as st
 
 from suanli.scoring import Resources
 from suanli.scoring.snapshot import PlacedPod
-from suanli.state import ClusterFeed, ClusterState
-from suanli.state import cluster as cluster_module
+from suanli.state import ClusterFeed, ClusterState, usage_index
 from suanli.state.entry import room_of
 from tests.unit.scoring.helpers import default_catalog, fleet_nodes
 
@@ -69,7 +68,7 @@ deltas = st.lists(
 def test_indexes_stay_consistent(changes: list[_Delta], renumber_often: bool) -> None:
     with pytest.MonkeyPatch.context() as patch:
         if renumber_often:
-            patch.setattr(cluster_module, "_MAX_STATE_IDS", 12)
+            patch.setattr(usage_index, "_MAX_STATE_IDS", 12)
         state = _state()
         for node, number, cpus in changes:
             key = f"ns/p{number}"
