@@ -229,6 +229,32 @@ def replay(
     ties: str = "own",
 ) -> SeedResult:
     """Place `sequence` in order on a fresh cluster of `nodes` with one policy."""
+    # The collector is back on once the replay's cluster and memos are gone (freed as they
+    # go out of use when `_replay` returns), not while they would all be walked once more.
+    with _collector_paused():
+        return _replay(
+            nodes,
+            sequence,
+            policy_name,
+            catalog=catalog,
+            latency=latency,
+            seed=seed,
+            keep_placements=keep_placements,
+            ties=ties,
+        )
+
+
+def _replay(
+    nodes: Sequence[NodeRow],
+    sequence: Sequence[PodRow],
+    policy_name: str,
+    *,
+    catalog: Catalog,
+    latency: LatencyMap,
+    seed: int,
+    keep_placements: bool,
+    ties: str,
+) -> SeedResult:
     began, began_cpu = time.perf_counter(), time.process_time()
     cluster = SimCluster(nodes, catalog)
     kinds = Kinds(catalog)
@@ -239,27 +265,25 @@ def replay(
     recorder = _Recorder(max(1, cluster.gpu_capacity), result, yardstick)
     arrived = allocated = 0
     workload = NO_WORKLOAD
-    with _collector_paused():
-        for pod in sequence:
-            kind = kinds.of(pod)
-            arrived += pod.gpu_request_milli
-            # The live extender learns the mix from the pods it has placed; so does the replay.
-            learnt = cluster.state.histogram.workload()
-            # The pressure is read only as capacity kept for typed pods that a pod takes,
-            # none for a pod without devices: the last workload of the same shapes serves it
-            # alike.
-            if kind.demand.gpu.total_milli or workload.index is not learnt.index:
-                workload = with_pressure(learnt, cluster.idle)
-            placement = policy.place(kind.demand, kind.request, workload)
-            if placement is None:
-                result.failed += 1
-            else:
-                cluster.place(placement.node, kind.demand, placement.allocation, kind.shape)
-                allocated += kind.request.gpu_milli
-                result.placed += 1
-            if keep_placements:
-                result.placements.append(_placed(pod, placement))
-            recorder.record(arrived, allocated, cluster)
+    for pod in sequence:
+        kind = kinds.of(pod)
+        arrived += pod.gpu_request_milli
+        # The live extender learns the mix from the pods it has placed; so does the replay.
+        learnt = cluster.state.histogram.workload()
+        # The pressure is read only as capacity kept for typed pods that a pod takes, none for
+        # a pod without devices: the last workload of the same shapes serves it alike.
+        if kind.demand.gpu.total_milli or workload.index is not learnt.index:
+            workload = with_pressure(learnt, cluster.idle)
+        placement = policy.place(kind.demand, kind.request, workload)
+        if placement is None:
+            result.failed += 1
+        else:
+            cluster.place(placement.node, kind.demand, placement.allocation, kind.shape)
+            allocated += kind.request.gpu_milli
+            result.placed += 1
+        if keep_placements:
+            result.placements.append(_placed(pod, placement))
+        recorder.record(arrived, allocated, cluster)
     result.seconds = time.perf_counter() - began
     result.cpu_seconds = time.process_time() - began_cpu
     result.evaluated_nodes = getattr(policy, "evaluated", 0)
@@ -272,7 +296,8 @@ def _collector_paused() -> Iterator[None]:
     keeps making memo entries (tuples, floats, small dicts) that live as long as it does and
     form no cycles of note, and the collector kept walking them: about 9 % of a replay's CPU
     time on the dev trace. The cycles a replay does leave (some 26 000 objects on the dev trace,
-    mostly the workloads it derived) are the collector's again once it is back on."""
+    mostly the workloads it derived) are the collector's again once it is back on; the rest
+    is freed as it goes out of use, before that."""
     enabled = gc.isenabled()
     gc.disable()
     try:

@@ -102,7 +102,7 @@ class ClusterState(UsageIndex):
             self._classes.clear()
             self._state_ids.clear()
             self.where.clear()
-            self._first.clear()
+            self._ranks.clear()
             self.rooms.clear()
             self.class_states.clear()
             self._roomiest.clear()

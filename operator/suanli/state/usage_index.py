@@ -10,6 +10,8 @@ changes (`_restate`).
 
 from __future__ import annotations
 
+from heapq import heapify, heappop, heappush
+
 from suanli.state.entry import NodeEntry, Room, UsageKey, room_of
 
 # Interned usage states are renumbered past this many, so a long-lived process stays bounded.
@@ -30,9 +32,9 @@ class UsageIndex:
         self.where: dict[int, tuple[int, Room]] = {}
         self.state_of: dict[str, int] = {}  # node name -> usage state id
         self.members: dict[int, set[str]] = {}  # usage state id -> node names
-        # usage state id -> the rank of its member that goes first among equals (kept until
-        # its members change)
-        self._first: dict[int, tuple[int, str]] = {}
+        # usage state id -> the ranks of its members, a heap (with those of members that left
+        # since, dropped once on top): the one that goes first among equals is read from it.
+        self._ranks: dict[int, list[tuple[int, str]]] = {}
         self._by_rank: dict[int, list[NodeEntry]] = {}  # class -> its nodes by rank
         # class -> device room (idle devices, largest free milli) -> usage states with nodes: a
         # pod asking for devices visits only the rooms that can hold it.
@@ -84,15 +86,21 @@ class UsageIndex:
 
     def first_of(self, state: int) -> tuple[int, str]:
         """(tie rank, name) of the state's node that goes first among nodes of equal total."""
-        found = self._first.get(state)
-        if found is None:
-            nodes = self.nodes
-            found = self._first[state] = min(nodes[n].rank for n in self.members[state])
-        return found
+        ranks, members = self._ranks[state], self.members[state]
+        while ranks[0][1] not in members:
+            heappop(ranks)  # a node that left the state since
+        return ranks[0]
 
     def _join(self, name: str, state: int) -> None:
-        self._first.pop(state, None)
         members = self.members.get(state)
+        ranks = self._ranks.get(state)
+        if members is None or ranks is None:
+            ranks = self._ranks[state] = []
+        elif len(ranks) > 2 * len(members) + 8:
+            # Mostly nodes that left since: made again from the members.
+            ranks[:] = [self.nodes[n].rank for n in members]
+            heapify(ranks)
+        heappush(ranks, self.nodes[name].rank)
         if members is None:
             members = self.members[state] = set()
             class_id, room = self.where[state]
@@ -107,12 +115,12 @@ class UsageIndex:
     def _leave(self, name: str, state: int | None) -> None:
         if state is None:
             return
-        self._first.pop(state, None)
         members = self.members.get(state)
         if members is not None:
             members.discard(name)
             if not members:
                 del self.members[state]
+                del self._ranks[state]
                 class_id, room = self.where[state]
                 rooms = self.rooms[class_id]
                 rooms[room].discard(state)
@@ -149,7 +157,7 @@ class UsageIndex:
     def _renumber(self) -> None:
         self._state_ids = {}
         self.members = {}
-        self._first = {}
+        self._ranks = {}
         self.rooms = {}
         self.class_states = {}
         self._roomiest = {}

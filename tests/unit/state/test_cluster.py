@@ -36,6 +36,9 @@ def _check_indexes(state: ClusterState) -> None:
         assert by_key.setdefault(entry.usage_key(), entry.state) == entry.state
     assert len(set(by_key.values())) == len(by_key)
     assert sum(len(m) for m in state.members.values()) == len(state.nodes)
+    # The first node by rank of every state (asked here, so the next change starts from it).
+    for number, names in state.members.items():
+        assert state.first_of(number) == min(state.nodes[n].rank for n in names)
     for class_id, rooms in state.rooms.items():
         assert state.class_states[class_id] == sum(map(len, rooms.values()))
         # The states with nodes, in the order they joined, each with a later room version.
