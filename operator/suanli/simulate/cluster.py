@@ -140,24 +140,23 @@ def _node_facts(rows: Sequence[NodeRow], catalog: Catalog) -> list[NodeFacts]:
     return found
 
 
-def _profile_key(facts: NodeFacts) -> NodeFacts:
-    return dataclasses.replace(facts, name="")
-
-
 class SimCluster:
     def __init__(self, rows: Sequence[NodeRow], catalog: Catalog) -> None:
         facts = sorted(_node_facts(rows, catalog), key=lambda f: f.name)
         self.state = ClusterState()
-        profiles: dict[NodeFacts, int] = {}
         self.nodes: list[SimNode] = []
         self.by_name: dict[str, SimNode] = {}
         for index, parsed in enumerate(facts):
             self.state.set_node(parsed)
-            profile = profiles.setdefault(_profile_key(parsed), len(profiles))
-            node = SimNode(index, parsed, profile, self.state.nodes[parsed.name])
+            # A profile is the node's class in the state (its facts without the name): a fresh
+            # state numbers its classes 0, 1, ... in the order it meets them.
+            entry = self.state.nodes[parsed.name]
+            node = SimNode(index, parsed, entry.class_id, entry)
             self.nodes.append(node)
             self.by_name[node.name] = node
-        self.profiles: list[list[SimNode]] = [[] for _ in profiles]
+        self.profiles: list[list[SimNode]] = [
+            [] for _ in range(len({n.profile for n in self.nodes}))
+        ]
         for node in self.nodes:
             self.profiles[node.profile].append(node)
         self.gpu_capacity = sum(n.gpu_cap for n in self.nodes)

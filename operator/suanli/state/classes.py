@@ -17,8 +17,9 @@ from suanli.scoring.facts import Domain
 from suanli.scoring.scorers.packing import packing_value
 from suanli.state.cluster import ClusterState
 from suanli.state.entry import NodeEntry
-from suanli.state.judge import Judge, Total
+from suanli.state.judge import Judge
 from suanli.state.kept import Allowed, ClassPart, Ranked
+from suanli.state.totals import Total
 
 
 def ranked_classes(

@@ -70,11 +70,12 @@ class ClusterState(UsageIndex):
             else:
                 self._names = None
                 # Pods seen before their node count from now on.
-                orphans = self._orphans.pop(facts.name, {})
-                for pod in orphans.values():
-                    entry.requested = entry.requested + pod.requests
-                    entry.pod_count += 1
-                entry.adopt(dict(orphans))
+                orphans = self._orphans.pop(facts.name, None)
+                if orphans:
+                    for pod in orphans.values():
+                        entry.requested = entry.requested + pod.requests
+                        entry.pod_count += 1
+                    entry.adopt(dict(orphans))
             self.nodes[facts.name] = entry
             self.freed += 1
             self._by_rank.clear()

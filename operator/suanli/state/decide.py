@@ -39,9 +39,10 @@ from suanli.scoring.facts import Domain, NodeFacts
 from suanli.state.choice import Candidates, Choice, Everyone, Listed, ranked_names
 from suanli.state.cluster import ClusterState
 from suanli.state.entry import NodeEntry
-from suanli.state.judge import BestSoFar, Judge, Total
+from suanli.state.judge import Judge
 from suanli.state.kept import ClassPart, Reason
 from suanli.state.scan import best_only
+from suanli.state.totals import BestSoFar, Total
 
 _Feasible = tuple[Hashable, NodeEntry, ClassPart]
 

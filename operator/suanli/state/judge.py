@@ -8,8 +8,6 @@ filters, so a remembered answer is the answer `evaluate` would give.
 
 from __future__ import annotations
 
-import heapq
-import math
 from collections.abc import Hashable
 from operator import is_
 
@@ -23,7 +21,7 @@ from suanli.scoring import (
     Workload,
     node_state,
 )
-from suanli.scoring.combine import resolved, weight_pairs, weights_of
+from suanli.scoring.combine import weight_pairs, weights_of
 from suanli.scoring.context import Context
 from suanli.scoring.datapolicy import DataPolicy
 from suanli.scoring.filters import capacity_wants, check_capacity, check_hard
@@ -41,6 +39,7 @@ from suanli.scoring.scorers.packing import packing_value, reservation_on
 from suanli.scoring.scorers.packing import score as packing_score
 from suanli.state.entry import NodeEntry, Room, fits_room
 from suanli.state.kept import Allowed, ClassPart, Order, Reason
+from suanli.state.totals import Total
 
 _STATIC = tuple((name, scorer) for name, scorer in SCORERS if name not in USAGE_SIGNALS)
 # The total is the facts-only part plus packing; that is the reference's float only when packing
@@ -51,9 +50,6 @@ if {"packing"} != USAGE_SIGNALS or SCORERS[-1][0] != "packing":
 _MEMO_LIMIT = 100_000
 _DEMANDS_KEPT = 4096  # demand objects whose kinds are remembered (each held while remembered)
 
-# Bounds and totals reach the same float by different roads; a margin far above rounding error
-# and far below any real difference of totals keeps pruning safe.
-_MARGIN = 1e-9
 
 _UNKNOWN = object()  # a failed verdict as a group keeps it: outcome, node-agnostic text
 
@@ -130,22 +126,8 @@ class Judge:
             or len(self._kinds) > _MEMO_LIMIT
         ):
             self._valid_for, self._epoch = valid_for, epoch
-            self._kinds.clear()
-            self.nowhere.clear()
-            self._demands.clear()
-            self._hard.clear()
-            self.allowed.clear()
-            self._capacity.clear()
-            self._fits.clear()
-            self._wants.clear()
-            self.skips.clear()
-            self._usage.clear()
-            self._sizes = [0, 0]
-            self.fragmentation.clear()
-            self.plans.clear()
-            self.before.clear()
-            self.orders.clear()
-            self.node_states.clear()
+            self._forget_kinds()
+            self._forget_states()
         shapes = (workload.shapes, workload.weights)
         if workload and not _same(shapes, self._shapes):
             self._shapes = shapes
@@ -157,24 +139,32 @@ class Judge:
             self.before.clear()
             self.shapes_seen += 1  # the orders keep which states have room, and sort them again
         if max(len(self._hard), len(self._capacity), len(self.skips), *self._sizes) > _MEMO_LIMIT:
-            self._kinds.clear()
-            self.nowhere.clear()  # keyed by kind ids, which start over
-            self._demands.clear()
-            self._hard.clear()
-            self.allowed.clear()
-            self._capacity.clear()
-            self._fits.clear()
-            self._wants.clear()
-            self.skips.clear()
-            self._usage.clear()
-            self._sizes = [0, 0]
-            self.orders.clear()  # keyed by kind ids, which start over
+            self._forget_kinds()
         if max(len(self.fragmentation), len(self.before), len(self.plans)) > _MEMO_LIMIT:
-            self.node_states.clear()
-            self.fragmentation.clear()
-            self.plans.clear()
-            self.before.clear()
-            self.orders.clear()
+            self._forget_states()
+
+    def _forget_kinds(self) -> None:
+        """Everything kept per pod kind (kind ids start over)."""
+        self._kinds.clear()
+        self.nowhere.clear()
+        self._demands.clear()
+        self._hard.clear()
+        self.allowed.clear()
+        self._capacity.clear()
+        self._fits.clear()
+        self._wants.clear()
+        self.skips.clear()
+        self._usage.clear()
+        self._sizes = [0, 0]
+        self.orders.clear()
+
+    def _forget_states(self) -> None:
+        """Everything kept per node state (fragmentation, plans, the orders they sort)."""
+        self.node_states.clear()
+        self.fragmentation.clear()
+        self.plans.clear()
+        self.before.clear()
+        self.orders.clear()
 
     def kind_id(self, kind: Hashable) -> int:
         """A small int per pod kind, so memo keys hash and compare cheaply."""
@@ -361,42 +351,3 @@ class Judge:
         found = remembered(state, context.workload, self.fragmentation)
         self.before[entry.state] = found
         return found
-
-
-class Total:
-    """A node's total from its class part and its packing signal."""
-
-    def __init__(self, pairs: tuple[tuple[float, str], ...], weight_sum: float) -> None:
-        self.packing_weight = pairs[-1][0]
-        self.weight_sum = weight_sum
-
-    def __call__(self, packing: float, part: ClassPart) -> float:
-        # The reference sums the static signals first, packing last: the very same float.
-        return resolved((part.partial + self.packing_weight * packing) / self.weight_sum)
-
-
-class BestSoFar:
-    """The smallest exact totals that, with their groups' sizes, make up the best `keep`
-    nodes found so far; a bound below the last of them cannot reach the best."""
-
-    def __init__(self, keep: int) -> None:
-        self.keep = keep
-        self._heap: list[tuple[float, int]] = []
-        self._counted = 0
-        # What a bound must reach not to be out of reach (read directly by hot loops).
-        self.floor = -math.inf
-
-    def out_of_reach(self, bound: float) -> bool:
-        return bound < self.floor
-
-    def add(self, total: float, size: int) -> None:
-        if self.keep == 1:
-            # The heap would keep the best total alone: the floor follows the best so far.
-            self.floor = max(self.floor, total - _MARGIN)
-            return
-        heapq.heappush(self._heap, (total, size))
-        self._counted += size
-        while self._counted - self._heap[0][1] >= self.keep:
-            self._counted -= heapq.heappop(self._heap)[1]
-        if self._counted >= self.keep:
-            self.floor = self._heap[0][0] - _MARGIN

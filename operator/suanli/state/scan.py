@@ -26,10 +26,11 @@ from suanli.state.choice import Choice, Everyone, ranked_names
 from suanli.state.classes import ranked_classes
 from suanli.state.cluster import ClusterState
 from suanli.state.entry import NodeEntry
-from suanli.state.judge import BestSoFar, Judge, Total
+from suanli.state.judge import Judge
 from suanli.state.kept import ClassPart
 from suanli.state.roomy import Asked, fitting_states
 from suanli.state.ties import first_tied
+from suanli.state.totals import BestSoFar, Total
 
 
 def best_only(
