@@ -266,6 +266,13 @@ class Judge:
         self._sizes[0] += 1
         return found
 
+    def lacks_room(self, known: dict[int, bool], state: int) -> bool:
+        """A usage state whose devices lack room for a pod kind's: kept in `known` as not
+        fitting (a reader that meets it again skips it at once). Always False."""
+        known[state] = False
+        self._sizes[0] += 1
+        return False
+
     def usage_of(self, kind: int) -> dict[int, float]:
         """State -> the usage part of the packing signal, as far as judged, for one pod kind."""
         known = self._usage.get(kind)

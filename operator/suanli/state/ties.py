@@ -80,11 +80,11 @@ def first_tied(
         number = entry.state
         fitting = fits.get(number)
         if fitting is None:
-            fresh_fits += 1
             room = where[number][1]
             if wants and (room[0] < whole or room[1] < milli):
-                fitting = False  # `fresh_fits` would say so, and keep nothing
+                fitting = judge.lacks_room(fits, number)  # what `fresh_fits` says
             else:
+                fresh_fits += 1
                 fitting = judge.fresh_fits(context, entry, capacity_kind, fits, room)
         if fitting:
             if number not in usage:
