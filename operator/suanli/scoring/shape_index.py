@@ -69,9 +69,15 @@ class ShapeIndex:
         # own and those of every set it is in). A placement changes the idle capacity of one
         # type: the volumes that do not read it stay, and `amounts` keeps each type's last
         # (idle capacities read, volume) to reuse them.
+        # Equal ones are the same tuple: types that read the same capacities (often all of
+        # them) read them once per derivation.
+        interned: dict[tuple[str, ...], tuple[str, ...]] = {}
         self.reads = tuple(
-            tuple(sorted({name}.union(*(self.type_sets[number] for number in numbers))))
-            for name, numbers, _, _ in self.by_type
+            interned.setdefault(reads, reads)
+            for reads in (
+                tuple(sorted({name}.union(*(self.type_sets[number] for number in numbers))))
+                for name, numbers, _, _ in self.by_type
+            )
         )
         self.amounts: dict[str, tuple[tuple[int, ...], float]] = {}
         # The last workload derived with pressure, with what it was derived from: pods without

@@ -155,9 +155,12 @@ def _derive(workload: Workload, idle: Mapping[str, int]) -> Workload:
     pressure: list[tuple[str, float]] = []
     amounts = index.amounts
     rooms: dict[int, int] = {}  # a set of types -> its idle capacity
+    last_reads: tuple[str, ...] | None = None
+    read: tuple[int, ...] = ()
     for entry, reads in zip(index.by_type, index.reads, strict=True):
         name = entry[0]
-        read = tuple(map(idle.get, reads, repeat(0)))
+        if reads is not last_reads:  # equal reads are one tuple (`ShapeIndex.reads`)
+            read, last_reads = tuple(map(idle.get, reads, repeat(0))), reads
         known = amounts.get(name)
         if known is not None and known[0] == read:
             amount = known[1]

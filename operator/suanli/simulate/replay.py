@@ -265,15 +265,20 @@ def _replay(
     recorder = _Recorder(max(1, cluster.gpu_capacity), result, yardstick)
     arrived = allocated = 0
     workload = NO_WORKLOAD
+    state = cluster.state
+    idle_seen = -1  # the state's idle version `workload` was derived at
     for pod in sequence:
         kind = kinds.of(pod)
         arrived += pod.gpu_request_milli
         # The live extender learns the mix from the pods it has placed; so does the replay.
-        learnt = cluster.state.histogram.workload()
+        learnt = state.histogram.workload()
         # The pressure is read only as capacity kept for typed pods that a pod takes, none for
-        # a pod without devices: the last workload of the same shapes serves it alike.
-        if kind.demand.gpu.total_milli or workload.index is not learnt.index:
-            workload = with_pressure(learnt, cluster.idle)
+        # a pod without devices: the last workload of the same shapes serves it alike. While
+        # the idle capacity stays, so does the pressure: the last workload serves any pod.
+        if workload.index is not learnt.index or (
+            kind.demand.gpu.total_milli and state.idle_version != idle_seen
+        ):
+            workload, idle_seen = with_pressure(learnt, cluster.idle), state.idle_version
         placement = policy.place(kind.demand, kind.request, workload)
         if placement is None:
             result.failed += 1

@@ -10,6 +10,7 @@ while it stays (always, for pods without devices), so does the ranking.
 from __future__ import annotations
 
 from collections.abc import Hashable
+from operator import itemgetter
 
 from suanli.scoring.combine import resolved, weight_pairs, weights_of
 from suanli.scoring.context import Context
@@ -63,10 +64,18 @@ def ranked_classes(
     for class_id, type_name, partial in allowed.classes:
         reserved, weighted = by_type[type_name]
         value = resolved((partial + weighted) / weight_sum)
-        classes.append((value, class_id, ClassPart(None, partial, reserved)))
-    classes.sort(key=lambda item: (-item[0], item[1]))
+        # Made as the tuple it is, without the named tuple's constructor (a Python call).
+        classes.append((value, class_id, _new_part(ClassPart, (None, partial, reserved))))
+    # Best first, ties by class id: two sorts in C (a reversed sort keeps equals' order).
+    classes.sort(key=_CLASS_ID)
+    classes.sort(key=_BEST, reverse=True)
     allowed.taken, allowed.ranked = taken, classes
     return classes
+
+
+_new_part = tuple.__new__
+_BEST = itemgetter(0)
+_CLASS_ID = itemgetter(1)
 
 
 def _representative(state: ClusterState, class_id: int) -> NodeEntry:

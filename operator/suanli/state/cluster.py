@@ -42,6 +42,7 @@ class ClusterState(UsageIndex):
         self._by_job: dict[str, dict[str, str]] = {}  # job -> pod key -> node
         self._orphans: dict[str, dict[str, PlacedPod]] = {}  # pods on nodes not known (yet)
         self._idle: dict[str, int] = {}  # idle milli-devices per known accelerator type
+        self.idle_version = 0  # bumped whenever that may have changed
         self._names: list[str] | None = []
         self._undo: list[list[tuple[str, PlacedPod | None, Shape | None]]] = []
         self.generation = 0  # bumped by every change
@@ -202,6 +203,7 @@ class ClusterState(UsageIndex):
         if accelerator is None or accelerator.type is None or accelerator.count <= 0:
             return
         name = accelerator.type.name
+        self.idle_version += 1
         if sign < 0:
             # What it counted last (its usage changes only between the two), without reading
             # its devices again.
