@@ -105,7 +105,8 @@ def _first_among_best(
     share a node, so their first nodes differ)."""
     top = max(totals.values())
     first = state.first_of
-    rank, number = min((first(cast(int, g)), cast(int, g)) for g, t in totals.items() if t == top)
+    states = cast(dict[int, tuple[int, float]], totals)  # a state id per group here
+    rank, number = min((first(g), g) for g, t in states.items() if t == top)
     return rank[1], number
 
 
@@ -141,8 +142,16 @@ def _score_class(
     bounds: dict[float, float] = {}  # fragmentation before -> bound total, this class only
     exact_of = _Exact(judge, context, judge.usage_of(usage_kind), part, total)
 
-    def read_ties(top: float, below: tuple[float, str]) -> tuple[bool, int | None]:
-        return first_tied(
+    # Ties are read with `first_tied` where needed, not through a closure: the names a closure
+    # holds are cells, read slower everywhere in this function.
+    # Once a state reaches the ceiling, the rest of the class can only tie (keep=1): look for
+    # an earlier node by rank among the ties rather than listing them, unless that gave up.
+    if ties_first:
+        # Every state's bound is the ceiling (a pod without devices, or no workload), which
+        # most reach: the first node by rank that does is the class's answer, if one does.
+        # Only a node before the first of those found at the ceiling already can be chosen.
+        ahead = [state.first_of(cast(int, g)) for g, t in totals.items() if t[1] == ceiling]
+        done, first = first_tied(
             state,
             judge,
             context,
@@ -151,18 +160,9 @@ def _score_class(
             usage_kind=usage_kind,
             part=part,
             exact=exact_of,
-            top=top,
-            below=below,
+            top=ceiling,
+            below=min(ahead, default=_END),
         )
-
-    # Once a state reaches the ceiling, the rest of the class can only tie (keep=1): look for
-    # an earlier node by rank among the ties rather than listing them, unless that gave up.
-    if ties_first:
-        # Every state's bound is the ceiling (a pod without devices, or no workload), which
-        # most reach: the first node by rank that does is the class's answer, if one does.
-        # Only a node before the first of those found at the ceiling already can be chosen.
-        ahead = [state.first_of(cast(int, g)) for g, t in totals.items() if t[1] == ceiling]
-        done, first = read_ties(ceiling, min(ahead, default=(math.inf, "")))
         if first is not None:
             totals[first] = exact_of(first, nodes[next(iter(members[first]))])
             scored.append(first)
@@ -188,13 +188,30 @@ def _score_class(
         scored.append(number)
         best.add(found[1], len(names))
         if tie_read and found[1] >= ceiling:
-            done, earlier = read_ties(found[1], state.first_of(number))
+            done, earlier = first_tied(
+                state,
+                judge,
+                context,
+                class_id=class_id,
+                capacity_kind=capacity_kind,
+                usage_kind=usage_kind,
+                part=part,
+                exact=exact_of,
+                top=found[1],
+                below=state.first_of(number),
+            )
             if done:
                 if earlier is not None:
                     totals[earlier] = found
                     scored.append(earlier)
                 return
             tie_read = False
+
+
+_END = (math.inf, "")  # after every node by rank
+
+
+_END = (math.inf, "")  # after every node by rank
 
 
 class _Exact:
