@@ -65,6 +65,30 @@ def _same(these: tuple[object, ...], those: tuple[object, ...]) -> bool:
 
 
 class Judge:
+    __slots__ = (
+        "_capacity",
+        "_demands",
+        "_epoch",
+        "_fits",
+        "_hard",
+        "_kinds",
+        "_shapes",
+        "_sizes",
+        "_usage",
+        "_valid_for",
+        "_wants",
+        "allowed",
+        "before",
+        "evaluated",
+        "fragmentation",
+        "node_states",
+        "nowhere",
+        "orders",
+        "plans",
+        "shapes_seen",
+        "skips",
+    )
+
     def __init__(self) -> None:
         self._valid_for: tuple[object, ...] = ()
         self._epoch = -1

@@ -110,6 +110,8 @@ class Fits:
     """Whether a usage state whose devices have room for the pod's has its cpu, memory and a
     pod slot too (remembered per capacity kind)."""
 
+    __slots__ = ("context", "judge", "kind", "known", "state")
+
     def __init__(self, state: ClusterState, judge: Judge, context: Context, kind: int) -> None:
         self.state, self.judge, self.context, self.kind = state, judge, context, kind
         self.known = judge.fits_of(kind)

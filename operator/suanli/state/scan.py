@@ -218,6 +218,8 @@ class _Exact:
     """(score, total) of a class's usage states for one decision: the usage part per state
     (remembered across decisions), then each distinct usage turned into a total once."""
 
+    __slots__ = ("context", "exact", "judge", "known", "part", "total")
+
     def __init__(
         self,
         judge: Judge,

@@ -17,6 +17,8 @@ _MARGIN = 1e-9
 class Total:
     """A node's total from its class part and its packing signal."""
 
+    __slots__ = ("packing_weight", "weight_sum")
+
     def __init__(self, pairs: tuple[tuple[float, str], ...], weight_sum: float) -> None:
         self.packing_weight = pairs[-1][0]
         self.weight_sum = weight_sum
@@ -29,6 +31,8 @@ class Total:
 class BestSoFar:
     """The smallest exact totals that, with their groups' sizes, make up the best `keep`
     nodes found so far; a bound below the last of them cannot reach the best."""
+
+    __slots__ = ("_counted", "_heap", "floor", "keep")
 
     def __init__(self, keep: int) -> None:
         self.keep = keep
