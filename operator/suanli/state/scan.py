@@ -22,7 +22,7 @@ from suanli.scoring import Outcome, Verdict
 from suanli.scoring.combine import ranking_key, round_score, score_node
 from suanli.scoring.context import Context
 from suanli.scoring.scorers.packing import packing_value
-from suanli.state.choice import Choice, Everyone, ranked_names
+from suanli.state.choice import Candidates, Choice, Everyone, Listed, ranked_names
 from suanli.state.classes import ranked_classes
 from suanli.state.cluster import ClusterState
 from suanli.state.entry import NodeEntry
@@ -73,13 +73,14 @@ def best_only(
         return None
     nodes, members = state.nodes, state.members
     chosen: tuple[tuple[str, Hashable], ...]
+    # A choice of the best only keeps no candidates by group: it has no verdicts or scores of
+    # the others to name them by (its readers refuse), so they are listed only to rank.
+    judged: Candidates = _NO_CANDIDATES
     if keep == 1:
         name, number = _first_among_best(state, totals)
-        judged = Everyone({number: members[number]})
         chosen = ((name, number),)
     else:
-        judged = Everyone({number: members[number] for number in scored})
-        chosen = ranked_names(judged, totals, keep)
+        chosen = ranked_names(Everyone({n: members[n] for n in scored}), totals, keep)
     ranked = tuple(
         score_node(context, nodes[name].snapshot(), Verdict(name, Outcome.FEASIBLE))
         for name, _ in chosen[:detail]
@@ -95,6 +96,9 @@ def best_only(
         {},
         False,
     )
+
+
+_NO_CANDIDATES = Listed((), ())
 
 
 def _first_among_best(
