@@ -48,6 +48,7 @@ if {"packing"} != USAGE_SIGNALS or SCORERS[-1][0] != "packing":
     raise ImportError("the decider needs packing as the one usage signal, summed last")
 # Memo entries kept before a memo starts over (a long-lived extender sees ever new pod kinds).
 _MEMO_LIMIT = 100_000
+_SIZE_EVERY = 32  # decisions between two looks at the memos' sizes
 _DEMANDS_KEPT = 4096  # demand objects whose kinds are remembered (each held while remembered)
 
 
@@ -74,6 +75,7 @@ class Judge:
         "_kinds",
         "_shapes",
         "_sizes",
+        "_until_sized",
         "_usage",
         "_valid_for",
         "_wants",
@@ -115,6 +117,7 @@ class Judge:
         ] = {}
         self._usage: dict[int, dict[int, float]] = {}  # pod kind -> state -> usage part
         self._sizes = [0, 0]  # states remembered in _fits and in _usage
+        self._until_sized = 1  # decisions until the memos' sizes are looked at
         # Expected fragmentation per node state, for the workload's shapes: shared with each
         # decision's context, and the base of the packing bound.
         self.fragmentation: FragmentationMemo = {}
@@ -162,6 +165,11 @@ class Judge:
             self.plans.clear()
             self.before.clear()
             self.shapes_seen += 1  # the orders keep which states have room, and sort them again
+        # The memos' sizes are looked at every so many decisions: each adds a few entries.
+        self._until_sized -= 1
+        if self._until_sized > 0:
+            return
+        self._until_sized = _SIZE_EVERY
         if max(len(self._hard), len(self._capacity), len(self.skips), *self._sizes) > _MEMO_LIMIT:
             self._forget_kinds()
         if max(len(self.fragmentation), len(self.before), len(self.plans)) > _MEMO_LIMIT:
