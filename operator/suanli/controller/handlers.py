@@ -43,6 +43,7 @@ def register(
         for reflector in reflectors:
             reflector.start()
         await asyncio.to_thread(lambda: [r.synced.wait(60) for r in reflectors])
+        await controller.load_jobs()  # kopf lists the jobs only after this returns
         tasks = [controller.worker(), controller.resync(resync_seconds), controller.keep_budgets()]
         for coroutine in tasks:
             asyncio.get_running_loop().create_task(coroutine)

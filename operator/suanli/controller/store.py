@@ -49,6 +49,17 @@ class JobStore:
         self.core = client.CoreV1Api(api)
         self.custom = client.CustomObjectsApi(api)
 
+    async def list_jobs(self) -> list[dict[str, Any]]:
+        """Every ComputeJob in the cluster, as plain dicts."""
+
+        def call() -> list[dict[str, Any]]:
+            response = self.custom.list_cluster_custom_object(
+                GROUP, VERSION, PLURAL, _preload_content=False
+            )
+            return list(_read(response)["items"])
+
+        return await asyncio.to_thread(call)
+
     async def list_pods(self, namespace: str, job: str) -> list[dict[str, Any]]:
         def call() -> list[dict[str, Any]]:
             response = self.core.list_namespaced_pod(

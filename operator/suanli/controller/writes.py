@@ -84,6 +84,14 @@ class JobWrites(JobLoop):
         self.enqueue(key)
         return True
 
+    async def load_jobs(self) -> None:
+        """Every ComputeJob into the cache before the first reconcile. kopf lists the jobs only
+        once started, one event at a time, and an admission cycle over the few listed by then
+        would count only their quota: after a restart it could admit past a queue's quota.
+        Their events still come, and enqueue them."""
+        for body in await self.store.list_jobs():
+            self.cache.put_job(body)
+
     def watched_creation(self, key: JobKey) -> None:
         """A job this process saw being created (a watch's ADDED after its first listing):
         created after this process took the lease and listed the pods, so no other process

@@ -32,6 +32,10 @@ class FakeStore:
         self.queue_statuses: dict[str, dict[str, Any]] = {}
         self.deleted: list[str] = []
         self.objects: dict[str, dict[str, Any]] = {}  # "Kind/name" -> the stored object
+        self.jobs: list[dict[str, Any]] = []  # what `list_jobs` answers
+
+    async def list_jobs(self) -> list[dict[str, Any]]:
+        return copy.deepcopy(self.jobs)
 
     async def list_pods(self, namespace: str, job: str) -> list[dict[str, Any]]:
         return [p for p in self.pods.values() if p["metadata"]["labels"]["suanli.dev/job"] == job]
@@ -452,3 +456,22 @@ def test_a_job_that_ends_re_plans_the_jobs_waiting_for_quota_at_once() -> None:
         return controller.waiting()
 
     assert ("team", "waiting") in asyncio.run(scenario())
+
+
+def test_the_jobs_are_loaded_before_the_first_reconcile_and_left_to_their_events() -> None:
+    """After a restart the quota gate's book must count every admitted job, not only those
+    kopf has listed so far: the jobs are in the cache before any reconcile, none enqueued."""
+
+    async def scenario() -> tuple[set[tuple[str, str]], set[tuple[str, str]], bool]:
+        store = FakeStore()
+        admitted = _batch_job("admitted", 1)
+        admitted["status"] = {"phase": "Running", "admission": {"queue": "q", "charged": []}}
+        store.jobs = [admitted, _batch_job("waiting", 1)]
+        controller = _controller(store)
+        await controller.load_jobs()
+        return set(controller.cache.jobs), set(controller.waiting()), controller.idle()
+
+    cached, waiting, idle = asyncio.run(scenario())
+    assert cached == {("team", "admitted"), ("team", "waiting")}
+    assert waiting == set()
+    assert idle
