@@ -271,9 +271,9 @@ class Judge:
         room: Room,
     ) -> bool:
         """Whether the node's usage state can take the pod now (as `lack` is None), remembered
-        in `known`. Devices without the room for the request settle it unjudged and unkept (an
-        exact verdict, `check_capacity` would say they lack devices, and cheaper to ask again
-        than to fill the memo with)."""
+        in `known`. Devices without the room for the request settle it unjudged and unkept here
+        (an exact verdict, `check_capacity` would say they lack devices); the tie reader, which
+        meets the same states again and again, keeps that verdict with `lacks_room`."""
         request = context.demand.gpu
         if request.wants and not fits_room(room, request.whole, request.milli):
             return False
