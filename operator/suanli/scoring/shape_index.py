@@ -1,7 +1,7 @@
 """What a workload's shapes and weights alone determine, worked out once per workload.
 
 The loops that run per node state (fragmentation) and per placement (the pressure of typed pods)
-read these instead of every shape: the same numbers as worked out shape by shape, in the same
+read these instead of every shape: the same numbers as their definitions work out, in the same
 order, so the floats they sum are the very same.
 """
 
@@ -38,32 +38,25 @@ class ShapeIndex:
         self.any_type = any(not s.types for s in shapes)
         self.types = frozenset(t for s in shapes for t in s.types)
         self.volume = sum(w * s.total_milli for s, w in pairs)
-        # Per type, sorted: what each typed shape accepting it reserves there, in the order of
-        # the shapes: weight x milli-devices when it accepts that type alone (its share is
-        # then exactly 1), else the same with every type it accepts, shared by idle capacity.
-        # A term is (weight x milli-devices, where its share is in the type's list of shares:
-        # 0 for the share 1, i for that of the i-th of the type's sets): x 1 is exact, so one
-        # loop adds the very floats that adding the plain terms would. Kept as two columns
-        # (the products, their slots): the terms are multiplied and added without a Python loop.
+        # Per type, sorted: the volume (weight x milli-devices) of the typed shapes that accept
+        # it alone, then of each set of several types accepting it, in the order the shapes
+        # first name the sets: the reserved volume is these times the type's shares (1 for the
+        # type alone), a handful of products per type where there are dozens of shapes. Each
+        # volume adds its shapes' terms in the order of the shapes, starting from 0.0.
         sets: dict[tuple[str, ...], int] = {}  # several accepted types -> their number
-        terms: dict[str, list[tuple[float, int]]] = {}
-        used: dict[str, dict[int, int]] = {}  # type -> its sets' numbers -> their slot
+        volumes: dict[str, dict[int, float]] = {}  # type -> its sets' numbers -> their volume
         for shape, weight in pairs:
             weighted = weight * shape.total_milli
             number = sets.setdefault(shape.types, len(sets)) if len(shape.types) > 1 else -1
             for name in shape.types:
-                slots = used.setdefault(name, {})
-                slot = 0 if number < 0 else slots.setdefault(number, len(slots) + 1)
-                terms.setdefault(name, []).append((weighted, slot))
+                by_set = volumes.setdefault(name, {-1: 0.0})
+                by_set[number] = by_set.get(number, 0.0) + weighted
         self.type_sets = tuple(sets)
+        # (type, its sets' numbers, the volume alone then each set's): dicts keep the order
+        # of first insertion, and -1 (the type alone) went in first.
         self.by_type = tuple(
-            (
-                name,
-                tuple(used[name]),
-                tuple(weighted for weighted, _ in terms[name]),
-                tuple(slot for _, slot in terms[name]),
-            )
-            for name in sorted(terms)
+            (name, tuple(volumes[name])[1:], tuple(volumes[name].values()))
+            for name in sorted(volumes)
         )
         # Per entry of `by_type`: the types whose idle capacity its reserved volume reads (its
         # own and those of every set it is in). A placement changes the idle capacity of one
@@ -76,7 +69,7 @@ class ShapeIndex:
             interned.setdefault(reads, reads)
             for reads in (
                 tuple(sorted({name}.union(*(self.type_sets[number] for number in numbers))))
-                for name, numbers, _, _ in self.by_type
+                for name, numbers, _ in self.by_type
             )
         )
         self.amounts: dict[str, tuple[tuple[int, ...], float]] = {}

@@ -126,10 +126,12 @@ def with_pressure(workload: Workload, idle: Mapping[str, int]) -> Workload:
 
     Each shape brings its expected volume (weight x milli-devices). A shape that accepts only
     some types is expected to land on them in proportion to their idle capacity; its volume is
-    reserved there. If the workload keeps arriving until the capacity it can use is full, a type
-    must keep `reserved share x idle capacity` for those pods: the pressure is that over the
-    type's own idle capacity, capped at 1. Only the types the workload can use count (all of
-    them as soon as one shape accepts any type).
+    reserved there. Shapes that accept the same set of types are added up first: a type's
+    reserved volume is the volume of the shapes accepting it alone, plus each set's volume
+    times the type's share of the set's idle capacity. If the workload keeps arriving until the
+    capacity it can use is full, a type must keep `reserved share x idle capacity` for those
+    pods: the pressure is that over the type's own idle capacity, capped at 1. Only the types
+    the workload can use count (all of them as soon as one shape accepts any type).
     """
     if not workload:
         return workload
@@ -185,25 +187,26 @@ def _derive(workload: Workload, idle: Mapping[str, int]) -> Workload:
 
 def _reserved(
     index: ShapeIndex,
-    entry: tuple[str, tuple[int, ...], tuple[float, ...], tuple[int, ...]],
+    entry: tuple[str, tuple[int, ...], tuple[float, ...]],
     idle: Mapping[str, int],
     rooms: dict[int, int],
 ) -> float:
-    """The volume the typed shapes accepting type `name` reserve there: added in the order of
-    the shapes (the order a sum shape by shape would add them). `rooms` keeps the idle
-    capacity of each set of types for the other types of one derivation."""
-    name, numbers, weighted, slots = entry
+    """The volume the typed shapes accepting type `name` reserve there: the volume of those
+    accepting it alone, then each set's volume times the type's share of the set's idle
+    capacity, added in that order. `rooms` keeps the idle capacity of each set of types for the
+    other types of one derivation."""
+    name, numbers, volumes = entry
     own = idle.get(name, 0)
-    shares = [1.0]  # by slot: the type alone, then each of its sets of types
+    shares = [1.0]  # the type alone, then each of its sets of types
     for number in numbers:
         types = index.type_sets[number]
         room = rooms.get(number)
         if room is None:
             room = rooms[number] = sum(map(idle.get, types, repeat(0)))
         shares.append(own / room if room else 1 / len(types))
-    # Each product added in turn to 0.0, as a loop of `amount += weighted * share` would (a
+    # Each product added in turn to 0.0, as a loop of `amount += volume * share` would (a
     # fold, not `sum`, whose rounding may differ between Python versions).
-    return reduce(add, map(mul, weighted, map(shares.__getitem__, slots)), 0.0)
+    return reduce(add, map(mul, volumes, shares), 0.0)
 
 
 NO_WORKLOAD = Workload()

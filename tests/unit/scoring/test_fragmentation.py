@@ -173,19 +173,27 @@ def test_pressure_counts_only_the_types_the_workload_can_use() -> None:
 
 
 def _plain_pressure(workload: Workload, idle: dict[str, int]) -> tuple[tuple[str, float], ...]:
-    """The pressure as its definition reads, shape by shape (no index)."""
+    """The pressure as its definition reads (no index): per type, the volume of the shapes
+    accepting it alone, then per set of several types accepting it (in the order the shapes
+    first name them) the set's volume times the type's share of the set's idle capacity."""
     any_type = any(not s.types for s in workload.shapes)
     usable = set(idle) if any_type else {t for s in workload.shapes for t in s.types}
     total_idle = sum(idle.get(t, 0) for t in usable)
     volume = sum(w * s.total_milli for s, w in zip(workload.shapes, workload.weights, strict=True))
     if total_idle <= 0 or volume <= 0:
         return workload.pressure
-    reserved: dict[str, float] = {}
+    by_set: dict[tuple[str, ...], float] = {}  # accepted types -> their shapes' volume
     for shape, weight in zip(workload.shapes, workload.weights, strict=True):
-        accepted = sum(idle.get(t, 0) for t in shape.types)
-        for type_name in shape.types:
-            share = idle.get(type_name, 0) / accepted if accepted else 1 / len(shape.types)
-            reserved[type_name] = reserved.get(type_name, 0.0) + weight * shape.total_milli * share
+        by_set[shape.types] = by_set.get(shape.types, 0.0) + weight * shape.total_milli
+    reserved: dict[str, float] = {}
+    for name in {t for s in workload.shapes for t in s.types}:
+        amount = 0.0 + by_set.get((name,), 0.0)
+        for types, set_volume in by_set.items():
+            if len(types) > 1 and name in types:
+                accepted = sum(idle.get(t, 0) for t in types)
+                share = idle.get(name, 0) / accepted if accepted else 1 / len(types)
+                amount += set_volume * share
+        reserved[name] = amount
     return tuple(
         (name, min(1.0, amount / volume * total_idle / idle[name]) if idle.get(name) else 1.0)
         for name, amount in sorted(reserved.items())
