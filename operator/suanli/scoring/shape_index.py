@@ -23,11 +23,9 @@ class ShapeIndex:
         "_pairs",
         "_relevant",
         "_slots",
-        "amounts",
         "any_type",
         "by_type",
         "last",
-        "reads",
         "type_sets",
         "types",
         "volume",
@@ -58,21 +56,6 @@ class ShapeIndex:
             (name, tuple(volumes[name])[1:], tuple(volumes[name].values()))
             for name in sorted(volumes)
         )
-        # Per entry of `by_type`: the types whose idle capacity its reserved volume reads (its
-        # own and those of every set it is in). A placement changes the idle capacity of one
-        # type: the volumes that do not read it stay, and `amounts` keeps each type's last
-        # (idle capacities read, volume) to reuse them.
-        # Equal ones are the same tuple: types that read the same capacities (often all of
-        # them) read them once per derivation.
-        interned: dict[tuple[str, ...], tuple[str, ...]] = {}
-        self.reads = tuple(
-            interned.setdefault(reads, reads)
-            for reads in (
-                tuple(sorted({name}.union(*(self.type_sets[number] for number in numbers))))
-                for name, numbers, _ in self.by_type
-            )
-        )
-        self.amounts: dict[str, tuple[tuple[int, ...], float]] = {}
         # The last workload derived with pressure, with what it was derived from: pods without
         # devices leave the idle capacity as it was, and the same workload comes out.
         self.last: tuple[Workload, tuple[tuple[str, int], ...], Workload] | None = None

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import reduce
 from itertools import repeat
-from operator import add, mul
+from operator import add, mul, truediv
 
 from suanli.scoring.demand import PodDemand
 from suanli.scoring.devices import MILLI_PER_DEVICE
@@ -146,31 +146,30 @@ def with_pressure(workload: Workload, idle: Mapping[str, int]) -> Workload:
 
 
 def _derive(workload: Workload, idle: Mapping[str, int]) -> Workload:
-    """`with_pressure` worked out (each type's reserved volume reused while the idle capacity
-    it reads stays: the same numbers added in the same order, so the same float)."""
+    """`with_pressure` worked out. A type without idle capacity is under full pressure
+    whatever it reserves, so its reserved volume is not worked out: the others have idle
+    capacity, and so has every set of types they are in."""
     index = workload.index
     usable = idle if index.any_type else index.types
     total_idle = sum(map(idle.get, usable, repeat(0)))
     volume = index.volume
     if total_idle <= 0 or volume <= 0:
         return workload
+    # The idle capacity of each set of several types, by its number.
+    rooms = [sum(map(idle.get, types, repeat(0))) for types in index.type_sets]
     pressure: list[tuple[str, float]] = []
-    amounts = index.amounts
-    rooms: dict[int, int] = {}  # a set of types -> its idle capacity
-    last_reads: tuple[str, ...] | None = None
-    read: tuple[int, ...] = ()
-    for entry, reads in zip(index.by_type, index.reads, strict=True):
-        name = entry[0]
-        if reads is not last_reads:  # equal reads are one tuple (`ShapeIndex.reads`)
-            read, last_reads = tuple(map(idle.get, reads, repeat(0))), reads
-        known = amounts.get(name)
-        if known is not None and known[0] == read:
-            amount = known[1]
-        else:
-            amount = _reserved(index, entry, idle, rooms)
-            amounts[name] = (read, amount)
+    for name, numbers, volumes in index.by_type:
         free = idle.get(name)
-        pressure.append((name, min(1.0, amount / volume * total_idle / free) if free else 1.0))
+        if not free:
+            pressure.append((name, 1.0))
+            continue
+        # The shares: 1 for the type alone, then its share of each of its sets' idle capacity.
+        shares = [1.0, *map(truediv, repeat(free), map(rooms.__getitem__, numbers))]
+        # The volume of the shapes accepting it alone, then each set's times its share, added
+        # in turn to 0.0 as a loop of `amount += volume * share` would (a fold, not `sum`,
+        # whose rounding may differ between Python versions).
+        amount = reduce(add, map(mul, volumes, shares), 0.0)
+        pressure.append((name, min(1.0, amount / volume * total_idle / free)))
     if any(not 0 <= p <= 1 for _, p in pressure):
         raise ValueError("pressure is a share, 0..1")
     # The shapes and weights are the checked ones of `workload`: no need to check them again.
@@ -183,30 +182,6 @@ def _derive(workload: Workload, idle: Mapping[str, int]) -> Workload:
     ):
         object.__setattr__(derived, name, value)
     return derived
-
-
-def _reserved(
-    index: ShapeIndex,
-    entry: tuple[str, tuple[int, ...], tuple[float, ...]],
-    idle: Mapping[str, int],
-    rooms: dict[int, int],
-) -> float:
-    """The volume the typed shapes accepting type `name` reserve there: the volume of those
-    accepting it alone, then each set's volume times the type's share of the set's idle
-    capacity, added in that order. `rooms` keeps the idle capacity of each set of types for the
-    other types of one derivation."""
-    name, numbers, volumes = entry
-    own = idle.get(name, 0)
-    shares = [1.0]  # the type alone, then each of its sets of types
-    for number in numbers:
-        types = index.type_sets[number]
-        room = rooms.get(number)
-        if room is None:
-            room = rooms[number] = sum(map(idle.get, types, repeat(0)))
-        shares.append(own / room if room else 1 / len(types))
-    # Each product added in turn to 0.0, as a loop of `amount += volume * share` would (a
-    # fold, not `sum`, whose rounding may differ between Python versions).
-    return reduce(add, map(mul, volumes, shares), 0.0)
 
 
 NO_WORKLOAD = Workload()
