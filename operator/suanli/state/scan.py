@@ -215,9 +215,6 @@ def _score_class(
 _END = (math.inf, "")  # after every node by rank
 
 
-_END = (math.inf, "")  # after every node by rank
-
-
 class _Exact:
     """(score, total) of a class's usage states for one decision: the usage part per state
     (remembered across decisions), then each distinct usage turned into a total once."""
