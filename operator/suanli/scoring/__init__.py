@@ -80,7 +80,6 @@ from suanli.scoring.facts import (
     TopologyKeys,
     node_facts,
 )
-from suanli.scoring.filters import Outcome, Verdict, aggregate_reasons
 from suanli.scoring.fragmentation import NodeState, Plan, fragmentation, node_state
 from suanli.scoring.latency import LatencyMap, parse_latency
 from suanli.scoring.quantity import parse_quantity, to_milli, to_units
@@ -95,6 +94,7 @@ from suanli.scoring.shapes import (
 )
 from suanli.scoring.snapshot import NodeSnapshot, Snapshot
 from suanli.scoring.trust import TEE_LABELS, TRUST_LEVEL_LABEL, Tee
+from suanli.scoring.verdict import Outcome, Verdict, aggregate_reasons
 
 __all__ = [
     "BASELINE_POLICY",

@@ -19,11 +19,12 @@ from suanli.scoring.context import Context, Peer, build_context
 from suanli.scoring.datapolicy import BASELINE_POLICY, DataPolicy
 from suanli.scoring.demand import PodDemand
 from suanli.scoring.devices import Allocation
-from suanli.scoring.filters import Verdict, aggregate_reasons, check_node
+from suanli.scoring.filters import check_node
 from suanli.scoring.latency import LatencyMap
 from suanli.scoring.scorers import SCORERS
 from suanli.scoring.shapes import NO_WORKLOAD, Workload
 from suanli.scoring.snapshot import NodeSnapshot
+from suanli.scoring.verdict import Verdict, aggregate_reasons
 
 MAX_SCORE = 10
 # The total is kept at this many steps of [0, 1]: nodes within one step of each other are equal

@@ -14,7 +14,7 @@ from typing import Any, cast
 
 from suanli.scoring import NodeResult, Outcome
 from suanli.scoring.combine import tie_rank
-from suanli.scoring.filters import format_reason_counts
+from suanli.scoring.verdict import format_reason_counts
 
 _SECOND: Callable[[tuple[str, str | None]], Any] = itemgetter(1)
 

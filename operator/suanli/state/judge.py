@@ -21,10 +21,11 @@ from suanli.scoring import (
     Workload,
     node_state,
 )
+from suanli.scoring.capacity import capacity_wants, check_capacity
 from suanli.scoring.combine import weight_pairs, weights_of
 from suanli.scoring.context import Context
 from suanli.scoring.datapolicy import DataPolicy
-from suanli.scoring.filters import capacity_wants, check_capacity, check_hard
+from suanli.scoring.filters import check_hard
 from suanli.scoring.fragmentation import (
     FragmentationMemo,
     Plan,
