@@ -173,9 +173,8 @@ class SimCluster:
     ) -> None:
         """A pod lands: the state counts it (with its request shape for the workload), and so
         do the baselines' numbers."""
-        before = node.gpu_free
         node.count(demand, allocation)
-        self.gpu_allocated += before - node.gpu_free
+        self.gpu_allocated += sum(milli for _, milli in allocation)  # what `count` added
         self._placed += 1
         placed = PlacedPod(
             f"sim/{self._placed}",

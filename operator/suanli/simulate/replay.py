@@ -258,8 +258,9 @@ def _replay(
     began, began_cpu = time.perf_counter(), time.process_time()
     cluster = SimCluster(nodes, catalog)
     kinds = Kinds(catalog)
-    requests = [kinds.of(p).request for p in sequence]
-    policy = make_policy(policy_name, cluster, catalog, latency, seed, trace=requests, ties=ties)
+    of_pods = [kinds.of(p) for p in sequence]  # each pod's kind, read once
+    trace = [kind.request for kind in of_pods]
+    policy = make_policy(policy_name, cluster, catalog, latency, seed, trace=trace, ties=ties)
     result = SeedResult(policy_name, seed, pods=len(sequence))
     yardstick = trace_workload(kinds, sequence)
     recorder = _Recorder(max(1, cluster.gpu_capacity), result, yardstick)
@@ -267,8 +268,7 @@ def _replay(
     workload = NO_WORKLOAD
     state = cluster.state
     idle_seen = -1  # the state's idle version `workload` was derived at
-    for pod in sequence:
-        kind = kinds.of(pod)
+    for pod, kind in zip(sequence, of_pods, strict=True):
         arrived += pod.gpu_request_milli
         # The live extender learns the mix from the pods it has placed; so does the replay.
         learnt = state.histogram.workload()

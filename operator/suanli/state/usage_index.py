@@ -11,11 +11,13 @@ changes (`_restate`).
 from __future__ import annotations
 
 from heapq import heapify, heappop, heappush
+from operator import itemgetter
 
 from suanli.state.entry import NodeEntry, Room, UsageKey, room_of
 
 # Interned usage states are renumbered past this many, so a long-lived process stays bounded.
 _MAX_STATE_IDS = 200_000
+_IDLE, _SHARE = itemgetter(0), itemgetter(1)  # of a device room
 
 
 class UsageIndex:
@@ -147,7 +149,8 @@ class UsageIndex:
         found = self._roomiest.get(class_id)
         if found is None or found[0] != version:
             rooms = self.rooms.get(class_id, {})
-            most = (max((r[0] for r in rooms), default=0), max((r[1] for r in rooms), default=0))
+            # Read in C: asked again whenever a class's states change.
+            most = (max(map(_IDLE, rooms), default=0), max(map(_SHARE, rooms), default=0))
             found = self._roomiest[class_id] = (version, most)
         return found[1]
 
