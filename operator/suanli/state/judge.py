@@ -14,33 +14,23 @@ from operator import is_
 from suanli.scoring import (
     Catalog,
     LatencyMap,
-    NodeState,
     PodDemand,
     ScoringConfig,
     Verdict,
     Workload,
-    node_state,
 )
 from suanli.scoring.capacity import capacity_wants, check_capacity
 from suanli.scoring.combine import weight_pairs, weights_of
 from suanli.scoring.context import Context
 from suanli.scoring.datapolicy import DataPolicy
 from suanli.scoring.filters import check_hard
-from suanli.scoring.fragmentation import (
-    FragmentationMemo,
-    Plan,
-    PlanKey,
-    plan,
-    planned,
-    remembered,
-)
-from suanli.scoring.resources import CPU, MEMORY, PODS
+from suanli.scoring.resources import PODS
 from suanli.scoring.scorers import SCORERS, USAGE_SIGNALS
-from suanli.scoring.scorers.packing import packing_value, reservation_on
-from suanli.scoring.scorers.packing import score as packing_score
+from suanli.scoring.scorers.packing import reservation_on
 from suanli.state.entry import NodeEntry, Room, fits_room
 from suanli.state.kept import Allowed, ClassPart, Order, Reason
 from suanli.state.totals import Total
+from suanli.state.usage_memo import UsageMemo
 
 _STATIC = tuple((name, scorer) for name, scorer in SCORERS if name not in USAGE_SIGNALS)
 # The total is the facts-only part plus packing; that is the reference's float only when packing
@@ -66,33 +56,32 @@ def _same(these: tuple[object, ...], those: tuple[object, ...]) -> bool:
     return len(these) == len(those) and all(map(is_, these, those))
 
 
-class Judge:
+class Judge(UsageMemo):
+    """What node classes and usage states answer for pod kinds (the packing part:
+    `UsageMemo`), and when that stops holding."""
+
     __slots__ = (
         "_capacity",
         "_demands",
         "_epoch",
         "_fits",
+        "_fits_sized",
         "_hard",
         "_kinds",
         "_shapes",
-        "_sizes",
         "_until_sized",
-        "_usage",
         "_valid_for",
         "_wants",
         "allowed",
-        "before",
         "evaluated",
-        "fragmentation",
-        "node_states",
         "nowhere",
         "orders",
-        "plans",
         "shapes_seen",
         "skips",
     )
 
     def __init__(self) -> None:
+        UsageMemo.__init__(self)
         self._valid_for: tuple[object, ...] = ()
         self._epoch = -1
         self._shapes: tuple[object, ...] = ()
@@ -116,17 +105,8 @@ class Judge:
         self.skips: dict[
             tuple[int, int, int, ClassPart, float], tuple[list[NodeEntry], int, tuple[int, ...]]
         ] = {}
-        self._usage: dict[int, dict[int, float]] = {}  # pod kind -> state -> usage part
-        self._sizes = [0, 0]  # states remembered in _fits and in _usage
+        self._fits_sized = 0  # states remembered in _fits
         self._until_sized = 1  # decisions until the memos' sizes are looked at
-        # Expected fragmentation per node state, for the workload's shapes: shared with each
-        # decision's context, and the base of the packing bound.
-        self.fragmentation: FragmentationMemo = {}
-        self.before: dict[int, float] = {}  # the same, per usage state id
-        # Device plans per node state and request, for the workload's shapes (shared likewise).
-        self.plans: dict[PlanKey, Plan | None] = {}
-        # What fragmentation reads of a usage state (its free devices, cpu, memory, pod slots).
-        self.node_states: dict[int, NodeState] = {}
         # (whole devices, share, with a workload) -> class -> the states with room for such a
         # request, by expected fragmentation, most first
         self.orders: dict[tuple[int, int, bool], dict[int, Order]] = {}
@@ -159,21 +139,18 @@ class Judge:
         shapes = (workload.shapes, workload.weights)
         if workload and not _same(shapes, self._shapes):
             self._shapes = shapes
-            self._usage.clear()
-            self._sizes[1] = 0
+            self.forget_shapes()
             self.skips.clear()  # they say which totals states have
-            self.fragmentation.clear()
-            self.plans.clear()
-            self.before.clear()
             self.shapes_seen += 1  # the orders keep which states have room, and sort them again
         # The memos' sizes are looked at every so many decisions: each adds a few entries.
         self._until_sized -= 1
         if self._until_sized > 0:
             return
         self._until_sized = _SIZE_EVERY
-        if max(len(self._hard), len(self._capacity), len(self.skips), *self._sizes) > _MEMO_LIMIT:
+        kept = (len(self._hard), len(self._capacity), len(self.skips), self._fits_sized)
+        if max(*kept, self.usage_sized) > _MEMO_LIMIT:
             self._forget_kinds()
-        if max(len(self.fragmentation), len(self.before), len(self.plans)) > _MEMO_LIMIT:
+        if self.states_kept() > _MEMO_LIMIT:
             self._forget_states()
 
     def _forget_kinds(self) -> None:
@@ -187,16 +164,13 @@ class Judge:
         self._fits.clear()
         self._wants.clear()
         self.skips.clear()
-        self._usage.clear()
-        self._sizes = [0, 0]
+        self._fits_sized = 0
+        self.forget_usage()
         self.orders.clear()
 
     def _forget_states(self) -> None:
         """Everything kept per node state (fragmentation, plans, the orders they sort)."""
-        self.node_states.clear()
-        self.fragmentation.clear()
-        self.plans.clear()
-        self.before.clear()
+        self.forget_node_states()
         self.orders.clear()
 
     def kind_id(self, kind: Hashable) -> int:
@@ -296,98 +270,12 @@ class Judge:
         else:
             found = reason is None
         known[entry.state] = found
-        self._sizes[0] += 1
+        self._fits_sized += 1
         return found
 
     def lacks_room(self, known: dict[int, bool], state: int) -> bool:
         """A usage state whose devices lack room for a pod kind's: kept in `known` as not
         fitting (a reader that meets it again skips it at once). Always False."""
         known[state] = False
-        self._sizes[0] += 1
+        self._fits_sized += 1
         return False
-
-    def usage_of(self, kind: int) -> dict[int, float]:
-        """State -> the usage part of the packing signal, as far as judged, for one pod kind."""
-        known = self._usage.get(kind)
-        if known is None:
-            known = self._usage[kind] = {}
-        return known
-
-    def fresh_usage(self, context: Context, entry: NodeEntry, known: dict[int, float]) -> float:
-        """The usage part of the packing signal (the fragmentation change with a workload,
-        the whole signal without one), remembered in `known` for the node's usage state."""
-        workload = context.workload
-        if workload:
-            # `fragmentation_change`, with the node state read once per usage state (for pods
-            # without devices too: those the plan cannot settle from cpu and memory alone would
-            # read it afresh per pod kind, and most states are read for their order already).
-            # Planned with the judge's memos, which are the context's (`Decider.decide`),
-            # without the context's memo per node name: the usage is kept per state here.
-            demand = context.demand
-            request, requests = demand.gpu, demand.requests
-            cpu, memory = requests.amount(CPU), requests.amount(MEMORY)
-            state = self.node_state_of(entry)
-            if request.wants:  # `plan` goes straight to the state's plan
-                found = planned(
-                    state,
-                    request.whole,
-                    request.milli,
-                    cpu,
-                    memory,
-                    workload=workload,
-                    memo=self.fragmentation,
-                    plans=self.plans,
-                )
-            else:
-                found = plan(
-                    entry.snapshot(),
-                    request,
-                    cpu,
-                    memory,
-                    workload,
-                    memo=self.fragmentation,
-                    plans=self.plans,
-                    state=state,
-                )
-            usage = found.delta if found is not None else 0.0
-        else:
-            usage = packing_score(context, entry.snapshot()).value
-        known[entry.state] = usage
-        self._sizes[1] += 1
-        return usage
-
-    def packing(self, context: Context, entry: NodeEntry, kind: int, part: ClassPart) -> float:
-        """The packing signal on the node: its usage part remembered per usage state."""
-        known = self.usage_of(kind)
-        usage = known.get(entry.state)
-        if usage is None:
-            usage = self.fresh_usage(context, entry, known)
-        if not context.workload:
-            return usage
-        return packing_value(usage, part.reserved, context.config)
-
-    def packing_at_most(self, context: Context, entry: NodeEntry, part: ClassPart) -> float:
-        """An upper bound of the packing signal on the node: no placement removes more
-        fragmentation than the node has or than the pod fills (min(F, c)); at most 1 without
-        a workload."""
-        if not context.workload:
-            return 1.0
-        before = self.before.get(entry.state)
-        if before is None:
-            before = self.fresh_before(context, entry)
-        absorbed = min(before, float(context.demand.gpu.total_milli))
-        return packing_value(-absorbed, part.reserved, context.config)
-
-    def node_state_of(self, entry: NodeEntry) -> NodeState:
-        """What fragmentation reads of the node's usage state, remembered per usage state."""
-        found = self.node_states.get(entry.state)
-        if found is None:
-            found = self.node_states[entry.state] = node_state(entry.snapshot())
-        return found
-
-    def fresh_before(self, context: Context, entry: NodeEntry) -> float:
-        """The node's expected fragmentation now, remembered per usage state."""
-        state = self.node_state_of(entry)
-        found = remembered(state, context.workload, self.fragmentation)
-        self.before[entry.state] = found
-        return found
