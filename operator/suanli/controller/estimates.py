@@ -1,7 +1,7 @@
 """A waiting job's start estimate as status fields: for a job waiting for room, its place in
 the waiting jobs' estimates (`TimeKeeper.estimates`); for a job waiting for quota, the moment
 its queue has room (`suanli.queueing.quotatime`) and the first moment from then on that its pods
-fit (`suanli.state.backfill.earliest_start`)."""
+fit (`suanli.state.earliest.earliest_start`)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from suanli.controller.quota import QUOTA_CONDITION
 from suanli.controller.timekeeper import EXACT_ESTIMATES, TimeKeeper
 from suanli.queueing import Holder, JobRequest, QuotaBook
 from suanli.queueing.quotatime import Ending, quota_frees
-from suanli.state.backfill import Estimate, earliest_start
+from suanli.state.earliest import Estimate, earliest_start
 from suanli.state.timeline import timeline, unending
 
 MAX_NODES = 64

@@ -39,7 +39,8 @@ from suanli.scoring import DEFAULT_CONFIG, DemandError, NodeResult, PodDemand, p
 from suanli.scoring.context import build_context
 from suanli.scoring.pricing import pod_price
 from suanli.state import ClusterFeed
-from suanli.state.backfill import Candidate, Estimate, Planner, estimates, never_fits
+from suanli.state.backfill import estimates, never_fits
+from suanli.state.earliest import Candidate, Estimate, Planner
 from suanli.state.timeline import timeline
 
 

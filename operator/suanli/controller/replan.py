@@ -9,7 +9,7 @@ from typing import Any
 
 from suanli.scoring import PLANNED_NODE_ANNOTATION, DemandError, PodDemand, parse_pod
 from suanli.scoring.snapshot import PlacedPod
-from suanli.state.backfill import Planner
+from suanli.state.earliest import Planner
 from suanli.state.gang import rooms_gone
 
 

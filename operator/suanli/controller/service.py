@@ -40,7 +40,7 @@ from suanli.controller.writes import POD_CREATES_AT_ONCE, EventPoster, JobWrites
 from suanli.metrics import OperatorMetrics
 from suanli.scoring import DemandError, PodDemand, parse_pod
 from suanli.state import ClusterFeed
-from suanli.state.backfill import Candidate, Planner
+from suanli.state.earliest import Candidate, Planner
 
 log = logging.getLogger(__name__)
 # Pods created per reconcile of one job before the other queued jobs get their turn.

@@ -24,16 +24,8 @@ from suanli.queueing.runtime import RunLimits
 from suanli.scoring import PodDemand
 from suanli.scoring.snapshot import PlacedPod
 from suanli.state.aggregate import capacity, occupants, pooled, walk
-from suanli.state.backfill import (
-    Candidate,
-    Estimate,
-    Holding,
-    Planner,
-    backfill,
-    ends_at,
-    estimates,
-    plan_beside,
-)
+from suanli.state.backfill import backfill, estimates, plan_beside
+from suanli.state.earliest import Candidate, Estimate, Holding, Planner, ends_at
 from suanli.state.gang import Admission
 from suanli.state.timeline import RunningJob, timeline
 

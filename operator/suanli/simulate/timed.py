@@ -27,15 +27,8 @@ from typing import Any
 from suanli.scoring import BASELINE_POLICY, Catalog, LatencyMap, PodDemand, parse_pod
 from suanli.simulate.trace import NodeRow, PodRow, node_object, pod_object
 from suanli.state import ClusterFeed
-from suanli.state.backfill import (
-    Candidate,
-    Holding,
-    Planner,
-    admit_behind,
-    earliest_start,
-    ends_at,
-    reservation,
-)
+from suanli.state.backfill import admit_behind, reservation
+from suanli.state.earliest import Candidate, Holding, Planner, earliest_start, ends_at
 from suanli.state.timeline import RunningJob, timeline
 
 EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)

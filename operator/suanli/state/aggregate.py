@@ -32,8 +32,8 @@ from dataclasses import dataclass
 from suanli.scoring import MILLI_PER_DEVICE, Catalog, PodDemand
 from suanli.scoring.resources import CPU, MEMORY, PODS
 from suanli.scoring.snapshot import PlacedPod
-from suanli.state.backfill import Candidate, Estimate, Holding
 from suanli.state.cluster import ClusterState
+from suanli.state.earliest import Candidate, Estimate, Holding
 from suanli.state.timeline import Release
 
 Pools = dict[str, int]

@@ -9,7 +9,7 @@ import pytest
 
 from suanli.api import ComputeJobStatus
 from suanli.controller.estimates import MAX_BASIS, MAX_NODES, estimate_fields, reserved_head
-from suanli.state.backfill import Estimate
+from suanli.state.earliest import Estimate
 
 NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
 LATER = NOW + dt.timedelta(minutes=25)

@@ -17,7 +17,8 @@ from suanli.state.aggregate import (
     pooled,
     walk,
 )
-from suanli.state.backfill import Holding, estimates
+from suanli.state.backfill import estimates
+from suanli.state.earliest import Holding
 from suanli.state.timeline import RunningJob, timeline
 from tests.unit.state.timefleet import FILES, NOW, candidate, feed_of, minutes, planner
 

@@ -7,14 +7,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from suanli.state.backfill import (
-    BEHIND_RESERVATION,
-    Candidate,
-    backfill,
-    earliest_start,
-    estimates,
-    never_fits,
-)
+from suanli.state.backfill import BEHIND_RESERVATION, backfill, estimates, never_fits
+from suanli.state.earliest import Candidate, earliest_start
 from suanli.state.timeline import RunningJob, timeline
 from tests.unit.state.timefleet import NODES, NOW, candidate, feed_of, minutes, planner
 
@@ -151,7 +145,7 @@ def test_the_earliest_start_among_many_releases_is_exact_whatever_the_probes(
     feed = feed_of(running)
     jobs = [RunningJob(f"team/{n}", (f"team/{n}",), minutes(i + 1)) for i, n in enumerate(running)]
     releases = timeline(feed.state, jobs, NOW)
-    monkeypatch.setattr("suanli.state.backfill.MAX_PROBES", probes)
+    monkeypatch.setattr("suanli.state.earliest.MAX_PROBES", probes)
     found = {
         size: earliest_start(planner(feed), candidate(f"n{size}", size, 8), releases, NOW)
         for size in (1, 2, 4)

@@ -12,7 +12,7 @@ from suanli.controller.slots import slots
 from suanli.fleet import default_fleet, node_manifests
 from suanli.scoring import PodDemand, parse_pod
 from suanli.state import ClusterFeed
-from suanli.state.backfill import Candidate, Planner
+from suanli.state.earliest import Candidate, Planner
 
 FILES = ScoringConfigFiles(None, None)
 NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
