@@ -1,4 +1,4 @@
-.PHONY: demo test tools bench bench-jobs bench-scheduler bench-queues bench-simulate bench-estimates bench-ui chaos unit down generate verify
+.PHONY: demo test tools bench bench-jobs bench-scheduler bench-queues bench-simulate bench-simulate-speed bench-estimates bench-ui chaos unit down generate verify
 
 demo:  ## bring up the local control plane with the demo fleet and show it
 	bash hack/demo.sh
@@ -30,6 +30,9 @@ chaos:  ## fault suite: 500 ComputeJobs while the extender, operator and kube-sc
 
 bench-simulate:  ## suanli, fgd and bestfit on every trace variant, 10 seeds each, one table (ARGS=--quick: 400 nodes, 3 seeds)
 	.venv/bin/python bench/simulate.py $(ARGS)
+
+bench-simulate-speed:  ## CPU seconds of a suanli replay per seed against a baseline commit, interleaved (ARGS=--baseline d0bc543 --rounds 3)
+	.venv/bin/python bench/simulate_speed.py $(ARGS)
 
 bench-estimates:  ## per-reconcile cost of start estimates with 1000 and 3000 waiting jobs: the first 100 only vs every job
 	.venv/bin/python bench/estimates.py $(ARGS)

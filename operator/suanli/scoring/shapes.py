@@ -170,9 +170,8 @@ def _derive(workload: Workload, idle: Mapping[str, int]) -> Workload:
         # whose rounding may differ between Python versions).
         amount = reduce(add, map(mul, volumes, shares), 0.0)
         pressure.append((name, min(1.0, amount / volume * total_idle / free)))
-    if any(not 0 <= p <= 1 for _, p in pressure):
-        raise ValueError("pressure is a share, 0..1")
     # The shapes and weights are the checked ones of `workload`: no need to check them again.
+    # Nor the pressure: volumes and shares are not negative, and `min` keeps it at most 1.
     derived = object.__new__(Workload)
     for name, value in (
         ("shapes", workload.shapes),
