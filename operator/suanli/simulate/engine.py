@@ -20,7 +20,7 @@ from suanli.scoring import (
     ScoringConfig,
     Workload,
 )
-from suanli.scoring.fragmentation import plan, planned
+from suanli.scoring.fragmentation import plan
 from suanli.scoring.resources import CPU, MEMORY
 from suanli.simulate.cluster import Request, SimCluster, SimNode
 from suanli.simulate.policies import Placement
@@ -97,15 +97,8 @@ class SuanliPolicy:
         judge = self.decider.judge
         cpu, memory = requests.amount(CPU), requests.amount(MEMORY)
         if workload:
-            found = planned(
-                judge.node_state_of(node.entry),
-                devices.whole,
-                devices.milli,
-                cpu,
-                memory,
-                workload=workload,
-                memo=judge.fragmentation,
-                plans=judge.plans,
+            found = judge.device_plan(
+                judge.node_state_of(node.entry), devices, cpu, memory, workload
             )
         else:
             found = plan(node.snapshot, devices, cpu, memory, workload)

@@ -8,8 +8,9 @@ the node states while the state's numbering does (`forget_node_states`).
 
 from __future__ import annotations
 
-from suanli.scoring import NodeState, node_state
+from suanli.scoring import NodeState, Workload, node_state
 from suanli.scoring.context import Context
+from suanli.scoring.devices import GpuRequest
 from suanli.scoring.fragmentation import FragmentationMemo, Plan, PlanKey, plan, planned, remembered
 from suanli.scoring.resources import CPU, MEMORY
 from suanli.scoring.scorers.packing import packing_value
@@ -83,16 +84,7 @@ class UsageMemo:
             cpu, memory = requests.amount(CPU), requests.amount(MEMORY)
             state = self.node_state_of(entry)
             if request.wants:  # `plan` goes straight to the state's plan
-                found = planned(
-                    state,
-                    request.whole,
-                    request.milli,
-                    cpu,
-                    memory,
-                    workload=workload,
-                    memo=self.fragmentation,
-                    plans=self.plans,
-                )
+                found = self.device_plan(state, request, cpu, memory, workload)
             else:
                 found = plan(
                     entry.snapshot(),
@@ -110,6 +102,22 @@ class UsageMemo:
         known[entry.state] = usage
         self.usage_sized += 1
         return usage
+
+    def device_plan(
+        self, state: NodeState, request: GpuRequest, cpu: int, memory: int, workload: Workload
+    ) -> Plan | None:
+        """`plan` of a request for devices on a node state, with these memos (which hold for
+        `workload`'s shapes)."""
+        return planned(
+            state,
+            request.whole,
+            request.milli,
+            cpu,
+            memory,
+            workload=workload,
+            memo=self.fragmentation,
+            plans=self.plans,
+        )
 
     def packing(self, context: Context, entry: NodeEntry, kind: int, part: ClassPart) -> float:
         """The packing signal on the node: its usage part remembered per usage state."""
