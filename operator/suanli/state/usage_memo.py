@@ -47,13 +47,14 @@ class UsageMemo:
     def forget_shapes(self) -> None:
         """What a workload's shapes settle: the usage parts, fragmentation and plans."""
         self.forget_usage()
-        self.fragmentation.clear()
-        self.plans.clear()
-        self.before.clear()
+        self._forget_plans()
 
     def forget_node_states(self) -> None:
         """Everything kept per node state (state ids start over)."""
         self.node_states.clear()
+        self._forget_plans()
+
+    def _forget_plans(self) -> None:
         self.fragmentation.clear()
         self.plans.clear()
         self.before.clear()
