@@ -27,6 +27,10 @@ class ClusterFacts:
         self.cache = cache
         self._prices: dict[tuple[str, Any], float] = {}
         self._prices_of: object = None
+        # What each pod not counted by the state holds, by the pod object it was read from: a
+        # pending pod is promised on every decision until it is bound, and parsing it each time
+        # made admissions cost the square of the pods waiting to be bound.
+        self._held: dict[str, tuple[Mapping[str, Any], PlacedPod | None]] = {}
 
     def reserved(self, job_key: JobKey) -> list[PlacedPod]:
         """Pods of other admitted jobs that the cluster state does not count yet: those planned
@@ -35,15 +39,21 @@ class ClusterFacts:
         would otherwise see their room free)."""
         reserved: list[PlacedPod] = []
         holders, jobs = self.cache.holders, self.cache.jobs
+        known, held = self._held, {}
         # Nearly every holder is bound and counted: what is left is a few, found in C.
         for ident in sorted(holders.keys() - self.cluster.state.pods.keys()):
             key, pod = holders[ident]
+            # The cache replaces a pod's object on every change: the same object, the same read.
+            found = known.get(ident)
+            if found is None or found[0] is not pod:
+                found = (pod, _holding(pod))
+            held[ident] = found
             # A deleted job promises nothing: its pending pods are on their way out.
             if key == job_key or key not in jobs:
                 continue
-            placed = _holding(pod)
-            if placed is not None:
-                reserved.append(placed)
+            if found[1] is not None:
+                reserved.append(found[1])
+        self._held = held  # only the pods still uncounted are remembered
         return reserved
 
     def price_of(self, pod: Mapping[str, Any]) -> float:

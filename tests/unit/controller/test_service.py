@@ -12,6 +12,7 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 
 from suanli.configfiles import ScoringConfigFiles
+from suanli.controller import facts as facts_module
 from suanli.controller.service import JobController
 from suanli.controller.writes import POD_CREATES_AT_ONCE
 from suanli.fleet import default_fleet, node_manifests
@@ -357,6 +358,33 @@ def test_a_bound_pod_the_cluster_watch_has_not_shown_yet_still_holds_its_room() 
     assert [p.node for p in controller.facts.reserved(("team", "other"))] == ["cpu-use1-1"]
     controller.cluster.apply_pod("ADDED", bound)  # the cluster's watch catches up
     assert controller.facts.reserved(("team", "other")) == []
+
+
+def test_a_promised_pod_is_read_once_until_it_changes(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every admission asks for the promised pods: a pod still waiting for its binding is read
+    # again only once the watch has brought a new version of it.
+    reads: list[str] = []
+    original = facts_module._holding
+
+    def counting(pod: dict[str, Any]) -> Any:
+        reads.append(str(pod["metadata"]["name"]))
+        return original(pod)
+
+    monkeypatch.setattr(facts_module, "_holding", counting)
+    controller = _controller(FakeStore())
+    controller.cache.put_job(_batch_job("waits", 1))
+    pending = _planned_pod("waits", "waits-shard-0")
+    pending["metadata"]["resourceVersion"] = "3"
+    controller.cache.put_pod(pending, "waits")
+    for _ in range(3):
+        assert [p.node for p in controller.facts.reserved(("team", "other"))] == ["cpu-use1-0"]
+    assert reads == ["waits-shard-0"]
+    moved = copy.deepcopy(pending)
+    moved["metadata"] |= {"resourceVersion": "4"}
+    moved["metadata"]["annotations"]["suanli.dev/planned-node"] = "cpu-use1-1"
+    controller.cache.put_pod(moved, "waits")
+    assert [p.node for p in controller.facts.reserved(("team", "other"))] == ["cpu-use1-1"]
+    assert reads == ["waits-shard-0", "waits-shard-0"]
 
 
 class CountingStore(FakeStore):
