@@ -24,7 +24,7 @@ from pathlib import Path
 
 from suanli.simulate import compare, report
 from suanli.simulate.policies import TIE_RULES
-from suanli.simulate.replay import SeedResult
+from suanli.simulate.results import SeedResult
 from suanli.simulate.run import RunResult, RunSpec, default_jobs, parse_policies, parse_seeds
 from suanli.simulate.run import run as replay_all
 from suanli.simulate.variants import VARIANTS, parse_variants

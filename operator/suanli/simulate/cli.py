@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from suanli.simulate.policies import POLICY_NAMES, TIE_RULES
-from suanli.simulate.replay import SeedResult
+from suanli.simulate.results import SeedResult
 from suanli.simulate.run import (
     DEFAULT_INFLATE,
     RunSpec,

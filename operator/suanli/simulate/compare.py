@@ -8,8 +8,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from suanli.simulate.replay import CHECKPOINTS
 from suanli.simulate.report import mean_sd
+from suanli.simulate.results import CHECKPOINTS
 from suanli.simulate.run import RunResult
 
 AT = CHECKPOINTS[0]  # arrived 100 %

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from suanli.simulate.replay import CHECKPOINTS, SeedResult
+from suanli.simulate.results import CHECKPOINTS, SeedResult
 from suanli.simulate.run import RunResult
 
 BASELINE = "bestfit"

@@ -10,9 +10,11 @@ from importlib import resources
 from pathlib import Path
 
 from suanli.scoring import Catalog, LatencyMap, parse_catalog, parse_latency
+from suanli.simulate.arrivals import arrival_sequence
 from suanli.simulate.cluster import SimCluster
 from suanli.simulate.policies import POLICY_NAMES, TIE_RULES
-from suanli.simulate.replay import SeedResult, arrival_sequence, replay
+from suanli.simulate.replay import replay
+from suanli.simulate.results import SeedResult
 from suanli.simulate.trace import NodeRow, PodRow, trace_catalog
 
 DEFAULT_INFLATE = 1.3

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pytest
 
 from suanli.simulate import compare
-from suanli.simulate.replay import SeedResult
+from suanli.simulate.results import SeedResult
 from suanli.simulate.run import RunResult, RunSpec
 from tests.unit.simulate.conftest import SMALL_NODES, share
 

@@ -15,10 +15,10 @@ from suanli.scoring import (
     with_pressure,
 )
 from suanli.scoring.snapshot import PlacedPod
+from suanli.simulate.arrivals import Kinds, arrival_sequence
 from suanli.simulate.cluster import SimCluster
 from suanli.simulate.engine import SuanliPolicy
 from suanli.simulate.generate import generate_nodes, generate_pods
-from suanli.simulate.replay import Kinds, arrival_sequence
 from suanli.simulate.run import RunSpec, load_scoring_files
 from suanli.simulate.trace import NodeRow, PodRow
 from suanli.state import judge

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 import pytest
 
 from suanli.scoring import Catalog, LatencyMap
+from suanli.simulate.arrivals import Kinds
 from suanli.simulate.cluster import Request, SimCluster
 from suanli.simulate.fgd import FgdPolicy, TypicalPod, fragmentation, score, typical_pods
 from suanli.simulate.policies import node_order
-from suanli.simulate.replay import Kinds
 from suanli.simulate.trace import NodeRow, PodRow
 
 from .conftest import GIB, share, whole

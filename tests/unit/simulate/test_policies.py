@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from suanli.scoring import Catalog, LatencyMap
+from suanli.simulate.arrivals import Kinds
 from suanli.simulate.cluster import SimCluster
-from suanli.simulate.replay import Kinds, make_policy
+from suanli.simulate.replay import make_policy
 from suanli.simulate.trace import NodeRow, PodRow
 
 from .conftest import GIB, cpu_only, share, whole

@@ -9,9 +9,11 @@ import pytest
 
 from suanli.scoring import MILLI_PER_DEVICE, Catalog, LatencyMap
 from suanli.simulate import policies
+from suanli.simulate.arrivals import arrival_sequence
 from suanli.simulate.generate import generate_nodes, generate_pods
 from suanli.simulate.policies import POLICY_NAMES
-from suanli.simulate.replay import arrival_sequence, replay, unallocated_at
+from suanli.simulate.replay import replay
+from suanli.simulate.results import unallocated_at
 from suanli.simulate.run import RunSpec, load_scoring_files
 
 from .conftest import SMALL_NODES, cpu_only, share, whole
