@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from suanli.scoring import PLANNED_NODE_ANNOTATION
+from suanli.state import planned_node_of
 
 JobKey = tuple[str, str]
 
@@ -28,7 +28,7 @@ def _may_hold(pod: Mapping[str, Any]) -> bool:
         return False
     if (pod.get("spec") or {}).get("nodeName"):
         return True
-    return bool((pod["metadata"].get("annotations") or {}).get(PLANNED_NODE_ANNOTATION))
+    return planned_node_of(pod) is not None
 
 
 def slim_pod(body: Mapping[str, Any]) -> dict[str, Any]:

@@ -8,11 +8,11 @@ from typing import Any
 
 from suanli.configfiles import ScoringConfigFiles
 from suanli.controller.cache import JobCache, JobKey
-from suanli.scoring import DEFAULT_CONFIG, PLANNED_NODE_ANNOTATION, DemandError, parse_pod
+from suanli.scoring import DEFAULT_CONFIG, DemandError, parse_pod
 from suanli.scoring.context import build_context
 from suanli.scoring.pricing import pod_price
 from suanli.scoring.snapshot import PlacedPod
-from suanli.state import ClusterFeed, placed_pod
+from suanli.state import ClusterFeed, placed_pod, planned_node_of
 
 # Remembered pod prices before the memo starts over (bounds memory; a pod's price is one entry).
 _PRICES_KEPT = 200_000
@@ -98,7 +98,7 @@ def _holding(pod: Mapping[str, Any]) -> PlacedPod | None:
     """What a job's pod holds: on its node once bound, else on its planned node while pending."""
     if (pod.get("spec") or {}).get("nodeName"):
         return placed_pod(pod)
-    node = (pod["metadata"].get("annotations") or {}).get(PLANNED_NODE_ANNOTATION)
-    if not node or (pod.get("status") or {}).get("phase", "Pending") != "Pending":
+    node = planned_node_of(pod)
+    if node is None or (pod.get("status") or {}).get("phase", "Pending") != "Pending":
         return None
-    return placed_pod(pod, str(node))
+    return placed_pod(pod, node)

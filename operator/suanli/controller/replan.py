@@ -7,8 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from suanli.scoring import PLANNED_NODE_ANNOTATION, DemandError, PodDemand, parse_pod
+from suanli.scoring import DemandError, PodDemand, parse_pod
 from suanli.scoring.snapshot import PlacedPod
+from suanli.state import planned_node_of
 from suanli.state.earliest import Planner
 from suanli.state.gang import rooms_gone
 
@@ -19,11 +20,11 @@ def planned_room_gone(
     """The names of the refused pods whose planned node has no room for them any more."""
     waiting: list[tuple[PodDemand, str]] = []
     for pod in pods:
-        node = (pod["metadata"].get("annotations") or {}).get(PLANNED_NODE_ANNOTATION)
-        if not node:
+        node = planned_node_of(pod)
+        if node is None:
             continue
         try:
-            waiting.append((parse_pod(pod), str(node)))
+            waiting.append((parse_pod(pod), node))
         except DemandError:
             continue  # such a pod is never planned: nothing to re-plan it by
     if not waiting:

@@ -14,17 +14,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from suanli.extender.owners import KnownJobs, refusal
-from suanli.scoring import PLANNED_NODE_ANNOTATION
-from suanli.state import ClusterFeed
+from suanli.state import ClusterFeed, planned_node_of
 
 
 def planned_node(pod: Mapping[str, Any]) -> str | None:
     """The node the operator planned a pending pod on, when the pod may claim it."""
     metadata = pod.get("metadata") or {}
-    node = (metadata.get("annotations") or {}).get(PLANNED_NODE_ANNOTATION)
+    node = planned_node_of(pod)
     spec = pod.get("spec") or {}
     status = pod.get("status") or {}
-    if not isinstance(node, str) or not node or spec.get("nodeName"):
+    if node is None or spec.get("nodeName"):
         return None
     if status.get("phase", "Pending") != "Pending" or metadata.get("deletionTimestamp"):
         return None

@@ -7,7 +7,6 @@ No HTTP here (the server decodes and encodes) and no Kubernetes client (a `Binde
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 from suanli.configfiles import ScoringConfigFiles
 from suanli.extender import explain
 from suanli.extender.bindnotes import data_record, stack_annotations
+from suanli.extender.decisions import Decisions
 from suanli.extender.owners import Distrust, KnownJobs, refusal
 from suanli.extender.ports import BadRequestError, Binder, BindError, Recorder
 from suanli.extender.settings import ExtenderSettings
@@ -29,7 +29,6 @@ from suanli.metrics import ExtenderMetrics
 from suanli.scoring import (
     GPU_DEVICES_ANNOTATION,
     PLACEMENT_ANNOTATION,
-    PLANNED_NODE_ANNOTATION,
     Allocation,
     DemandError,
     PodDemand,
@@ -37,16 +36,7 @@ from suanli.scoring import (
     parse_pod,
 )
 from suanli.scoring.devices import candidates
-from suanli.state import HOLD_TTL_SECONDS, Choice, ClusterFeed
-
-# Filter results kept for the bind that follows, keyed by pod UID.
-_DECISION_MEMORY = 4096
-
-
-@dataclass(frozen=True)
-class _Remembered:
-    pod: Mapping[str, Any]
-    decision: Choice | None
+from suanli.state import HOLD_TTL_SECONDS, Choice, ClusterFeed, planned_node_of
 
 
 @dataclass(frozen=True)
@@ -55,10 +45,6 @@ class _Distrusted:
 
     def answer(self, names: list[str]) -> ExtenderFilterResult:
         return ExtenderFilterResult.answer([], {}, dict.fromkeys(names, self.reason))
-
-
-def _uid(pod: Mapping[str, Any]) -> str:
-    return str((pod.get("metadata") or {}).get("uid") or "")
 
 
 class ExtenderService:
@@ -80,7 +66,7 @@ class ExtenderService:
         self.binder = binder
         self.recorder = recorder
         self.jobs = jobs if jobs is not None else KnownJobs()
-        self._memory: OrderedDict[str, _Remembered] = OrderedDict()
+        self._decisions = Decisions()
         # Binds run on a pool of threads: choosing a pod's devices and counting them as taken
         # is one step, or two pods bound to one node at once would be given the same devices.
         self._claiming = threading.Lock()
@@ -88,17 +74,6 @@ class ExtenderService:
     def manages(self, pod: Mapping[str, Any]) -> bool:
         scheduler = (pod.get("spec") or {}).get("schedulerName") or "default-scheduler"
         return scheduler in self.settings.scheduler_names
-
-    def _remember(self, pod: Mapping[str, Any], decision: Choice | None) -> None:
-        uid = _uid(pod)
-        if not uid:
-            return
-        # Kept until the bind: only what the explanation reads, not one entry per node.
-        decision = decision.summary() if decision is not None else None
-        self._memory[uid] = _Remembered(pod, decision)
-        self._memory.move_to_end(uid)
-        while len(self._memory) > _DECISION_MEMORY:
-            self._memory.popitem(last=False)
 
     def _demand(self, pod: Mapping[str, Any]) -> PodDemand:
         try:
@@ -173,12 +148,12 @@ class ExtenderService:
 
     def _filter(self, args: ExtenderArgs, names: list[str]) -> ExtenderFilterResult:
         top_k = self.settings.filter_top_k
-        planned = _planned_node(args.pod)
+        planned = planned_node_of(args.pod)
         if planned is not None and planned in names:
             # The gang admission placed the whole gang together: its node first, alone.
             _, choice = self._decide(args, "filter", [planned], 1)
             if choice.ranking:
-                self._remember(args.pod, choice)
+                self._decisions.remember(args.pod, choice)
                 self._hold(args.pod, choice, planned)
                 return ExtenderFilterResult.answer([planned])
         keep = (top_k or len(names)) + self.settings.runners_up
@@ -186,7 +161,7 @@ class ExtenderService:
         # Every node's verdict, but exact scores only where they can reach the offered nodes
         # and their runners-up (all of them when every feasible node is offered).
         _, choice = self._decide(args, "filter", names, keep, top_k or None, complete=not top_k)
-        self._remember(args.pod, choice)
+        self._decisions.remember(args.pod, choice)
         resolvable, unresolvable = choice.failed_counts()
         self.metrics.filtered_nodes.labels("resolvable").inc(resolvable + len(choice.unknown))
         self.metrics.filtered_nodes.labels("unresolvable").inc(unresolvable)
@@ -234,7 +209,7 @@ class ExtenderService:
         return _Distrusted()
 
     def bind(self, args: ExtenderBindingArgs) -> ExtenderBindingResult:
-        remembered = self._memory.get(args.pod_uid)
+        remembered = self._decisions.get(args.pod_uid)
         pod = (
             remembered.pod
             if remembered
@@ -280,7 +255,7 @@ class ExtenderService:
             if error.refused:
                 self.cache.forget(pod)
             return ExtenderBindingResult(Error=str(error))
-        self._memory.pop(args.pod_uid, None)
+        self._decisions.forget(args.pod_uid)
         self._count_placement(args.node)
         if explanation is not None:
             self.recorder.placed(pod, explanation)
@@ -326,9 +301,3 @@ class ExtenderService:
         accelerator = chosen.facts.accelerator
         kind = accelerator.type.name if accelerator and accelerator.type else "none"
         self.metrics.placements.labels(kind, chosen.facts.tier.value).inc()
-
-
-def _planned_node(pod: Mapping[str, Any]) -> str | None:
-    annotations = (pod.get("metadata") or {}).get("annotations") or {}
-    planned = annotations.get(PLANNED_NODE_ANNOTATION)
-    return planned if isinstance(planned, str) and planned else None

@@ -19,6 +19,7 @@ from suanli.state.feed import (
     pod_key,
     pod_shape,
 )
+from suanli.state.objects import planned_node_of
 
 __all__ = [
     "ASSUME_TTL_SECONDS",
@@ -29,6 +30,7 @@ __all__ = [
     "Decider",
     "NodeEntry",
     "placed_pod",
+    "planned_node_of",
     "pod_key",
     "pod_shape",
 ]

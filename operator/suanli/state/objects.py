@@ -6,7 +6,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from suanli.scoring import Allocation, Shape, accepted_types, parse_pod, shape_of
+from suanli.scoring import (
+    PLANNED_NODE_ANNOTATION,
+    Allocation,
+    Shape,
+    accepted_types,
+    parse_pod,
+    shape_of,
+)
 from suanli.scoring.catalog import Catalog
 from suanli.scoring.demand import job_of
 from suanli.scoring.errors import ScoringInputError
@@ -35,6 +42,13 @@ def slim_node(node: Mapping[str, Any]) -> dict[str, Any]:
 def pod_key(pod: Mapping[str, Any]) -> str:
     metadata = pod.get("metadata") or {}
     return f"{metadata.get('namespace') or 'default'}/{metadata.get('name') or ''}"
+
+
+def planned_node_of(pod: Mapping[str, Any]) -> str | None:
+    """The node the operator's plan chose for the pod (its planned-node annotation), if any."""
+    annotations = (pod.get("metadata") or {}).get("annotations") or {}
+    node = annotations.get(PLANNED_NODE_ANNOTATION)
+    return node if isinstance(node, str) and node else None
 
 
 def placed_pod(
