@@ -15,7 +15,8 @@ def test_a_decision_is_kept_until_forgotten() -> None:
     decisions = Decisions()
     decisions.remember(_pod("a"), None)
     kept = decisions.get("a")
-    assert kept is not None and kept.pod["metadata"]["name"] == "p-a"
+    assert kept is not None
+    assert kept.pod["metadata"]["name"] == "p-a"
     decisions.forget("a")
     assert decisions.get("a") is None
 
