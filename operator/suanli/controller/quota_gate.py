@@ -25,7 +25,7 @@ from suanli.controller.quota import (
     describe,
 )
 from suanli.queueing import Admitted, Charge, Holder, JobRequest, QuotaBook, admission_cycle
-from suanli.queueing.fairshare import averaged
+from suanli.queueing.fairshare import averaged, dominant_share
 from suanli.queueing.preempt import why_preempted
 from suanli.queueing.runtime import TOO_LONG
 from suanli.scoring import Catalog
@@ -263,7 +263,7 @@ class QuotaGate:
                 "admitted": self._holding(name, admitted),
                 "usage": usage,
                 "summary": summary,
-                "fairShare": round(book.dominant_share(name), 6),
+                "fairShare": round(dominant_share(book, name), 6),
                 **queue_averages(before, spec.fair_share.usage_half_life_hours, now),
             }
             # Written elsewhere (budgets, run-time history): kept as they are.

@@ -282,34 +282,9 @@ class QuotaBook:
             borrowed += max(0.0, held - quota.nominal)
         return lent, borrowed
 
-    def dominant_share(self, queue: str) -> float:
-        """The queue's fair-share position: the largest share of a resource it holds now plus
-        its averaged past usage, over its weight. The share is of its cohort's nominal quota
-        (its own outside a cohort): a queue with no nominal quota of its own, borrowing from a
-        cohort's pool, still takes its turn by weight.
-
-        Accelerator devices count as one resource, whatever their type (every named type and
-        the `gpu` pool together), as a GPU-hour is one whatever the type: counted per type, a
-        few devices of a scarce type (8 of a cohort's 40 L40S) would weigh as much as a fifth
-        of the cohort, and a queue spread over several types would hold far more devices than
-        its weight gives it before any one type's share caught up with the others'."""
-        spec = self.queues[queue]
-        past = self.history.get(queue, {})
-        shares = []
-        devices_held = devices_base = 0.0
-        for quota in spec.quotas:
-            base = self._fair_base(queue, quota.resource)
-            held = self.used(queue, quota.resource) + past.get(quota.resource, 0.0)
-            if quota.resource not in _UNITS:
-                devices_held += held
-                devices_base += base
-            elif base > 0:
-                shares.append(held / base)
-        if devices_base > 0:
-            shares.append(devices_held / devices_base)
-        return max(shares, default=0.0) / spec.fair_share.weight
-
-    def _fair_base(self, queue: str, resource: str) -> float:
+    def fair_base(self, queue: str, resource: str) -> float:
+        """The nominal quota of `resource` the queue's fair share is of: its cohort's (its
+        own outside a cohort)."""
         known = self._bases.get((queue, resource))
         if known is not None:
             return known
@@ -325,5 +300,3 @@ class QuotaBook:
 
 
 _POOLS = frozenset({ANY_GPU, CPU_RESOURCE, MEMORY_RESOURCE})
-# The quota resources that are not accelerator devices: each is a share of its own.
-_UNITS = frozenset({CPU_RESOURCE, MEMORY_RESOURCE})

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from suanli.api.queues import PRICE_RESOURCE, HeadOfLine
 from suanli.queueing.book import Charge, JobRequest, QuotaBook
+from suanli.queueing.fairshare import dominant_share
 from suanli.queueing.preempt import Holder, plan_preemption
 
 JobKey = tuple[str, str]
@@ -69,7 +70,7 @@ def admission_cycle(
     heads = {queue: 0 for queue in lines}
     held_back: dict[tuple[str, str], JobRequest] = {}
     while heads:
-        queue = min(heads, key=lambda q: (book.dominant_share(q), q))
+        queue = min(heads, key=lambda q: (dominant_share(book, q), q))
         line = lines[queue]
         job = line[heads[queue]]
         heads[queue] += 1

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from suanli.api.queues import WithinQueue
 from suanli.queueing.book import Charge, JobRequest, QuotaBook
+from suanli.queueing.fairshare import dominant_share
 
 JobKey = tuple[str, str]
 
@@ -201,15 +202,15 @@ def _next_fair_victim(
     borrowing jobs (in victim order) without which that queue still holds at least the share
     the charge's queue holds with the charge (`wanted`: the resources the charge asks for)."""
     book.hold(charge)
-    reached = book.dominant_share(charge.queue)
+    reached = dominant_share(book, charge.queue)
     book.release(charge)
-    for queue in sorted(lines, key=lambda q: (-book.dominant_share(q), q)):
+    for queue in sorted(lines, key=lambda q: (-dominant_share(book, q), q)):
         line = lines[queue]
         for index, candidate in enumerate(line):
             if not book.borrows(queue, wanted & {r for r, _ in candidate.charge.amounts}):
                 continue
             book.release(candidate.charge)
-            kept = book.dominant_share(queue)
+            kept = dominant_share(book, queue)
             book.hold(candidate.charge)
             if kept + _EPSILON >= reached:
                 del line[index]
