@@ -101,40 +101,17 @@ class _Reconciler:
         if self.s.get("admission") is not None:
             # A suspended job holds no quota; resuming queues it again.
             self.s["admission"] = None
-            _set_condition(
-                self.s,
-                _condition(
-                    self.s["conditions"],
-                    QUOTA_CONDITION,
-                    False,
-                    "Suspended",
-                    "suspended: the quota is released",
-                    self.o.now,
-                ),
-            )
+            self._mark(QUOTA_CONDITION, False, "Suspended", "suspended: the quota is released")
         self._enter(
             Phase.SUSPENDED, "Suspended", "runPolicy.suspend is set: pods deleted, job kept"
         )
-        _set_condition(
-            self.s,
-            _condition(
-                self.s["conditions"],
-                "Suspended",
-                True,
-                "Suspended",
-                "runPolicy.suspend is true",
-                self.o.now,
-            ),
-        )
+        self._mark("Suspended", True, "Suspended", "runPolicy.suspend is true")
 
     def _fail(self, reason: str, message: str) -> None:
         self.actions.delete += [_name(p) for p in self.live]
         self.s["completion_time"] = self.o.now
         self._enter(Phase.FAILED, reason, message)
-        _set_condition(
-            self.s,
-            _condition(self.s["conditions"], "Failed", True, reason, message, self.o.now),
-        )
+        self._mark("Failed", True, reason, message)
 
     # Running states.
 
@@ -142,17 +119,7 @@ class _Reconciler:
         if any(
             c.type == "Suspended" and c.status == ConditionStatus.TRUE for c in self.s["conditions"]
         ):
-            _set_condition(
-                self.s,
-                _condition(
-                    self.s["conditions"],
-                    "Suspended",
-                    False,
-                    "Resumed",
-                    "runPolicy.suspend is false",
-                    self.o.now,
-                ),
-            )
+            self._mark("Suspended", False, "Resumed", "runPolicy.suspend is false")
         if not self._restart_failed():
             return
         if not self._quota_allows():
@@ -235,10 +202,7 @@ class _Reconciler:
         reason, message = taken_down
         self.actions.delete += list(by_name)
         self.s["placements"] = []
-        _set_condition(
-            self.s,
-            _condition(self.s["conditions"], "Admitted", False, reason, message, self.o.now),
-        )
+        self._mark("Admitted", False, reason, message)
         self._enter(Phase.QUEUED, reason, message)
         self.s["unschedulable"] = unschedulable(list(by_name.values())) or message
         return True
@@ -256,17 +220,7 @@ class _Reconciler:
             self.actions.create += [PodToCreate(s, attempt) for s in missing if s.name not in held]
             return True
         if not admission.admitted:
-            _set_condition(
-                self.s,
-                _condition(
-                    self.s["conditions"],
-                    "Admitted",
-                    False,
-                    admission.code,
-                    admission.reason,
-                    self.o.now,
-                ),
-            )
+            self._mark("Admitted", False, admission.code, admission.reason)
             self.s["unschedulable"] = admission.reason[:_MAX_REASON]
             self._enter(Phase.QUEUED, "Queued", admission.reason)
             return False
@@ -278,10 +232,7 @@ class _Reconciler:
         message = f"a placement exists for {len(admission.plan)} of {len(missing)} pods" + (
             f" (minMember {gang.min_member})" if gang else ""
         )
-        _set_condition(
-            self.s,
-            _condition(self.s["conditions"], "Admitted", True, "Admitted", message, self.o.now),
-        )
+        self._mark("Admitted", True, "Admitted", message)
         self.s["unschedulable"] = None
         self.actions.events.append(Event("Normal", "Admitted", message))
         return True
@@ -296,17 +247,7 @@ class _Reconciler:
         if not pending_creation and phases and all(p == "Succeeded" for p in phases):
             self.s["completion_time"] = self.o.now
             self._enter(Phase.SUCCEEDED, "Succeeded", f"all {len(phases)} pods succeeded")
-            _set_condition(
-                self.s,
-                _condition(
-                    self.s["conditions"],
-                    "Complete",
-                    True,
-                    "Succeeded",
-                    "all pods succeeded",
-                    self.o.now,
-                ),
-            )
+            self._mark("Complete", True, "Succeeded", "all pods succeeded")
             return
         if not pending_creation and all(p in ("Running", "Succeeded") for p in phases):
             if self.s["start_time"] is None:
@@ -329,6 +270,12 @@ class _Reconciler:
             )
             self.actions.events.append(Event(kind, reason, message))
         self.s["phase"] = phase
+
+    def _mark(self, kind: str, status: bool, reason: str, message: str) -> None:
+        """Set the condition `kind` (its transition time moves only when its status does)."""
+        _set_condition(
+            self.s, _condition(self.s["conditions"], kind, status, reason, message, self.o.now)
+        )
 
     # Derived fields, for every state.
 
