@@ -28,7 +28,7 @@ from suanli.controller.facts import ClusterFacts
 from suanli.controller.gauges import export_gauges
 from suanli.controller.lifecycle import reconcile
 from suanli.controller.podspec import pod_manifest
-from suanli.controller.queues import QueueBoard
+from suanli.controller.queues import QueueBoard, held_charge
 from suanli.controller.quota import QuotaHeld, QuotaVerdict
 from suanli.controller.quota_gate import ACCOUNTING_SECONDS, QuotaGate
 from suanli.controller.replan import planned_room_gone
@@ -118,8 +118,16 @@ class JobController(JobWrites):
         if key not in self._verified:
             await self._verify_pods(key)
         async with self._deciding:
+            body = self.cache.jobs.get(key) or {}
+            held = held_charge(body.get("status") or {}) is not None
             decided = await self._decide(key)
             seen = self._overruled.get(key, 0)
+            if decided is not None and held and held_charge(decided[1]["status"]) is None:
+                # The job gives its quota back: written before the next decision may hand the
+                # quota to another job, so no moment shows both holding it (that job's
+                # admission could reach the apiserver first, or alone if this process stops).
+                await self._apply(*decided, overruled=seen)
+                return
         if decided is not None:
             await self._apply(*decided, overruled=seen)
 

@@ -4,6 +4,7 @@ of the jobs that only wait for quota, however many of those are queued."""
 from __future__ import annotations
 
 import asyncio
+import copy
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -109,3 +110,67 @@ def test_a_job_admitted_by_another_jobs_cycle_is_reconciled_before_the_others_wa
     assert admitted["admission"]["queue"] == "research"
     assert order[:2] == ["w5", "w1"]
     assert sorted(order[2:]) == ["w2", "w3", "w4"]
+
+
+class ReleaseWrittenSlowly(FakeStore):
+    """Every status write in order; a job's Succeeded status takes a while to be written."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[tuple[str, dict[str, Any]]] = []
+
+    async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
+        if status.get("phase") == "Succeeded":
+            await asyncio.sleep(0.05)
+        self.writes.append((name, copy.deepcopy(status)))
+        await super().patch_status(namespace, name, status)
+
+
+def test_quota_given_back_is_written_before_another_job_is_admitted_on_it() -> None:
+    """Quota for one gang: when it finishes, the next gang is admitted on its quota only after
+    its Succeeded status is written, so no moment shows both holding it (the next admission
+    written first, or alone if the operator stops in between, would over-admit the queue)."""
+
+    async def scenario() -> list[tuple[str, dict[str, Any]]]:
+        store = ReleaseWrittenSlowly()
+        controller = _controller(store)
+        controller.queues.put_queue(
+            {
+                "metadata": {"name": "research"},
+                "spec": {"quotas": [{"resource": "H100", "nominal": 32}]},
+            }
+        )
+        first = controller.cache.put_job(_gang("first", 0))
+        controller.enqueue(first)
+        for index in (2, 1):
+            controller.enqueue(controller.cache.put_job(_gang(f"w{index}", index)))
+        worker = asyncio.ensure_future(controller.worker())
+        await _until_idle(controller)
+        assert controller.cache.jobs[first]["status"]["admission"]
+        for pod in list(store.pods.values()):
+            if pod["metadata"]["labels"]["suanli.dev/job"] == "first":
+                ended = copy.deepcopy(pod)
+                ended["metadata"]["resourceVersion"] = "2"
+                ended["spec"]["nodeName"] = "h100-use1-0"
+                ended["status"] = {"phase": "Succeeded"}
+                controller.cache.put_pod(ended, "first")
+        # The finished gang and the waiting ones are reconciled together.
+        controller.enqueue(first)
+        controller.enqueue_waiting()
+        await _until_idle(controller)
+        worker.cancel()
+        return store.writes
+
+    writes = asyncio.run(scenario())
+    released = next(
+        i for i, (name, s) in enumerate(writes) if name == "first" and s.get("phase") == "Succeeded"
+    )
+    admitted = next(i for i, (name, s) in enumerate(writes) if name == "w1" and s.get("admission"))
+    assert released < admitted
+
+
+async def _until_idle(controller: Any) -> None:
+    for _ in range(300):
+        await asyncio.sleep(0.01)
+        if controller.idle():
+            return
