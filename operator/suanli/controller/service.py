@@ -26,25 +26,22 @@ from suanli.controller.cache import JobCache, JobKey, job_key
 from suanli.controller.estimates import PENDING, estimated_status
 from suanli.controller.facts import ClusterFacts
 from suanli.controller.gauges import export_gauges
+from suanli.controller.jobpods import JobPods
 from suanli.controller.lifecycle import reconcile
-from suanli.controller.podspec import pod_manifest
 from suanli.controller.queues import QueueBoard, held_charge
 from suanli.controller.quota import QuotaHeld, QuotaVerdict
 from suanli.controller.quota_gate import ACCOUNTING_SECONDS, QuotaGate
 from suanli.controller.replan import planned_room_gone
-from suanli.controller.shares import SharePool, share_pools
 from suanli.controller.slots import PodSlot
 from suanli.controller.store import JobStore
 from suanli.controller.timekeeper import ESTIMATE_EVERY_SECONDS, TimeKeeper
 from suanli.controller.writes import POD_CREATES_AT_ONCE, EventPoster, JobWrites, status_of
 from suanli.metrics import OperatorMetrics
-from suanli.scoring import DemandError, PodDemand, parse_pod
+from suanli.scoring import DemandError
 from suanli.state import ClusterFeed
 from suanli.state.earliest import Candidate, Planner
 
 log = logging.getLogger(__name__)
-# Pods created per reconcile of one job before the other queued jobs get their turn.
-_CREATE_BATCH = 200
 
 
 class JobController(JobWrites):
@@ -60,7 +57,7 @@ class JobController(JobWrites):
         edge_tolerations: Sequence[dict[str, str]] = edge.DEFAULTS,
     ) -> None:
         super().__init__(cache=JobCache(), metrics=metrics)
-        self.edge_tolerations = tuple(edge_tolerations)
+        self.pods_of = JobPods(config_files, cluster, edge_tolerations)
         self.store = store
         self.cluster = cluster
         self.config_files = config_files
@@ -91,7 +88,7 @@ class JobController(JobWrites):
             cache=self.cache,
             board=self.queues,
             planner=self._planner,
-            demands=self._readable_demands,
+            demands=self.pods_of.readable_demands,
             promised=self.facts.reserved,
         )
 
@@ -149,7 +146,7 @@ class JobController(JobWrites):
         quota = await self.gate.verdict(key, job, body, self.config_files.catalog, self.clock())
         pods = list(self.cache.pods.get(key, {}).values())
         actions = self._plan(job, body, pods, quota)
-        manifests = self._manifests(job, body, actions)
+        manifests = self.pods_of.manifests(job, body, actions)
         for manifest in manifests:
             self.cache.put_pod(manifest, key[1])
         # Our own write is the newest state, and the admission it may carry holds quota for the
@@ -200,75 +197,6 @@ class JobController(JobWrites):
             )
         )
 
-    def _manifests(
-        self, job: ComputeJob, body: Mapping[str, Any], actions: Actions
-    ) -> list[dict[str, Any]]:
-        # A job of thousands of pods is created a batch per turn, so the jobs queued behind it
-        # are reconciled in between (the next turn creates what is still missing).
-        admission = actions.status.admission
-        batch = actions.create[:_CREATE_BATCH]
-        pools = self._share_pools(job) if batch else frozenset()
-        return [
-            pod_manifest(
-                job,
-                dict(body["metadata"]),
-                c.slot,
-                self.config_files.catalog,
-                attempt=c.attempt,
-                planned_node=c.planned_node,
-                admitted_types=admission.accelerator_types if admission else None,
-                edge_tolerations=self.edge_tolerations,
-                share_pools=pools,
-            )
-            for c in batch
-        ]
-
-    def _share_pools(self, job: ComputeJob) -> frozenset[SharePool]:
-        """The accelerator pools a share task picks its stack from (read only for jobs that
-        ask for shares: it looks at every node)."""
-        if not any(t.accelerators and t.accelerators.shared for t in job.spec.tasks):
-            return frozenset()
-        with self.cluster.lock:
-            facts = [entry.facts for entry in self.cluster.state.nodes.values()]
-        return share_pools(facts)
-
-    # --- facts for the lifecycle ---------------------------------------------------------------
-
-    def _pod_demands(
-        self,
-        job: ComputeJob,
-        body: Mapping[str, Any],
-        missing: list[PodSlot],
-        admitted_types: list[str] | None = None,
-    ) -> list[PodDemand]:
-        """The pods as the extender will read them (DemandError when they cannot be scored)."""
-        if admitted_types is None:
-            admission = (body.get("status") or {}).get("admission") or {}
-            admitted_types = list(admission.get("acceleratorTypes") or []) or None
-        pools = self._share_pools(job)
-        return [
-            parse_pod(
-                pod_manifest(
-                    job,
-                    dict(body["metadata"]),
-                    slot,
-                    self.config_files.catalog,
-                    admitted_types=admitted_types,
-                    edge_tolerations=self.edge_tolerations,
-                    share_pools=pools,
-                )
-            )
-            for slot in missing
-        ]
-
-    def _readable_demands(
-        self, job: ComputeJob, body: Mapping[str, Any], missing: list[PodSlot]
-    ) -> list[PodDemand] | None:
-        try:
-            return self._pod_demands(job, body, missing)
-        except DemandError:
-            return None
-
     def _planner(self) -> Planner:
         self.cluster.prepare()
         files = self.config_files
@@ -287,7 +215,7 @@ class JobController(JobWrites):
         None: a job without a gang that nothing waits ahead of (its pods are created as is)."""
         key = job_key(body)
         try:
-            demands = self._pod_demands(job, body, missing, admitted_types)
+            demands = self.pods_of.demands(job, body, missing, admitted_types)
         except DemandError as error:
             return (
                 Admission({}, False, f"the job's pods cannot be scored: {error}") if gang else None
