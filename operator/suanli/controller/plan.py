@@ -18,8 +18,10 @@ from typing import Any
 from suanli.api import ComputeJob
 from suanli.api.queues import PRICE_RESOURCE
 from suanli.configfiles import ScoringConfigFiles
+from suanli.controller import edge
 from suanli.controller.cache import JobCache, JobKey
 from suanli.controller.facts import ClusterFacts
+from suanli.controller.jobpods import JobPods
 from suanli.controller.plan_answer import (
     FITS_LATER,
     FITS_NOW,
@@ -29,13 +31,12 @@ from suanli.controller.plan_answer import (
     Plan,
     PodPlan,
 )
-from suanli.controller.podspec import pod_manifest
 from suanli.controller.queues import QueueBoard
 from suanli.controller.quota_gate import QuotaGate
 from suanli.controller.slots import PodSlot, slots
 from suanli.controller.timekeeper import TimeKeeper
 from suanli.queueing import Charge
-from suanli.scoring import DEFAULT_CONFIG, DemandError, NodeResult, PodDemand, parse_pod
+from suanli.scoring import DEFAULT_CONFIG, DemandError, NodeResult, PodDemand
 from suanli.scoring.context import build_context
 from suanli.scoring.pricing import pod_price
 from suanli.state import ClusterFeed
@@ -79,6 +80,8 @@ class PlanContext:
         for priority in cluster.priority_classes:
             self.board.put_priority_class(priority)
         self.facts = ClusterFacts(self.feed, files, self.cache)
+        # The operator's default edge tolerations: the plan cannot read a running operator's.
+        self.pods = JobPods(files, self.feed, edge.DEFAULTS)
         self.time = TimeKeeper(
             cache=self.cache,
             board=self.board,
@@ -98,22 +101,10 @@ class PlanContext:
         missing: list[PodSlot],
         types: Sequence[str] | None = None,
     ) -> list[PodDemand] | None:
-        if types is None:
-            admission = (body.get("status") or {}).get("admission") or {}
-            types = admission.get("acceleratorTypes") or None
+        """The pods as the operator makes them and the extender reads them (None when they
+        cannot be scored)."""
         try:
-            return [
-                parse_pod(
-                    pod_manifest(
-                        job,
-                        dict(body["metadata"]),
-                        slot,
-                        self.files.catalog,
-                        admitted_types=list(types) if types else None,
-                    )
-                )
-                for slot in missing
-            ]
+            return self.pods.demands(job, body, missing, list(types) if types else None)
         except DemandError:
             return None
 

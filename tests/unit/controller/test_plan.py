@@ -10,9 +10,13 @@ from typing import Any
 import pytest
 
 from suanli.configfiles import ScoringConfigFiles
-from suanli.controller.plan import Cluster, plan_job
+from suanli.controller import edge
+from suanli.controller.jobpods import JobPods
+from suanli.controller.plan import Cluster, PlanContext, plan_job
 from suanli.controller.plan_answer import FITS_LATER, FITS_NOW, NEVER_FITS, NO_QUOTA, describe
+from suanli.controller.slots import slots
 from suanli.fleet import default_fleet, node_manifests
+from tests.unit.controller.conftest import example
 
 FILES = ScoringConfigFiles(None, None)
 NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
@@ -155,3 +159,25 @@ def test_plan_names_the_quota_it_would_take() -> None:
     assert plan.time_limit == "1h"
     text = "\n".join(describe(plan, NOW))
     assert "queue research: would hold Ascend910B 16" in text
+
+
+EXAMPLE_JOBS = [
+    "batch-cpu.yaml",
+    "edge-inference.yaml",
+    "gpu-shares.yaml",
+    "mpi-hpc.yaml",
+    "training-gang.yaml",
+]
+
+
+@pytest.mark.parametrize("name", EXAMPLE_JOBS)
+def test_plan_reads_a_jobs_pods_as_the_operator_makes_them(name: str) -> None:
+    # Edge tolerations and share stacks included: the plan judges the pods the operator would
+    # create, not a plainer version of them.
+    job, meta = example(name)
+    body = {**job.model_dump(mode="json", by_alias=True, exclude_none=True), "metadata": meta}
+    nodes = node_manifests(default_fleet())
+    context = PlanContext(Cluster(nodes, [], []), FILES)
+    operator = JobPods(FILES, context.feed, edge.DEFAULTS)
+    missing = slots(job, str(meta["name"]))
+    assert context.demands(job, body, missing) == operator.demands(job, body, missing)
