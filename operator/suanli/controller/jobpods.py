@@ -91,9 +91,14 @@ class JobPods:
         ]
 
     def readable_demands(
-        self, job: ComputeJob, body: Mapping[str, Any], missing: list[PodSlot]
+        self,
+        job: ComputeJob,
+        body: Mapping[str, Any],
+        missing: list[PodSlot],
+        admitted_types: list[str] | None = None,
     ) -> list[PodDemand] | None:
+        """`demands`, or None when the pods cannot be scored."""
         try:
-            return self.demands(job, body, missing)
+            return self.demands(job, body, missing, admitted_types)
         except DemandError:
             return None

@@ -36,7 +36,7 @@ from suanli.controller.quota_gate import QuotaGate
 from suanli.controller.slots import PodSlot, slots
 from suanli.controller.timekeeper import TimeKeeper
 from suanli.queueing import Charge
-from suanli.scoring import DEFAULT_CONFIG, DemandError, NodeResult, PodDemand
+from suanli.scoring import DEFAULT_CONFIG, NodeResult, PodDemand
 from suanli.scoring.context import build_context
 from suanli.scoring.pricing import pod_price
 from suanli.state import ClusterFeed
@@ -103,10 +103,7 @@ class PlanContext:
     ) -> list[PodDemand] | None:
         """The pods as the operator makes them and the extender reads them (None when they
         cannot be scored)."""
-        try:
-            return self.pods.demands(job, body, missing, list(types) if types else None)
-        except DemandError:
-            return None
+        return self.pods.readable_demands(job, body, missing, list(types) if types else None)
 
     def price(self, demand: PodDemand, node: str) -> float:
         snapshot = self.feed.node(node)
