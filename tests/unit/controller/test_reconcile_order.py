@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from suanli.controller.quota import waits_for_quota
+from suanli.controller.service import JobController
 from tests.unit.controller.test_quota_gate import _gang
 from tests.unit.controller.test_service import FakeStore, _controller
 
@@ -59,6 +60,25 @@ def test_only_a_job_that_waits_for_quota_and_nothing_else_goes_to_the_background
     assert waits_for_quota(case.body, case.has_pods) is case.waits
 
 
+def _one_gang_of_quota(
+    store: FakeStore, waiting: tuple[int, ...]
+) -> tuple[JobController, tuple[str, str]]:
+    """A controller whose queue `research` has H100 quota for one gang, with the gang `first`
+    and the gangs `w<index>` (created `index` seconds after it) cached and queued, in order."""
+    controller = _controller(store)
+    controller.queues.put_queue(
+        {
+            "metadata": {"name": "research"},
+            "spec": {"quotas": [{"resource": "H100", "nominal": 32}]},
+        }
+    )
+    first = controller.cache.put_job(_gang("first", 0))
+    controller.enqueue(first)
+    for index in waiting:
+        controller.enqueue(controller.cache.put_job(_gang(f"w{index}", index)))
+    return controller, first
+
+
 @dataclass
 class Recorder:
     order: list[str] = field(default_factory=list)
@@ -71,18 +91,8 @@ def test_a_job_admitted_by_another_jobs_cycle_is_reconciled_before_the_others_wa
 
     async def scenario() -> tuple[list[str], dict[str, Any]]:
         store = FakeStore()
-        controller = _controller(store)
-        controller.queues.put_queue(
-            {
-                "metadata": {"name": "research"},
-                "spec": {"quotas": [{"resource": "H100", "nominal": 32}]},
-            }
-        )
-        first = controller.cache.put_job(_gang("first", 0))
-        controller.enqueue(first)
         # Cached newest first: the bulk re-plan queues them in that order.
-        for index in (5, 4, 3, 2, 1):
-            controller.enqueue(controller.cache.put_job(_gang(f"w{index}", index)))
+        controller, first = _one_gang_of_quota(store, waiting=(5, 4, 3, 2, 1))
         worker = asyncio.ensure_future(controller.worker(concurrency=1))
         for _ in range(200):
             await asyncio.sleep(0.01)
@@ -133,17 +143,7 @@ def test_quota_given_back_is_written_before_another_job_is_admitted_on_it() -> N
 
     async def scenario() -> list[tuple[str, dict[str, Any]]]:
         store = ReleaseWrittenSlowly()
-        controller = _controller(store)
-        controller.queues.put_queue(
-            {
-                "metadata": {"name": "research"},
-                "spec": {"quotas": [{"resource": "H100", "nominal": 32}]},
-            }
-        )
-        first = controller.cache.put_job(_gang("first", 0))
-        controller.enqueue(first)
-        for index in (2, 1):
-            controller.enqueue(controller.cache.put_job(_gang(f"w{index}", index)))
+        controller, first = _one_gang_of_quota(store, waiting=(2, 1))
         worker = asyncio.ensure_future(controller.worker())
         await _until_idle(controller)
         assert controller.cache.jobs[first]["status"]["admission"]
@@ -169,7 +169,7 @@ def test_quota_given_back_is_written_before_another_job_is_admitted_on_it() -> N
     assert released < admitted
 
 
-async def _until_idle(controller: Any) -> None:
+async def _until_idle(controller: JobController) -> None:
     for _ in range(300):
         await asyncio.sleep(0.01)
         if controller.idle():
