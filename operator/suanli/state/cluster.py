@@ -79,7 +79,7 @@ class ClusterState(UsageIndex):
                     entry.adopt(dict(orphans))
             self.nodes[facts.name] = entry
             self.freed += 1
-            self._by_rank.clear()
+            self.forget_ranks()
             self._restate(entry)
             self._count_idle(entry, 1)
             self.generation += 1
@@ -88,7 +88,7 @@ class ClusterState(UsageIndex):
     def remove_node(self, name: str) -> None:
         with self.lock:
             entry = self.nodes.pop(name, None)
-            self._by_rank.clear()
+            self.forget_ranks()
             self._leave(name, self.state_of.pop(name, None))
             if entry is not None:
                 self._count_idle(entry, -1)

@@ -98,12 +98,12 @@ class Judge(UsageMemo):
         # no key tuple built per lookup.
         self._fits: dict[int, dict[int, bool]] = {}  # capacity kind -> state -> fits now
         self._wants: dict[int, tuple[tuple[str, int], ...]] = {}  # capacity kind -> needs
-        # (class, capacity kind, usage kind, class part, total) -> the usage states of the
-        # class's first nodes by tie rank, none of which fits with that total: while those
+        # (class, capacity kind, usage kind, class part, total) -> how many of the class's
+        # first nodes by tie rank have a state that does not fit with that total: while those
         # nodes keep those states (and the memos hold), a reader skips them.
         # (With the class's nodes by rank and its moves then, `suanli.state.ties`.)
         self.skips: dict[
-            tuple[int, int, int, ClassPart, float], tuple[list[NodeEntry], int, tuple[int, ...]]
+            tuple[int, int, int, ClassPart, float], tuple[list[NodeEntry], int, int]
         ] = {}
         self._fits_sized = 0  # states remembered in _fits
         self._until_sized = 1  # decisions until the memos' sizes are looked at

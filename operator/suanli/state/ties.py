@@ -12,7 +12,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Callable
 from itertools import islice
-from operator import attrgetter, ne
+from operator import attrgetter
 
 from suanli.scoring.context import Context
 from suanli.state.cluster import ClusterState
@@ -28,7 +28,6 @@ USAGE_BUDGET = 8
 
 # A usage state's exact (score, total), via one of its nodes.
 Exact = Callable[[int, NodeEntry], tuple[int, float]]
-_STATE = attrgetter("state")
 _RANK = attrgetter("rank")
 
 
@@ -51,23 +50,17 @@ def first_tied(
     fits, usage = judge.fits_of(capacity_kind), judge.usage_of(usage_kind)
     order = state.by_rank(class_id)
     # The first nodes by rank fill up first (ties go their way): skip those that were no
-    # answer last time, as far as they are still in the states they were in (compared in C).
-    # Whether a state fits and what it totals depend on nothing else while the memos hold.
+    # answer last time, as far as none of them changed state since (the first place by rank
+    # that changed is logged by the state). Whether a state fits and what it totals depend on
+    # nothing else while the memos hold.
     key = (class_id, capacity_kind, usage_kind, part, top)
     moved = state.moves.get(class_id, 0)
     known = judge.skips.get(key)
-    skipped = known[2] if known is not None else ()
-    start = len(skipped)
-    # While the class's nodes by rank are the same list and none of them changed state since,
-    # the first `start` are in the states they were in: nothing to compare.
-    if start and not (known is not None and known[0] is order and known[1] == moved):
-        now = tuple(map(_STATE, order[:start]))
-        if now != skipped:
-            # The first node whose state changed, found in C (or the end of the nodes the
-            # class has left, were they all in the states they were in).
-            changed = list(map(ne, now, skipped))
-            start = changed.index(True) if True in changed else len(now)
-            skipped = now[:start]
+    start = 0
+    if known is not None and known[0] is order:  # the same list of the class's nodes by rank
+        start = known[2]
+        if start and known[1] != moved:
+            start = min(start, state.moved_since(class_id, known[1]))
     read = start
     result: tuple[bool, int | None] = (True, None)
     fresh_fits = fresh_usage = 0
@@ -96,9 +89,5 @@ def first_tied(
         if fresh_usage > USAGE_BUDGET or fresh_fits > FITS_BUDGET:
             result = (False, None)
             break
-    # The first `start` are those skipped already (`skipped` is they, read above): only the
-    # states of the nodes read past them are listed.
-    if read > start:
-        skipped += tuple(map(_STATE, order[start:read]))
-    judge.skips[key] = (order, moved, skipped)
+    judge.skips[key] = (order, moved, read)  # the first `read` are no answer
     return result

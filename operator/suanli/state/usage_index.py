@@ -17,6 +17,8 @@ from suanli.state.entry import NodeEntry, Room, UsageKey, room_of
 
 # Interned usage states are renumbered past this many, so a long-lived process stays bounded.
 _MAX_STATE_IDS = 200_000
+# Moves of a class's nodes kept for `moved_since` (a reader further behind reads from the first).
+_MOVES_KEPT = 2048
 _IDLE, _SHARE = itemgetter(0), itemgetter(1)  # of a device room
 
 
@@ -57,6 +59,12 @@ class UsageIndex:
         # class -> how many times one of its nodes changed usage state (or the states were
         # renumbered): the states of its nodes by rank are those read before while it holds.
         self.moves: dict[int, int] = {}
+        # class -> the place by rank (`by_rank`) of the node of each of those moves, the
+        # latest `_MOVES_KEPT` or so, and how many moves came before them: a reader of the first
+        # nodes by rank learns where the first change since it read them is (`moved_since`).
+        self._moved_at: dict[int, list[int]] = {}
+        self._moved_before: dict[int, int] = {}
+        self._places: dict[str, int] = {}  # node name -> its place in its class's `by_rank`
 
     def _restate(self, entry: NodeEntry) -> None:
         entry.snap = None
@@ -72,7 +80,7 @@ class UsageIndex:
         entry.state = state
         self.state_of[entry.name] = state
         if old != state:
-            self.moves[entry.class_id] = self.moves.get(entry.class_id, 0) + 1
+            self._moved(entry.class_id, self._places.get(entry.name, 0))
             # Joined first: a class whose one usage state the node leaves does not look empty
             # in between (what is kept per set of classes with nodes stays valid).
             self._join(entry.name, state)
@@ -84,7 +92,33 @@ class UsageIndex:
         if found is None:
             members = (e for e in self.nodes.values() if e.class_id == class_id)
             found = self._by_rank[class_id] = sorted(members, key=lambda e: e.rank)
+            self._places.update((e.name, place) for place, e in enumerate(found))
         return found
+
+    def forget_ranks(self) -> None:
+        """The classes' nodes by rank, to be sorted afresh (nodes came, went or changed)."""
+        self._by_rank.clear()
+        self._places.clear()
+
+    def _moved(self, class_id: int, place: int) -> None:
+        """A node of the class at `place` by rank changed usage state (0 where that is not
+        known: a reader then reads the class's nodes from the first)."""
+        self.moves[class_id] = self.moves.get(class_id, 0) + 1
+        log = self._moved_at.get(class_id)
+        if log is None:
+            log = self._moved_at[class_id] = []
+        log.append(place)
+        if len(log) > 2 * _MOVES_KEPT:
+            del log[:_MOVES_KEPT]
+            self._moved_before[class_id] = self._moved_before.get(class_id, 0) + _MOVES_KEPT
+
+    def moved_since(self, class_id: int, moves: int) -> int:
+        """The first place by rank among the class's nodes that changed usage state since the
+        class's `moves` were `moves` (0 when not known that far back)."""
+        before = self._moved_before.get(class_id, 0)
+        if moves < before:
+            return 0
+        return min(self._moved_at[class_id][moves - before :], default=0)
 
     def first_of(self, state: int) -> tuple[int, str]:
         """(tie rank, name) of the state's node that goes first among nodes of equal total."""
@@ -169,7 +203,7 @@ class UsageIndex:
         self.where = {}
         self.epoch += 1
         for class_id in {other.class_id for other in self.nodes.values()}:
-            self.moves[class_id] = self.moves.get(class_id, 0) + 1  # every number changes
+            self._moved(class_id, 0)  # every number changes
         for other in self.nodes.values():
             key = other.usage_key()
             other.state = self._state_ids.setdefault(key, len(self._state_ids))

@@ -3,7 +3,7 @@ class's nodes by rank are those read before (the tie reader skips comparing them
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 
@@ -75,3 +75,60 @@ def test_renumbering_moves_every_class() -> None:
     before = dict(state.moves)
     state._renumber()
     assert all(state.moves[c] == before.get(c, 0) + 1 for c in before)
+
+
+@dataclass(frozen=True)
+class MovedSinceCase:
+    name: str
+    moved: tuple[int, ...]  # places by rank of the nodes that get a pod, in order
+    since: int  # of those moves, how many the reader saw
+    first_changed: int  # what `moved_since` tells it
+
+
+MOVED_SINCE_CASES = [
+    MovedSinceCase("one node moved since", moved=(3, 1), since=1, first_changed=1),
+    MovedSinceCase("the least place of several", moved=(4, 2, 5), since=0, first_changed=2),
+    MovedSinceCase(
+        "moves before the reader's do not count", moved=(0, 4, 3), since=1, first_changed=3
+    ),
+]
+
+
+@pytest.mark.parametrize("case", MOVED_SINCE_CASES, ids=lambda c: c.name)
+def test_moved_since(case: MovedSinceCase) -> None:
+    state = ClusterState()
+    for number in range(6):
+        state.set_node(replace(FIRST, name=f"node-{number}"))
+    class_id = state.nodes["node-0"].class_id
+    order = state.by_rank(class_id)
+    start = state.moves[class_id]
+    for number, place in enumerate(case.moved):
+        state.set_pod(
+            f"p{number}", PlacedPod(f"p{number}", order[place].name, None, Resources({"cpu": 100}))
+        )
+    assert state.moves[class_id] == start + len(case.moved)
+    assert state.moved_since(class_id, start + case.since) == case.first_changed
+
+
+def test_moved_since_reads_from_the_first_node_when_not_known_that_far_back() -> None:
+    state = ClusterState()
+    for number in range(3):
+        state.set_node(replace(FIRST, name=f"node-{number}"))
+    class_id = state.nodes["node-0"].class_id
+    last = state.by_rank(class_id)[-1].name
+    start = state.moves[class_id]
+    for number in range(5000):  # far more moves than are kept, all of the last node
+        placed = PlacedPod("p", last, None, Resources({"cpu": 100 + number % 2}))
+        state.set_pod("p", placed)
+    assert state.moved_since(class_id, state.moves[class_id] - 1) == 2
+    assert state.moved_since(class_id, start) == 0
+
+
+def test_a_node_moved_before_its_class_is_read_by_rank_reads_from_the_first() -> None:
+    state = ClusterState()
+    for number in range(3):
+        state.set_node(replace(FIRST, name=f"node-{number}"))
+    class_id = state.nodes["node-0"].class_id
+    start = state.moves[class_id]
+    state.set_pod("p", PlacedPod("p", "node-2", None, Resources({"cpu": 100})))
+    assert state.moved_since(class_id, start) == 0
