@@ -244,12 +244,30 @@ def planned(
     plans: dict[PlanKey, Plan | None],
 ) -> Plan | None:
     """`plan` on a node state (a request of `whole` devices or a `milli` share, or neither),
-    with a workload and a memo of plans: what the decider asks for every usage state it
-    meets, so it is asked without the node (whose state says all a plan reads)."""
+    with a workload and a memo of plans, kept per node state and request: asked without the
+    node, whose state says all a plan reads."""
     key = (state, whole, milli, cpu, memory)
     found = plans.get(key, _UNPLANNED)
-    if found is not _UNPLANNED:
-        return found
+    if found is _UNPLANNED:
+        found = plans[key] = planned_alike(
+            state, whole, milli, cpu, memory, workload=workload, memo=memo, plans=plans
+        )
+    return found
+
+
+def planned_alike(
+    state: NodeState,
+    whole: int,
+    milli: int,
+    cpu: int,
+    memory: int,
+    *,
+    workload: Workload,
+    memo: FragmentationMemo | None,
+    plans: dict[PlanKey, Plan | None],
+) -> Plan | None:
+    """`planned`, kept in `plans` only per what a plan depends on (below), not per node state
+    and request as well: for a caller that keeps what it needs of the plan per state itself."""
     # Node states that differ only where no shape's hostability changes, before or after the
     # pod, have the same plan: most new states are met with another state's plan. What a plan
     # depends on: the devices, the request, and of the cpu, memory and pod slots before and
@@ -276,7 +294,6 @@ def planned(
         # The state's free devices are those `candidates` reads (`free_of` of the same usage).
         options = options_of(free, whole, milli) if whole or milli else ((),)
         found = plans[alike] = _best_plan(state, options, cpu, memory, workload, memo=memo)
-    plans[key] = found
     return found
 
 

@@ -40,7 +40,12 @@ class Resources(Mapping[str, int]):
     __slots__ = ("_hash", "_items")
 
     def __init__(self, amounts: Mapping[str, int] | Iterable[tuple[str, int]] = ()) -> None:
-        pairs = amounts.items() if isinstance(amounts, Mapping) else amounts
+        # A plain dict first: `Mapping` is an ABC, whose isinstance check is slow.
+        pairs = (
+            amounts.items()
+            if type(amounts) is dict or isinstance(amounts, Mapping)
+            else amounts
+        )
         # Zero entries carry no information; dropping them makes equal lists compare equal.
         self._items: dict[str, int] = dict(sorted((k, v) for k, v in pairs if v != 0))
         self._hash: int | None = None
@@ -56,7 +61,7 @@ class Resources(Mapping[str, int]):
 
     def __eq__(self, other: object) -> bool:
         # Mapping's own __eq__ copies both sides into dicts: decisions compare these often.
-        if isinstance(other, Resources):
+        if type(other) is Resources or isinstance(other, Resources):
             return self._items == other._items
         return super().__eq__(other)
 
@@ -78,13 +83,13 @@ class Resources(Mapping[str, int]):
         return self._items.get(name, 0)
 
     def __add__(self, other: Mapping[str, int]) -> Resources:
-        if isinstance(other, Resources):
+        if type(other) is Resources or isinstance(other, Resources):
             return self._combined(other, 1)
         names = set(self) | set(other)
         return Resources({n: self.amount(n) + other.get(n, 0) for n in names})
 
     def __sub__(self, other: Mapping[str, int]) -> Resources:
-        if isinstance(other, Resources):
+        if type(other) is Resources or isinstance(other, Resources):
             return self._combined(other, -1)
         names = set(self) | set(other)
         return Resources({n: self.amount(n) - other.get(n, 0) for n in names})

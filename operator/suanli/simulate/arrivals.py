@@ -74,7 +74,8 @@ class Kinds:
         return kind
 
 
-def trace_workload(kinds: Kinds, sequence: Sequence[PodRow]) -> Workload:
-    """The shapes of the whole sequence: the yardstick fragmentation is reported against."""
-    counts = Counter(kinds.of(p).shape for p in sequence)
+def trace_workload(sequence: Sequence[Kind]) -> Workload:
+    """The shapes of the whole sequence (its pods' kinds, in order): the yardstick
+    fragmentation is reported against."""
+    counts = Counter(kind.shape for kind in sequence)
     return Workload.of((shape, count) for shape, count in counts.items() if shape is not None)

@@ -129,13 +129,12 @@ def _node_facts(rows: Sequence[NodeRow], catalog: Catalog) -> list[NodeFacts]:
     """`node_facts` of each row's Node, parsed once per row apart from its name: the name is
     all of a Node that differs between such rows (and its hostname label, which no fact
     reads), and a trace's nodes are mostly alike."""
-    parsed: dict[NodeRow, NodeFacts] = {}
+    parsed: dict[tuple[int, int, int, str], NodeFacts] = {}
     found = []
     for row in rows:
-        unnamed = dataclasses.replace(row, sn="")
-        facts = parsed.get(unnamed)
+        facts = parsed.get(row.signature)
         if facts is None:
-            facts = parsed[unnamed] = node_facts(node_object(row), catalog)
+            facts = parsed[row.signature] = node_facts(node_object(row), catalog)
         found.append(facts if facts.name == row.sn else dataclasses.replace(facts, name=row.sn))
     return found
 

@@ -105,7 +105,7 @@ def _replay(
     trace = [kind.request for kind in of_pods]
     policy = make_policy(policy_name, cluster, catalog, latency, seed, trace=trace, ties=ties)
     result = SeedResult(policy_name, seed, pods=len(sequence))
-    yardstick = trace_workload(kinds, sequence)
+    yardstick = trace_workload(of_pods)
     recorder = Recorder(max(1, cluster.gpu_capacity), result, yardstick)
     arrived = allocated = 0
     workload = NO_WORKLOAD

@@ -49,6 +49,11 @@ class NodeRow:
     gpu: int
     model: str
 
+    @property
+    def signature(self) -> tuple[int, int, int, str]:
+        """Everything about the node except its name: nodes alike are parsed alike."""
+        return (self.cpu_milli, self.memory_mib, self.gpu, self.model)
+
 
 @dataclass(frozen=True, slots=True)
 class PodRow:

@@ -11,7 +11,15 @@ from __future__ import annotations
 from suanli.scoring import NodeState, Workload, node_state
 from suanli.scoring.context import Context
 from suanli.scoring.devices import GpuRequest
-from suanli.scoring.fragmentation import FragmentationMemo, Plan, PlanKey, plan, planned, remembered
+from suanli.scoring.fragmentation import (
+    FragmentationMemo,
+    Plan,
+    PlanKey,
+    plan,
+    planned,
+    planned_alike,
+    remembered,
+)
 from suanli.scoring.resources import CPU, MEMORY
 from suanli.scoring.scorers.packing import packing_value
 from suanli.scoring.scorers.packing import score as packing_score
@@ -85,7 +93,18 @@ class UsageMemo:
             cpu, memory = requests.amount(CPU), requests.amount(MEMORY)
             state = self.node_state_of(entry)
             if request.wants:  # `plan` goes straight to the state's plan
-                found = self.device_plan(state, request, cpu, memory, workload)
+                # Kept per state by the caller (`known`): the plans memo need not keep it per
+                # state and request too, which no other reader would ask for.
+                found = planned_alike(
+                    state,
+                    request.whole,
+                    request.milli,
+                    cpu,
+                    memory,
+                    workload=workload,
+                    memo=self.fragmentation,
+                    plans=self.plans,
+                )
             else:
                 found = plan(
                     entry.snapshot(),
