@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from typing import Any
 
 from tests.integration.conftest import ControlPlane
@@ -136,8 +137,13 @@ def test_a_spent_budget_holds_jobs_until_its_period_rolls_over(
             quotas=[{"resource": "H100", "nominal": 64}],
         ),
     )
-    # Today's 50 USD are spent (as the budget keeper records it in the queue's status).
+    # Today's 50 USD are spent (as the budget keeper records it in the queue's status). The
+    # test reads "today" twice, minutes apart: it starts after midnight when that is near.
     now = dt.datetime.now(dt.UTC)
+    until_midnight = (_day_start(now) + dt.timedelta(days=1) - now).total_seconds()
+    if until_midnight < 300:
+        time.sleep(until_midnight + 1)
+        now = dt.datetime.now(dt.UTC)
     _record_spend(
         control_plane,
         name,

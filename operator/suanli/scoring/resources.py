@@ -42,9 +42,7 @@ class Resources(Mapping[str, int]):
     def __init__(self, amounts: Mapping[str, int] | Iterable[tuple[str, int]] = ()) -> None:
         # A plain dict first: `Mapping` is an ABC, whose isinstance check is slow.
         pairs = (
-            amounts.items()
-            if type(amounts) is dict or isinstance(amounts, Mapping)
-            else amounts
+            amounts.items() if type(amounts) is dict or isinstance(amounts, Mapping) else amounts
         )
         # Zero entries carry no information; dropping them makes equal lists compare equal.
         self._items: dict[str, int] = dict(sorted((k, v) for k, v in pairs if v != 0))

@@ -194,11 +194,15 @@ def test_a_queue_status_averages_past_usage_at_most_every_thirty_seconds() -> No
 
 
 def test_the_budget_keeper_charges_what_runs_and_stops_jobs_when_the_money_runs_out() -> None:
+    # Noon yesterday: the 24 h budget period (from midnight UTC) holds the hour before it and
+    # the 40 minutes after it, whatever the time of day the test runs at.
+    at = (NOW - dt.timedelta(days=1)).replace(hour=12, minute=0, second=0, microsecond=0)
+
     async def scenario() -> tuple[FakeStore, JobController]:
         store = FakeStore()
         controller = _controller(store)
-        stamp = (NOW - dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        period = NOW.replace(hour=0, minute=0, second=0, microsecond=0).strftime(
+        stamp = (at - dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        period = at.replace(hour=0, minute=0, second=0, microsecond=0).strftime(
             "%Y-%m-%dT%H:%M:%SZ"
         )
         controller.queues.put_queue(
@@ -232,7 +236,7 @@ def test_the_budget_keeper_charges_what_runs_and_stops_jobs_when_the_money_runs_
                 },
             }
             controller.cache.put_job(body)
-        await controller.budgets.account(NOW)
+        await controller.budgets.account(at)
         return store, controller
 
     store, controller = asyncio.run(scenario())
@@ -244,7 +248,7 @@ def test_the_budget_keeper_charges_what_runs_and_stops_jobs_when_the_money_runs_
     async def later() -> None:
         # 39.6 minutes more at 60 USD/h: 999.6 spent. Both jobs for another 30 s would pass
         # 1000; one of them would not: the lower-priority one stops, the other runs on.
-        await controller.budgets.account(NOW + dt.timedelta(seconds=2376))
+        await controller.budgets.account(at + dt.timedelta(seconds=2376))
 
     asyncio.run(later())
     stopped = controller.cache.jobs[("team", "stop")]["status"]
