@@ -53,6 +53,7 @@ from suanli.scoring.demand import (
     parse_demand_annotation,
     parse_pod,
 )
+from suanli.scoring.device_plan import Plan
 from suanli.scoring.devices import (
     GPU_DEVICES_ANNOTATION,
     GPU_MILLI_ANNOTATION,
@@ -80,7 +81,7 @@ from suanli.scoring.facts import (
     TopologyKeys,
     node_facts,
 )
-from suanli.scoring.fragmentation import NodeState, Plan, fragmentation, node_state
+from suanli.scoring.fragmentation import NodeState, fragmentation, node_state
 from suanli.scoring.latency import LatencyMap, parse_latency
 from suanli.scoring.quantity import parse_quantity, to_milli, to_units
 from suanli.scoring.resources import Resources, pod_requests

@@ -11,8 +11,9 @@ from suanli.scoring.catalog import Catalog
 from suanli.scoring.config import ScoringConfig
 from suanli.scoring.datapolicy import BASELINE_POLICY, DataPolicy
 from suanli.scoring.demand import PodDemand
+from suanli.scoring.device_plan import Plan, PlanKey, plan
 from suanli.scoring.facts import NodeFacts
-from suanli.scoring.fragmentation import FragmentationMemo, NodeState, Plan, PlanKey, plan
+from suanli.scoring.fragmentation import FragmentationMemo, NodeState
 from suanli.scoring.latency import LatencyMap
 from suanli.scoring.resources import CPU, MEMORY
 from suanli.scoring.shapes import NO_WORKLOAD, Workload

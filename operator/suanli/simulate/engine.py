@@ -20,7 +20,7 @@ from suanli.scoring import (
     ScoringConfig,
     Workload,
 )
-from suanli.scoring.fragmentation import plan
+from suanli.scoring.device_plan import plan
 from suanli.scoring.resources import CPU, MEMORY
 from suanli.simulate.cluster import Request, SimCluster, SimNode
 from suanli.simulate.policies import Placement

@@ -10,16 +10,9 @@ from __future__ import annotations
 
 from suanli.scoring import NodeState, Workload, node_state
 from suanli.scoring.context import Context
+from suanli.scoring.device_plan import Plan, PlanKey, plan, planned, planned_alike
 from suanli.scoring.devices import GpuRequest
-from suanli.scoring.fragmentation import (
-    FragmentationMemo,
-    Plan,
-    PlanKey,
-    plan,
-    planned,
-    planned_alike,
-    remembered,
-)
+from suanli.scoring.fragmentation import FragmentationMemo, remembered
 from suanli.scoring.resources import CPU, MEMORY
 from suanli.scoring.scorers.packing import packing_value
 from suanli.scoring.scorers.packing import score as packing_score

@@ -30,8 +30,9 @@ from suanli.scoring import (
     with_pressure,
 )
 from suanli.scoring.context import build_context
+from suanli.scoring.device_plan import plan
 from suanli.scoring.devices import NO_DEVICES
-from suanli.scoring.fragmentation import plan, relevant, shape_fragmentation
+from suanli.scoring.fragmentation import relevant, shape_fragmentation
 from suanli.scoring.scorers import accelerator, packing
 from suanli.scoring.shapes import grid_ceiling
 

@@ -16,8 +16,9 @@ from suanli.scoring import (
     fragmentation,
     node_facts,
 )
+from suanli.scoring.device_plan import Plan, PlanKey, plan
 from suanli.scoring.devices import GpuRequest
-from suanli.scoring.fragmentation import FragmentationMemo, Plan, PlanKey, plan, remembered
+from suanli.scoring.fragmentation import FragmentationMemo, remembered
 
 from .helpers import default_catalog, gpu_node
 
