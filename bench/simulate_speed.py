@@ -11,7 +11,9 @@ arrived 100 % of each) and writes JSON under bench/results/.
     python bench/simulate_speed.py [--baseline d0bc543] [--seeds 42-44] [--rounds 3]
         [--nodes 1200] [--pods 10000] [--variant dev] [--target 5]
 
-The baseline's `operator/` is taken from git (`git archive`), so the clone needs its history.
+The baseline's `operator/` is taken from git (`git archive`), so the clone needs its history;
+it runs as pure Python. This code runs as the checkout has it: `make bench-simulate-speed`
+compiles the decider's hot modules first (`make compile`), and the table says which it was.
 """
 
 from __future__ import annotations
@@ -48,7 +50,9 @@ spec = RunSpec(tuple(node_rows), tuple(pod_rows), ("suanli",), (seed,))
 began = time.process_time()
 result = run_one(spec, "suanli", seed)
 cpu = time.process_time() - began
-print(json.dumps({"cpu": cpu, "unallocated": result.unallocated.get(100)}))
+import pathlib, suanli  # modules compiled in place (`make compile`), or none
+compiled = any(pathlib.Path(suanli.__file__).parent.rglob("*.so"))
+print(json.dumps({"cpu": cpu, "unallocated": result.unallocated.get(100), "compiled": compiled}))
 """
 
 
@@ -87,7 +91,8 @@ def _replay(source: Path, variant: str, nodes: int, pods: int, seed: int) -> dic
     return found
 
 
-Replays = list[dict[str, float]]  # per replay: its CPU seconds and unallocated GPU %
+# Per replay: its CPU seconds, unallocated GPU %, and whether the decider ran compiled (1/0).
+Replays = list[dict[str, float]]
 
 
 def ratios(before: Replays, after: Replays) -> dict[str, float]:
@@ -150,10 +155,13 @@ def main() -> None:
                     )
 
     rows = summary(baseline, now)
+    # Whether this code's decider ran compiled (`make compile`), as every replay of it did.
+    compiled = all(r["compiled"] for runs in now.values() for r in runs)
     met = all(rows[str(seed)]["by_mean"] >= args.target for seed in seeds)
     print(
         f"{args.variant}: {args.nodes} nodes, {args.pods} pods, {args.rounds} rounds interleaved; "
         f"CPU seconds of one suanli replay, {args.baseline} against now"
+        f" ({'compiled' if compiled else 'pure Python'})"
     )
     print(f"{'seed':>5} | {args.baseline:>22} | {'now':>22} | mean / median / fastest | unalloc %")
     for seed in seeds:
@@ -187,6 +195,7 @@ def main() -> None:
         "nodes": args.nodes,
         "pods": args.pods,
         "rounds": args.rounds,
+        "compiled": compiled,
         "target": args.target,
         "met": met,
         "replays": {str(seed): {"baseline": baseline[seed], "now": now[seed]} for seed in seeds},
