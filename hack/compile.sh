@@ -7,7 +7,7 @@
 #   hack/compile.sh [--clean]               the checkout's operator/, with its .venv
 #   PYTHON=T hack/compile.sh --in DIR --for P
 #       suanli as installed under DIR (the site-packages of the interpreter P), compiled by the
-#       mypy of the interpreter T, kept apart from P's (the image's build stage; needs a C
+#       mypy of the interpreter T, kept apart from P's (say, an image's build stage; needs a C
 #       compiler and P's Python headers)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
