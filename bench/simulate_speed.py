@@ -12,8 +12,8 @@ arrived 100 % of each) and writes JSON under bench/results/.
         [--nodes 1200] [--pods 10000] [--variant dev] [--target 5]
 
 The baseline's `operator/` is taken from git (`git archive`), so the clone needs its history;
-it runs as pure Python. This code runs as the checkout has it, pure or with the decider's hot
-modules compiled (`make compile` first), and the table says which it was.
+it runs as pure Python. This code runs as the checkout has it: `make bench-simulate-speed`
+compiles the decider's hot modules first (`make compile`), and the table says which it was.
 """
 
 from __future__ import annotations

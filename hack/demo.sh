@@ -7,6 +7,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source hack/lib.sh
 
 ensure_venv
+bash hack/compile.sh  # the decider's hot modules compiled with mypyc (pyproject.toml)
 bin_dir=$(ensure_tools)
 suanli dev down >/dev/null
 suanli demo "$@"
