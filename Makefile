@@ -6,7 +6,7 @@ demo:  ## bring up the local control plane with the demo fleet and show it
 test:  ## static checks, unit tests, then integration tests against a real control plane
 	bash hack/test.sh
 
-compile:  ## compile the decider's hot modules with mypyc, in place (setup.py's COMPILED; hack/compile.sh --clean undoes it)
+compile:  ## compile the decider's hot modules with mypyc, in place (pyproject's [tool.suanli] compiled; hack/compile.sh --clean undoes it)
 	bash hack/compile.sh
 
 tools:  ## build the pinned control-plane binaries (cached by pin hash)
