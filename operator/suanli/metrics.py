@@ -59,6 +59,19 @@ class ExtenderMetrics:
             ["kind"],
             registry=self.registry,
         )
+        self.explanations_lost = Counter(
+            "suanli_extender_explanations_lost_total",
+            "Explanations (Events, pod annotations) not written, by reason "
+            "(queue_full: more than the recorder's queue holds; write_failed: the apiserver "
+            "refused or could not be reached).",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.explanations_pending = Gauge(
+            "suanli_extender_explanations_pending",
+            "Explanations (Events, pod annotations) queued and not written yet.",
+            registry=self.registry,
+        )
 
 
 # Jobs reach Running within seconds on an idle cluster and after hours in a busy queue.

@@ -21,6 +21,7 @@ from kubernetes.client.exceptions import ApiException
 from suanli.extender import explain
 from suanli.extender.ports import BindError
 from suanli.kube.client import send_json
+from suanli.metrics import ExtenderMetrics
 from suanli.scoring import UNSCHEDULABLE_ANNOTATION
 
 COMPONENT = "suanli-extender"
@@ -78,13 +79,15 @@ def _now() -> str:
 
 
 class ApiRecorder:
-    """Writes explanations asynchronously; an identical unschedulable reason is written once."""
+    """Writes explanations asynchronously; an identical unschedulable reason is written once.
+    What is not written is counted in `metrics` (`suanli_extender_explanations_lost_total`)."""
 
-    def __init__(self, core: client.CoreV1Api) -> None:
+    def __init__(self, core: client.CoreV1Api, metrics: ExtenderMetrics) -> None:
         self.core = core
         self._queue: queue.Queue[Callable[[], None]] = queue.Queue(maxsize=10000)
         self._last_reason: OrderedDict[str, str] = OrderedDict()
-        self.failures = 0
+        self._lost = metrics.explanations_lost
+        metrics.explanations_pending.set_function(self._queue.qsize)
         self._thread = threading.Thread(target=self._drain, name="recorder", daemon=True)
         self._thread.start()
 
@@ -118,7 +121,7 @@ class ApiRecorder:
         try:
             self._queue.put_nowait(task)
         except queue.Full:
-            self.failures += 1
+            self._lost.labels("queue_full").inc()
 
     def _drain(self) -> None:
         while True:
@@ -127,8 +130,13 @@ class ApiRecorder:
                 task()
             except ApiException as error:
                 # A pod deleted meanwhile (404) or a transient error: explanations are best effort.
-                self.failures += 1
+                self._lost.labels("write_failed").inc()
                 log.debug("recording failed: %s %s", error.status, error.reason)
+            except Exception as error:
+                # The apiserver out of reach (a connection error, a timeout): the thread must
+                # outlive it, or every later explanation would wait in the queue for good.
+                self._lost.labels("write_failed").inc()
+                log.warning("recording failed: %s", error)
 
     def _annotate(self, pod: Mapping[str, Any], annotations: Mapping[str, str | None]) -> None:
         metadata = pod["metadata"]

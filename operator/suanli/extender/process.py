@@ -51,13 +51,14 @@ async def serve(settings: ExtenderSettings, started: Callable[[int], None] | Non
         computejob_reflector(client.CustomObjectsApi(api), jobs.replace, jobs.apply),
         pending_job_pods_reflector(core, reservations.replace, reservations.apply),
     ]
+    metrics = ExtenderMetrics()
     service = ExtenderService(
         settings=settings,
         cache=cache,
         config_files=config_files,
-        metrics=ExtenderMetrics(),
+        metrics=metrics,
         binder=ApiBinder(core),
-        recorder=ApiRecorder(core),
+        recorder=ApiRecorder(core, metrics),
         jobs=jobs,
     )
 
