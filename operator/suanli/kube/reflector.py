@@ -8,6 +8,7 @@ installed yet) lists as empty and is listed again every few seconds until it app
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -26,6 +27,7 @@ Apply = Callable[[str, dict[str, Any]], None]
 _WATCH_TIMEOUT_SECONDS = 300
 _RETRY_SECONDS = 1.0
 _MISSING_RETRY_SECONDS = 10.0
+log = logging.getLogger(__name__)
 
 
 class _ExpiredError(Exception):
@@ -61,8 +63,12 @@ class Reflector:
                 self._watch(version)
             except _ExpiredError:
                 continue
-            except Exception:  # any failure of the stream: relist after a pause
+            except Exception as error:  # any failure of the stream: relist after a pause
+                # Said each time: until the relist works, the objects handed on may be stale.
                 self.errors += 1
+                log.warning(
+                    "watch of %s failed (%d so far), relisting: %r", self.name, self.errors, error
+                )
                 time.sleep(_RETRY_SECONDS)
 
     def _list(self) -> str:
