@@ -7,7 +7,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source hack/lib.sh
 
 ensure_venv
-bash hack/compile.sh  # the decider's hot modules compiled with mypyc (setup.py)
+bash hack/compile.sh  # the decider's hot modules compiled with mypyc (pyproject.toml)
 bin_dir=$(ensure_tools)
 ensure_chromium
 echo "control-plane tools: $bin_dir ($(tr '\n' ' ' < "$bin_dir/versions.txt"))"

@@ -128,15 +128,14 @@ class ApiRecorder:
             task = self._queue.get()
             try:
                 task()
-            except ApiException as error:
-                # A pod deleted meanwhile (404) or a transient error: explanations are best effort.
-                self._lost.labels("write_failed").inc()
-                log.debug("recording failed: %s %s", error.status, error.reason)
             except Exception as error:
-                # The apiserver out of reach (a connection error, a timeout): the thread must
-                # outlive it, or every later explanation would wait in the queue for good.
+                # Explanations are best effort, but this thread must outlive any failure (a
+                # connection error too), or every later one would wait in the queue for good.
                 self._lost.labels("write_failed").inc()
-                log.warning("recording failed: %s", error)
+                if isinstance(error, ApiException):  # most often a pod deleted meanwhile (404)
+                    log.debug("recording failed: %s %s", error.status, error.reason)
+                else:
+                    log.warning("recording failed: %s", error)
 
     def _annotate(self, pod: Mapping[str, Any], annotations: Mapping[str, str | None]) -> None:
         metadata = pod["metadata"]
