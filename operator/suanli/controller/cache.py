@@ -54,6 +54,28 @@ def slim_pod(body: Mapping[str, Any]) -> dict[str, Any]:
     return pod
 
 
+def _version(body: Mapping[str, Any] | None) -> tuple[str, int] | None:
+    """The object's uid and resourceVersion, when the version is an integer (etcd's revision,
+    as every apiserver gives it; ordered the way client-go's integer mutation cache orders it)."""
+    if body is None:
+        return None
+    text = str((body.get("metadata") or {}).get("resourceVersion") or "")
+    return (_uid(body), int(text)) if text.isdigit() else None
+
+
+def _uid(body: Mapping[str, Any]) -> str:
+    return str((body.get("metadata") or {}).get("uid") or "")
+
+
+def newer(body: Mapping[str, Any], than: Mapping[str, Any] | None) -> bool:
+    """Whether `body` is a later state of the object than `than` (True when they cannot be
+    ordered: another object of the same name, or a version that is not an integer)."""
+    mine, theirs = _version(body), _version(than)
+    if mine is None or theirs is None or mine[0] != theirs[0]:
+        return True
+    return mine[1] > theirs[1]
+
+
 def _beyond_version(body: Mapping[str, Any]) -> dict[str, Any]:
     """The object without what every write changes (its version and the field managers)."""
     metadata = body.get("metadata") or {}
@@ -71,6 +93,11 @@ class JobCache:
     # state keys them: promised capacity is what the state does not count yet, found by a set
     # difference instead of a walk over every pod of every job on each decision.
     holders: dict[str, tuple[JobKey, dict[str, Any]]] = field(default_factory=dict)
+    # Status writes of ours in flight, by job, and the newest watch news of a job that came
+    # while one was: a watch lags behind our writes, and news older than a write of ours must
+    # never replace what that write decided (a preempted job seen holding its quota again).
+    writing: dict[JobKey, int] = field(default_factory=dict)
+    held_back: dict[JobKey, dict[str, Any]] = field(default_factory=dict)
 
     def _index(self, key: JobKey, name: str, pod: dict[str, Any] | None) -> None:
         ident = f"{key[0]}/{name}"
@@ -80,23 +107,61 @@ class JobCache:
             self.holders.pop(ident, None)
 
     def holds(self, body: Mapping[str, Any]) -> bool:
-        """Whether a job's news says nothing the cache does not hold already: the echo of the
-        operator's own status write (the cache took that status when the decision was made),
-        which needs no second look."""
-        known = self.jobs.get(job_key(body))
-        return known is not None and _beyond_version(known) == _beyond_version(body)
+        """Whether a job's news says nothing the cache does not hold already, and needs no
+        second look: the echo of the operator's own status write (the cache took that status
+        when the decision was made), news older than what the cache holds, or news that came
+        while a write of ours is in flight (`written` takes it then, if it is the newer)."""
+        key = job_key(body)
+        known = self.jobs.get(key)
+        if known is None:
+            return False
+        if self.writing.get(key) or not newer(body, known):
+            return True
+        return _beyond_version(known) == _beyond_version(body)
+
+    def writes(self, key: JobKey) -> None:
+        """A status write of ours for the job is sent (`written` follows it, always)."""
+        self.writing[key] = self.writing.get(key, 0) + 1
+
+    def written(self, key: JobKey, stored: Mapping[str, Any] | None) -> bool:
+        """A status write of ours came back with the job as stored (None: no answer, or the job
+        is gone): the cache keeps the newest of what it held, that answer and the news held
+        back meanwhile. True when news from someone else came meanwhile, newer than the write:
+        the job needs another look."""
+        left = self.writing.get(key, 1) - 1
+        if left:
+            self.writing[key] = left
+        else:
+            self.writing.pop(key, None)
+        known = self.jobs.get(key)
+        if known is None:
+            return False  # deleted meanwhile
+        if stored is not None and _uid(stored) == _uid(known) and newer(stored, known):
+            self.jobs[key] = known = dict(stored)
+        if left:
+            return False
+        news = self.held_back.pop(key, None)
+        if news is None or not newer(news, known):
+            return False
+        self.jobs[key] = news
+        return True
 
     def put_job(self, body: Mapping[str, Any], deleted: bool = False) -> JobKey:
         key = job_key(body)
         if deleted:
             self.jobs.pop(key, None)
+            self.held_back.pop(key, None)
             # Manifests of pods never created (the job went first) would hold their planned
             # nodes for no one: no watch event will ever remove them.
             pods = self.pods.get(key, {})
             for name in [n for n, p in pods.items() if not p["metadata"].get("resourceVersion")]:
                 del pods[name]
                 self._index(key, name, None)
-        else:
+        elif key in self.writing and key in self.jobs:
+            held = self.held_back.get(key)
+            if held is None or newer(body, held):
+                self.held_back[key] = dict(body)
+        elif newer(body, self.jobs.get(key)):
             self.jobs[key] = dict(body)
         return key
 

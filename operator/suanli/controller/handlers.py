@@ -50,19 +50,7 @@ def register(
 
     @kopf.on.event(GROUP, VERSION, PLURAL, registry=registry)
     async def job_event(type: str | None, body: kopf.Body, **_: Any) -> None:
-        plain = _plain(body)
-        echo = type == "MODIFIED" and controller.cache.holds(plain)
-        key = controller.cache.put_job(plain, deleted=type == "DELETED")
-        if type == "ADDED":
-            # kopf's first listing has no type: ADDED is a creation seen while leading.
-            controller.watched_creation(key)
-        if type != "DELETED":
-            if not echo:
-                controller.enqueue(key)
-            return
-        controller.forget(key)
-        if controller.queues.active:
-            controller.enqueue_waiting()  # its quota is free
+        controller.job_news(type, _plain(body))
 
     @kopf.on.event(GROUP, VERSION, QUEUE_PLURAL, registry=registry)
     async def queue_event(type: str | None, body: kopf.Body, **_: Any) -> None:

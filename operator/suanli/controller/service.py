@@ -75,7 +75,7 @@ class JobController(JobWrites):
             board=self.queues,
             jobs=self.cache.jobs,
             pods=self.cache.pods,
-            patch_job_status=store.patch_status,
+            patch_job_status=self._patch_status,
             patch_queue_status=store.patch_queue_status,
             post_event=post_event,
             enqueue=self.enqueue,
@@ -91,6 +91,21 @@ class JobController(JobWrites):
             demands=self.pods_of.readable_demands,
             promised=self.facts.reserved,
         )
+
+    def job_news(self, kind: str | None, body: Mapping[str, Any]) -> None:
+        """What the ComputeJob watch reports (kind None: kopf's first listing)."""
+        echo = kind == "MODIFIED" and self.cache.holds(body)
+        key = self.cache.put_job(body, deleted=kind == "DELETED")
+        if kind == "ADDED":
+            # ADDED is a creation seen while leading (the first listing has no kind).
+            self.watched_creation(key)
+        if kind != "DELETED":
+            if not echo:
+                self.enqueue(key)
+            return
+        self.forget(key)
+        if self.queues.active:
+            self.enqueue_waiting()  # its quota is free
 
     def forget(self, key: JobKey) -> None:
         """A deleted job: drop what was remembered of it (parsed spec, demands)."""

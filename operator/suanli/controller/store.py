@@ -142,12 +142,29 @@ class JobStore:
 
         await asyncio.to_thread(call)
 
-    async def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
-        await _unless_gone(
-            lambda: self.custom.patch_namespaced_custom_object_status(
-                GROUP, VERSION, namespace, PLURAL, name, {"status": status}, _preload_content=False
-            )
-        )
+    async def patch_status(
+        self, namespace: str, name: str, status: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """The job as stored after the patch (None when it is gone)."""
+
+        def call() -> dict[str, Any] | None:
+            try:
+                response = self.custom.patch_namespaced_custom_object_status(
+                    GROUP,
+                    VERSION,
+                    namespace,
+                    PLURAL,
+                    name,
+                    {"status": status},
+                    _preload_content=False,
+                )
+            except ApiException as error:
+                if error.status != 404:
+                    raise
+                return None
+            return dict(_read(response))
+
+        return await asyncio.to_thread(call)
 
     async def patch_queue_status(self, name: str, status: dict[str, Any]) -> None:
         await _unless_gone(

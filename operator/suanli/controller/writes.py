@@ -51,6 +51,18 @@ class JobWrites(JobLoop):
     def _overrule(self, key: JobKey) -> None:
         self._overruled[key] = self._overruled.get(key, 0) + 1
 
+    async def _patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
+        """Every status write of a job: the cache takes the job as stored, and watch news that
+        lags behind the write never replaces it (`JobCache.written`)."""
+        key = (namespace, name)
+        self.cache.writes(key)
+        stored = None
+        try:
+            stored = await self.store.patch_status(namespace, name, status)
+        finally:
+            if self.cache.written(key, stored):
+                self.enqueue(key)
+
     async def _admission_first(
         self,
         job: ComputeJob,
@@ -115,7 +127,7 @@ class JobWrites(JobLoop):
         if event is None:
             return
         meta = body["metadata"]
-        await self.store.patch_status(str(meta["namespace"]), str(meta["name"]), status)
+        await self._patch_status(str(meta["namespace"]), str(meta["name"]), status)
         body["status"] = status
         await self.post_event(body, event.type, event.reason, event.message)
 
@@ -183,7 +195,7 @@ class JobWrites(JobLoop):
         if not manifests or admission is None or (job.status and job.status.admission):
             return
         meta = body["metadata"]
-        await self.store.patch_status(
+        await self._patch_status(
             str(meta["namespace"]),
             str(meta["name"]),
             {
@@ -231,7 +243,7 @@ class JobWrites(JobLoop):
         self._observe_transition(job, body, actions)
         # A merge patch keeps what it does not name: fields the new status drops are sent as null.
         patch: dict[str, Any] = {**dict.fromkeys(old.keys() - new.keys()), **new}
-        await self.store.patch_status(
+        await self._patch_status(
             str(body["metadata"]["namespace"]), str(body["metadata"]["name"]), patch
         )
         # The quota it held is free from this write on: the jobs waiting for quota may fit now

@@ -128,6 +128,15 @@ _JOB: dict[str, Any] = {
 }
 
 
+def _at(version: str, status: dict[str, Any], **metadata: Any) -> dict[str, Any]:
+    """The job of `_JOB` at another resourceVersion, with a status (and metadata changes)."""
+    return {
+        **_JOB,
+        "metadata": {**_JOB["metadata"], "resourceVersion": version, **metadata},
+        "status": status,
+    }
+
+
 @pytest.mark.parametrize(
     ("news", "holds"),
     [
@@ -136,14 +145,18 @@ _JOB: dict[str, Any] = {
             True,
             id="the echo of our own status write",
         ),
-        pytest.param({**_JOB, "status": {"phase": "Scheduling", "placed": 2}}, False, id="status"),
-        pytest.param({**_JOB, "spec": {"tasks": []}}, False, id="spec"),
+        pytest.param(_at("6", {"phase": "Scheduling", "placed": 2}), False, id="status"),
+        pytest.param({**_at("6", _JOB["status"]), "spec": {"tasks": []}}, False, id="spec"),
+        pytest.param(_at("6", _JOB["status"], labels={"a": "c"}), False, id="labels"),
+        pytest.param(_at("6", _JOB["status"], name="other"), False, id="unknown job"),
+        pytest.param(_at("4", {"phase": "Queued"}), True, id="older than the cache"),
         pytest.param(
-            {**_JOB, "metadata": {**_JOB["metadata"], "labels": {"a": "c"}}}, False, id="labels"
+            _at("5", {"phase": "Queued"}), True, id="the version our own decision was made on"
         ),
         pytest.param(
-            {**_JOB, "metadata": {**_JOB["metadata"], "name": "other"}}, False, id="unknown job"
+            _at("3", {"phase": "Queued"}, uid="another"), False, id="a new job of the same name"
         ),
+        pytest.param(_at("v2", {"phase": "Queued"}), False, id="a version that is not an integer"),
     ],
 )
 def test_only_news_of_a_job_beyond_what_the_cache_holds_asks_for_a_look(
@@ -152,3 +165,72 @@ def test_only_news_of_a_job_beyond_what_the_cache_holds_asks_for_a_look(
     cache = JobCache()
     cache.put_job(_JOB)
     assert cache.holds(news) is holds
+
+
+def _phase(cache: JobCache) -> str:
+    return str(cache.jobs[("ns", "j")]["status"]["phase"])
+
+
+def test_news_older_than_our_own_write_never_replaces_it() -> None:
+    # The watch lags: the job's Running comes after our preemption was written.
+    cache = JobCache()
+    cache.put_job(_at("5", {"phase": "Running", "admission": {"queue": "q"}}))
+    cache.writes(("ns", "j"))
+    cache.put_job(_at("6", {"phase": "Running", "admission": {"queue": "q"}, "cost": 1}))
+    assert _phase(cache) == "Running"
+    assert cache.written(("ns", "j"), _at("7", {"phase": "Queued"})) is False
+    assert _phase(cache) == "Queued"
+    late = _at("6", {"phase": "Running", "admission": {"queue": "q"}, "cost": 1})
+    assert cache.holds(late)
+    cache.put_job(late)
+    assert _phase(cache) == "Queued"
+    cache.put_job(_at("7", {"phase": "Queued"}))  # the write's own echo
+    assert _phase(cache) == "Queued"
+    cache.put_job(_at("8", {"phase": "Succeeded"}))
+    assert _phase(cache) == "Succeeded"
+
+
+def test_news_newer_than_our_write_is_taken_when_the_write_returns_and_asks_for_a_look() -> None:
+    cache = JobCache()
+    cache.put_job(_at("5", {"phase": "Running"}))
+    cache.writes(("ns", "j"))
+    someone_else = _at("8", {"phase": "Running"}, labels={"a": "c"})
+    assert cache.holds(someone_else)  # not now: the write in flight decides
+    cache.put_job(someone_else)
+    assert cache.written(("ns", "j"), _at("7", {"phase": "Running", "placed": 2})) is True
+    assert cache.jobs[("ns", "j")]["metadata"]["labels"] == {"a": "c"}
+
+
+def test_a_write_without_an_answer_keeps_what_the_cache_holds_and_takes_newer_news() -> None:
+    cache = JobCache()
+    cache.put_job(_at("5", {"phase": "Running"}))
+    cache.jobs[("ns", "j")]["status"] = {"phase": "Succeeded"}  # the decision, not yet written
+    cache.writes(("ns", "j"))
+    assert cache.written(("ns", "j"), None) is False
+    assert _phase(cache) == "Succeeded"
+    cache.writes(("ns", "j"))
+    cache.put_job(_at("6", {"phase": "Failed"}))
+    assert cache.written(("ns", "j"), None) is True
+    assert _phase(cache) == "Failed"
+
+
+def test_writes_in_flight_together_keep_the_newest_answer() -> None:
+    cache = JobCache()
+    cache.put_job(_at("5", {"phase": "Running"}))
+    cache.writes(("ns", "j"))
+    cache.writes(("ns", "j"))
+    cache.put_job(_at("6", {"phase": "Running", "placed": 1}))
+    assert cache.written(("ns", "j"), _at("8", {"phase": "Queued"})) is False
+    assert cache.written(("ns", "j"), _at("7", {"phase": "Running", "placed": 2})) is False
+    assert _phase(cache) == "Queued"
+
+
+def test_a_job_deleted_during_a_write_is_not_brought_back_by_its_answer() -> None:
+    cache = JobCache()
+    cache.put_job(_at("5", {"phase": "Running"}))
+    cache.writes(("ns", "j"))
+    cache.put_job(_at("6", {"phase": "Running"}), deleted=True)
+    assert cache.written(("ns", "j"), _at("7", {"phase": "Queued"})) is False
+    assert ("ns", "j") not in cache.jobs
+    cache.put_job(_at("9", {"phase": "Queued"}, uid="another"))  # created again
+    assert _phase(cache) == "Queued"
