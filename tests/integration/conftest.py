@@ -55,12 +55,47 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
 
 
+# This session's folder of state and logs, once made; and where each Suanli daemon's log stood
+# when the running test began (what it wrote during a failed test goes into the report).
+SESSION_DIRS: list[Path] = []
+_LOG_MARKS: dict[Path, int] = {}
+_LOG_LINES_SHOWN = 200
+
+
+def _daemon_logs() -> list[Path]:
+    return [log for path in SESSION_DIRS for log in sorted(path.glob("*.log"))]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    _LOG_MARKS.clear()
+    _LOG_MARKS.update({log: log.stat().st_size for log in _daemon_logs()})
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if report.when != "call" or not report.failed:
+        return
+    for log in _daemon_logs():
+        with log.open("rb") as written:
+            written.seek(_LOG_MARKS.get(log, 0))
+            lines = written.read().decode(errors="replace").splitlines()
+        shown = "\n".join(lines[-_LOG_LINES_SHOWN:])
+        report.sections.append(
+            (f"{log.name} during the test (last {_LOG_LINES_SHOWN} lines)", shown)
+        )
+
+
 @pytest.fixture(scope="session")
 def session_dir() -> Iterator[Path]:
     """State and logs of this session's daemons. Not under pytest's basetemp: another pytest
     run on the machine prunes old basetemps, and would pull the kubeconfig from under us."""
     path = Path(tempfile.mkdtemp(prefix="suanli-it-"))
+    SESSION_DIRS.append(path)
     yield path
+    SESSION_DIRS.remove(path)
     shutil.rmtree(path, ignore_errors=True)
 
 
