@@ -9,7 +9,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from suanli.controller.quota_gate import ACCOUNTING_SECONDS, QuotaGate
+from suanli.controller.quota_gate import ACCOUNTING_SECONDS, QuotaGate, merge_status
 from suanli.queueing import Holder
 from suanli.queueing.budget import SpendState, budget_victims, charged
 
@@ -47,7 +47,7 @@ class BudgetKeeper:
                 "accountedAt": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
             }
             await self.gate.patch_queue_status(name, {"spend": status["spend"]})
-            body["status"] = status
+            merge_status(self.gate.board.bodies.get(name), {"spend": status["spend"]})
         if any(s.budget and s.budget.spend for s in self.gate.board.specs.values()):
             # A new period, or money freed by stopped jobs: the waiting jobs may fit now.
             for key, body in self.gate.jobs.items():

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from suanli.api import ComputeJob, Phase
 from suanli.api.queues import ComputeQueueSpec, NamespaceSelector, RuntimeHistory
+from suanli.controller.cache import newer
 from suanli.controller.podspec import pod_manifest
 from suanli.controller.quota import QuotaWait
 from suanli.controller.slots import slots
@@ -64,7 +65,12 @@ class QueueBoard:
         self._jobs: dict[tuple[str, str], tuple[Any, ComputeJob | None]] = {}
 
     def put_queue(self, body: Mapping[str, Any], deleted: bool = False) -> None:
+        """A queue as its watch or our own status write shows it; news older than what is held
+        is dropped (a watch lags behind our writes, and a status built on its older news would
+        write back spend that was charged since)."""
         name = str(body["metadata"]["name"])
+        if not deleted and name in self.bodies and not newer(body, self.bodies[name]):
+            return
         self.specs.pop(name, None)
         self.invalid.pop(name, None)
         self.bodies.pop(name, None)

@@ -266,13 +266,12 @@ class QuotaGate:
                 "fairShare": round(dominant_share(book, name), 6),
                 **queue_averages(before, spec.fair_share.usage_half_life_hours, now),
             }
-            # Written elsewhere (budgets, run-time history): kept as they are.
-            for kept in ("spend", "runtimeHistory"):
-                if kept in before:
-                    status[kept] = before[kept]
-            if before != status:
+            # Only the fields written here are sent: spend (budgets) and runtimeHistory (jobs
+            # that succeeded) are written elsewhere, maybe meanwhile, and a merge patch keeps
+            # what it does not name.
+            if any(before.get(field) != value for field, value in status.items()):
                 await self.patch_queue_status(name, status)
-                body["status"] = status
+                merge_status(self.board.bodies.get(name), status)
 
     def _holding(self, queue: str, admitted: Mapping[JobKey, Admitted]) -> int:
         holding = 0
@@ -283,6 +282,13 @@ class QuotaGate:
             )
             holding += charge is not None and charge.queue == queue
         return holding
+
+
+def merge_status(body: dict[str, Any] | None, written: Mapping[str, Any]) -> None:
+    """What a status patch wrote, into the queue as held now (the board may hold a newer body
+    than the one read before the write was awaited)."""
+    if body is not None:
+        body["status"] = {**(body.get("status") or {}), **written}
 
 
 def queue_averages(

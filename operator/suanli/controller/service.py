@@ -76,7 +76,7 @@ class JobController(JobWrites):
             jobs=self.cache.jobs,
             pods=self.cache.pods,
             patch_job_status=self._patch_status,
-            patch_queue_status=store.patch_queue_status,
+            patch_queue_status=self._patch_queue_status,
             post_event=post_event,
             enqueue=self.enqueue,
             delete_pods=self._delete_pods,

@@ -31,17 +31,18 @@ def _read(response: Any) -> Any:
     return json.loads(response.data) if response.data else None
 
 
-async def _unless_gone(request: Callable[[], Any]) -> None:
-    """Run a write whose object may have been deleted meanwhile (404 is fine), in a thread."""
+async def _patched(request: Callable[[], Any]) -> dict[str, Any] | None:
+    """Run a patch in a thread: the object as stored after it, or None when it is gone (404)."""
 
-    def call() -> None:
+    def call() -> dict[str, Any] | None:
         try:
-            request().read()
+            return dict(_read(request()))
         except ApiException as error:
             if error.status != 404:
                 raise
+            return None
 
-    await asyncio.to_thread(call)
+    return await asyncio.to_thread(call)
 
 
 class JobStore:
@@ -146,28 +147,15 @@ class JobStore:
         self, namespace: str, name: str, status: dict[str, Any]
     ) -> dict[str, Any] | None:
         """The job as stored after the patch (None when it is gone)."""
+        return await _patched(
+            lambda: self.custom.patch_namespaced_custom_object_status(
+                GROUP, VERSION, namespace, PLURAL, name, {"status": status}, _preload_content=False
+            )
+        )
 
-        def call() -> dict[str, Any] | None:
-            try:
-                response = self.custom.patch_namespaced_custom_object_status(
-                    GROUP,
-                    VERSION,
-                    namespace,
-                    PLURAL,
-                    name,
-                    {"status": status},
-                    _preload_content=False,
-                )
-            except ApiException as error:
-                if error.status != 404:
-                    raise
-                return None
-            return dict(_read(response))
-
-        return await asyncio.to_thread(call)
-
-    async def patch_queue_status(self, name: str, status: dict[str, Any]) -> None:
-        await _unless_gone(
+    async def patch_queue_status(self, name: str, status: dict[str, Any]) -> dict[str, Any] | None:
+        """The queue as stored after the patch (None when it is gone)."""
+        return await _patched(
             lambda: self.custom.patch_cluster_custom_object_status(
                 GROUP, VERSION, QUEUE_PLURAL, name, {"status": status}, _preload_content=False
             )

@@ -63,6 +63,12 @@ class JobWrites(JobLoop):
             if self.cache.written(key, stored):
                 self.enqueue(key)
 
+    async def _patch_queue_status(self, name: str, status: dict[str, Any]) -> None:
+        """Every status write of a queue: the board takes the queue as stored."""
+        stored = await self.store.patch_queue_status(name, status)
+        if stored is not None:
+            self.queues.put_queue(stored)
+
     async def _admission_first(
         self,
         job: ComputeJob,
@@ -266,7 +272,7 @@ class JobWrites(JobLoop):
             return
         written = self.queues.record_run(queue, status.start_time, status.completion_time)
         if written is not None:
-            await self.store.patch_queue_status(queue, {"runtimeHistory": written})
+            await self._patch_queue_status(queue, {"runtimeHistory": written})
 
     def _observe_transition(
         self, job: ComputeJob, body: Mapping[str, Any], actions: Actions

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import datetime as dt
 from typing import Any
 
+import pytest
+
 from suanli.controller.service import JobController
-from tests.unit.controller.test_quota_gate import _gang, _settle
+from tests.unit.controller.test_quota_gate import NOW, _gang, _settle
 from tests.unit.controller.test_service import FakeStore, _controller
 
 
@@ -27,32 +30,45 @@ def _merged(into: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
 
 
 class VersionedStore(FakeStore):
-    """Keeps each job as the apiserver would: every status patch merged in under a new
-    resourceVersion, answered with the stored job, and kept in order for the watch."""
+    """Keeps jobs and queues as the apiserver would: every status patch merged in under a new
+    resourceVersion and answered with the stored object; the jobs' states kept in order for
+    the watch. Objects it was not given are patched as FakeStore does, with no answer."""
 
     def __init__(self) -> None:
         super().__init__()
         self.version = 1
         self.stored: dict[str, dict[str, Any]] = {}
-        self.watch: list[dict[str, Any]] = []  # every stored state, in order, not yet shown
+        self.watch: list[dict[str, Any]] = []  # every stored state of a job, not yet shown
 
     def create_job(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A job or a queue, as created: with its first resourceVersion."""
         self.version += 1
         body = copy.deepcopy(body)
         body["metadata"]["resourceVersion"] = str(self.version)
         self.stored[body["metadata"]["name"]] = body
         return copy.deepcopy(body)
 
+    def _patch(self, name: str, status: dict[str, Any]) -> dict[str, Any] | None:
+        if name not in self.stored:
+            return None
+        self.version += 1
+        stored = _merged(self.stored[name], {"status": status})
+        stored["metadata"] = {**stored["metadata"], "resourceVersion": str(self.version)}
+        self.stored[name] = stored
+        return copy.deepcopy(stored)
+
     async def patch_status(
         self, namespace: str, name: str, status: dict[str, Any]
     ) -> dict[str, Any] | None:
         await super().patch_status(namespace, name, status)
-        self.version += 1
-        job = _merged(self.stored[name], {"status": status})
-        job["metadata"] = {**job["metadata"], "resourceVersion": str(self.version)}
-        self.stored[name] = job
-        self.watch.append(copy.deepcopy(job))
-        return copy.deepcopy(job)
+        stored = self._patch(name, status)
+        if stored is not None:
+            self.watch.append(copy.deepcopy(stored))
+        return stored
+
+    async def patch_queue_status(self, name: str, status: dict[str, Any]) -> dict[str, Any] | None:
+        await super().patch_queue_status(name, status)
+        return self._patch(name, status)
 
 
 def _show(controller: JobController, news: list[dict[str, Any]]) -> None:
@@ -106,3 +122,59 @@ def test_a_preempted_job_stays_preempted_when_older_news_of_it_comes_after() -> 
     assert store.stored["high"]["status"]["admission"]["acceleratorTypes"] == ["H100"]
     # None of the low job's pods was made again.
     assert "low" not in {job for job, _ in store.created[created:]}
+
+
+def _stamp(at: dt.datetime) -> str:
+    return at.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_money_charged_to_a_queue_stays_charged_when_older_news_of_the_queue_comes_after() -> None:
+    # Noon yesterday, in a 24 h period from midnight UTC, whatever the time the test runs at.
+    at = (NOW - dt.timedelta(days=1)).replace(hour=12, minute=0, second=0, microsecond=0)
+
+    async def scenario() -> tuple[VersionedStore, float]:
+        store = VersionedStore()
+        controller = _controller(store)
+        queue = {
+            "metadata": {"name": "research", "uid": "uid-research"},
+            "spec": {
+                "budget": {"spend": {"limit": 100000, "period": "24h"}},
+                "quotas": [{"resource": "H100", "nominal": 64}],
+            },
+            "status": {
+                "spend": {
+                    "periodStart": _stamp(at.replace(hour=0)),
+                    "spent": 900.0,
+                    "pricePerHour": 60.0,
+                    "accountedAt": _stamp(at - dt.timedelta(hours=1)),
+                }
+            },
+        }
+        before_the_charge = store.create_job(queue)
+        controller.queues.put_queue(before_the_charge)
+        running = _gang("running", 0)
+        running["status"] = {
+            "phase": "Running",
+            "pricePerHour": 60.0,
+            "admission": {
+                "queue": "research",
+                "acceleratorTypes": ["H100"],
+                "charged": [{"resource": "H100", "amount": 32}],
+                "admittedAt": _stamp(at - dt.timedelta(hours=1)),
+            },
+        }
+        controller.cache.put_job(running)
+        await controller.budgets.account(at)  # an hour at 60 USD/h: 960
+        # The queue's watch, lagging, shows it as it was before the charge ...
+        controller.queues.put_queue(before_the_charge)
+        # ... and a quota cycle writes the queue's usage.
+        key = controller.cache.put_job(_gang("next", 5))
+        await controller.reconcile(key)
+        charged_then = float(store.stored["research"]["status"]["spend"]["spent"])
+        await controller.budgets.account(at + dt.timedelta(minutes=10))
+        return store, charged_then
+
+    store, charged_then = asyncio.run(scenario())
+    assert charged_then == pytest.approx(960.0, abs=0.1)
+    # Ten minutes more at 60 USD/h on top of the 960 already charged.
+    assert store.stored["research"]["status"]["spend"]["spent"] == pytest.approx(970.0, abs=0.1)
