@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from suanli.controller.service import JobController
-from tests.unit.controller.test_quota_gate import NOW, _gang, _settle
+from tests.unit.controller.test_quota_gate import H100_QUEUE, NOW, _gang, _settle
 from tests.unit.controller.test_service import FakeStore, _controller
 
 
@@ -80,14 +80,8 @@ def test_a_preempted_job_stays_preempted_when_older_news_of_it_comes_after() -> 
     async def scenario() -> tuple[VersionedStore, JobController, int]:
         store = VersionedStore()
         controller = _controller(store)
-        controller.queues.put_queue(
-            {
-                "metadata": {"name": "research"},
-                "spec": {"quotas": [{"resource": "H100", "nominal": 32}]},
-            }
-        )
-        low = _gang("low", 0)
-        low["spec"]["priority"] = 1
+        controller.queues.put_queue(H100_QUEUE)
+        low = _gang("low", 0, priority=1)
         controller.job_news("ADDED", store.create_job(low))
         await _settle(controller, store)
         for pod in list(store.pods.values()):
@@ -97,8 +91,7 @@ def test_a_preempted_job_stays_preempted_when_older_news_of_it_comes_after() -> 
         _show(controller, store.watch[:-1])
         store.watch.clear()
         created = len(store.created)
-        high = _gang("high", 2)
-        high["spec"]["priority"] = 10
+        high = _gang("high", 2, priority=10)
         controller.job_news("ADDED", store.create_job(high))
         await _settle(controller, store)
         assert any(c["type"] == "Preempted" for c in store.stored["low"]["status"]["conditions"])

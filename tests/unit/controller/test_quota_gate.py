@@ -29,9 +29,18 @@ QUEUE = {
 }
 
 
-def _gang(name: str, second: int) -> dict[str, Any]:
+# Room for one training gang (4 x 8 H100) at a time.
+H100_QUEUE = {
+    "metadata": {"name": "research"},
+    "spec": {"quotas": [{"resource": "H100", "nominal": 32}]},
+}
+
+
+def _gang(name: str, second: int, priority: int | None = None) -> dict[str, Any]:
     job, meta = example("training-gang.yaml", queue="research")
     body = job.model_dump(mode="json", by_alias=True, exclude_none=True)
+    if priority is not None:
+        body["spec"]["priority"] = priority
     body["metadata"] = {
         **copy.deepcopy(meta),
         "name": name,
@@ -143,21 +152,14 @@ def test_a_higher_priority_job_preempts_a_whole_lower_one_which_waits_again() ->
     async def scenario() -> tuple[FakeStore, JobController]:
         store = FakeStore()
         controller = _controller(store)
-        controller.queues.put_queue(
-            {
-                "metadata": {"name": "research"},
-                "spec": {"quotas": [{"resource": "H100", "nominal": 32}]},
-            }
-        )
-        low = _gang("low", 0)
-        low["spec"]["priority"] = 1
+        controller.queues.put_queue(H100_QUEUE)
+        low = _gang("low", 0, priority=1)
         controller.enqueue(controller.cache.put_job(low))
         await _settle(controller, store)
         # What the pod watch would report: the low job's pods exist.
         for pod in list(store.pods.values()):
             controller.cache.put_pod(pod, pod["metadata"]["labels"]["suanli.dev/job"])
-        high = _gang("high", 2)
-        high["spec"]["priority"] = 10
+        high = _gang("high", 2, priority=10)
         controller.enqueue(controller.cache.put_job(high))
         await _settle(controller, store)
         return store, controller
@@ -223,8 +225,7 @@ def test_the_budget_keeper_charges_what_runs_and_stops_jobs_when_the_money_runs_
             }
         )
         for name, priority in (("keep", 5), ("stop", 1)):
-            body = _gang(name, priority)
-            body["spec"]["priority"] = priority
+            body = _gang(name, priority, priority=priority)
             body["status"] = {
                 "phase": "Running",
                 "pricePerHour": 30.0,
