@@ -20,8 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from suanli.controller.podspec import INDEX_LABEL, TASK_LABEL
-from suanli.scoring import GPU_DEVICES_ANNOTATION, JOB_LABEL
+from suanli.keys import GPU_DEVICES_ANNOTATION, INDEX_LABEL, JOB_LABEL, TASK_LABEL
 from suanli.scoring.devices import MILLI_PER_DEVICE, Allocation, AllocationError, parse_allocation
 
 ENDED = frozenset({"Succeeded", "Failed"})

@@ -16,13 +16,8 @@ from suanli.extender.process import settle_gc
 from suanli.extender.service import ExtenderService
 from suanli.extender.settings import ExtenderSettings
 from suanli.fleet import default_fleet, node_manifests, scale_fleet
+from suanli.keys import DEMAND_ANNOTATION, GPU_DEVICES_ANNOTATION, GPU_MILLI_ANNOTATION, JOB_LABEL
 from suanli.metrics import ExtenderMetrics
-from suanli.scoring import (
-    DEMAND_ANNOTATION,
-    GPU_DEVICES_ANNOTATION,
-    GPU_MILLI_ANNOTATION,
-    JOB_LABEL,
-)
 from suanli.state import ClusterFeed
 
 FILES = ScoringConfigFiles(None, None)

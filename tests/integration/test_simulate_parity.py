@@ -18,7 +18,7 @@ from kubernetes import client
 
 from suanli.devcluster.nodes import apply_nodes
 from suanli.fleet.nodes import KWOK_NODE_ANNOTATION
-from suanli.scoring import GPU_DEVICES_ANNOTATION
+from suanli.keys import GPU_DEVICES_ANNOTATION
 from suanli.simulate.replay import replay
 from suanli.simulate.run import RunSpec, load_scoring_files
 from suanli.simulate.trace import NodeRow, PodRow, node_object, pod_object

@@ -22,7 +22,8 @@ from suanli.api import ComputeJob, Mpi, Task
 from suanli.controller.owners import owner_references
 from suanli.controller.slots import PodSlot
 from suanli.controller.sshkeys import SshKeys
-from suanli.scoring import JOB_LABEL, to_milli
+from suanli.keys import JOB_LABEL
+from suanli.scoring import to_milli
 
 HOSTFILE_KEY = "hostfile"
 HOSTFILE_VOLUME = "suanli-mpi-hostfile"

@@ -35,6 +35,7 @@ from suanli.controller.queues import QueueBoard
 from suanli.controller.quota_gate import QuotaGate
 from suanli.controller.slots import PodSlot, slots
 from suanli.controller.timekeeper import TimeKeeper
+from suanli.keys import JOB_LABEL
 from suanli.queueing import Charge
 from suanli.scoring import DEFAULT_CONFIG, NodeResult, PodDemand
 from suanli.scoring.context import build_context
@@ -69,7 +70,7 @@ class PlanContext:
         for body in cluster.jobs:
             self.cache.put_job(body)
         for pod in cluster.pods:
-            job = ((pod.get("metadata") or {}).get("labels") or {}).get("suanli.dev/job")
+            job = ((pod.get("metadata") or {}).get("labels") or {}).get(JOB_LABEL)
             if job:
                 self.cache.put_pod(pod, str(job))
         self.board = QueueBoard()

@@ -18,21 +18,20 @@ from suanli.controller.mpi import layout, with_mpi
 from suanli.controller.owners import owner_references
 from suanli.controller.shares import SharePlan, SharePool, plan_share
 from suanli.controller.slots import PodSlot
-from suanli.scoring import (
+from suanli.keys import (
+    ATTEMPT_ANNOTATION,
     DEMAND_ANNOTATION,
+    GPU_MILLI_ANNOTATION,
+    INDEX_LABEL,
     JOB_LABEL,
     PLANNED_NODE_ANNOTATION,
-    Catalog,
-    DemandSpec,
+    TASK_LABEL,
 )
-from suanli.scoring.devices import GPU_MILLI_ANNOTATION
+from suanli.scoring import Catalog, DemandSpec
 from suanli.scoring.resources import RDMA_RESOURCE
 from suanli.scoring.sharing import HAMI_CORES, HAMI_GPU, HAMI_MEMORY, TIME_SLICED, ShareStack
 
 SCHEDULER_NAME = "suanli-scheduler"
-TASK_LABEL = "suanli.dev/task"
-INDEX_LABEL = "suanli.dev/index"
-ATTEMPT_ANNOTATION = "suanli.dev/attempt"
 DEFAULT_ACCELERATOR_RESOURCE = "nvidia.com/gpu"
 
 

@@ -10,8 +10,12 @@ from typing import Any
 
 from suanli.api import MAX_STATUS_PLACEMENTS, DataPlacement, Placement, ScoreBreakdown
 from suanli.controller.conditions import MAX_MESSAGE
-from suanli.controller.podspec import ATTEMPT_ANNOTATION, TASK_LABEL
-from suanli.scoring import PLACEMENT_ANNOTATION, UNSCHEDULABLE_ANNOTATION
+from suanli.keys import (
+    ATTEMPT_ANNOTATION,
+    PLACEMENT_ANNOTATION,
+    TASK_LABEL,
+    UNSCHEDULABLE_ANNOTATION,
+)
 
 
 def pod_name(pod: Mapping[str, Any]) -> str:

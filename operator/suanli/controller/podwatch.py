@@ -14,8 +14,8 @@ from typing import Any
 
 from suanli.controller.cache import JobKey, slim_pod
 from suanli.controller.service import JobController
+from suanli.keys import JOB_LABEL
 from suanli.kube.reflector import Reflector
-from suanli.scoring import JOB_LABEL
 
 # The list marker: a relist replaces what is known of every job's pods.
 _Change = tuple[str, dict[str, Any]] | list[dict[str, Any]]

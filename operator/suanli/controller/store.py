@@ -18,8 +18,8 @@ from kubernetes.client.exceptions import ApiException
 
 from suanli.api.models import GROUP, PLURAL, VERSION
 from suanli.api.queues import QUEUE_PLURAL
+from suanli.keys import JOB_LABEL
 from suanli.kube.client import METADATA_ONLY, post_json, send_json
-from suanli.scoring import JOB_LABEL
 
 # The objects an MPI job needs beside its pods, by kind: their URL plural, and the name of the
 # client's read method for the one that is read back.

@@ -18,10 +18,10 @@ from suanli.controller.actions import Actions
 from suanli.controller.cache import JobKey, job_key
 from suanli.controller.jobloop import JobLoop
 from suanli.controller.mpi import layout
-from suanli.controller.podspec import TASK_LABEL
 from suanli.controller.queues import QueueBoard
 from suanli.controller.refusal import PodRefusal, after_creation, refusal_from, unreadable
 from suanli.controller.store import JobStore
+from suanli.keys import TASK_LABEL
 
 log = logging.getLogger(__name__)
 # Pods created at once, whatever the number of jobs reconciled: a job of thousands of pods

@@ -15,7 +15,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from suanli.scoring import SCHEDULING_ANNOTATIONS
+from suanli.keys import SCHEDULING_ANNOTATIONS
 
 POLICY_NAME = "suanli.dev-scheduling"
 _API_VERSION = "admissionregistration.k8s.io/v1"

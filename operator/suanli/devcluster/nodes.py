@@ -14,7 +14,7 @@ from kubernetes.client.exceptions import ApiException
 
 from suanli.devcluster.processes import ClusterError
 from suanli.fleet import Fleet, node_manifests
-from suanli.fleet.nodes import FLEET_POOL_LABEL
+from suanli.keys import FLEET_POOL_LABEL
 
 _CREATE_WORKERS = 16
 

@@ -20,9 +20,9 @@ from kubernetes.client.exceptions import ApiException
 
 from suanli.extender import explain
 from suanli.extender.ports import BindError
+from suanli.keys import UNSCHEDULABLE_ANNOTATION
 from suanli.kube.client import send_json
 from suanli.metrics import ExtenderMetrics
-from suanli.scoring import UNSCHEDULABLE_ANNOTATION
 
 COMPONENT = "suanli-extender"
 _REASON_MEMORY = 4096

@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from suanli.api.models import API_VERSION, KIND
-from suanli.scoring import SCHEDULING_ANNOTATIONS
+from suanli.keys import SCHEDULING_ANNOTATIONS
 
 
 class Distrust(StrEnum):

@@ -25,16 +25,9 @@ from suanli.extender.wire import (
     ExtenderFilterResult,
     HostPriority,
 )
+from suanli.keys import GPU_DEVICES_ANNOTATION, PLACEMENT_ANNOTATION
 from suanli.metrics import ExtenderMetrics
-from suanli.scoring import (
-    GPU_DEVICES_ANNOTATION,
-    PLACEMENT_ANNOTATION,
-    Allocation,
-    DemandError,
-    PodDemand,
-    format_allocation,
-    parse_pod,
-)
+from suanli.scoring import Allocation, DemandError, PodDemand, format_allocation, parse_pod
 from suanli.scoring.devices import candidates
 from suanli.state import HOLD_TTL_SECONDS, Choice, ClusterFeed, planned_node_of
 

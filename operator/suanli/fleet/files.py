@@ -1,4 +1,4 @@
-"""Fleets read from a file, or the built-in demo fleet."""
+"""Fleets read from a file or loaded data, validated, or the built-in demo fleet."""
 
 from __future__ import annotations
 
@@ -6,8 +6,21 @@ from importlib import resources
 from pathlib import Path
 
 import yaml
+from pydantic import ValidationError
 
-from suanli.fleet.inventory import Fleet, FleetError, parse_fleet
+from suanli.fielderrors import describe
+from suanli.fleet.inventory import Fleet, FleetError
+
+
+def parse_fleet(data: object, source: str = "<fleet>") -> Fleet:
+    """Validate already-loaded YAML data as a fleet; FleetError names every bad field."""
+    if not isinstance(data, dict):
+        raise FleetError(f"invalid fleet file {source}: expected a mapping with 'pools'")
+    try:
+        return Fleet.model_validate(data)
+    except ValidationError as error:
+        unknown = "unknown field; remove it or check its spelling against docs/fleet.md"
+        raise FleetError(describe(error, f"fleet file {source}", data, unknown)) from None
 
 
 def load_fleet(path: Path) -> Fleet:

@@ -21,7 +21,7 @@ import re
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 # A Kubernetes resource quantity: a signed decimal with an optional SI, binary or exponent suffix.
 _QUANTITY = re.compile(
@@ -274,41 +274,3 @@ class Fleet(_Strict):
     @property
     def node_count(self) -> int:
         return sum(pool.count for pool in self.pools)
-
-
-def _location(loc: tuple[int | str, ...], data: object) -> str:
-    """Render a pydantic error location as a path into the file, e.g. pools[2].gpu.count."""
-    parts: list[str] = []
-    node = data
-    for item in loc:
-        if isinstance(item, int):
-            parts.append(f"[{item}]")
-            node = node[item] if isinstance(node, list) and item < len(node) else None
-            continue
-        if isinstance(node, dict) and node.get("name") and parts and parts[-1].startswith("["):
-            parts[-1] = f"{parts[-1][:-1]}]({node['name']})"
-        parts.append(f".{item}" if parts else str(item))
-        node = node.get(item) if isinstance(node, dict) else None
-    return "".join(parts)
-
-
-def _describe(error: ValidationError, data: object, source: str) -> str:
-    lines = [f"invalid fleet file {source}:"]
-    for item in error.errors():
-        where = _location(tuple(item["loc"]), data) or "(top level)"
-        if item["type"] == "extra_forbidden":
-            message = "unknown field; remove it or check its spelling against docs/fleet.md"
-        else:
-            message = item["msg"].removeprefix("Value error, ")
-        lines.append(f"  {where}: {message}")
-    return "\n".join(lines)
-
-
-def parse_fleet(data: object, source: str = "<fleet>") -> Fleet:
-    """Validate already-loaded YAML data as a fleet; FleetError names every bad field."""
-    if not isinstance(data, dict):
-        raise FleetError(f"invalid fleet file {source}: expected a mapping with 'pools'")
-    try:
-        return Fleet.model_validate(data)
-    except ValidationError as error:
-        raise FleetError(_describe(error, data, source)) from None

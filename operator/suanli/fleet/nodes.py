@@ -20,9 +20,17 @@ from suanli.fleet.inventory import (
     NodePool,
     Tier,
 )
+from suanli.keys import (
+    BLOCK_LABEL,
+    FLEET_POOL_LABEL,
+    INTERCONNECT_LABEL,
+    PRICE_ANNOTATION,
+    RACK_LABEL,
+    SITE_LABEL,
+    TIER_LABEL,
+)
 
 KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"
-FLEET_POOL_LABEL = "suanli.dev/pool"
 RDMA_RESOURCE = "rdma/hca_shared_devices_a"
 RDMA_DEVICES_PER_NODE = 1000
 
@@ -81,27 +89,27 @@ def _gpu_labels(gpu: GpuSpec) -> dict[str, str]:
 def _hpc_labels(hpc: HpcSpec, index: int) -> dict[str, str]:
     labels: dict[str, str] = {}
     if hpc.interconnect:
-        labels["suanli.dev/interconnect"] = hpc.interconnect.value
+        labels[INTERCONNECT_LABEL] = hpc.interconnect.value
     if hpc.rdma:
         labels["feature.node.kubernetes.io/rdma.capable"] = "true"
         labels["feature.node.kubernetes.io/network-sriov.capable"] = "true"
     for feature in hpc.cpu_features:
         labels[f"feature.node.kubernetes.io/cpu-cpuid.{feature}"] = "true"
     if hpc.racks:
-        labels["suanli.dev/rack"] = hpc.racks[index % len(hpc.racks)]
+        labels[RACK_LABEL] = hpc.racks[index % len(hpc.racks)]
     if hpc.block:
-        labels["suanli.dev/block"] = hpc.block
+        labels[BLOCK_LABEL] = hpc.block
     return labels
 
 
 def _location_labels(pool: NodePool) -> dict[str, str]:
-    labels = {"suanli.dev/tier": pool.tier.value}
+    labels = {TIER_LABEL: pool.tier.value}
     if pool.region:
         labels["topology.kubernetes.io/region"] = pool.region
     if pool.zone:
         labels["topology.kubernetes.io/zone"] = pool.zone
     if pool.site:
-        labels["suanli.dev/site"] = pool.site
+        labels[SITE_LABEL] = pool.site
     if pool.tier is not Tier.CLOUD:
         labels["node-role.kubernetes.io/edge"] = ""
         labels["openyurt.io/is-edge-worker"] = "true"
@@ -173,7 +181,7 @@ def node_manifest(pool: NodePool, index: int) -> dict[str, Any]:
     name = node_name(pool, index)
     annotations = {KWOK_NODE_ANNOTATION: "fake", "node.alpha.kubernetes.io/ttl": "0"}
     if pool.price_per_hour is not None:
-        annotations["suanli.dev/price-per-hour"] = f"{pool.price_per_hour:g}"
+        annotations[PRICE_ANNOTATION] = f"{pool.price_per_hour:g}"
     if pool.gpu and pool.gpu.sharing is GpuSharing.HAMI:
         annotations["hami.io/node-nvidia-register"] = hami_register(pool.gpu, name)
     capacity = node_capacity(pool)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
+from suanli.keys import JOB_LABEL
 from suanli.kube.reflector import Apply, Reflector, Replace
-from suanli.scoring import JOB_LABEL
 from suanli.state import ClusterFeed
 
 # Only pods that hold something on a node matter to placement; the apiserver filters the rest.

@@ -18,7 +18,7 @@ from suanli.configfiles import ScoringConfigFiles
 from suanli.kube.client import client_for, raw_json
 
 __all__ = ["ClusterRead", "client_for", "feed_of", "judging_of"]
-from suanli.scoring.demand import JOB_LABEL
+from suanli.keys import JOB_LABEL
 from suanli.state import ClusterFeed
 from suanli.view.explain import Judging
 

@@ -39,12 +39,6 @@ from suanli.scoring.datapolicy import (
     parse_data_policy,
 )
 from suanli.scoring.demand import (
-    DEMAND_ANNOTATION,
-    JOB_LABEL,
-    PLACEMENT_ANNOTATION,
-    PLANNED_NODE_ANNOTATION,
-    SCHEDULING_ANNOTATIONS,
-    UNSCHEDULABLE_ANNOTATION,
     Billing,
     DataDemand,
     DemandSpec,
@@ -55,8 +49,6 @@ from suanli.scoring.demand import (
 )
 from suanli.scoring.device_plan import Plan
 from suanli.scoring.devices import (
-    GPU_DEVICES_ANNOTATION,
-    GPU_MILLI_ANNOTATION,
     MILLI_PER_DEVICE,
     Allocation,
     AllocationError,
@@ -94,26 +86,17 @@ from suanli.scoring.shapes import (
     with_pressure,
 )
 from suanli.scoring.snapshot import NodeSnapshot, Snapshot
-from suanli.scoring.trust import TEE_LABELS, TRUST_LEVEL_LABEL, Tee
+from suanli.scoring.trust import TEE_LABELS, Tee
 from suanli.scoring.verdict import Outcome, Verdict, aggregate_reasons
 
 __all__ = [
     "BASELINE_POLICY",
     "DEFAULT_CONFIG",
-    "DEMAND_ANNOTATION",
-    "GPU_DEVICES_ANNOTATION",
-    "GPU_MILLI_ANNOTATION",
-    "JOB_LABEL",
     "MAX_SCORE",
     "MILLI_PER_DEVICE",
     "NO_WORKLOAD",
-    "PLACEMENT_ANNOTATION",
-    "PLANNED_NODE_ANNOTATION",
     "RECORDED",
-    "SCHEDULING_ANNOTATIONS",
     "TEE_LABELS",
-    "TRUST_LEVEL_LABEL",
-    "UNSCHEDULABLE_ANNOTATION",
     "AcceleratorFacts",
     "AcceleratorType",
     "Allocation",

@@ -22,38 +22,15 @@ from pydantic import (
     model_validator,
 )
 
+from suanli.fielderrors import describe
+from suanli.keys import DEMAND_ANNOTATION, GPU_MILLI_ANNOTATION, JOB_LABEL
 from suanli.scoring.datapolicy import Classification
-from suanli.scoring.devices import (
-    GPU_DEVICES_ANNOTATION,
-    GPU_MILLI_ANNOTATION,
-    MILLI_PER_DEVICE,
-    GpuRequest,
-)
-from suanli.scoring.errors import DemandError, QuantityError, describe
+from suanli.scoring.devices import MILLI_PER_DEVICE, GpuRequest
+from suanli.scoring.errors import DemandError, QuantityError
 from suanli.scoring.facts import Domain, Tier
 from suanli.scoring.resources import ACCELERATOR_RESOURCES, Resources, pod_requests
 from suanli.scoring.sharing import HAMI_GPU, ShareStack, pod_stack
 from suanli.scoring.taints import Toleration, pod_tolerations
-
-DEMAND_ANNOTATION = "suanli.dev/demand"
-JOB_LABEL = "suanli.dev/job"
-# Written by the operator when it admits a gang: the node its plan chose for the pod.
-PLANNED_NODE_ANNOTATION = "suanli.dev/planned-node"
-# Written by the extender: where the pod went and why, and why it fits nowhere (read by the
-# operator for the job's status).
-PLACEMENT_ANNOTATION = "suanli.dev/placement"
-UNSCHEDULABLE_ANNOTATION = "suanli.dev/unschedulable"
-# What places a pod and what it holds: only Suanli writes these (the operator on the pods of an
-# admitted ComputeJob, the extender on the Binding). A pod that carries them otherwise would skip
-# its job's queue and quota, so the admission policy refuses them from anyone else and the
-# extender trusts them only on a pod a ComputeJob owns. Explanations (placement,
-# unschedulable) and the KWOK run annotations are not in the list: they place nothing.
-SCHEDULING_ANNOTATIONS = (
-    DEMAND_ANNOTATION,
-    PLANNED_NODE_ANNOTATION,
-    GPU_MILLI_ANNOTATION,
-    GPU_DEVICES_ANNOTATION,
-)
 
 
 class Billing(StrEnum):

@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from suanli.scoring.errors import ScoringInputError
 
 MILLI_PER_DEVICE = 1000
-GPU_MILLI_ANNOTATION = "suanli.dev/gpu-milli"
-GPU_DEVICES_ANNOTATION = "suanli.dev/gpu-devices"
 
 # (device index, milli taken on it), indices ascending and distinct.
 Allocation = tuple[tuple[int, int], ...]

@@ -6,11 +6,13 @@ file or annotation can fix it without reading the code.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
+
+from suanli.fielderrors import describe
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -37,36 +39,6 @@ class DataPolicyError(ScoringInputError):
 
 class DemandError(ScoringInputError):
     """A pod whose `suanli.dev/demand` annotation (or resources) cannot be understood."""
-
-
-def field_path(loc: Sequence[int | str], data: object = None) -> str:
-    """Render a pydantic location as `types[2](H100).pricePerHour`.
-
-    A list element that has a `name` is labelled with it, so the reader finds it without counting.
-    """
-    parts: list[str] = []
-    node = data
-    for item in loc:
-        if isinstance(item, int):
-            node = node[item] if isinstance(node, list | tuple) and 0 <= item < len(node) else None
-            label = node.get("name") if isinstance(node, Mapping) else None
-            parts.append(f"[{item}]({label})" if isinstance(label, str) else f"[{item}]")
-            continue
-        parts.append(f".{item}" if parts else str(item))
-        node = node.get(item) if isinstance(node, Mapping) else None
-    return "".join(parts) or "(top level)"
-
-
-def describe(error: ValidationError, what: str, data: object = None) -> str:
-    """One line per problem, each starting with the field path."""
-    lines = [f"invalid {what}:"]
-    for item in error.errors():
-        if item["type"] == "extra_forbidden":
-            message = "unknown field; check its spelling"
-        else:
-            message = str(item["msg"]).removeprefix("Value error, ")
-        lines.append(f"  {field_path(tuple(item['loc']), data)}: {message}")
-    return "\n".join(lines)
 
 
 def load_document(

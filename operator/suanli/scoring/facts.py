@@ -12,6 +12,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from suanli.keys import (
+    BLOCK_LABEL,
+    INTERCONNECT_LABEL,
+    PRICE_ANNOTATION,
+    RACK_LABEL,
+    SITE_LABEL,
+    TIER_LABEL,
+)
 from suanli.scoring.catalog import AcceleratorType, Catalog, Vendor
 from suanli.scoring.errors import QuantityError
 from suanli.scoring.labellers import labelled_devices
@@ -26,7 +34,6 @@ from suanli.scoring.sharing import ShareStack, node_stack
 from suanli.scoring.taints import Taint, node_taints
 from suanli.scoring.trust import Tee, node_tees, trust_level
 
-PRICE_ANNOTATION = "suanli.dev/price-per-hour"
 CPUID_PREFIX = "feature.node.kubernetes.io/cpu-cpuid."
 _RDMA_LABELS = (
     "feature.node.kubernetes.io/rdma.capable",
@@ -53,11 +60,11 @@ class Domain(StrEnum):
 class TopologyKeys:
     """Label keys for the facts clusters spell differently; the defaults are ours."""
 
-    interconnect: str = "suanli.dev/interconnect"
-    rack: str = "suanli.dev/rack"
-    block: str = "suanli.dev/block"
-    site: str = "suanli.dev/site"
-    tier: str = "suanli.dev/tier"
+    interconnect: str = INTERCONNECT_LABEL
+    rack: str = RACK_LABEL
+    block: str = BLOCK_LABEL
+    site: str = SITE_LABEL
+    tier: str = TIER_LABEL
 
 
 DEFAULT_KEYS = TopologyKeys()

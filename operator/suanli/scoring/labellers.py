@@ -13,6 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from suanli.keys import (
+    ACCELERATOR_COUNT_LABEL,
+    ACCELERATOR_MEMORY_LABEL,
+    ACCELERATOR_PRODUCT_LABEL,
+    ACCELERATOR_VENDOR_LABEL,
+)
 from suanli.scoring.catalog import Vendor
 from suanli.scoring.resources import VENDOR_RESOURCES, Resources
 
@@ -65,9 +71,6 @@ ASCEND_CHIP_LABEL = "node.kubernetes.io/npu.chip.name"
 HYGON_NAME_LABEL = "hygon.com/dcu.name"
 HYGON_VRAM_LABEL = "hygon.com/dcu.vram"
 CAMBRICON_MODEL_LABEL = "Model"
-# Our own keys, for devices whose plugin writes no product label.
-ACCELERATOR_VENDOR_LABEL = "suanli.dev/accelerator.vendor"
-ACCELERATOR_PRODUCT_LABEL = "suanli.dev/accelerator.product"
 
 
 def _advertises(vendor: Vendor, allocatable: Resources) -> bool:
@@ -110,6 +113,6 @@ def labelled_devices(labels: Mapping[str, str], allocatable: Resources) -> Label
     return Labelled(
         Vendor(vendor),
         labels.get(ACCELERATOR_PRODUCT_LABEL, ""),
-        _count(labels.get("suanli.dev/accelerator.count")),
-        _mib_to_gib(labels.get("suanli.dev/accelerator.memory")),
+        _count(labels.get(ACCELERATOR_COUNT_LABEL)),
+        _mib_to_gib(labels.get(ACCELERATOR_MEMORY_LABEL)),
     )

@@ -8,11 +8,10 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from suanli.keys import GPU_DEVICES_ANNOTATION, GPU_MILLI_ANNOTATION
 from suanli.scoring.catalog import Catalog
 from suanli.scoring.demand import PodDemand, job_of, parse_gpu_milli
 from suanli.scoring.devices import (
-    GPU_DEVICES_ANNOTATION,
-    GPU_MILLI_ANNOTATION,
     MILLI_PER_DEVICE,
     Allocation,
     AllocationError,

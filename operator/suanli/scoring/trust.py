@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from enum import StrEnum
 
-TRUST_LEVEL_LABEL = "suanli.dev/trust-level"
+from suanli.keys import TRUST_LEVEL_LABEL
+
 MAX_TRUST_LEVEL = 10
 _SECURITY = "feature.node.kubernetes.io/cpu-security."
 

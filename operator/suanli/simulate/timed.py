@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from suanli.keys import JOB_LABEL
 from suanli.scoring import BASELINE_POLICY, Catalog, LatencyMap, PodDemand, parse_pod
 from suanli.simulate.trace import NodeRow, PodRow, node_object, pod_object
 from suanli.state import ClusterFeed
@@ -181,7 +182,7 @@ def _demands(job: TimedJob) -> list[PodDemand]:
     found = []
     for index in range(job.pods):
         pod = pod_object(PodRow(f"{job.name}-{index}", 1000, 4096, job.gpus, 1000))
-        pod["metadata"]["labels"] = {"suanli.dev/job": job.name}
+        pod["metadata"]["labels"] = {JOB_LABEL: job.name}
         found.append(parse_pod(pod))
     return found
 

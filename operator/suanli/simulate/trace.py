@@ -21,14 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from suanli.scoring import (
-    DEMAND_ANNOTATION,
-    GPU_MILLI_ANNOTATION,
-    MILLI_PER_DEVICE,
-    AcceleratorType,
-    Catalog,
-    Vendor,
-)
+from suanli.keys import DEMAND_ANNOTATION, GPU_MILLI_ANNOTATION
+from suanli.scoring import MILLI_PER_DEVICE, AcceleratorType, Catalog, Vendor
 
 NODE_COLUMNS = ("sn", "cpu_milli", "memory_mib", "gpu", "model")
 POD_COLUMNS = ("name", "cpu_milli", "memory_mib", "num_gpu", "gpu_milli", "gpu_spec")

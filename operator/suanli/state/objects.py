@@ -6,14 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from suanli.scoring import (
-    PLANNED_NODE_ANNOTATION,
-    Allocation,
-    Shape,
-    accepted_types,
-    parse_pod,
-    shape_of,
-)
+from suanli.keys import PLANNED_NODE_ANNOTATION
+from suanli.scoring import Allocation, Shape, accepted_types, parse_pod, shape_of
 from suanli.scoring.catalog import Catalog
 from suanli.scoring.demand import job_of
 from suanli.scoring.errors import ScoringInputError

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from suanli.keys import JOB_LABEL, PLACEMENT_ANNOTATION
 from suanli.state import ClusterFeed, pod_key
 from suanli.view import explain_job, fleet_rows, node_cells, queue_rows
 from suanli.view.explain import JobExplanation
@@ -31,7 +32,7 @@ def _key(obj: Mapping[str, Any]) -> str:
 
 def _job_of(pod: Mapping[str, Any]) -> str | None:
     metadata = pod.get("metadata") or {}
-    job = (metadata.get("labels") or {}).get("suanli.dev/job")
+    job = (metadata.get("labels") or {}).get(JOB_LABEL)
     return f"{metadata.get('namespace') or 'default'}/{job}" if job else None
 
 
@@ -42,7 +43,7 @@ def _slim_pod(pod: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "metadata": {
             "name": metadata.get("name"),
-            "annotations": {k: v for k, v in annotations.items() if k == "suanli.dev/placement"},
+            "annotations": {k: v for k, v in annotations.items() if k == PLACEMENT_ANNOTATION},
         },
         "spec": {"nodeName": (pod.get("spec") or {}).get("nodeName")},
         "status": {"phase": (pod.get("status") or {}).get("phase")},

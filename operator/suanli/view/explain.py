@@ -14,7 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from suanli.scoring import PLACEMENT_ANNOTATION, parse_pod
+from suanli.keys import PLACEMENT_ANNOTATION
+from suanli.scoring import parse_pod
 from suanli.scoring.catalog import Catalog
 from suanli.scoring.datapolicy import BASELINE_POLICY, DataPolicy
 from suanli.scoring.errors import ScoringInputError

@@ -9,7 +9,8 @@ from suanli.controller.admission import plan_gang
 from suanli.controller.podspec import pod_manifest
 from suanli.controller.slots import slots
 from suanli.fleet import default_fleet, node_manifests
-from suanli.scoring import GPU_MILLI_ANNOTATION, Resources, parse_pod
+from suanli.keys import GPU_MILLI_ANNOTATION
+from suanli.scoring import Resources, parse_pod
 from suanli.scoring.snapshot import PlacedPod
 from suanli.state import ClusterFeed
 from tests.unit.controller.conftest import example

@@ -14,7 +14,8 @@ from suanli.configfiles import ScoringConfigFiles
 from suanli.controller.datacheck import data_problems
 from suanli.controller.podspec import demand_annotation
 from suanli.controller.podstatus import data_placed, placements
-from suanli.scoring import BASELINE_POLICY, PLACEMENT_ANNOTATION, parse_data_policy
+from suanli.keys import PLACEMENT_ANNOTATION
+from suanli.scoring import BASELINE_POLICY, parse_data_policy
 from tests.unit.controller.conftest import example
 
 POLICY = ScoringConfigFiles(None, None).data_policy

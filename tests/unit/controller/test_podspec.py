@@ -12,7 +12,8 @@ from suanli.api import ComputeJob
 from suanli.configfiles import ScoringConfigFiles
 from suanli.controller.podspec import pod_manifest
 from suanli.controller.slots import slots
-from suanli.scoring import PLANNED_NODE_ANNOTATION, parse_pod
+from suanli.keys import PLANNED_NODE_ANNOTATION
+from suanli.scoring import parse_pod
 from suanli.scoring.resources import RDMA_RESOURCE
 from tests.unit.controller.conftest import example
 

@@ -12,7 +12,7 @@ from suanli.configfiles import ScoringConfigFiles
 from suanli.extender import explain
 from suanli.extender.wire import ExtenderArgs, ExtenderBindingArgs
 from suanli.fleet import node_manifests, parse_fleet
-from suanli.scoring import GPU_DEVICES_ANNOTATION, GPU_MILLI_ANNOTATION, PLACEMENT_ANNOTATION
+from suanli.keys import GPU_DEVICES_ANNOTATION, GPU_MILLI_ANNOTATION, PLACEMENT_ANNOTATION
 from suanli.state import ClusterFeed
 from tests.unit.extender.conftest import Harness, pod
 

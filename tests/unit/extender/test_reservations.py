@@ -12,7 +12,7 @@ import pytest
 
 from suanli.extender.reservations import Reservations
 from suanli.extender.wire import ExtenderArgs
-from suanli.scoring import PLANNED_NODE_ANNOTATION
+from suanli.keys import PLANNED_NODE_ANNOTATION
 from tests.unit.extender.conftest import Harness, pod
 
 H100 = '{"acceleratorTypes": ["H100"]}'

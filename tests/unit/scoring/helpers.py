@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 from suanli.fleet import load_fleet, node_manifests
+from suanli.keys import DEMAND_ANNOTATION, JOB_LABEL
 from suanli.scoring import (
-    DEMAND_ANNOTATION,
-    JOB_LABEL,
     Catalog,
     LatencyMap,
     NodeSnapshot,

@@ -5,15 +5,8 @@ from typing import Any
 
 import pytest
 
-from suanli.scoring import (
-    DEMAND_ANNOTATION,
-    Billing,
-    DemandError,
-    Domain,
-    Tier,
-    parse_demand_annotation,
-    parse_pod,
-)
+from suanli.keys import DEMAND_ANNOTATION
+from suanli.scoring import Billing, DemandError, Domain, Tier, parse_demand_annotation, parse_pod
 
 from .helpers import pod
 

@@ -8,9 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from suanli.keys import GPU_DEVICES_ANNOTATION, GPU_MILLI_ANNOTATION
 from suanli.scoring import (
-    GPU_DEVICES_ANNOTATION,
-    GPU_MILLI_ANNOTATION,
     MILLI_PER_DEVICE,
     Catalog,
     DemandError,

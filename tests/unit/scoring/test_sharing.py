@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from suanli.scoring import GPU_MILLI_ANNOTATION, Outcome, Snapshot, evaluate, node_facts, parse_pod
+from suanli.keys import GPU_MILLI_ANNOTATION
+from suanli.scoring import Outcome, Snapshot, evaluate, node_facts, parse_pod
 from suanli.scoring.resources import Resources, parse_resource_list
 from suanli.scoring.sharing import (
     ShareStack,

@@ -7,7 +7,8 @@ from importlib import resources
 
 import pytest
 
-from suanli.scoring import GPU_MILLI_ANNOTATION, parse_catalog, parse_pod
+from suanli.keys import GPU_MILLI_ANNOTATION
+from suanli.scoring import parse_catalog, parse_pod
 from suanli.simulate.trace import (
     NodeRow,
     PodRow,

@@ -16,8 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from suanli.keys import GPU_MILLI_ANNOTATION
 from suanli.scoring import (
-    GPU_MILLI_ANNOTATION,
     NO_WORKLOAD,
     Decision,
     PodDemand,
