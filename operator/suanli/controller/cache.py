@@ -67,13 +67,25 @@ def _uid(body: Mapping[str, Any]) -> str:
     return str((body.get("metadata") or {}).get("uid") or "")
 
 
-def newer(body: Mapping[str, Any], than: Mapping[str, Any] | None) -> bool:
-    """Whether `body` is a later state of the object than `than` (True when they cannot be
-    ordered: another object of the same name, or a version that is not an integer)."""
+def _order(body: Mapping[str, Any], than: Mapping[str, Any] | None) -> int | None:
+    """Where `body` stands against `than`: -1 earlier, 0 the same state, 1 later; None when they
+    cannot be ordered (another object of the same name, or a version that is not an integer)."""
     mine, theirs = _version(body), _version(than)
     if mine is None or theirs is None or mine[0] != theirs[0]:
-        return True
-    return mine[1] > theirs[1]
+        return None
+    return (mine[1] > theirs[1]) - (mine[1] < theirs[1])
+
+
+def newer(body: Mapping[str, Any], than: Mapping[str, Any] | None) -> bool:
+    """Whether `body` is a later state of the object than `than`, or cannot be ordered."""
+    order = _order(body, than)
+    return order is None or order > 0
+
+
+def older(body: Mapping[str, Any], than: Mapping[str, Any] | None) -> bool:
+    """Whether `body` is an earlier state of the object than `than`."""
+    order = _order(body, than)
+    return order is not None and order < 0
 
 
 def _beyond_version(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -161,7 +173,9 @@ class JobCache:
             held = self.held_back.get(key)
             if held is None or newer(body, held):
                 self.held_back[key] = dict(body)
-        elif newer(body, self.jobs.get(key)):
+        elif not older(body, self.jobs.get(key)):
+            # The echo of our own write too: the same state, and the watch's copy shares its
+            # parts with what kopf keeps of the job (the write's answer would be a second copy).
             self.jobs[key] = dict(body)
         return key
 

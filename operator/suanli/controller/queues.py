@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from suanli.api import ComputeJob, Phase
 from suanli.api.queues import ComputeQueueSpec, NamespaceSelector, RuntimeHistory
-from suanli.controller.cache import newer
+from suanli.controller.cache import older
 from suanli.controller.podspec import pod_manifest
 from suanli.controller.quota import QuotaWait
 from suanli.controller.slots import slots
@@ -69,7 +69,7 @@ class QueueBoard:
         is dropped (a watch lags behind our writes, and a status built on its older news would
         write back spend that was charged since)."""
         name = str(body["metadata"]["name"])
-        if not deleted and name in self.bodies and not newer(body, self.bodies[name]):
+        if not deleted and older(body, self.bodies.get(name)):
             return
         self.specs.pop(name, None)
         self.invalid.pop(name, None)

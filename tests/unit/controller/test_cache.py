@@ -190,6 +190,19 @@ def test_news_older_than_our_own_write_never_replaces_it() -> None:
     assert _phase(cache) == "Succeeded"
 
 
+def test_the_echo_of_our_write_takes_the_place_of_its_answer() -> None:
+    # The same state; the watch's copy shares its parts with what kopf keeps of the job, so
+    # holding it instead of the write's answer holds one copy, not two.
+    cache = JobCache()
+    cache.put_job(_at("5", {"phase": "Running"}))
+    cache.writes(("ns", "j"))
+    cache.written(("ns", "j"), _at("7", {"phase": "Queued"}))
+    echo = _at("7", {"phase": "Queued"})
+    assert cache.holds(echo)  # nothing to look at again
+    cache.put_job(echo)
+    assert cache.jobs[("ns", "j")]["status"] is echo["status"]
+
+
 def test_news_newer_than_our_write_is_taken_when_the_write_returns_and_asks_for_a_look() -> None:
     cache = JobCache()
     cache.put_job(_at("5", {"phase": "Running"}))
