@@ -105,12 +105,11 @@ def phase_means(
     return means
 
 
-def _unbound(core: client.CoreV1Api, scheduler: str) -> int:
+def _pods_left(core: client.CoreV1Api, scheduler: str, *, unbound: bool = False) -> int:
+    """The scheduler's bench pods that exist (with `unbound`, only those not bound yet)."""
+    only = {"field_selector": "spec.nodeName="} if unbound else {}
     response: Any = core.list_namespaced_pod(
-        NAMESPACE,
-        label_selector=f"bench={scheduler}",
-        field_selector="spec.nodeName=",
-        _preload_content=False,
+        NAMESPACE, label_selector=f"bench={scheduler}", _preload_content=False, **only
     )
     return len(json.loads(response.data)["items"])
 
@@ -143,27 +142,20 @@ def _batch(
         before = cpu_of(records)
         began = time.monotonic()
         os.kill(record.pid, signal.SIGCONT)
-    while _unbound(core, scheduler) and time.monotonic() - began < timeout:
+    while _pods_left(core, scheduler, unbound=True) and time.monotonic() - began < timeout:
         time.sleep(0.05)
     elapsed = time.monotonic() - began
     after = cpu_of(records)
     spent = {name: round((after[name] - before[name]) * 1000 / pods, 2) for name in records}
-    if _unbound(core, scheduler):
+    if _pods_left(core, scheduler, unbound=True):
         raise RuntimeError(f"{scheduler}: pods still unbound after {timeout} s")
     core.delete_collection_namespaced_pod(
         NAMESPACE, label_selector=f"bench={scheduler}", grace_period_seconds=0
     )
     gone_by = time.monotonic() + timeout
-    while _remaining(core, scheduler) and time.monotonic() < gone_by:
+    while _pods_left(core, scheduler) and time.monotonic() < gone_by:
         time.sleep(0.2)  # the next batch is not timed beside this one's deletion
     return pods / elapsed, spent
-
-
-def _remaining(core: client.CoreV1Api, scheduler: str) -> int:
-    response: Any = core.list_namespaced_pod(
-        NAMESPACE, label_selector=f"bench={scheduler}", _preload_content=False
-    )
-    return len(json.loads(response.data)["items"])
 
 
 def _rounds(
@@ -209,9 +201,9 @@ def end_to_end(node_count: int, pods: int, rounds: int, timeout: float = 900) ->
         "pods": pods,
         "rounds": rates,
         "round_ratios": ratios,
-        "default_pods_per_s": statistics.median(r["default-scheduler"] for r in rates),
-        "suanli_pods_per_s": statistics.median(r["suanli-scheduler"] for r in rates),
-        "ratio": statistics.median(ratios),
+        "default_pods_per_s": round(statistics.median(r["default-scheduler"] for r in rates), 1),
+        "suanli_pods_per_s": round(statistics.median(r["suanli-scheduler"] for r in rates), 1),
+        "ratio": round(statistics.median(ratios), 2),
         "extender_rss_mib": memory["suanli-extender"],
         "operator_rss_mib": memory["suanli-operator"],
         "extender_phase_ms": phases,
