@@ -69,16 +69,19 @@ class QueueBoard:
         is dropped (a watch lags behind our writes, and a status built on its older news would
         write back spend that was charged since)."""
         name = str(body["metadata"]["name"])
-        if not deleted and older(body, self.bodies.get(name)):
+        held = self.bodies.get(name)
+        if not deleted and older(body, held):
             return
-        self.specs.pop(name, None)
-        self.invalid.pop(name, None)
-        self.bodies.pop(name, None)
         if deleted:
-            self.histories.pop(name, None)
+            for known in (self.specs, self.invalid, self.bodies, self.histories):
+                known.pop(name, None)
             return
         self.bodies[name] = dict(body)
         self._read_history(name, body)
+        if held is not None and held.get("spec") == body.get("spec"):
+            return  # a status write or its echo: the spec read before still stands
+        self.specs.pop(name, None)
+        self.invalid.pop(name, None)
         try:
             self.specs[name] = ComputeQueueSpec.model_validate(body.get("spec") or {})
         except ValidationError as error:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from suanli.controller.queues import QueueBoard
 from suanli.controller.quota_gate import queue_averages
 from suanli.controller.service import JobController
 from tests.unit.controller.conftest import example
@@ -378,3 +379,21 @@ def test_a_decision_made_before_a_preemption_never_writes_the_admission_back() -
     assert final == preempted
     assert final["admission"] is None
     assert ("team", "low") in waiting  # looked at again, from what the preemption left
+
+
+def test_a_queue_spec_is_read_again_only_when_it_changes() -> None:
+    board = QueueBoard()
+    board.put_queue({**H100_QUEUE, "metadata": {"name": "research", "resourceVersion": "1"}})
+    read = board.specs["research"]
+    echo = {**H100_QUEUE, "metadata": {"name": "research", "resourceVersion": "2"}}
+    board.put_queue({**echo, "status": {"pending": 1}})  # a status write's echo
+    assert board.specs["research"] is read
+    assert board.bodies["research"]["status"] == {"pending": 1}
+    bigger = {"quotas": [{"resource": "H100", "nominal": 64}]}
+    board.put_queue(
+        {**echo, "metadata": {"name": "research", "resourceVersion": "3"}, "spec": bigger}
+    )
+    assert board.specs["research"].quotas[0].nominal == 64
+    board.put_queue({**echo, "spec": {"quotas": "none"}}, deleted=True)
+    assert "research" not in board.specs
+    assert "research" not in board.bodies
